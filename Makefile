@@ -1,0 +1,94 @@
+# luatrade — one entry point: all, test, demo, bench, fuzz, clean.
+# Dependencies come from Debian packages (scripts/install-deps) and are found with pkg-config.
+
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+BUILD ?= build
+CERTDIR ?= build/sim
+PREFIX ?= /usr/local
+DESTDIR ?=
+SAN ?=
+
+PKGS = lua5.4 libwebsockets yajl openssl
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
+
+WARN = -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror
+OPT ?= -O2 -g
+ifeq ($(SAN),1)
+OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+CFLAGS ?=
+LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -MMD -MP \
+	-DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_LUA_DIR='"$(abspath lua)"' $(DEP_CFLAGS)
+
+LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/methods/*.c) $(wildcard src/sim/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ = $(BUILD)/obj/src/main.o
+UNIT_SRC = $(wildcard tests/*_test.c) $(wildcard tests/methods/*_test.c) $(wildcard tests/integration/*_test.c)
+UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
+TEST_SUPPORT = $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_SRC:%.c=$(BUILD)/%)
+
+.PHONY: all deps test unit-tests demo bench fuzz clean install certs
+
+all: $(BUILD)/luatrade $(BUILD)/luatrade/core.so $(UNIT_BIN) certs
+
+deps:
+	@scripts/install-deps
+
+certs: $(CERTDIR)/server.pem
+
+$(CERTDIR)/server.pem: scripts/gen-cert
+	@scripts/gen-cert $(CERTDIR)
+
+$(BUILD)/libluatrade.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/luatrade: $(MAIN_OBJ) $(BUILD)/libluatrade.a
+	$(CC) $(OPT) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(BUILD)/luatrade/core.so: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared $(OPT) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(filter-out -llua5.4,$(DEP_LIBS))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(LT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libluatrade.a $(TEST_SUPPORT_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc -Itests -DLT_FIXTURES='"$(abspath tests/fixtures)"' \
+		$(SAN_LDFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libluatrade.a $(DEP_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libluatrade.a
+	@mkdir -p $(@D)
+	$(CC) $(LT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libluatrade.a $(DEP_LIBS)
+
+# The README's test command: installs what is missing, builds a plain and a sanitizer copy,
+# runs C unit tests, integration tests and busted specs in both; ends with "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all
+	@scripts/run-tests build build/asan
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/luatrade run strategies/ticker.lua
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@scripts/run-bench $(BUILD)
+
+install: all
+	install -D -m 755 $(BUILD)/luatrade $(DESTDIR)$(PREFIX)/bin/luatrade
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

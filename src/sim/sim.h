@@ -1,0 +1,41 @@
+/* sim.h — the built-in simulated Deribit venue: a loopback wss server speaking Deribit's
+ * JSON-RPC 2.0 (../shared/deribit-api.md), driven by a seeded synthetic market.
+ *
+ * The venue lives on a caller's libwebsockets context as its own server vhost, so it runs on the
+ * same single-threaded loop as the clients (in-process, `lt.public{venue="sim"}`) or alone
+ * (`luatrade sim --port 8443`). It never blocks; its timers are lws_sul on that context.
+ */
+#ifndef LT_SIM_H
+#define LT_SIM_H
+
+#include <stdint.h>
+
+#include "../lt.h"
+
+struct lws_context;
+typedef struct lt_sim lt_sim;
+
+typedef struct lt_sim_opts {
+	int port;               /* 0 = an ephemeral port (read it back with lt_sim_port) */
+	const char *iface;      /* listen address; NULL = "127.0.0.1" */
+	const char *cert_file;  /* PEM server certificate (required) */
+	const char *key_file;   /* PEM private key (required) */
+	uint64_t seed;          /* market random walk seed; same seed, same market */
+	int tick_ms;            /* market update period; 0 = 100 */
+	int min_heartbeat_s;    /* smallest accepted public/set_heartbeat interval; 0 = 10 */
+	int log_level;          /* 0 quiet, 1 connections, 2 every message (truncated) */
+} lt_sim_opts;
+
+/* Create the venue's vhost on ctx (a context made with LWS_SERVER_OPTION_EXPLICIT_VHOSTS and
+ * LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT) and start its market timers. On failure returns
+ * LT_EINVAL / LT_ETLS / LT_EIO with a message (bad cert path, port in use) and *out is NULL. */
+int lt_sim_new(struct lws_context *ctx, const lt_sim_opts *opts, lt_sim **out, lt_err *err);
+
+/* The port the venue listens on (the real one when opts.port was 0). */
+int lt_sim_port(const lt_sim *sim);
+
+/* Stop the market timers, close every connection, destroy the vhost. Accepts NULL. Must be
+ * called before the context is destroyed. */
+void lt_sim_free(lt_sim *sim);
+
+#endif

@@ -1,0 +1,44 @@
+/* loop.h — the one event loop: a libwebsockets context plus client vhosts (one per CA file).
+ *
+ * Single-threaded. Everything (clients, the in-process venue, timers) runs on this context; the
+ * Lua scheduler calls lt_loop_service between draining its ready queue. lt_loop_wake is the only
+ * function safe to call from a signal handler.
+ */
+#ifndef LT_LOOP_H
+#define LT_LOOP_H
+
+#include <stdint.h>
+
+#include "lt.h"
+
+struct lws_context;
+struct lws_vhost;
+typedef struct lt_loop lt_loop;
+
+/* Create the context (no listener of its own; explicit vhosts; TLS initialised). */
+int lt_loop_new(lt_loop **out, lt_err *err);
+
+/* Destroy the context: every connection still open is closed and its callbacks run. Accepts
+ * NULL. Anything living on the context (clients, the venue) must be detached first. */
+void lt_loop_free(lt_loop *loop);
+
+struct lws_context *lt_loop_context(lt_loop *loop);
+
+/* The client vhost whose TLS context trusts ca_file (NULL = the system's CA store), created on
+ * first use and reused. TLS peer verification is always on. */
+struct lws_vhost *lt_loop_client_vhost(lt_loop *loop, const char *ca_file, lt_err *err);
+
+/* Wait for and handle one batch of I/O and timer events. Returns 0, or <0 if the context failed. */
+int lt_loop_service(lt_loop *loop);
+
+/* Make a blocked lt_loop_service return (async-signal-safe). */
+void lt_loop_wake(lt_loop *loop);
+
+/* Connections alive on this loop (counted by ws.c), for an orderly shutdown. */
+int *lt_loop_conn_count(lt_loop *loop);
+
+/* Monotonic clock in microseconds, and wall-clock milliseconds since the epoch. */
+int64_t lt_now_us(void);
+int64_t lt_wall_ms(void);
+
+#endif

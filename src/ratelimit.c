@@ -1,0 +1,73 @@
+/* ratelimit.c — credit-bucket arithmetic; see ratelimit.h. */
+#include "ratelimit.h"
+
+static void bucket_set(lt_rl_bucket *b, double cap, double rate, int64_t now_us)
+{
+	b->cap = cap;
+	b->rate = rate;
+	b->level = cap;
+	b->last_us = now_us;
+}
+
+static void refill(lt_rl_bucket *b, int64_t now_us)
+{
+	if (now_us > b->last_us) {
+		b->level += b->rate * (double)(now_us - b->last_us) / 1e6;
+		if (b->level > b->cap)
+			b->level = b->cap;
+		b->last_us = now_us;
+	}
+}
+
+void lt_rl_init(lt_rl *rl, int64_t now_us)
+{
+	bucket_set(&rl->pool[LT_POOL_NON_ME], 50000, 10000, now_us);
+	bucket_set(&rl->pool[LT_POOL_SUBSCRIBE], 30000, 10000, now_us);
+	bucket_set(&rl->pool[LT_POOL_INSTRUMENTS], 500000, 10000, now_us);
+	bucket_set(&rl->pool[LT_POOL_ME], 20, 5, now_us);
+	rl->waited = 0;
+	rl->waited_s = 0;
+}
+
+int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us)
+{
+	static const double rate[] = {30, 20, 10, 5}, burst[] = {100, 50, 30, 20};
+	if (tier < 1 || tier > 4)
+		return LT_EINVAL;
+	bucket_set(&rl->pool[LT_POOL_ME], burst[tier - 1], rate[tier - 1], now_us);
+	return 0;
+}
+
+static int64_t wait_us(const lt_rl_bucket *b, double cost)
+{
+	double missing = cost - b->level;
+	return missing <= 0 ? 0 : (int64_t)(missing / b->rate * 1e6 + 0.999);
+}
+
+int64_t lt_rl_delay(lt_rl *rl, lt_pool pool, int cost, int64_t now_us)
+{
+	lt_rl_bucket *b = &rl->pool[pool];
+	refill(b, now_us);
+	return wait_us(b, cost);
+}
+
+int64_t lt_rl_reserve(lt_rl *rl, lt_pool pool, int cost, int64_t now_us)
+{
+	lt_rl_bucket *b = &rl->pool[pool];
+	refill(b, now_us);
+	int64_t d = wait_us(b, cost);
+	b->level -= cost;
+	if (d > 0) {
+		rl->waited++;
+		rl->waited_s += (double)d / 1e6;
+	}
+	return d;
+}
+
+void lt_rl_drain(lt_rl *rl, lt_pool pool, int64_t now_us)
+{
+	lt_rl_bucket *b = &rl->pool[pool];
+	refill(b, now_us);
+	if (b->level > 0)
+		b->level = 0;
+}

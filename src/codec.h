@@ -147,8 +147,9 @@ typedef struct lt_param {
 	const char *name;
 	lt_ptype type;
 	unsigned flags;
-	const char *const *enums;  /* LT_P_ENUM: NULL-terminated list */
-	double min, max;           /* see lt_ptype; both 0 = no bound */
+	const char *const *enums;  /* LT_P_ENUM: NULL-terminated list; LT_P_INT: allowed values
+				    * as decimal text ({"1", "5", NULL}), NULL = any */
+	double min, max;           /* see lt_ptype; both 0 = no bound; max ignored unless > min */
 } lt_param;
 
 /* Rate-limit pool a method draws on (deribit-api.md §7). */

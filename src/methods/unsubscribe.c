@@ -1,0 +1,27 @@
+/* unsubscribe.c — public/unsubscribe (deribit-api.md §4): removes public channel subscriptions;
+ * the result is the array of channels removed by this call. At most 500 channels per call.
+ * WebSocket only.
+ *
+ *   local removed, err = pub:unsubscribe{ channels = { "ticker.BTC-PERPETUAL.100ms" } }
+ *
+ * Errors: invalid parameters raise ("channels: required", "channels: at least 1 entry",
+ * "channels[1]: expected string, got number"); venue errors return nil, err.
+ * Rate limit: the subscribe pool, 3,000 credits (deribit-api.md §7).
+ */
+#include "codec.h"
+
+static const lt_param unsubscribe_params[] = {
+	{.name = "channels", .type = LT_P_STRING_ARRAY, .flags = LT_PF_REQUIRED, .min = 1,
+	 .max = 500},
+	{0},
+};
+
+const lt_method lt_m_unsubscribe = {
+	.name = "public/unsubscribe",
+	.lua_name = "unsubscribe",
+	.params = unsubscribe_params,
+	.result = &lt_s_string_array,
+	.pool = LT_POOL_SUBSCRIBE,
+	.cost = 3000,
+	.flags = LT_MF_WS_ONLY,
+};

@@ -5,8 +5,9 @@
  * Bounds (lt_param.min / max): when both are 0 there is no bound (an LT_P_STRING must then be
  * non-empty); otherwise min is a lower bound and max an upper bound when max > min (so
  * {min = 10} alone means ">= 10"). An LT_P_INT with enums lists its allowed values as decimal
- * text ({"1", "5", ...}). Every check runs before anything is kept: on error the buffer is
- * truncated back to its length on entry and the message names the parameter and the rule.
+ * text ({"1", "5", ...}). The method's cross-field check runs after the per-field checks, and
+ * only when a table was given. On error the buffer is truncated back to its length on entry
+ * and the message names the parameter and the rule.
  * Nothing here raises (raw table access, no metamethods, no number-to-string conversion).
  */
 #include "codec.h"

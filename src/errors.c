@@ -89,6 +89,7 @@ static const lt_errinfo table[] = {
 	{LT_CODE_NOT_CONNECTED, "not_connected", "transport", false},
 	{LT_CODE_RATE_LIMIT, "rate_limited", "rate_limit", true},
 	{LT_CODE_CANCELLED, "cancelled", "transport", false},
+	{LT_CODE_SUB_REJECTED, "subscription_rejected", "venue", false},
 };
 
 lt_errinfo lt_error_info(int64_t code)

@@ -1,0 +1,83 @@
+/* lua_rt.h — the Lua runtime shared by the lua_*.c files: one per lua_State, found through a
+ * registry key. It owns the loop, the in-process venue, the task scheduler and the clients.
+ *
+ * Scheduler rules (DESIGN.md "How the scheduler must work"): every strategy function, handler
+ * and spawned function runs in its own coroutine (a task) anchored in the registry while alive;
+ * the task pointer lives in the coroutine's extra space, so an awaitable finds its task in O(1)
+ * and a plain coroutine made by user code is not a task. Completions never resume a coroutine
+ * directly: lt_task_wake moves the values onto the task's stack and puts it on the ready queue,
+ * which lt_sched_drain empties between I/O events. A task waits on at most one thing; that wait
+ * is withdrawn when the task is killed, so a completion can never reach a dead task.
+ */
+#ifndef LT_LUA_RT_H
+#define LT_LUA_RT_H
+
+#include <lua.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "loop.h"
+
+typedef struct lt_task lt_task;
+typedef struct lt_client lt_client;
+struct lt_sim;
+
+typedef struct lt_rt {
+	lua_State *L;             /* the runtime's own thread: resumes and scratch work */
+	lt_loop *loop;
+	struct lt_sim *sim;
+	char sim_url[80];
+	lt_task *tasks;           /* every live task */
+	lt_task *ready_head, *ready_tail;
+	int ntasks;
+	lt_client *clients;       /* open clients, closed when lt.run ends */
+	bool running;
+	volatile sig_atomic_t interrupted;
+	lt_task *main_task;
+	int main_error_ref;       /* the main function's error, re-raised by lt.run */
+	unsigned next_task_id;
+} lt_rt;
+
+/* The runtime of L's state (created on first use). */
+lt_rt *lt_rt_get(lua_State *L);
+/* The loop, created on first use; raises on failure. */
+lt_loop *lt_rt_loop(lua_State *L, lt_rt *rt);
+
+/* What a waiting task waits on, so it can be withdrawn: cancel(obj, id) is called if the task
+ * is killed while waiting. */
+typedef void (*lt_wait_cancel)(void *obj, int64_t id);
+
+/* The task running L, or NULL when L is not a luatrade task. */
+lt_task *lt_task_of(lua_State *L);
+/* Like lt_task_of but raises "<what>: must be called from a luatrade task ..." when L is not a
+ * task or cannot yield here (metamethod, iterator, C callback). */
+lt_task *lt_task_require(lua_State *L, const char *what);
+
+/* Start fn (at fidx) with the nargs values above it as a new task (ready to run). Pops them. */
+lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs);
+
+/* Suspend the running task t until lt_task_wake; then k runs with the woken values on top. */
+int lt_task_await(lua_State *L, lt_task *t, lt_wait_cancel cancel, void *obj, int64_t id,
+		  lua_KFunction k, lua_KContext ctx);
+
+/* Complete t's wait with the n values on top of `from` (moved to the task). Ignored (values
+ * popped) if t is not waiting. */
+void lt_task_wake(lt_task *t, lua_State *from, int n);
+
+/* Sleep the running task for ms milliseconds (an awaitable's building block). */
+int lt_task_sleep(lua_State *L, lt_task *t, int64_t ms, lua_KFunction k, lua_KContext ctx);
+
+/* Kill a task: withdraw its wait, close its coroutine (to-be-closed variables run), free it. */
+void lt_task_kill(lt_task *t);
+
+/* Resume every ready task until none is ready. */
+void lt_sched_drain(lt_rt *rt);
+
+/* The task's id (never reused) and its coroutine. */
+unsigned lt_task_id(const lt_task *t);
+lua_State *lt_task_thread(lt_task *t);
+
+/* Close every open client (lua_client.c); used when lt.run ends. */
+void lt_clients_close_all(lt_rt *rt);
+
+#endif

@@ -1,6 +1,6 @@
-/* disable_heartbeat_test.c — public/disable_heartbeat codec (src/methods/disable_heartbeat.c): the request has no params, any key
- * is rejected, the method is WebSocket-only with an "ok" string result, and an error reply
- * decodes. (No fixture holds its "ok" result.) */
+/* disable_heartbeat_test.c — public/disable_heartbeat codec (src/methods/disable_heartbeat.c):
+ * the request has no params, any key is rejected, the method is WebSocket-only with an "ok"
+ * string result, and an error reply decodes. (No fixture holds its "ok" result.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
-/* unsubscribe_all_test.c — public/unsubscribe_all codec (src/methods/unsubscribe_all.c): the request has no params, any key
- * is rejected, the method is WebSocket-only with an "ok" string result, and an error reply
- * decodes. (No fixture holds its "ok" result.) */
+/* unsubscribe_all_test.c — public/unsubscribe_all codec (src/methods/unsubscribe_all.c): the
+ * request has no params, any key is rejected, the method is WebSocket-only with an "ok" string
+ * result, and an error reply decodes. (No fixture holds its "ok" result.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

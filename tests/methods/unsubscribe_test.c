@@ -1,7 +1,7 @@
-/* unsubscribe_test.c — public/unsubscribe codec (src/methods/unsubscribe.c): request text for one and many
- * channels, every rule on channels (required, array, 1..500 entries, non-empty UTF-8 strings),
- * the subscribe rate-limit pool, and decoding of tests/fixtures/ws_subscribe_response.json
- * (an array of channel names) and of an error reply. */
+/* unsubscribe_test.c — public/unsubscribe codec (src/methods/unsubscribe.c): request text for
+ * one and many channels, every rule on channels (required, array, 1..500 entries, non-empty
+ * UTF-8 strings), the subscribe rate-limit pool, and decoding of
+ * tests/fixtures/ws_subscribe_response.json (an array of channel names) and of an error reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,13 +1,165 @@
-/* main.c — the luatrade command: run, sim, version. (placeholder until the runtime lands) */
+/* main.c — the luatrade command: `run` a strategy, start the `sim` venue, print `version`.
+ * The Lua side of `run` lives in lua/luatrade/runner.lua; this file only parses the command
+ * line, builds the Lua state and hands over. */
+#include <lauxlib.h>
+#include <lualib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#ifndef LT_LUA_DIR
+#define LT_LUA_DIR "lua"
+#endif
+
+int luaopen_luatrade_core(lua_State *L);
 int lt_sim_main(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+	fputs("usage: luatrade <command> [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  run [options] STRATEGY.lua   run a strategy (see `luatrade run --help`)\n"
+	      "  sim [options]                run the built-in venue as a server (`luatrade sim --help`)\n"
+	      "  version                      print the version\n"
+	      "\n"
+	      "Environment: LUATRADE_LOG=error|warn|info|debug sets the log level.\n", f);
+}
+
+static void run_usage(FILE *f)
+{
+	fputs("usage: luatrade run [options] STRATEGY.lua\n"
+	      "\n"
+	      "Runs the strategy module (a file returning {start = function(ctx, state), stop = ...})\n"
+	      "until it and its tasks end or Ctrl-C. ctx.public is a connected public client,\n"
+	      "ctx.config the --set values, ctx.log(level, fmt, ...) logs.\n"
+	      "\n"
+	      "options:\n"
+	      "  --venue NAME      sim (default: the built-in venue, started in this process),\n"
+	      "                    testnet or mainnet\n"
+	      "  --url URL         connect to this wss:// URL instead of a named venue\n"
+	      "  --ca-file FILE    PEM CA file to verify the venue's certificate (for --url)\n"
+	      "  --seed N          seed of the built-in venue's market (default 1)\n"
+	      "  --set KEY=VALUE   strategy configuration, repeatable (ctx.config.KEY = VALUE)\n"
+	      "  --log-level L     error, warn, info (default) or debug\n"
+	      "  -h, --help        this help\n", f);
+}
+
+/* Push a table of the run options parsed from argv; returns the strategy path or NULL. */
+static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
+{
+	const char *path = NULL;
+	lua_newtable(L);
+	lua_newtable(L);
+	lua_setfield(L, -2, "config");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *key = strcmp(a, "--venue") == 0     ? "venue"
+				  : strcmp(a, "--url") == 0     ? "url"
+				  : strcmp(a, "--ca-file") == 0 ? "ca_file"
+				  : strcmp(a, "--seed") == 0    ? "seed"
+				  : strcmp(a, "--log-level") == 0 ? "log_level"
+								  : NULL;
+		if (key || strcmp(a, "--set") == 0) {
+			if (!v) {
+				fprintf(stderr, "luatrade run: %s needs a value\n", a);
+				*bad = 1;
+				return NULL;
+			}
+			i++;
+			if (key) {
+				lua_pushstring(L, v);
+				lua_setfield(L, -2, key);
+				continue;
+			}
+			const char *eq = strchr(v, '=');
+			if (!eq || eq == v) {
+				fprintf(stderr, "luatrade run: --set takes KEY=VALUE, got '%s'\n", v);
+				*bad = 1;
+				return NULL;
+			}
+			lua_getfield(L, -1, "config");
+			lua_pushlstring(L, v, (size_t)(eq - v));
+			lua_pushstring(L, eq + 1);
+			lua_settable(L, -3);
+			lua_pop(L, 1);
+		} else if (a[0] == '-') {
+			fprintf(stderr, "luatrade run: unknown option %s\n", a);
+			*bad = 1;
+			return NULL;
+		} else if (path) {
+			fprintf(stderr, "luatrade run: one strategy file only\n");
+			*bad = 1;
+			return NULL;
+		} else
+			path = a;
+	}
+	return path;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			run_usage(stdout);
+			return 0;
+		}
+	lua_State *L = luaL_newstate();
+	if (!L)
+		return 1;
+	luaL_openlibs(L);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	lua_pushcfunction(L, luaopen_luatrade_core);
+	lua_setfield(L, -2, "luatrade.core");
+	lua_pop(L, 1);
+	const char *dir = getenv("LUATRADE_LUA_DIR");
+	lua_getglobal(L, "package");
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir ? dir : LT_LUA_DIR, dir ? dir : LT_LUA_DIR);
+	lua_getfield(L, -2, "path");
+	lua_concat(L, 2);
+	lua_setfield(L, -2, "path");
+	lua_pop(L, 1);
+	int bad = 0, rc = 0;
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luatrade.runner");
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+		fprintf(stderr, "luatrade: %s\n", lua_tostring(L, -1));
+		lua_close(L);
+		return 1;
+	}
+	lua_getfield(L, -1, "run");
+	const char *path = parse_run(L, argc, argv, &bad);
+	if (bad || !path) {
+		if (!bad)
+			run_usage(stderr);
+		lua_close(L);
+		return 2;
+	}
+	lua_pushstring(L, path);
+	lua_setfield(L, -2, "path");
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		fprintf(stderr, "luatrade: %s\n", lua_tostring(L, -1));
+		rc = 1;
+	}
+	lua_close(L);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "sim") == 0)
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "sim"))
 		return lt_sim_main(argc - 1, argv + 1);
-	fprintf(stderr, "usage: luatrade sim|run ...\n");
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version")) {
+		puts("luatrade 0.1.0");
+		return 0;
+	}
+	fprintf(stderr, "luatrade: unknown command '%s'\n", argv[1]);
+	usage(stderr);
 	return 2;
 }

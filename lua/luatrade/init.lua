@@ -1,0 +1,110 @@
+--- luatrade — write Deribit trading strategies in Lua on a C core.
+--
+-- Every awaitable call (client methods, lt.sleep, subscribe) suspends only the calling task
+-- until the venue answers, an error or the timeout arrives; other tasks keep running. Calls
+-- fail with `nil, err` (err.code, err.name, err.message, err.kind, err.retryable); invalid
+-- parameters raise an error naming the parameter; an awaitable called outside a task raises.
+--
+--     local lt = require "luatrade"
+--     lt.run(function()
+--       local pub = lt.public{ venue = "sim" }
+--       local t, err = pub:ticker{ instrument_name = "BTC-PERPETUAL" }
+--       if not t then print(err) return end
+--       print(t.best_bid_price, t.best_ask_price)
+--     end)
+local core = require "luatrade.core"
+
+local M = { _VERSION = "luatrade 0.1.0" }
+
+--- JSON null as it arrives from the venue (same value as cjson.null).
+M.null = core.null
+
+--- lt.run(fn): run fn as the main task, and the event loop until fn and every task it spawned
+-- (subscription handlers included) have ended, or SIGINT/SIGTERM arrives. Then every client is
+-- closed. Re-raises fn's error (with the task's traceback). Returns true, or false when
+-- interrupted. Example: `lt.run(function() lt.sleep(1) end)`. No rate limit applies.
+M.run = core.run
+
+--- lt.spawn(fn, ...): start fn(...) as a new task; returns its id. Errors in it are logged
+-- with a traceback and end only that task. Only inside lt.run.
+-- Example: `lt.spawn(function() lt.sleep(1); print("later") end)`.
+M.spawn = core.spawn
+
+--- lt.sleep(seconds): suspend the calling task for `seconds` (>= 0). Raises outside a task.
+-- Example: `lt.sleep(0.5)`.
+M.sleep = core.sleep
+
+--- lt.now(): wall-clock seconds since the epoch, with microseconds. Example: `local t0 = lt.now()`.
+M.now = core.now
+
+--- lt.log(level, fmt, ...): log a line at "error", "warn", "info" or "debug".
+-- Example: `lt.log("info", "spread %.1f", ask - bid)`.
+function M.log(level, fmt, ...)
+  core.log(level, select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt))
+end
+
+--- lt.set_log_level(level): "error", "warn", "info" (default) or "debug".
+M.set_log_level = core.set_log_level
+
+local sim = {}
+M.sim = sim
+
+--- lt.sim.start([seed]): start the built-in venue in this process (once; later calls return
+-- the same one) and return its url and the CA file that verifies its certificate.
+-- Example: `local url, ca = lt.sim.start()`.
+function sim.start(seed) return core.sim_start(seed) end
+
+-- The handler task of every subscription: messages in order, one at a time; a handler that
+-- raises is logged with its traceback and keeps receiving.
+core._set_pump(function(sub, handler)
+  while true do
+    local msg = core.sub_next(sub)
+    if msg == nil then return end
+    local ok, err = xpcall(handler, debug.traceback, msg, sub)
+    if not ok then core.log("error", "subscription handler failed: " .. tostring(err)) end
+  end
+end)
+
+local function resolve_venue(opts, who)
+  if type(opts) ~= "table" then error(who .. ": expected an options table", 3) end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  local venue = o.venue
+  if venue == nil and o.url == nil then venue = "sim" end
+  o.venue = nil
+  if venue == "sim" then
+    if o.url then error(who .. ": give either venue or url, not both", 3) end
+    o.url, o.ca_file = core.sim_start()
+  elseif venue == "testnet" then
+    o.url = o.url or "wss://test.deribit.com/ws/api/v2"
+  elseif venue == "mainnet" or venue == "prod" then
+    o.url = o.url or "wss://www.deribit.com/ws/api/v2"
+  elseif venue ~= nil then
+    error(who .. ": unknown venue '" .. tostring(venue) .. "' (sim, testnet or mainnet)", 3)
+  end
+  return o
+end
+
+--- lt.public(opts): a public (market-data) client. It takes no credentials: passing any
+-- (client_id, client_secret, access_token, ...) raises. Only inside lt.run.
+--   opts.venue     "sim" (default: the built-in venue in this process), "testnet", "mainnet"
+--   opts.url       wss://host/ws/api/v2 instead of venue; opts.ca_file for a private CA
+--   opts.timeout   default per-call timeout in seconds (10)
+--   opts.heartbeat public/set_heartbeat interval sent after every (re)connect (off by default)
+--   opts.rate_limit "wait" (default: calls wait their turn, FIFO) or "error" (nil, err at once
+--                  with err.kind == "rate_limit" and err.retry_after)
+--   opts.insecure_loopback allow ws:// to a loopback address; opts.reconnect (true)
+-- Methods (each awaitable, each takes an optional timeout in seconds as last argument):
+--   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,
+--   ticker, get_order_book, get_index_price, unsubscribe, unsubscribe_all: the venue method
+--   of that name with a params table; subscribe(channels, handler) -> subscription;
+--   call(method, params) for any other method; close(); state(); stats(); rate_limit_status().
+-- Rate limits: each client has its own limiter, consulted before every send: 500 credits of
+-- the non-matching-engine pool per call (50,000 cap, 10,000/s), subscribe/unsubscribe 3,000
+-- of their own pool, get_instruments 10,000 of its own.
+-- Example: `local pub = lt.public{ venue = "sim" }`.
+function M.public(opts)
+  return core.public(resolve_venue(opts, "public"))
+end
+
+return M

@@ -1,0 +1,177 @@
+-- Awaitable calls against the built-in venue over real wss on loopback.
+local lt = require "luatrade"
+local S = require "support"
+
+describe("awaitable public calls", function()
+  it("return typed results: integers for timestamps, floats for prices", function()
+    local t, err = S.with_public(function(pub)
+      return pub:ticker{ instrument_name = "BTC-PERPETUAL" }
+    end)
+    assert.is_nil(err)
+    assert.equal("BTC-PERPETUAL", t.instrument_name)
+    assert.equal("integer", math.type(t.timestamp))
+    assert.equal("float", math.type(t.best_bid_price))
+    assert.equal("float", math.type(t.mark_price))
+    assert.is_true(t.best_ask_price > t.best_bid_price)
+  end)
+
+  it("reach every public method with a codec", function()
+    S.with_public(function(pub)
+      local v = assert(pub:hello{ client_name = "spec", client_version = "1" })
+      assert.is_string(v.version)
+      assert.is_string(assert(pub:test{}).version)
+      assert.equal("integer", math.type(assert(pub:get_time())))
+      local list = assert(pub:get_instruments{ currency = "BTC" })
+      assert.is_true(#list >= 3)
+      local one = assert(pub:get_instrument{ instrument_name = "BTC-PERPETUAL" })
+      assert.equal("integer", math.type(one.instrument_id))
+      assert.equal("float", math.type(one.tick_size))
+      local book = assert(pub:get_order_book{ instrument_name = "BTC-PERPETUAL", depth = 5 })
+      assert.is_true(#book.bids > 0 and #book.bids <= 5)
+      assert.equal("float", math.type(book.bids[1][1]))
+      assert.equal("integer", math.type(book.change_id))
+      local idx = assert(pub:get_index_price{ index_name = "btc_usd" })
+      assert.equal("float", math.type(idx.index_price))
+      assert.equal("ok", assert(pub:disable_heartbeat()))
+      assert.equal("ok", assert(pub:unsubscribe_all()))
+    end)
+  end)
+
+  it("reach a method without a codec through call()", function()
+    local r = S.with_public(function(pub) return pub:call("public/get_time", nil) end)
+    assert.equal("integer", math.type(r))
+  end)
+
+  it("suspend only the calling task: answers arriving out of order reach the right task", function()
+    local order = {}
+    S.with_public(function(pub)
+      assert(pub:call("sim/fault", { action = "delay", ms = 300 }))
+      local done = 0
+      lt.spawn(function()
+        local t = assert(pub:get_time())       -- delayed by the venue
+        order[#order + 1] = "slow"; done = done + 1
+        assert.equal("integer", math.type(t))
+      end)
+      lt.spawn(function()
+        lt.sleep(0.05)
+        assert(pub:test{})                      -- sent second, answered first
+        order[#order + 1] = "fast"; done = done + 1
+      end)
+      S.wait_for(function() return done == 2 end)
+    end)
+    assert.same({ "fast", "slow" }, order)
+  end)
+
+  it("return nil and a venue error with code, name, kind and a readable tostring", function()
+    local r, err = S.with_public(function(pub)
+      return pub:get_instrument{ instrument_name = "NOPE-PERPETUAL" }
+    end)
+    assert.is_nil(r)
+    assert.equal("venue", err.kind)
+    assert.is_number(err.code)
+    assert.is_string(err.name)
+    assert.is_false(err.retryable)
+    assert.matches(tostring(err.code), tostring(err), 1, true)
+  end)
+
+  it("time out with kind 'timeout' when the venue does not answer", function()
+    local r, err = S.with_public(function(pub)
+      assert(pub:call("sim/fault", { action = "stall", count = 1 }))
+      return pub:get_time(nil, 0.3)
+    end)
+    assert.is_nil(r)
+    assert.equal("timeout", err.kind)
+    assert.equal("timeout", err.name)
+  end)
+
+  it("fail an in-flight request with connection_lost and never re-send it", function()
+    local err, after, sent_before, stats
+    S.with_public(function(pub)
+      assert(pub:test{})
+      assert(pub:call("sim/fault", { action = "stall", count = 1 }))
+      lt.spawn(function() lt.sleep(0.1); pub:_drop_connection() end)
+      local r
+      r, err = pub:get_time(nil, 3)
+      after = pub:get_time(nil, 5)              -- works again after the reconnect
+      stats = pub:stats()
+    end)
+    assert.equal("connection_lost", err.name)
+    assert.equal("transport", err.kind)
+    assert.equal("integer", math.type(after))
+    assert.is_true(stats.reconnects >= 1)
+  end)
+end)
+
+describe("parameter validation", function()
+  local cases = {
+    { "ticker", {}, "instrument_name" },
+    { "ticker", { instrument_name = 5 }, "instrument_name" },
+    { "ticker", { instrument_name = "BTC-PERPETUAL", bogus = 1 }, "bogus" },
+    { "get_order_book", { instrument_name = "BTC-PERPETUAL", depth = 3 }, "depth" },
+    { "get_instruments", { currency = "DOGE" }, "currency" },
+    { "set_heartbeat", { interval = 5 }, "interval" },
+    { "hello", { client_name = "x" }, "client_version" },
+  }
+  for _, c in ipairs(cases) do
+    it(("raises an error naming '%s' for a bad %s call, and sends nothing"):format(c[3], c[1]), function()
+      S.with_public(function(pub)
+        local before = pub:stats().messages_out
+        local ok, msg = pcall(pub[c[1]], pub, c[2])
+        assert.is_false(ok)
+        assert.matches(c[3], msg, 1, true)
+        assert.equal(before, pub:stats().messages_out)
+      end)
+    end)
+  end
+end)
+
+describe("outside a task", function()
+  it("an awaitable raises a clear error", function()
+    local ok, msg = pcall(lt.sleep, 0.01)
+    assert.is_false(ok)
+    assert.matches("luatrade task", msg, 1, true)
+  end)
+
+  it("a client call made from a plain coroutine raises a clear error", function()
+    local msg
+    S.with_public(function(pub)
+      local co = coroutine.create(function() return pub:get_time() end)
+      local ok
+      ok, msg = coroutine.resume(co)
+      assert.is_false(ok)
+    end)
+    assert.matches("luatrade task", msg, 1, true)
+  end)
+
+  it("creating a client outside lt.run raises", function()
+    assert.has_error(function() lt.public{ venue = "sim" } end)
+  end)
+end)
+
+describe("the public client", function()
+  it("refuses credentials", function()
+    lt.run(function()
+      local ok, msg = pcall(lt.public, { venue = "sim", client_secret = "s3cr3t" })
+      assert.is_false(ok)
+      assert.matches("no credentials", msg, 1, true)
+      assert.not_matches("s3cr3t", msg, 1, true)
+    end)
+  end)
+
+  it("refuses plain ws:// to a remote host and without insecure_loopback", function()
+    lt.run(function()
+      assert.has_error(function() lt.public{ url = "ws://example.com/ws/api/v2" } end)
+      assert.has_error(function() lt.public{ url = "ws://127.0.0.1:1/ws/api/v2" } end)
+    end)
+  end)
+
+  it("keeps running after malformed and invalid UTF-8 frames from the venue", function()
+    local stats, t = S.with_public(function(pub)
+      assert(pub:call("sim/fault", { action = "malformed" }))
+      lt.sleep(0.2)
+      return pub:stats(), pub:get_time()
+    end)
+    assert.is_true(stats.malformed >= 1)
+    assert.equal("integer", math.type(t))
+  end)
+end)

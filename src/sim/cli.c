@@ -1,0 +1,166 @@
+/* cli.c — `luatrade sim`: the simulated venue as a standalone server. Makes its own lws context,
+ * starts the venue on it, serves until SIGINT or SIGTERM, then frees everything and exits 0. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "sim.h"
+
+#ifndef LT_CERT_DIR
+#define LT_CERT_DIR "build/sim"
+#endif
+
+int lt_sim_main(int argc, char **argv);
+
+/* The one piece of file-scope state: a signal handler can reach nothing else. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: luatrade sim [options]\n"
+		"Run the built-in simulated Deribit venue (JSON-RPC 2.0 over wss) until SIGINT/SIGTERM.\n"
+		"\n"
+		"  --port N           TCP port to listen on (default 8443; 0 = any free port)\n"
+		"  --iface ADDR       address to listen on (default 127.0.0.1)\n"
+		"  --seed N           seed of the synthetic market; same seed, same market (default 1)\n"
+		"  --cert FILE        PEM server certificate (default %s/server.pem)\n"
+		"  --key FILE         PEM private key (default %s/server.key)\n"
+		"  --tick-ms N        market update period in milliseconds (default 100)\n"
+		"  --min-heartbeat S  smallest public/set_heartbeat interval accepted, seconds (default 10)\n"
+		"  -v                 more log output on stderr: -v connections, -vv every message\n"
+		"  -h, --help         show this help\n"
+		"\n"
+		"Clients verify the server with the CA in %s/ca.pem (make certs creates it).\n",
+		LT_CERT_DIR, LT_CERT_DIR, LT_CERT_DIR);
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Returns 0 ok, 1 help printed, 2 usage error. */
+static int parse_args(int argc, char **argv, lt_sim_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },   { "iface", required_argument, NULL, 'i' },
+		{ "seed", required_argument, NULL, 's' },   { "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },    { "tick-ms", required_argument, NULL, 't' },
+		{ "min-heartbeat", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+	long v;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		int bad = 0;
+		switch (ch) {
+		case 'p': bad = parse_long(optarg, 0, 65535, &v); o->port = (int)v; break;
+		case 'i': o->iface = optarg; break;
+		case 's': bad = parse_seed(optarg, &o->seed); break;
+		case 'c': o->cert_file = optarg; break;
+		case 'k': o->key_file = optarg; break;
+		case 't': bad = parse_long(optarg, 1, 60000, &v); o->tick_ms = (int)v; break;
+		case 'm': bad = parse_long(optarg, 1, 86400, &v); o->min_heartbeat_s = (int)v; break;
+		case 'v': o->log_level++; break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return 2;
+		}
+		if (bad) {
+			fprintf(stderr, "luatrade sim: bad value for --%s: %s\n",
+				ch == 'p' ? "port" : ch == 's' ? "seed" : ch == 't' ? "tick-ms" : "min-heartbeat",
+				optarg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "luatrade sim: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static struct lws_context *make_context(void)
+{
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	return lws_create_context(&info);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int lt_sim_main(int argc, char **argv)
+{
+	lt_sim_opts o = { .port = 8443, .seed = 1, .cert_file = LT_CERT_DIR "/server.pem",
+			  .key_file = LT_CERT_DIR "/server.key" };
+	int rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	lws_set_log_level(o.log_level >= 2 ? LLL_ERR | LLL_WARN | LLL_USER : LLL_ERR, NULL);
+	struct lws_context *ctx = make_context();
+	if (!ctx) {
+		fprintf(stderr, "luatrade sim: cannot create the libwebsockets context\n");
+		return 1;
+	}
+	lt_sim *sim = NULL;
+	lt_err err = { 0, "" };
+	if (lt_sim_new(ctx, &o, &sim, &err) != 0) {
+		fprintf(stderr, "luatrade sim: %s\n", err.msg);
+		lws_context_destroy(ctx);
+		return 1;
+	}
+	bool default_cert = strcmp(o.cert_file, LT_CERT_DIR "/server.pem") == 0;
+	printf("luatrade sim listening on wss://%s:%d/ws/api/v2 (ca_file: %s)\n",
+	       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim),
+	       default_cert ? LT_CERT_DIR "/ca.pem" : "the CA that signed --cert");
+	fflush(stdout);
+	install_signals();
+	while (!stop_requested)
+		if (lws_service(ctx, 0) < 0)
+			break;
+	lt_sim_free(sim);
+	lws_context_destroy(ctx);
+	return 0;
+}

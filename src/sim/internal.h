@@ -1,0 +1,196 @@
+/* internal.h — what the files of the simulated venue share: the venue, per-connection state
+ * (kept in the lws `user` memory of each connection), one request being answered, and the
+ * functions each file offers to the others. Not part of the public API (that is sim.h). */
+#ifndef LT_SIM_INTERNAL_H
+#define LT_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <yajl/yajl_tree.h>
+
+#include "../codec.h"
+#include "market.h"
+#include "sim.h"
+
+#define LT_SIM_MAX_MSG (32 * 1024)       /* deribit-api.md §1: larger requests get -32600 */
+#define LT_SIM_MAX_QUEUE (8 * 1024 * 1024) /* unsent bytes before a slow reader is dropped */
+#define LT_SIM_MAX_SUBS 2000             /* channels per connection */
+
+typedef struct lt_sim_conn lt_sim_conn;
+
+/* One outgoing text frame: text at b.data + LWS_PRE. */
+typedef struct lt_sim_msg {
+	struct lt_sim_msg *next;
+	lt_buf b;
+} lt_sim_msg;
+
+/* A response held back by the "delay" fault. */
+typedef struct lt_sim_delayed {
+	lws_sorted_usec_list_t sul;  /* first: container_of */
+	struct lt_sim_delayed *next;
+	lt_sim_conn *conn;
+	lt_sim_msg *msg;
+} lt_sim_delayed;
+
+typedef enum { LT_SIM_CH_TICKER, LT_SIM_CH_BOOK, LT_SIM_CH_BOOK_GROUPED, LT_SIM_CH_TRADES,
+	       LT_SIM_CH_TRADES_KIND, LT_SIM_CH_INDEX, LT_SIM_CH_QUOTE } lt_sim_ch_type;
+enum { LT_SIM_IV_100MS = 0, LT_SIM_IV_AGG2 = 1 };  /* same numbers as LT_SIM_ACC_* */
+
+typedef struct lt_sim_sub {
+	char name[128];
+	lt_sim_ch_type type;
+	int interval;             /* LT_SIM_IV_* */
+	size_t ins;               /* instrument index in the market (not for INDEX/TRADES_KIND) */
+	int index;                /* LT_SIM_IDX_* for INDEX */
+	int kind_mask;            /* TRADES_KIND: bit per lt_sim_kind */
+	int ccy;                  /* TRADES_KIND: LT_SIM_IDX_* or -1 = any */
+	int64_t group;            /* BOOK_GROUPED: ticks per bucket, 0 = none */
+	size_t depth;             /* BOOK_GROUPED */
+	bool need_snapshot;       /* BOOK: next publish sends a snapshot */
+	int64_t last_change_id;   /* BOOK / BOOK_GROUPED: last sent */
+	int64_t *last_seq;        /* TRADES*: per-instrument last trade_seq sent (market size) */
+	double last_bid, last_ask, last_bid_amt, last_ask_amt; /* QUOTE */
+} lt_sim_sub;
+
+struct lt_sim_conn {
+	lt_sim *sim;               /* NULL once detached by lt_sim_free */
+	struct lws *wsi;
+	lt_sim_conn *prev, *next;  /* sim->conns */
+	unsigned id;
+	/* rx reassembly */
+	char *rx;
+	size_t rx_len, rx_cap;
+	bool rx_too_big;
+	int64_t rx_us;             /* usIn of the message being received */
+	/* tx queue */
+	lt_sim_msg *q_head, *q_tail;
+	size_t q_bytes;
+	bool close_now;            /* close at the next writeable callback */
+	/* heartbeat (heartbeat.c) */
+	lws_sorted_usec_list_t hb_sul;
+	int64_t hb_interval_ms;
+	bool hb_pending;           /* test_request sent, no public/test since */
+	int min_heartbeat_s;
+	/* faults (faults.c) */
+	int stall;                 /* requests left to ignore */
+	bool err_armed;
+	int64_t err_code;
+	char err_msg[128];
+	int64_t delay_ms;          /* < 0: none */
+	lt_sim_delayed *delayed;
+	/* subscriptions (channels.c) */
+	lt_sim_sub *subs;
+	size_t nsubs, subs_cap;
+};
+
+struct lt_sim {
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	lt_sim_opts opts;
+	int port;
+	lt_sim_market *mkt;
+	lt_sim_conn *conns;
+	unsigned next_conn_id;
+	lws_sorted_usec_list_t tick_sul;
+	uint64_t ticks;
+	int agg2_every;            /* ticks per agg2 publish */
+};
+
+/* One request being answered (dispatch.c builds it, handlers read params and reply). */
+typedef struct lt_sim_req {
+	lt_sim_conn *conn;
+	lt_sim *sim;
+	const char *method;
+	yajl_val id;       /* integer or string node, NULL = null */
+	yajl_val params;   /* object or NULL */
+	int64_t us_in;
+	int64_t delay_ms;  /* >= 0: hold the response this long (fault) */
+	lt_sim_msg *msg;   /* the response being written */
+	bool done;
+} lt_sim_req;
+
+/* ---- time and logging (server.c) ---- */
+int64_t lt_sim_now_us(void);
+int64_t lt_sim_now_ms(void);
+void lt_sim_log(const lt_sim *sim, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void lt_sim_log_text(const lt_sim *sim, int level, const char *what, unsigned conn,
+		     const char *text, size_t len);
+
+/* ---- connection output (server.c) ---- */
+lt_sim_msg *lt_sim_msg_new(void);
+void lt_sim_msg_free(lt_sim_msg *m);
+/* Queue a complete message (takes ownership); drops a reader whose backlog is too large. */
+void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m);
+/* Send raw bytes as one text frame (malformed-frame fault). */
+void lt_sim_conn_send_raw(lt_sim_conn *c, const char *s, size_t n);
+void lt_sim_conn_close(lt_sim_conn *c);
+
+/* ---- replies (reply.c) ---- */
+/* Begin a result: returns the buffer positioned where the result value goes. */
+lt_buf *lt_sim_reply_begin(lt_sim_req *rq);
+/* Finish the envelope (usIn/usOut/usDiff/testnet) and queue or delay it. */
+void lt_sim_reply_end(lt_sim_req *rq);
+void lt_sim_reply_ok(lt_sim_req *rq);  /* result "ok" */
+void lt_sim_reply_error(lt_sim_req *rq, int64_t code, const char *message);
+/* -32602 Invalid params with data {"param":..,"reason":..}. Returns -1 for handlers. */
+int lt_sim_reply_invalid(lt_sim_req *rq, const char *param, const char *reason);
+/* -32600 "Invalid Request" with data {"reason":..}. */
+void lt_sim_reply_bad_request(lt_sim_req *rq, const char *reason);
+/* A notification: begin writes {"jsonrpc":"2.0","method":"subscription","params":{"channel":
+ * ..,"data": and returns the buffer for the data; end closes and queues it. */
+lt_sim_msg *lt_sim_notify_begin(const char *channel);
+void lt_sim_notify_end(lt_sim_conn *c, lt_sim_msg *m);
+/* Hand a finished delayed response over to the queue (faults.c timer). */
+void lt_sim_reply_deliver(lt_sim_conn *c, lt_sim_msg *m);
+
+/* ---- request parameters (params.c); each returns 1 present, 0 absent (optional),
+ *      -1 invalid (the -32602 reply is already sent) ---- */
+int lt_sim_param_str(lt_sim_req *rq, const char *name, bool required, const char **out);
+int lt_sim_param_enum(lt_sim_req *rq, const char *name, bool required,
+		      const char *const *allowed, const char **out);
+int lt_sim_param_num(lt_sim_req *rq, const char *name, bool required, double *out);
+int lt_sim_param_int(lt_sim_req *rq, const char *name, bool required, int64_t *out);
+int lt_sim_param_bool(lt_sim_req *rq, const char *name, bool required, bool *out);
+int lt_sim_param_strarr(lt_sim_req *rq, const char *name, bool required, size_t max,
+			yajl_val *out);
+/* The instrument named by param `name`, or NULL after replying (-32602 / 13020). */
+lt_sim_ins *lt_sim_param_instrument(lt_sim_req *rq, const char *name);
+
+/* ---- dispatch (dispatch.c) ---- */
+yajl_val lt_sim_json_get(yajl_val obj, const char *key);  /* member of an object or NULL */
+typedef void (*lt_sim_handler)(lt_sim_req *rq);
+typedef struct lt_sim_method {
+	const char *name;
+	lt_sim_handler fn;
+} lt_sim_method;
+extern const lt_sim_method lt_sim_public_methods[];  /* public_methods.c, NULL-terminated */
+extern const lt_sim_method lt_sim_fault_methods[];   /* faults.c, NULL-terminated */
+/* Handle one complete incoming text message (text NUL-terminated at text[len]). */
+void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in);
+/* Answer a message that was too big (-32600, id null). */
+void lt_sim_dispatch_too_big(lt_sim_conn *c, int64_t us_in);
+
+/* ---- faults (faults.c): called by dispatch before routing; returns true if it consumed the
+ *      request (stall, forced error) and sets rq->delay_ms for "delay". ---- */
+bool lt_sim_faults_apply(lt_sim_req *rq);
+void lt_sim_faults_clear(lt_sim_conn *c);  /* cancel delayed responses */
+/* Queue m on c after ms milliseconds (takes ownership). */
+void lt_sim_faults_hold(lt_sim_conn *c, lt_sim_msg *m, int64_t ms);
+
+/* ---- heartbeat (heartbeat.c) ---- */
+void lt_sim_hb_set(lt_sim_conn *c, int64_t interval_ms);
+void lt_sim_hb_disable(lt_sim_conn *c);
+void lt_sim_hb_answered(lt_sim_conn *c);  /* a public/test arrived */
+
+/* ---- channels (channels.c) ---- */
+/* Subscribe one channel name: 1 subscribed (new or already), 0 invalid/not allowed, <0 error. */
+int lt_sim_chan_subscribe(lt_sim_conn *c, const char *name);
+bool lt_sim_chan_unsubscribe(lt_sim_conn *c, const char *name);
+void lt_sim_chan_unsubscribe_all(lt_sim_conn *c);
+/* After a market step: publish to every connection; agg2 true when agg2 channels are due. */
+void lt_sim_chan_publish(lt_sim *sim, bool agg2);
+
+#endif

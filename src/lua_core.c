@@ -132,6 +132,8 @@ static int l_now(lua_State *L)
 static int l_sim_start(lua_State *L)
 {
 	lt_rt *rt = lt_rt_get(L);
+	uint64_t seed = (uint64_t)luaL_optinteger(L, 1, 1);
+	lua_settop(L, 0);
 	if (!rt->sim) {
 		lt_sim_opts o;
 		memset(&o, 0, sizeof o);
@@ -141,7 +143,7 @@ static int l_sim_start(lua_State *L)
 		lua_pushfstring(L, "%s/server.key", dir);
 		o.cert_file = lua_tostring(L, -2);
 		o.key_file = lua_tostring(L, -1);
-		o.seed = (uint64_t)luaL_optinteger(L, 1, 1);
+		o.seed = seed;
 		lt_err err = {0, ""};
 		if (lt_sim_new(lt_loop_context(lt_rt_loop(L, rt)), &o, &rt->sim, &err))
 			return luaL_error(L, "sim: %s", err.msg);

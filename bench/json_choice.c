@@ -1,0 +1,118 @@
+/* json_choice.c — the measurement behind the C-side JSON library choice (README "Why yajl").
+ *
+ * Decodes the real-shaped ticker notification (tests/fixtures/ws_ticker.json, ~700 bytes) N
+ * times each way, into what the runtime needs (a Lua table a handler can read), and prints
+ * microseconds per message and the ratio against the first line:
+ *   yajl stream -> Lua  : lt_json_decode_envelope (what luatrade uses: one pass, typed)
+ *   yajl tree + walk    : yajl_tree_parse, then push the tree into Lua tables (two passes)
+ *   lua-cjson           : cjson.decode from Lua (generic typing: no int/float per field)
+ * Usage: json_choice FIXTURE [N]
+ */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <yajl_tree.h>
+
+#include "codec.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const lt_schema *res_data(void *ud, const char *ch, size_t len)
+{
+	(void)ud;
+	return lt_channel_schema(ch, len);
+}
+
+static void push_tree(lua_State *L, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		lua_createtable(L, 0, (int)v->u.object.len);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			push_tree(L, v->u.object.values[i]);
+			lua_setfield(L, -2, v->u.object.keys[i]);
+		}
+	} else if (YAJL_IS_ARRAY(v)) {
+		lua_createtable(L, (int)v->u.array.len, 0);
+		for (size_t i = 0; i < v->u.array.len; i++) {
+			push_tree(L, v->u.array.values[i]);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+	} else if (YAJL_IS_INTEGER(v))
+		lua_pushinteger(L, YAJL_GET_INTEGER(v));
+	else if (YAJL_IS_NUMBER(v))
+		lua_pushnumber(L, YAJL_GET_DOUBLE(v));
+	else if (YAJL_IS_STRING(v))
+		lua_pushstring(L, YAJL_GET_STRING(v));
+	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		lua_pushboolean(L, YAJL_IS_TRUE(v));
+	else
+		lua_pushlightuserdata(L, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: json_choice FIXTURE [N]\n");
+		return 2;
+	}
+	long n = argc > 2 ? atol(argv[2]) : 200000;
+	FILE *f = fopen(argv[1], "rb");
+	if (!f)
+		return 1;
+	static char buf[65536];
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	lua_State *L = luaL_newstate();
+	luaL_openlibs(L);
+	lt_resolver res = {NULL, res_data, NULL};
+	lt_envelope env;
+	lt_err err;
+	double base = 0, t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		if (lt_json_decode_envelope(L, buf, len, &res, &env, &err))
+			return fprintf(stderr, "decode: %s\n", err.msg), 1;
+		lua_getfield(L, -1, "best_bid_price");
+		lua_pop(L, 2);
+	}
+	base = (now_s() - t0) / (double)n * 1e6;
+	printf("%-22s %7.2f us/msg  ratio 1.00\n", "yajl stream -> Lua", base);
+
+	char ebuf[128];
+	t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		yajl_val v = yajl_tree_parse(buf, ebuf, sizeof ebuf);
+		if (!v)
+			return fprintf(stderr, "yajl_tree: %s\n", ebuf), 1;
+		push_tree(L, v);
+		yajl_tree_free(v);
+		lua_pop(L, 1);
+	}
+	double t = (now_s() - t0) / (double)n * 1e6;
+	printf("%-22s %7.2f us/msg  ratio %.2f\n", "yajl tree + walk", t, t / base);
+
+	lua_pushlstring(L, buf, len);
+	lua_setglobal(L, "MSG");
+	lua_pushinteger(L, n);
+	lua_setglobal(L, "N");
+	if (luaL_dostring(L, "local ok, cjson = pcall(require, 'cjson'); if not ok then return -1 end "
+			     "local d, m = cjson.decode, MSG; local c = os.clock() "
+			     "for i = 1, N do local x = d(m); local b = x.params.data.best_bid_price end "
+			     "return os.clock() - c")) {
+		fprintf(stderr, "%s\n", lua_tostring(L, -1));
+		return 1;
+	}
+	t = lua_tonumber(L, -1) / (double)n * 1e6;
+	if (t >= 0)
+		printf("%-22s %7.2f us/msg  ratio %.2f\n", "lua-cjson decode", t, t / base);
+	lua_close(L);
+	return 0;
+}

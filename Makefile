@@ -36,7 +36,7 @@ BENCH_BIN = $(BENCH_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all deps test unit-tests demo bench fuzz clean install certs
 
-all: $(BUILD)/luatrade $(BUILD)/luatrade/core.so $(UNIT_BIN) certs
+all: $(BUILD)/luatrade $(BUILD)/luatrade.so $(UNIT_BIN) certs
 
 deps:
 	@scripts/install-deps
@@ -53,7 +53,7 @@ $(BUILD)/libluatrade.a: $(LIB_OBJ)
 $(BUILD)/luatrade: $(MAIN_OBJ) $(BUILD)/libluatrade.a
 	$(CC) $(OPT) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-$(BUILD)/luatrade/core.so: $(LIB_OBJ)
+$(BUILD)/luatrade.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared $(OPT) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(filter-out -llua5.4,$(DEP_LIBS))
 

@@ -60,6 +60,7 @@ typedef struct dec {
 	int nest;                 /* open JSON containers, skipped ones included */
 	int skip;                 /* > 0 while inside a skipped envelope value */
 	char emsg[160];           /* why a callback cancelled the parse */
+	int ecode;                /* and the status to return: LT_EJSON or LT_ENOMEM */
 	/* envelope only */
 	const lt_resolver *res;
 	lt_envelope *env;
@@ -80,15 +81,20 @@ static int fail(dec *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(d->emsg, sizeof d->emsg, fmt, ap);
 	va_end(ap);
+	d->ecode = LT_EJSON;
 	return 0;
 }
 
-/* Room for one value plus the three slots a closing container needs. */
+/* Room for one value plus the three slots a closing container needs. The decoder holds at
+ * most SPILL slots per open container (~16k in all), so a stack that cannot grow means memory
+ * ran out (or the caller's stack was already near LUAI_MAXSTACK): LT_ENOMEM. */
 static int room(dec *d)
 {
 	if (lua_checkstack(d->L, 4))
 		return 1;
-	return fail(d, "too many values for the Lua stack");
+	fail(d, "the Lua stack cannot grow");
+	d->ecode = LT_ENOMEM;
+	return 0;
 }
 
 /* ---- numbers ------------------------------------------------------------------------------ */
@@ -475,6 +481,43 @@ static int env_open(dec *d, frame *f, bool map)
 	return 1;
 }
 
+/* ---- strings ------------------------------------------------------------------------------- */
+
+/* yajl checks UTF-8 structure only; reject what it lets through: overlong forms (C0 AF for
+ * '/') and code points above U+10FFFF. Encoded surrogates are accepted, because yajl itself
+ * produces them when it unescapes a lone "\udc00". ASCII text costs one word-wise scan. */
+static bool utf8_ok(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+	}
+	while (i < len) {
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		/* yajl guarantees the lead byte has its continuation bytes; check the ranges */
+		if (c < 0xc2 || c > 0xf4)
+			return false;
+		if (c < 0xe0) {
+			i += 2;
+			continue;
+		}
+		if (i + 1 >= len)
+			return false;
+		unsigned c1 = s[i + 1];
+		if ((c == 0xe0 && c1 < 0xa0) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+			return false;
+		i += c < 0xf0 ? 3 : 4;
+	}
+	return i == len;
+}
+
 /* ---- yajl callbacks ------------------------------------------------------------------------- */
 
 /* True when the innermost frame is an envelope frame whose pending value is not a payload. */
@@ -530,6 +573,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
 	dec *d = ctx;
 	frame *f = &d->fr[d->depth];
+	if (!utf8_ok(s, len))
+		return fail(d, "invalid UTF8 (overlong or beyond U+10FFFF) in string");
 	if (d->skip)
 		return 1;
 	if (in_env(f))
@@ -544,6 +589,8 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 {
 	dec *d = ctx;
 	frame *f = &d->fr[d->depth];
+	if (!utf8_ok(k, len))
+		return fail(d, "invalid UTF8 (overlong or beyond U+10FFFF) in key");
 	if (d->skip)
 		return 1;
 	if (f->kind == F_ENV || f->kind == F_PARAMS) {
@@ -693,7 +740,7 @@ static int parse(dec *d, const char *buf, size_t len, lt_err *err)
 	}
 	int rc = 0;
 	if (st == yajl_status_client_canceled)
-		rc = lt_err_set(err, LT_EJSON, "json: at byte %zu: %s", yajl_get_bytes_consumed(h),
+		rc = lt_err_set(err, d->ecode, "json: at byte %zu: %s", yajl_get_bytes_consumed(h),
 				d->emsg);
 	else if (st != yajl_status_ok)
 		rc = yajl_failure(h, buf, len, truncated, err);
@@ -709,6 +756,7 @@ static void dec_init(dec *d, lua_State *L, fkind root, const lt_schema *schema)
 	d->nest = 0;
 	d->skip = 0;
 	d->emsg[0] = '\0';
+	d->ecode = LT_EJSON;
 	d->res = NULL;
 	d->env = NULL;
 	d->method = M_NONE;

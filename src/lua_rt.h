@@ -3,7 +3,7 @@
  *
  * Scheduler rules (DESIGN.md "How the scheduler must work"): every strategy function, handler
  * and spawned function runs in its own coroutine (a task) anchored in the registry while alive;
- * the task pointer lives in the coroutine's extra space, so an awaitable finds its task in O(1)
+ * a registry table maps each task's thread to its task, so an awaitable finds its task in O(1)
  * and a plain coroutine made by user code is not a task. Completions never resume a coroutine
  * directly: lt_task_wake moves the values onto the task's stack and puts it on the ready queue,
  * which lt_sched_drain empties between I/O events. A task waits on at most one thing; that wait

@@ -76,9 +76,41 @@ lt_loop *lt_rt_loop(lua_State *L, lt_rt *rt)
 	return rt->loop;
 }
 
+/* Threads that are tasks: registry[&TASKS_KEY][thread] = lightuserdata task. (Not the thread's
+ * extra space: a host or a thread made before this module loaded may have anything there.) */
+static const char TASKS_KEY = 't';
+
+static void push_tasks(lua_State *L)
+{
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &TASKS_KEY) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_rawsetp(L, LUA_REGISTRYINDEX, &TASKS_KEY);
+	}
+}
+
 lt_task *lt_task_of(lua_State *L)
 {
-	return *(lt_task **)lua_getextraspace(L);
+	push_tasks(L);
+	lua_pushthread(L);
+	lua_rawget(L, -2);
+	lt_task *t = lua_touserdata(L, -1);
+	lua_pop(L, 2);
+	return t;
+}
+
+static void set_task(lua_State *L, lua_State *co, lt_task *t)
+{
+	push_tasks(L);
+	lua_pushthread(co);
+	lua_xmove(co, L, 1);
+	if (t)
+		lua_pushlightuserdata(L, t);
+	else
+		lua_pushnil(L);
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
 }
 
 lt_task *lt_task_require(lua_State *L, const char *what)
@@ -116,7 +148,7 @@ lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 		luaL_error(L, "luatrade: out of memory");
 	t->co = lua_newthread(L);
 	t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	*(lt_task **)lua_getextraspace(t->co) = t;
+	set_task(L, t->co, t);
 	(void)fidx; /* fidx is top - nargs: function and args move in order */
 	lua_xmove(L, t->co, nargs + 1);
 	t->rt = rt;
@@ -198,7 +230,7 @@ static void task_free(lt_task *t)
 	rt->ntasks--;
 	if (rt->main_task == t)
 		rt->main_task = NULL;
-	*(lt_task **)lua_getextraspace(t->co) = NULL;
+	set_task(rt->L, t->co, NULL);
 	luaL_unref(rt->L, LUA_REGISTRYINDEX, t->ref);
 	free(t);
 }

@@ -14,13 +14,13 @@
 #include <string.h>
 
 #define NLEVELS 20    /* resting levels kept per side */
-#define RANGE 48      /* ticks from the best price within which levels live */
+#define MAX_GAP 3     /* a refilled level is 1..MAX_GAP ticks behind the last one */
 #define YEAR_MS 31536000000.0
 
 const char *const lt_sim_index_names[LT_SIM_NIDX] = { "btc_usd", "eth_usd" };
 
 static const double index_start[LT_SIM_NIDX] = { 93000.0, 3300.0 };
-static const double index_vol[LT_SIM_NIDX] = { 0.00012, 0.00016 }; /* per tick */
+static const double index_vol[LT_SIM_NIDX] = { 0.00003, 0.00004 }; /* per tick: ~2.5 %/day at 100 ms */
 
 /* deribit-api.md §6; ids and timestamps are realistic, not real. */
 static const lt_sim_instr instruments[] = {
@@ -184,7 +184,8 @@ static int64_t spread_ticks(const lt_sim_ins *s, int64_t mid)
 	return s->def->kind == LT_SIM_FUTURE ? 2 : 1;
 }
 
-/* Keep the top of the book around the mark and only NLEVELS levels a side. */
+/* Keep the top of the book around the mark: drop levels through the new best prices, make sure
+ * the best prices exist, keep at most NLEVELS levels a side. */
 static void book_follow(lt_sim_market *m, lt_sim_ins *s)
 {
 	lt_sim_book *bk = &s->book;
@@ -206,26 +207,38 @@ static void book_follow(lt_sim_market *m, lt_sim_ins *s)
 		size_t n;
 		while ((n = lt_sim_book_depth(bk, side)) > NLEVELS)
 			lt_sim_book_set(bk, side, lt_sim_book_at(bk, side, n - 1)->price, 0);
-		while ((n = lt_sim_book_depth(bk, side)) > 1 &&
-		       llabs(lt_sim_book_at(bk, side, n - 1)->price -
-			     lt_sim_book_at(bk, side, 0)->price) > RANGE * 2)
-			lt_sim_book_set(bk, side, lt_sim_book_at(bk, side, n - 1)->price, 0);
 	}
 }
 
-/* A few random new / changed / deleted levels behind the best price. */
+/* Refill each side to NLEVELS levels behind its last level (bids stop at 1 tick). */
+static void book_fill(lt_sim_market *m, lt_sim_ins *s)
+{
+	lt_sim_book *bk = &s->book;
+	for (int side = 0; side < 2; side++) {
+		size_t n;
+		while ((n = lt_sim_book_depth(bk, side)) > 0 && n < NLEVELS) {
+			int64_t last = lt_sim_book_at(bk, side, n - 1)->price, gap = 1 + irand(m, MAX_GAP);
+			int64_t price = side == LT_SIM_BID ? last - gap : last + gap;
+			if (price < 1)
+				break;
+			lt_sim_book_set(bk, side, price, rand_amount(m, s->def));
+		}
+	}
+}
+
+/* A few random new / changed / deleted levels between the best and the last level. */
 static void book_churn(lt_sim_market *m, lt_sim_ins *s, int count)
 {
 	lt_sim_book *bk = &s->book;
 	for (int i = 0; i < count; i++) {
 		int side = (int)irand(m, 2);
-		const lt_sim_level *best = lt_sim_book_at(bk, side, 0);
-		if (!best)
+		size_t n = lt_sim_book_depth(bk, side);
+		if (n < 2)
 			continue;
-		int64_t off = 1 + irand(m, RANGE);
-		int64_t price = side == LT_SIM_BID ? best->price - off : best->price + off;
-		if (price < 1)
-			continue;
+		int64_t best = lt_sim_book_at(bk, side, 0)->price;
+		int64_t span = llabs(lt_sim_book_at(bk, side, n - 1)->price - best);
+		int64_t off = 1 + irand(m, span);
+		int64_t price = side == LT_SIM_BID ? best - off : best + off;
 		double cur = lt_sim_book_amount(bk, side, price);
 		if (cur > 0.0 && irand(m, 3) == 0)
 			lt_sim_book_set(bk, side, price, 0);
@@ -271,9 +284,8 @@ static void record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell, double pric
 	bool inverse = d->kind != LT_SIM_OPTION;
 	s->volume += inverse ? amount / price : amount;
 	s->volume_usd += inverse ? amount : amount * price * t->index_price;
-	s->open_interest += amount_units(d, irand(m, 21) - 10);
-	if (s->open_interest < 0)
-		s->open_interest = 0;
+	s->open_interest = round_to(fmax(s->open_interest + amount_units(d, irand(m, 21) - 10), 0.0),
+				    1e8);
 }
 
 /* Maybe one or two taker trades against the best level(s). */
@@ -309,11 +321,10 @@ static void ins_init(lt_sim_market *m, lt_sim_ins *s, const lt_sim_instr *d)
 	s->open_interest = amount_units(d, d->kind == LT_SIM_OPTION ? 20000 : 100000000);
 	s->trade_seq = 200000000 + irand(m, 100000000);
 	s->ring_first = s->trade_seq + 1;
-	for (int i = 0; i < 8; i++) {
-		book_follow(m, s);
-		book_churn(m, s, 12);
-	}
 	book_follow(m, s);
+	book_fill(m, s);
+	book_churn(m, s, 30);
+	book_fill(m, s);
 	lt_sim_book_commit(&s->book, 1, m->now_ms);
 	for (int k = 0; k < LT_SIM_NACC; k++)
 		lt_sim_book_acc_reset(&s->book, k);
@@ -366,6 +377,7 @@ void lt_sim_market_step(lt_sim_market *m, int64_t now_ms)
 		book_churn(m, s, 1 + (int)irand(m, 4));
 		maybe_trade(m, s);
 		book_follow(m, s);
+		book_fill(m, s);
 		lt_sim_book_commit(&s->book, 1 + irand(m, 40), now_ms);
 	}
 }

@@ -79,8 +79,9 @@ describe("heartbeats", function()
   it("are answered, so the venue keeps the connection open", function()
     local stats
     S.with_public(function(pub)
-      assert(pub:call("sim/configure", { min_heartbeat_s = 1 }))
-      assert.equal("ok", assert(pub:call("public/set_heartbeat", { interval = 1 })))
+      -- the venue's 10 s minimum, run at 100 ms per second by the built-in venue
+      assert(pub:call("sim/configure", { heartbeat_ms_per_s = 100 }))
+      assert.equal("ok", assert(pub:set_heartbeat{ interval = 10 }))
       lt.sleep(2.5)
       stats = pub:stats()
       assert.equal("open", pub:state())
@@ -92,8 +93,8 @@ describe("heartbeats", function()
   it("unanswered, make the venue close the connection", function()
     local err
     S.with_public(function(pub)
-      assert(pub:call("sim/configure", { min_heartbeat_s = 1 }))
-      assert(pub:call("public/set_heartbeat", { interval = 1 }))
+      assert(pub:call("sim/configure", { heartbeat_ms_per_s = 100 }))
+      assert(pub:set_heartbeat{ interval = 10 })
       assert(pub:call("sim/fault", { action = "stall", count = 1 }))
       local r
       r, err = pub:get_time(nil, 5)             -- the venue drops us before answering

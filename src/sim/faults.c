@@ -12,8 +12,11 @@
  *                  processing it; `code` (int) required, `message` (string) default "error"
  *     "delay"      process the next request now but send its response after `ms` milliseconds
  *                  (int >= 0, required); responses to later requests may overtake it
- *   sim/configure {"min_heartbeat_s": N}                               -> "ok"
- *     smallest public/set_heartbeat interval accepted on this connection (int >= 1)
+ *   sim/configure {"min_heartbeat_s": N, "heartbeat_ms_per_s": M}      -> "ok"
+ *     min_heartbeat_s: smallest public/set_heartbeat interval accepted on this connection
+ *     (int >= 1); heartbeat_ms_per_s: how many milliseconds one second of a heartbeat interval
+ *     lasts on this connection (int 1..1000, default 1000), so a test can run the venue's
+ *     10-second minimum in 0.1 s per second without the client breaking its own rules
  *
  * Armed faults apply to the next non-"sim/" requests in this order: stall, error, delay.
  */
@@ -157,6 +160,15 @@ static void sim_configure(lt_sim_req *rq)
 	}
 	if (rc == 1)
 		rq->conn->min_heartbeat_s = (int)s;
+	rc = lt_sim_param_int(rq, "heartbeat_ms_per_s", false, &s);
+	if (rc < 0)
+		return;
+	if (rc == 1 && (s < 1 || s > 1000)) {
+		lt_sim_reply_invalid(rq, "heartbeat_ms_per_s", "must be between 1 and 1000");
+		return;
+	}
+	if (rc == 1)
+		rq->conn->hb_ms_per_s = (int)s;
 	lt_sim_reply_ok(rq);
 }
 

@@ -73,6 +73,7 @@ struct lt_sim_conn {
 	int64_t hb_interval_ms;
 	bool hb_pending;           /* test_request sent, no public/test since */
 	int min_heartbeat_s;
+	int hb_ms_per_s;           /* how long one interval-second lasts (tests: sim/configure) */
 	/* faults (faults.c) */
 	int stall;                 /* requests left to ignore */
 	bool err_armed;

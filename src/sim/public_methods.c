@@ -61,7 +61,7 @@ static void m_set_heartbeat(lt_sim_req *rq)
 		lt_sim_reply_invalid(rq, "interval", reason);
 		return;
 	}
-	lt_sim_hb_set(rq->conn, (int64_t)(interval * 1000.0));
+	lt_sim_hb_set(rq->conn, (int64_t)(interval * rq->conn->hb_ms_per_s));
 	lt_sim_reply_ok(rq);
 }
 

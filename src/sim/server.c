@@ -149,6 +149,7 @@ static void conn_open(lt_sim *sim, struct lws *wsi, lt_sim_conn *c)
 	c->id = ++sim->next_conn_id;
 	c->delay_ms = -1;
 	c->min_heartbeat_s = sim->opts.min_heartbeat_s;
+	c->hb_ms_per_s = 1000;
 	c->next = sim->conns;
 	if (sim->conns)
 		sim->conns->prev = c;

@@ -349,6 +349,9 @@ static const lt_schema *field_schema(frame *f, const char *key, size_t len)
 
 /* ---- envelope frames (deribit-api.md §1) ------------------------------------------------------ */
 
+/* The slot key k selects in envelope frame f (top level or params). For a payload key, sets
+ * f->next to its schema when the selecting id/channel is already known (asking the resolver)
+ * and records in pending_typed whether it was. */
 static slot env_slot(dec *d, frame *f, const char *k, size_t len)
 {
 	const lt_resolver *r = d->res;
@@ -394,6 +397,8 @@ static const char *slot_name(slot s)
 	return s == S_RESULT ? "result" : s == S_ERROR ? "error" : "params.data";
 }
 
+/* The payload (result, error or params.data) is complete at the stack top: remember where.
+ * A second payload is an error. */
 static int env_payload(dec *d, frame *f)
 {
 	if (d->payload) {
@@ -604,6 +609,8 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 	return 1;
 }
 
+/* '{' or '[': count the nesting (skipped values included), then skip, hand to the envelope,
+ * or open a frame whose entries will collect on the Lua stack. */
 static int open_container(dec *d, bool map)
 {
 	frame *f = &d->fr[d->depth];
@@ -621,6 +628,8 @@ static int open_container(dec *d, bool map)
 	return 1;
 }
 
+/* '}' or ']': close the innermost frame; a decoded container becomes its table and is stored
+ * in its parent. */
 static int close_container(dec *d)
 {
 	frame *f = &d->fr[d->depth];
@@ -768,7 +777,13 @@ static void dec_init(dec *d, lua_State *L, fkind root, const lt_schema *schema)
 	d->fr[0] = (frame){.kind = root, .next = schema, .slot = S_IGNORE};
 }
 
-/* Contract in codec.h. */
+/* Contract in codec.h. In detail: the error message reads "json: <kind> error at byte N: ..."
+ * (N = bytes consumed when yajl stopped), "json: truncated input at byte N: premature EOF", or
+ * "json: at byte N: nesting deeper than 64"; UTF-8 is checked strictly (yajl's structural check
+ * plus overlong forms and code points beyond U+10FFFF; encoded surrogates pass); numbers beyond
+ * double range become +-inf. Returns LT_ENOMEM (nothing pushed) in the one non-raising memory
+ * failure, a Lua stack that cannot grow; other Lua memory errors raise, and the yajl handle
+ * they strand is freed by the next call or at lua_close. */
 int lt_json_decode(lua_State *L, const char *buf, size_t len, const lt_schema *schema, lt_err *err)
 {
 	dec d;
@@ -884,7 +899,11 @@ static int finish_envelope(dec *d, int top, lt_err *err)
 	return 0;
 }
 
-/* Contract in codec.h. */
+/* Contract in codec.h; errors as lt_json_decode, plus "json-rpc: ..." messages for messages of
+ * the wrong shape. *env is zeroed first and again on failure. The resolver (or either of its
+ * functions) may be NULL: ANY. resolver->result is not asked for error responses (they have
+ * their own {code INT, message STRING} schema). Unknown top-level and params keys are skipped
+ * without being pushed; "jsonrpc" and "usDiff" are not checked. */
 int lt_json_decode_envelope(lua_State *L, const char *buf, size_t len, const lt_resolver *res,
 			    lt_envelope *env, lt_err *err)
 {

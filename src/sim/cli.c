@@ -147,7 +147,7 @@ int lt_sim_main(int argc, char **argv)
 	lt_sim *sim = NULL;
 	lt_err err = { 0, "" };
 	if (lt_sim_new(ctx, &o, &sim, &err) != 0) {
-		fprintf(stderr, "luatrade sim: %s\n", err.msg);
+		fprintf(stderr, "luatrade %s\n", err.msg);
 		lws_context_destroy(ctx);
 		return 1;
 	}

@@ -175,3 +175,39 @@ describe("the public client", function()
     assert.equal("integer", math.type(t))
   end)
 end)
+
+describe("the local rate limiter", function()
+  it("under policy 'error' returns rate_limit errors with retry_after instead of sending", function()
+    local errs, ok_count = {}, 0
+    S.with_public(function(pub)
+      for _ = 1, 120 do                         -- 100 fit the 50,000-credit pool at 500 each
+        local r, err = pub:test{}
+        if r then ok_count = ok_count + 1 else errs[#errs + 1] = err end
+      end
+    end, { rate_limit = "error" })
+    assert.is_true(ok_count >= 100 and ok_count < 120)
+    assert.equal("rate_limit", errs[1].kind)
+    assert.is_true(errs[1].retry_after > 0)
+  end)
+
+  it("under policy 'wait' delays calls past the burst instead of failing them", function()
+    local failures, status = 0, nil
+    S.with_public(function(pub)
+      for _ = 1, 150 do                         -- more than the 100-call burst can carry
+        if not pub:test{} then failures = failures + 1 end
+      end
+      status = pub:rate_limit_status()
+    end)
+    assert.equal(0, failures)
+    assert.is_true(status.waited >= 1)
+    assert.is_true(status.waited_seconds > 0)
+  end)
+
+  it("can be turned off only for loopback servers", function()
+    lt.run(function()
+      assert.has_error(function()
+        lt.public{ url = "wss://test.deribit.com/ws/api/v2", rate_limit = "off" }
+      end)
+    end)
+  end)
+end)

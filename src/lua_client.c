@@ -177,7 +177,7 @@ int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m
 	}
 	lt_pool pool = m ? m->pool : LT_POOL_NON_ME;
 	int cost = m ? m->cost : 500;
-	int64_t now = lt_now_us(), delay = lt_rl_delay(&c->rl, pool, cost, now);
+	int64_t now = lt_now_us(), delay = c->rl_off ? 0 : lt_rl_delay(&c->rl, pool, cost, now);
 	if (delay > 0 && (c->policy_error || delay / 1000 >= timeout_ms)) {
 		lt_buf_free(&b);
 		char msg[160];
@@ -185,7 +185,7 @@ int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m
 			 (double)delay / 1e6);
 		return lt_push_error(L, LT_CODE_RATE_LIMIT, msg, 0, (double)delay / 1e6);
 	}
-	delay = lt_rl_reserve(&c->rl, pool, cost, now);
+	delay = c->rl_off ? 0 : lt_rl_reserve(&c->rl, pool, cost, now);
 	if (delay <= 0)
 		return send_and_wait(L, c, t, &b, id, m ? m->result : NULL, timeout_ms, k, ctx);
 	throttle_box *box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -393,8 +393,12 @@ static int l_public(lua_State *L)
 	wo.max_message = (size_t)opt_number(L, 1, "max_message", 8 << 20, 1024, 1 << 30);
 	wo.no_reconnect = !opt_bool(L, 1, "reconnect", true);
 	const char *policy = opt_string(L, 1, "rate_limit");
-	if (policy && strcmp(policy, "wait") && strcmp(policy, "error"))
-		return luaL_error(L, "public: option 'rate_limit' must be \"wait\" or \"error\"");
+	if (policy && strcmp(policy, "wait") && strcmp(policy, "error") && strcmp(policy, "off"))
+		return luaL_error(L, "public: option 'rate_limit' must be \"wait\", \"error\" or "
+				  "\"off\"");
+	if (policy && strcmp(policy, "off") == 0 && !lt_ws_url_is_loopback(wo.url))
+		return luaL_error(L, "public: rate_limit = \"off\" is only for servers on a loopback "
+				  "address (benchmarks); a real venue ends sessions that exceed its limits");
 
 	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);
 	memset(c, 0, sizeof *c);
@@ -405,6 +409,7 @@ static int l_public(lua_State *L)
 	c->timeout_ms = (int64_t)(opt_number(L, 1, "timeout", 10, 0.001, 86400) * 1000);
 	c->heartbeat_s = (int)opt_number(L, 1, "heartbeat", 0, 0, 3600);
 	c->policy_error = policy && strcmp(policy, "error") == 0;
+	c->rl_off = policy && strcmp(policy, "off") == 0;
 	snprintf(c->url, sizeof c->url, "%s", wo.url);
 	lt_rl_init(&c->rl, lt_now_us());
 	lt_err err = {0, ""};

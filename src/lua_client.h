@@ -24,6 +24,7 @@ struct lt_client {
 	lt_rpc *rpc;
 	lt_rl rl;
 	bool closed, was_open, policy_error;
+	bool rl_off;              /* rate_limit = "off": local benchmark servers only */
 	int self_ref;             /* anchors the userdata while open */
 	int subs_ref;             /* table: channel -> subscription userdata */
 	int64_t timeout_ms;       /* default per-call timeout */

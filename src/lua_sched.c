@@ -272,7 +272,10 @@ static void task_resume(lt_task *t)
 	}
 	if (st != LUA_OK) {
 		const char *msg = lua_tostring(co, -1);
-		luaL_traceback(rt->L, co, msg ? msg : "(error object is not a string)", 0);
+		if (!msg && t == rt->main_task) /* an error object (e.g. a test framework's): keep it */
+			lua_xmove(co, rt->L, 1);
+		else
+			luaL_traceback(rt->L, co, msg ? msg : "(error object is not a string)", 0);
 		if (t == rt->main_task) {
 			luaL_unref(rt->L, LUA_REGISTRYINDEX, rt->main_error_ref);
 			rt->main_error_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);

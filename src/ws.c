@@ -78,6 +78,17 @@ static bool is_loopback(const char *host)
 	       strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0;
 }
 
+bool lt_ws_url_is_loopback(const char *url)
+{
+	char tmp[1024];
+	const char *prot, *ads, *path;
+	int port;
+	if (!url || strlen(url) >= sizeof tmp)
+		return false;
+	strcpy(tmp, url);
+	return !lws_parse_uri(tmp, &prot, &ads, &port, &path) && is_loopback(ads);
+}
+
 /* Split url into scheme/host/port/path and apply the wss-only rule. */
 static int parse_url(lt_ws *ws, const char *url, bool insecure_loopback, lt_err *err)
 {

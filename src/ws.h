@@ -68,6 +68,9 @@ const lt_ws_stats *lt_ws_get_stats(const lt_ws *ws);
  * memory is released when libwebsockets has closed it. Accepts NULL. */
 void lt_ws_close(lt_ws *ws);
 
+/* Does url name a loopback host (127.0.0.0/8, ::1, localhost)? */
+bool lt_ws_url_is_loopback(const char *url);
+
 /* The client protocol table for lt_loop's client vhosts. */
 const struct lws_protocols *lt_ws_protocols(void);
 

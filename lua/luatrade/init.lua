@@ -92,7 +92,8 @@ end
 --   opts.timeout   default per-call timeout in seconds (10)
 --   opts.heartbeat public/set_heartbeat interval sent after every (re)connect (off by default)
 --   opts.rate_limit "wait" (default: calls wait their turn, FIFO) or "error" (nil, err at once
---                  with err.kind == "rate_limit" and err.retry_after)
+--                  with err.kind == "rate_limit" and err.retry_after); "off" only for a server
+--                  on a loopback address (benchmarks), refused for any other url
 --   opts.insecure_loopback allow ws:// to a loopback address; opts.reconnect (true)
 -- Methods (each awaitable, each takes an optional timeout in seconds as last argument):
 --   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,

@@ -1,8 +1,8 @@
 /* market.c — the simulated venue's instruments and seeded synthetic market (market.h).
  *
  * Determinism: everything random comes from one xorshift64* stream seeded through splitmix64
- * from opts.seed, so the same seed and the same number of ticks give the same market (the
- * timestamps are wall-clock and differ). Per tick: the btc_usd/eth_usd indices take a random
+ * from opts.seed, so the same seed and the same number of ticks give the same market on the same
+ * UTC day (timestamps are wall-clock; time to expiry runs on the model clock, see market.h). Per tick: the btc_usd/eth_usd indices take a random
  * step, every mark follows its index (perpetual basis, future premium, option Black-76 price),
  * each book's top moves with the mark and a few of its ~20 levels a side change, and now and
  * then a synthetic taker trade takes liquidity from the best level. */
@@ -161,7 +161,7 @@ static void update_mark(lt_sim_market *m, lt_sim_ins *s)
 {
 	const lt_sim_instr *d = s->def;
 	double idx = m->index[d->index];
-	double t_years = fmax((double)(d->expiration_timestamp - m->now_ms) / YEAR_MS, 1.0 / 365.0);
+	double t_years = fmax((double)(d->expiration_timestamp - m->model_ms) / YEAR_MS, 1.0 / 365.0);
 	if (d->kind == LT_SIM_PERPETUAL) {
 		s->funding = fmin(fmax(s->funding + 0.000002 * gauss(m), -0.0005), 0.0005);
 		s->mark = round_to(idx * (1.0 + s->funding), 100.0);
@@ -344,6 +344,7 @@ int lt_sim_market_new(uint64_t seed, int64_t now_ms, lt_sim_market **out)
 	uint64_t sm = seed;
 	m->rng = splitmix64(&sm) | 1;
 	m->now_ms = m->index_ts = now_ms;
+	m->model_ms = now_ms - now_ms % 86400000;
 	for (int i = 0; i < LT_SIM_NIDX; i++)
 		m->index[i] = round_to(index_start[i] * (1.0 + 0.01 * gauss(m)), 100.0);
 	m->trade_id[LT_SIM_IDX_BTC] = 403000000 + irand(m, 1000000);
@@ -365,9 +366,10 @@ void lt_sim_market_free(lt_sim_market *m)
 	free(m);
 }
 
-void lt_sim_market_step(lt_sim_market *m, int64_t now_ms)
+void lt_sim_market_step(lt_sim_market *m, int64_t now_ms, int64_t dt_ms)
 {
 	m->now_ms = m->index_ts = now_ms;
+	m->model_ms += dt_ms;
 	for (int i = 0; i < LT_SIM_NIDX; i++)
 		m->index[i] = round_to(m->index[i] * exp(index_vol[i] * gauss(m)), 100.0);
 	for (size_t i = 0; i < m->n; i++) {

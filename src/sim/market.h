@@ -56,7 +56,9 @@ typedef struct lt_sim_market {
 	double index[LT_SIM_NIDX];
 	int64_t index_ts;   /* ms of the last index update */
 	int64_t trade_id[LT_SIM_NIDX];
-	int64_t now_ms;     /* wall clock of the last step */
+	int64_t now_ms;     /* wall clock of the last step (timestamps only) */
+	int64_t model_ms;   /* the model's clock for time to expiry: UTC midnight of the creation
+			     * day plus dt_ms per step, so a seed gives the same market all day */
 	size_t n;
 	lt_sim_ins *ins;
 } lt_sim_market;
@@ -66,8 +68,8 @@ extern const char *const lt_sim_index_names[LT_SIM_NIDX];  /* "btc_usd", "eth_us
 /* Build the instruments and their initial books from seed. LT_ENOMEM on failure. */
 int lt_sim_market_new(uint64_t seed, int64_t now_ms, lt_sim_market **out);
 void lt_sim_market_free(lt_sim_market *m);
-/* One tick: move the indices, marks, books; maybe trade. Commits every book. */
-void lt_sim_market_step(lt_sim_market *m, int64_t now_ms);
+/* One tick of dt_ms: move the indices, marks, books; maybe trade. Commits every book. */
+void lt_sim_market_step(lt_sim_market *m, int64_t now_ms, int64_t dt_ms);
 
 lt_sim_ins *lt_sim_market_find(lt_sim_market *m, const char *name);
 int lt_sim_market_index(const char *index_name);  /* LT_SIM_IDX_* or -1 */

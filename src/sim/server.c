@@ -271,7 +271,7 @@ static const struct lws_protocols sim_protocols[] = {
 static void sim_tick(lws_sorted_usec_list_t *sul)
 {
 	lt_sim *sim = lws_container_of(sul, lt_sim, tick_sul);
-	lt_sim_market_step(sim->mkt, lt_sim_now_ms());
+	lt_sim_market_step(sim->mkt, lt_sim_now_ms(), sim->opts.tick_ms);
 	sim->ticks++;
 	lt_sim_chan_publish(sim, sim->ticks % (uint64_t)sim->agg2_every == 0);
 	lws_sul_schedule(sim->ctx, 0, &sim->tick_sul, sim_tick,
@@ -365,6 +365,7 @@ void lt_sim_free(lt_sim *sim)
 		lws_callback_on_writable(wsi); /* detached: the writeable callback closes it */
 	}
 	lws_vhost_destroy(sim->vh);
+	lws_cancel_service(sim->ctx); /* let the loop finish closing the vhost soon */
 	lt_sim_market_free(sim->mkt);
 	free(sim);
 }

@@ -4,6 +4,12 @@
  * The venue lives on a caller's libwebsockets context as its own server vhost, so it runs on the
  * same single-threaded loop as the clients (in-process, `lt.public{venue="sim"}`) or alone
  * (`luatrade sim --port 8443`). It never blocks; its timers are lws_sul on that context.
+ *
+ * What it speaks (details in the file named): the envelope checks and error codes (dispatch.c),
+ * the public methods (public_methods.c), the channels and their cadences (channels.c), the
+ * instruments and the synthetic market (market.c), heartbeats (heartbeat.c), and the "sim/"
+ * test-control methods sim/fault and sim/configure (documented at the top of faults.c).
+ * Clients connect to wss://<iface>:<port>/ws/api/v2; other paths are refused.
  */
 #ifndef LT_SIM_H
 #define LT_SIM_H

@@ -1,0 +1,147 @@
+--- bench/runtime.lua — the benchmark's runtime side: the same two measurements as
+-- bench/bare_client.c, through luatrade's Lua API.
+--
+--     lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [gc=on|gc=stop [PREFAULT_MIB]]
+--
+-- 1. firehose: one public client subscribes to ticker.BTC-PERPETUAL.raw on the firehose server
+--    (bench/firehose_server.c); the handler reads best_bid_price and best_ask_price of every
+--    notification until the {"end":true} marker. Timed from the subscribe call (the connection
+--    is already open: one awaited call first) to the end marker in the handler.
+-- 2. round trip: ROUNDTRIPS awaited pub:test{} calls, one at a time, each timed with lt.now().
+--    The client's rate limiter (500 credits per call, 50,000 cap, 10,000/s refill) would hold
+--    such a loop to ~20 calls/s and measure the limiter instead of the runtime. When the client
+--    accepts rate_limit = "off" it is used; otherwise the calls are spread over fresh clients,
+--    CALLS_PER_CLIENT each (within the 100-call burst of a full bucket), each client connected
+--    by an untimed call first.
+-- Prints "RESULT key=value ..." lines like the bare client: msgs/s, p50/p99 µs, the peak of
+-- collectgarbage("count").
+--
+-- gc=on / gc=stop (a shorter run, firehose only, RSS not reported) estimate the collector's
+-- share of the firehose time: both first allocate and free PREFAULT_MIB (default 160) of
+-- strings so that, with glibc told not to trim (run-bench sets GLIBC_TUNABLES), the heap is
+-- already faulted in; gc=stop then stops the collector for the firehose, gc=on leaves it
+-- running. gc=stop also reports the garbage allocated per notification.
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = (os.getenv("LUATRADE_BUILD") or "build") .. "/?.so;" .. package.cpath
+
+local lt = require "luatrade"
+
+local port, ca_file, roundtrips, mode = tonumber(arg[1]), arg[2], tonumber(arg[3]), arg[4]
+local prefault_mib = tonumber(arg[5]) or 160
+if not (port and ca_file and roundtrips) then
+  io.stderr:write("usage: lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [gc=on|gc=stop [PREFAULT_MIB]]\n")
+  os.exit(2)
+end
+
+local URL = ("wss://127.0.0.1:%d/ws/api/v2"):format(port)
+local CHANNEL = "ticker.BTC-PERPETUAL.raw"
+local CALLS_PER_CLIENT = 90
+local peak_kib = 0
+
+local function sample_gc()
+  local kib = collectgarbage("count")
+  if kib > peak_kib then peak_kib = kib end
+end
+
+local function new_client(extra)
+  local opts = { url = URL, ca_file = ca_file }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return lt.public(opts)
+end
+
+-- A client without rate limiting, or nil when this build of the runtime has no such option.
+local function unlimited_client()
+  local ok, pub = pcall(new_client, { rate_limit = "off" })
+  return ok and pub or nil
+end
+
+local function connected(pub)
+  local r, err = pub:test{}
+  if not r then error("bench: cannot reach the firehose server: " .. tostring(err), 0) end
+  return pub
+end
+
+-- The firehose ends in its handler, which records the end time and spawns `after` to close the
+-- subscription and go on. (Polling for the end with lt.sleep from the main task is avoided: a
+-- sleep timer that expires just before the loop blocks in poll is only noticed when the next
+-- I/O or internal lws timer arrives, up to ~30 s later once the stream has stopped.)
+local function firehose(after)
+  local pub = connected(new_client())
+  local n, sum, sub = 0, 0.0, nil
+  local kib0
+  if mode == "gc=stop" then
+    collectgarbage("stop")
+    kib0 = collectgarbage("count")
+  end
+  local t0 = lt.now()
+  sub = assert(pub:subscribe(CHANNEL, function(msg)
+    if msg["end"] then
+      local secs = lt.now() - t0
+      sample_gc()
+      if kib0 then
+        print(("RESULT garbage_bytes_per_msg=%.0f"):format((collectgarbage("count") - kib0) * 1024 / n))
+        collectgarbage("restart")
+      end
+      assert(sum > 0, "bench: the handler saw no spread")
+      print(("RESULT firehose msgs=%d secs=%.3f rate=%.0f"):format(n, secs, n / secs))
+      lt.spawn(function()
+        sub:close()
+        pub:close()
+        after()
+      end)
+      return
+    end
+    local bid, ask = msg.best_bid_price, msg.best_ask_price
+    sum = sum + (ask - bid)
+    n = n + 1
+    if n & 1023 == 0 then sample_gc() end
+  end))
+end
+
+local function timed_calls(pub, count, out)
+  for _ = 1, count do
+    local t0 = lt.now()
+    local r, err = pub:test{}
+    out[#out + 1] = (lt.now() - t0) * 1e6
+    if not r then error("bench: public/test failed: " .. tostring(err), 0) end
+  end
+end
+
+local function roundtrip()
+  local us = {}
+  local pub = unlimited_client()
+  local limiter = pub and "off" or ("fresh client per " .. CALLS_PER_CLIENT .. " calls")
+  if pub then
+    timed_calls(connected(pub), roundtrips, us)
+    pub:close()
+  else
+    while #us < roundtrips do
+      pub = connected(new_client())
+      timed_calls(pub, math.min(CALLS_PER_CLIENT - 1, roundtrips - #us), us)
+      pub:close()
+      sample_gc()
+    end
+  end
+  sample_gc()
+  table.sort(us)
+  local function q(p) return us[math.max(1, math.min(#us, math.ceil(p * #us)))] end
+  print(("RESULT roundtrip n=%d p50_us=%.0f p99_us=%.0f limiter=%q"):format(
+    #us, q(0.50), q(0.99), limiter))
+end
+
+-- Fault in (and free) about mib MiB of heap, so a run with the collector stopped does not pay
+-- page faults a collecting run would not.
+local function prefault(mib)
+  local junk = {}
+  for i = 1, mib * 1024 do junk[i] = string.rep("x", 1000) .. i end
+  junk = nil
+  collectgarbage("collect")
+end
+
+if mode then prefault(prefault_mib) end
+lt.run(function()
+  firehose(function()
+    if not mode and roundtrips > 0 then roundtrip() end
+  end)
+end)
+print(("RESULT lua_kib_peak=%.0f"):format(peak_kib))

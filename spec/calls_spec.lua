@@ -211,3 +211,18 @@ describe("the local rate limiter", function()
     end)
   end)
 end)
+
+describe("lt.sleep", function()
+  -- regression: a task woken by a timer waited for the next I/O event (timers run just before
+  -- libwebsockets polls), so short sleeps overslept by up to the next tick or forever
+  it("returns on time when nothing else is happening", function()
+    local t0, t1
+    lt.run(function()
+      t0 = lt.now()
+      for _ = 1, 20 do lt.sleep(0.01) end
+      t1 = lt.now()
+    end)
+    assert.is_true(t1 - t0 >= 0.2)
+    assert.is_true(t1 - t0 < 1.0, ("20 sleeps of 10 ms took %.3f s"):format(t1 - t0))
+  end)
+end)

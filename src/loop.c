@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ws.h"
 
@@ -71,6 +72,12 @@ struct lws_vhost *lt_loop_client_vhost(lt_loop *loop, const char *ca_file, lt_er
 	if (!v || (ca_file && !(v->ca_file = strdup(ca_file)))) {
 		free(v);
 		lt_err_set(err, LT_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (ca_file && access(ca_file, R_OK) != 0) {
+		free(v->ca_file);
+		free(v);
+		lt_err_set(err, LT_ETLS, "ca_file %s cannot be read", ca_file);
 		return NULL;
 	}
 	char name[32];

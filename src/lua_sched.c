@@ -193,6 +193,9 @@ static void sleep_done(lws_sorted_usec_list_t *sul)
 {
 	lt_task *t = lws_container_of(sul, lt_task, sul);
 	lt_task_wake(t, t->co, 0);
+	/* timers run just before libwebsockets polls: make that poll return at once so the
+	 * ready queue is drained now, not at the next I/O event */
+	lt_loop_wake(t->rt->loop);
 }
 
 static void sleep_cancel(void *obj, int64_t id)

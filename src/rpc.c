@@ -110,6 +110,7 @@ static void timeout_cb(lws_sorted_usec_list_t *sul)
 	p = take(r, p->id);
 	r->stats.timeouts++;
 	finish(p, LT_DONE_TIMEOUT, NULL);
+	lt_loop_wake(r->loop); /* timers run just before the poll: do not let it block */
 }
 
 int lt_rpc_request(lt_rpc *r, int64_t id, lt_buf *msg, const lt_schema *schema,

@@ -113,7 +113,7 @@ static int parse_url(lt_ws *ws, const char *url, bool insecure_loopback, lt_err 
 	if (strlen(ads) >= sizeof ws->host || strlen(path) + 2 > sizeof ws->path)
 		return lt_err_set(err, LT_EINVAL, "url: host or path too long");
 	strcpy(ws->host, ads);
-	snprintf(ws->path, sizeof ws->path, "/%s", path);
+	snprintf(ws->path, sizeof ws->path, "%s%s", path[0] == '/' ? "" : "/", path);
 	ws->port = port;
 	return 0;
 }
@@ -218,6 +218,12 @@ static void on_receive(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 		ws->rx_skip = lws_frame_is_binary(wsi);
 		if (ws->rx_skip)
 			ws->stats.dropped_binary++;
+	}
+	if (first && final && !ws->rx_skip && len > ws->max_message) {
+		ws->stats.dropped_oversize++;
+		lt_log(LT_LOG_WARN, "dropped a message over %zu bytes from %s", ws->max_message,
+		       ws->host);
+		return;
 	}
 	if (first && final && !ws->rx_skip) { /* whole message in one piece: no copy */
 		ws->stats.msgs_in++;

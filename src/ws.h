@@ -54,7 +54,7 @@ int lt_ws_new(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud
 
 /* Queue one text message (msg's text, after its LWS_PRE headroom) and take its memory: msg is
  * left empty. Messages queued while not open are sent once the connection opens, in order.
- * Returns LT_ESTATE after lt_ws_close. */
+ * Returns LT_ESTATE once the connection is closed for good (no_reconnect). */
 int lt_ws_send(lt_ws *ws, lt_buf *msg);
 
 /* Drop every queued, unsent message (called when the connection is lost: the RPC layer has
@@ -65,7 +65,8 @@ lt_ws_state lt_ws_get_state(const lt_ws *ws);
 const lt_ws_stats *lt_ws_get_stats(const lt_ws *ws);
 
 /* Close gracefully and detach: no callback reaches the owner after this call; the connection's
- * memory is released when libwebsockets has closed it. Accepts NULL. */
+ * memory is released when libwebsockets has closed it (at once if no transport is alive), so
+ * ws must not be used after this call. Accepts NULL. */
 void lt_ws_close(lt_ws *ws);
 
 /* Does url name a loopback host (127.0.0.0/8, ::1, localhost)? */

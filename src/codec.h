@@ -60,6 +60,13 @@ extern const lt_schema lt_s_string_array;
 extern const lt_schema lt_s_ticker, lt_s_book_change, lt_s_book_grouped, lt_s_order_book,
 	lt_s_public_trade, lt_s_public_trades, lt_s_instrument, lt_s_instruments;
 
+/* Shared trading schemas (src/schemas.c; deribit-api.md §5 objects, §4 user.* channels):
+ * order and array of orders, user trade and array, position and array, account summary
+ * (get_account_summary, user.portfolio.*), {order, trades} (buy/sell/edit) and the
+ * user.changes.* object {instrument_name, orders, trades, positions}. */
+extern const lt_schema lt_s_order, lt_s_orders, lt_s_user_trade, lt_s_user_trades, lt_s_position,
+	lt_s_positions, lt_s_account_summary, lt_s_order_result, lt_s_user_changes;
+
 /* Push the JSON text buf[0..len) as one Lua value decoded with schema (NULL = ANY).
  * Returns 0, or LT_EJSON with a message naming the offset and what was wrong (truncated input,
  * bad token, invalid UTF-8, nesting deeper than 64); on failure nothing is left on the stack.
@@ -112,6 +119,7 @@ typedef struct lt_buf {
 	char *data;     /* headroom + text; text starts at data + pre */
 	size_t pre, len, cap;  /* len counts text bytes after pre */
 	bool oom;       /* sticky: an append failed */
+	bool sensitive; /* holds a credential: cleansed on growth and on free */
 } lt_buf;
 void lt_buf_init(lt_buf *b, size_t pre);
 void lt_buf_free(lt_buf *b);

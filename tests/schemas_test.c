@@ -104,7 +104,7 @@ static void test_channel_schema_by_name(void **state)
 	assert_int_equal(idx->type, LT_T_OBJECT);
 	assert_non_null(chan("quote.BTC-PERPETUAL"));
 	assert_non_null(chan("deribit_volatility_index.btc_usd"));
-	assert_null(chan("user.orders.BTC-PERPETUAL.raw"));
+	assert_ptr_equal(chan("user.orders.BTC-PERPETUAL.raw"), &lt_s_order); /* see private/subscribe */
 	assert_null(chan("platform_state"));
 	assert_null(chan(""));
 	assert_null(lt_channel_schema(NULL, 0));

@@ -4,8 +4,9 @@
  * Channels: ticker.{instr}.{iv}, book.{instr}.{iv} (snapshot, then changes chained by
  * prev_change_id), book.{instr}.{group}.{depth}.{iv} (full top-N), trades.{instr}.{iv},
  * trades.{kind}.{ccy}.{iv}, deribit_price_index.{index}, quote.{instr}; iv is 100ms (every tick)
- * or agg2 (every 2 s). `raw` needs an authenticated connection, which the venue has no way to make
- * yet, so raw channels are (like every invalid channel) left out of the subscribe result.
+ * or agg2 (every 2 s). `raw` needs an authenticated connection (auth.c): there it publishes at
+ * the 100ms cadence; otherwise raw channels are (like every invalid channel) left out of the
+ * subscribe result.
  * A book snapshot is sent at the subscription's next publish, not at subscribe time, so that it
  * and the changes after it share the book's accumulator for that cadence (book.h). */
 #include "internal.h"
@@ -145,11 +146,25 @@ static int init_seqs(lt_sim *sim, lt_sim_sub *sub)
 	return 0;
 }
 
+/* name ends in ".raw" on an authenticated connection: parse it as its ".100ms" twin. */
+static bool parse_raw(lt_sim_conn *c, const char *name, lt_sim_sub *sub)
+{
+	char tmp[sizeof sub->name];
+	size_t len = strlen(name);
+	if (len < 4 || len + 2 >= sizeof tmp || strcmp(name + len - 4, ".raw") != 0 ||
+	    !lt_sim_auth_valid(c))
+		return false;
+	memcpy(tmp, name, len - 3);
+	memcpy(tmp + len - 3, "100ms", 6);
+	memset(sub, 0, sizeof *sub);
+	return parse_channel(c->sim, tmp, sub);
+}
+
 int lt_sim_chan_subscribe(lt_sim_conn *c, const char *name)
 {
 	lt_sim_sub sub;
 	memset(&sub, 0, sizeof sub);
-	if (!parse_channel(c->sim, name, &sub))
+	if (!parse_channel(c->sim, name, &sub) && !parse_raw(c, name, &sub))
 		return 0;
 	if (find_sub(c, name))
 		return 1;

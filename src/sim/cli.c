@@ -1,5 +1,6 @@
 /* cli.c — `luatrade sim`: the simulated venue as a standalone server. Makes its own lws context,
- * starts the venue on it, serves until SIGINT or SIGTERM, then frees everything and exits 0. */
+ * starts the venue on it, prints the URL and the demo account's credentials, serves until SIGINT
+ * or SIGTERM, then frees everything and exits 0. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -42,6 +43,9 @@ static void usage(FILE *f)
 		"  --key FILE         PEM private key (default %s/server.key)\n"
 		"  --tick-ms N        market update period in milliseconds (default 100)\n"
 		"  --min-heartbeat S  smallest public/set_heartbeat interval accepted, seconds (default 10)\n"
+		"  --account ID:SECRET  add an account (repeatable); the demo account always exists\n"
+		"  --token-expires S  access token lifetime in seconds (default 900)\n"
+		"  --close-on-10028   close a connection after answering 10028 too_many_requests\n"
 		"  -v                 more log output on stderr: -v connections, -vv every message\n"
 		"  -h, --help         show this help\n"
 		"\n"
@@ -71,14 +75,33 @@ static int parse_seed(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Returns 0 ok, 1 help printed, 2 usage error. */
-static int parse_args(int argc, char **argv, lt_sim_opts *o)
+/* Append "ID:SECRET" to the comma-separated list *acc (malloc'd, owned by the caller). */
+static int add_account(char **acc, const char *arg)
+{
+	if (!strchr(arg, ':') || strchr(arg, ',') || arg[0] == ':')
+		return -1;
+	size_t old = *acc ? strlen(*acc) : 0, n = strlen(arg);
+	char *p = realloc(*acc, old + n + 2);
+	if (!p)
+		return -1;
+	if (old)
+		p[old++] = ',';
+	memcpy(p + old, arg, n + 1);
+	*acc = p;
+	return 0;
+}
+
+/* Returns 0 ok, 1 help printed, 2 usage error. *accounts gets the --account list (or NULL). */
+static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 {
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },   { "iface", required_argument, NULL, 'i' },
 		{ "seed", required_argument, NULL, 's' },   { "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },    { "tick-ms", required_argument, NULL, 't' },
 		{ "min-heartbeat", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "token-expires", required_argument, NULL, 'e' },
+		{ "close-on-10028", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -94,13 +117,18 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o)
 		case 'k': o->key_file = optarg; break;
 		case 't': bad = parse_long(optarg, 1, 60000, &v); o->tick_ms = (int)v; break;
 		case 'm': bad = parse_long(optarg, 1, 86400, &v); o->min_heartbeat_s = (int)v; break;
+		case 'a': bad = add_account(accounts, optarg); break;
+		case 'e': bad = parse_long(optarg, 1, 31536000, &v); o->token_expires_s = (int)v; break;
+		case 'C': o->close_on_10028 = 1; break;
 		case 'v': o->log_level++; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "luatrade sim: bad value for --%s: %s\n",
-				ch == 'p' ? "port" : ch == 's' ? "seed" : ch == 't' ? "tick-ms" : "min-heartbeat",
+				ch == 'p' ? "port" : ch == 's' ? "seed" : ch == 't' ? "tick-ms" :
+				ch == 'a' ? "account (want ID:SECRET)" : ch == 'e' ? "token-expires" :
+				"min-heartbeat",
 				optarg);
 			return 2;
 		}
@@ -135,13 +163,18 @@ int lt_sim_main(int argc, char **argv)
 {
 	lt_sim_opts o = { .port = 8443, .seed = 1, .cert_file = LT_CERT_DIR "/server.pem",
 			  .key_file = LT_CERT_DIR "/server.key" };
-	int rc = parse_args(argc, argv, &o);
-	if (rc)
+	char *accounts = NULL;
+	int rc = parse_args(argc, argv, &o, &accounts);
+	o.accounts = accounts;
+	if (rc) {
+		free(accounts);
 		return rc == 1 ? 0 : 2;
+	}
 	lws_set_log_level(o.log_level >= 2 ? LLL_ERR | LLL_WARN | LLL_USER : LLL_ERR, NULL);
 	struct lws_context *ctx = make_context();
 	if (!ctx) {
 		fprintf(stderr, "luatrade sim: cannot create the libwebsockets context\n");
+		free(accounts);
 		return 1;
 	}
 	lt_sim *sim = NULL;
@@ -149,12 +182,16 @@ int lt_sim_main(int argc, char **argv)
 	if (lt_sim_new(ctx, &o, &sim, &err) != 0) {
 		fprintf(stderr, "luatrade %s\n", err.msg);
 		lws_context_destroy(ctx);
+		free(accounts);
 		return 1;
 	}
 	bool default_cert = strcmp(o.cert_file, LT_CERT_DIR "/server.pem") == 0;
 	printf("luatrade sim listening on wss://%s:%d/ws/api/v2 (ca_file: %s)\n",
 	       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim),
 	       default_cert ? LT_CERT_DIR "/ca.pem" : "the CA that signed --cert");
+	const char *demo_id, *demo_secret;
+	if (lt_sim_demo_account(sim, &demo_id, &demo_secret) == 0)
+		printf("demo account: client_id=%s client_secret=%s\n", demo_id, demo_secret);
 	fflush(stdout);
 	install_signals();
 	while (!stop_requested)
@@ -162,5 +199,6 @@ int lt_sim_main(int argc, char **argv)
 			break;
 	lt_sim_free(sim);
 	lws_context_destroy(ctx);
+	free(accounts);
 	return 0;
 }

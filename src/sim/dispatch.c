@@ -4,7 +4,10 @@
  * positional); let the fault injector intercept it; route it by method name to a handler.
  * Errors: -32700 "Parse error" (id null), -32600 "Invalid Request" with data.reason (id null when
  * it could not be read), -32602 for positional params, -32601 "Method not found",
- * -32600 "request entity too large" for messages over 32 kB. */
+ * -32600 "request entity too large" for messages over 32 kB.
+ * Before routing (after the fault injector): the rate limits (limits.c: 10028, and a close when
+ * configured) charged to the account the request acts for (auth.c) or else to the connection,
+ * then the gate of every "private/" method (13009 "unauthorized" without a valid token). */
 #include "internal.h"
 
 #include <string.h>
@@ -60,10 +63,24 @@ static bool check_envelope(lt_sim_req *rq, yajl_val root)
 	return true;
 }
 
+/* Rate limits, then the private-method gate; true if either answered (auth.c, limits.c). */
+static bool gate(lt_sim_req *rq)
+{
+	lt_sim_account *acc = lt_sim_auth_resolve(rq);
+	if (lt_sim_limits_check(rq, acc))
+		return true;
+	if (!acc && strncmp(rq->method, "private/", 8) == 0) {
+		lt_sim_reply_error(rq, 13009, "unauthorized");
+		return true;
+	}
+	return false;
+}
+
 static lt_sim_handler find_handler(const char *name)
 {
-	const lt_sim_method *tables[] = { lt_sim_public_methods, lt_sim_fault_methods };
-	for (size_t t = 0; t < 2; t++)
+	const lt_sim_method *tables[] = { lt_sim_public_methods, lt_sim_fault_methods,
+					  lt_sim_auth_methods };
+	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
 		for (const lt_sim_method *m = tables[t]; m->name; m++)
 			if (strcmp(m->name, name) == 0)
 				return m->fn;
@@ -81,7 +98,7 @@ void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in
 	if (!root) {
 		lt_sim_log(c->sim, 1, "#%u parse error", c->id);
 		lt_sim_reply_error(&rq, -32700, "Parse error");
-	} else if (check_envelope(&rq, root) && !lt_sim_faults_apply(&rq)) {
+	} else if (check_envelope(&rq, root) && !lt_sim_faults_apply(&rq) && !gate(&rq)) {
 		lt_sim_handler fn = find_handler(rq.method);
 		if (fn)
 			fn(&rq);

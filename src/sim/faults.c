@@ -12,11 +12,20 @@
  *                  processing it; `code` (int) required, `message` (string) default "error"
  *     "delay"      process the next request now but send its response after `ms` milliseconds
  *                  (int >= 0, required); responses to later requests may overtake it
+ *     "rate_limit" the next rate-limited request of this connection gets 10028
+ *                  "too_many_requests" (and the connection closes if close_on_10028 is on)
  *   sim/configure {"min_heartbeat_s": N, "heartbeat_ms_per_s": M}      -> "ok"
  *     min_heartbeat_s: smallest public/set_heartbeat interval accepted on this connection
  *     (int >= 1); heartbeat_ms_per_s: how many milliseconds one second of a heartbeat interval
  *     lasts on this connection (int 1..1000, default 1000), so a test can run the venue's
  *     10-second minimum in 0.1 s per second without the client breaking its own rules
+ *   sim/configure also takes (auth.c, limits.c):
+ *     token_expires_s: lifetime (s, 1..31536000) of tokens later issued on this connection
+ *     (public/auth and refreshes; a scope expires:N still wins), so tests can expire a token
+ *     in 1-2 s; tier: matching-engine tier 1..4 of the connection's account (authenticated
+ *     connections only); close_on_10028 (bool): close the connection after a 10028, for the
+ *     connection's account (or the connection itself while unauthenticated); overrides
+ *     opts.close_on_10028 / `luatrade sim --close-on-10028`
  *
  * Armed faults apply to the next non-"sim/" requests in this order: stall, error, delay.
  */
@@ -114,7 +123,8 @@ static void fault_error(lt_sim_req *rq)
 
 static void sim_fault(lt_sim_req *rq)
 {
-	static const char *const actions[] = { "stall", "close", "malformed", "error", "delay", NULL };
+	static const char *const actions[] = { "stall", "close", "malformed", "error", "delay",
+					       "rate_limit", NULL };
 	const char *action;
 	int64_t n = 1;
 	if (lt_sim_param_enum(rq, "action", true, actions, &action) <= 0)
@@ -136,6 +146,9 @@ static void sim_fault(lt_sim_req *rq)
 		fault_malformed(rq);
 	} else if (strcmp(action, "error") == 0) {
 		fault_error(rq);
+	} else if (strcmp(action, "rate_limit") == 0) {
+		rq->conn->rl_fault = true; /* limits.c */
+		lt_sim_reply_ok(rq);
 	} else {
 		if (lt_sim_param_int(rq, "ms", true, &n) <= 0)
 			return;
@@ -151,6 +164,8 @@ static void sim_fault(lt_sim_req *rq)
 static void sim_configure(lt_sim_req *rq)
 {
 	int64_t s;
+	if (lt_sim_auth_configure(rq) < 0) /* token_expires_s, tier, close_on_10028 */
+		return;
 	int rc = lt_sim_param_int(rq, "min_heartbeat_s", false, &s);
 	if (rc < 0)
 		return;

@@ -11,6 +11,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "../codec.h"
+#include "accounts.h"
 #include "market.h"
 #include "sim.h"
 
@@ -84,6 +85,19 @@ struct lt_sim_conn {
 	/* subscriptions (channels.c) */
 	lt_sim_sub *subs;
 	size_t nsubs, subs_cap;
+	/* auth (auth.c) */
+	lt_sim_account *acc;       /* authenticated as (NULL = never); see lt_sim_auth_resolve */
+	char token[64];            /* the access token that authenticated this connection */
+	int64_t token_expires_s;   /* lifetime of tokens issued here; 0 = opts.token_expires_s */
+	bool cod;                  /* cancel on disconnect, connection scope */
+	bool cod_set;              /* cod was set explicitly here (else the account default) */
+	bool logged_out;           /* private/logout: close without cancel on disconnect */
+	/* limits (limits.c) */
+	lt_sim_limits limits;      /* per-connection buckets while unauthenticated (per IP) */
+	bool limits_ready;         /* limits initialised (at the first request) */
+	bool rl_fault;             /* sim/fault rate_limit: the next request gets 10028 */
+	int close_on_10028;        /* unauthenticated: 0 = opts.close_on_10028, 1 close, 2 not */
+	bool close_after_flush;    /* 10028 sent: close once the queue is written (server.c) */
 };
 
 struct lt_sim {
@@ -97,6 +111,10 @@ struct lt_sim {
 	lws_sorted_usec_list_t tick_sul;
 	uint64_t ticks;
 	int agg2_every;            /* ticks per agg2 publish */
+	/* accounts (accounts.c) */
+	lt_sim_account *accounts;  /* the demo account first */
+	lt_sim_token *tokens;      /* issued token pairs, newest first */
+	int64_t next_user_id;
 };
 
 /* One request being answered (dispatch.c builds it, handlers read params and reply). */
@@ -193,5 +211,70 @@ bool lt_sim_chan_unsubscribe(lt_sim_conn *c, const char *name);
 void lt_sim_chan_unsubscribe_all(lt_sim_conn *c);
 /* After a market step: publish to every connection; agg2 true when agg2 channels are due. */
 void lt_sim_chan_publish(lt_sim *sim, bool agg2);
+
+/* ---- accounts (accounts.c) ---- */
+/* Create the demo account (client_id LT_SIM_DEMO_CLIENT_ID, secret derived from opts.seed) and
+ * the accounts of opts.accounts ("id:secret[,id:secret...]"). LT_EINVAL with a message for a
+ * malformed list or a duplicate id, LT_ENOMEM. On failure everything made is freed. */
+int lt_sim_accounts_init(lt_sim *sim, lt_err *err);
+/* Free every account and token. Idempotent. */
+void lt_sim_accounts_free(lt_sim *sim);
+lt_sim_account *lt_sim_account_find(lt_sim *sim, const char *client_id);
+/* Issue a token pair for acc: scope is the granted scope text; session (NULL = connection
+ * scope, bound to conn_id) names a session:NAME whose older tokens it replaces (16 sessions
+ * per account, the oldest evicted). NULL on ENOMEM. Expired tokens are purged here. */
+lt_sim_token *lt_sim_token_issue(lt_sim *sim, lt_sim_account *acc, const char *scope,
+				 const char *session, unsigned conn_id, int64_t expires_s,
+				 int64_t now_ms);
+/* The token whose access (refresh = false) or refresh token is text, if it is usable now on
+ * connection conn_id (not expired, and a connection-scope token only on its connection). */
+lt_sim_token *lt_sim_token_find(lt_sim *sim, const char *text, bool refresh, unsigned conn_id,
+				int64_t now_ms);
+void lt_sim_token_revoke(lt_sim *sim, lt_sim_token *t);  /* frees t */
+/* Revoke every connection-scope token of conn_id (the connection closed). */
+void lt_sim_tokens_drop_conn(lt_sim *sim, unsigned conn_id);
+
+/* ---- auth (auth.c) ---- */
+/* Lowercase hex HMAC-SHA256 of msg[0..len) with key: out gets 64 chars and a NUL. */
+void lt_sim_auth_hmac_hex(const char *key, const char *msg, size_t len, char out[65]);
+/* The client_signature of deribit-api.md §3: HMAC(secret, ts "\n" nonce "\n" data).
+ * LT_EINVAL when the string to sign would exceed 4 kB. */
+int lt_sim_auth_sign(const char *secret, int64_t ts_ms, const char *nonce, const char *data,
+		     char out[65]);
+/* A signature timestamp is accepted within +-60 s of the venue clock. */
+bool lt_sim_auth_ts_ok(int64_t ts_ms, int64_t now_ms);
+/* Record a nonce for acc; false if it was used before (among the last 64 of the account). */
+bool lt_sim_auth_nonce_use(lt_sim_account *acc, const char *nonce);
+/* Called by dispatch before routing: the account the request acts for (params.access_token if
+ * it is valid here, else the connection's own token if still valid), or NULL. */
+lt_sim_account *lt_sim_auth_resolve(lt_sim_req *rq);
+/* Is the connection authenticated with a token that has not expired? */
+bool lt_sim_auth_valid(lt_sim_conn *c);
+/* Connection closing (server.c): cancel on disconnect unless logged out; drop its tokens. */
+void lt_sim_auth_conn_closed(lt_sim_conn *c);
+/* sim/configure keys token_expires_s, tier, close_on_10028 (faults.c calls it first);
+ * returns -1 after replying with an error, 0 otherwise. */
+int lt_sim_auth_configure(lt_sim_req *rq);
+extern const lt_sim_method lt_sim_auth_methods[];   /* auth.c, NULL-terminated */
+/* The other engineer's hook (orders.c): cancel the orders of a connection that dropped with
+ * cancel on disconnect enabled. auth.c has a weak no-op default. */
+void lt_sim_engine_cancel_on_disconnect(lt_sim_conn *c);
+
+/* ---- limits (limits.c) ---- */
+/* The bucket a method draws on (LT_SIM_POOL_*), or -1 for "sim/" control methods. */
+int lt_sim_limits_pool(const char *method);
+void lt_sim_limits_init(lt_sim_limits *l, int tier, int64_t now_us);
+/* Change the matching-engine tier (1..4); LT_EINVAL otherwise. Keeps the current level. */
+int lt_sim_limits_set_tier(lt_sim_limits *l, int tier, int64_t now_us);
+/* Take one request's credits from pool at now_us; false (nothing taken) if not enough. */
+bool lt_sim_limits_take(lt_sim_limits *l, int pool, int64_t now_us);
+/* Allocate / free an account's buckets (a->limits). */
+int lt_sim_limits_attach(lt_sim_account *a, int64_t now_us);
+void lt_sim_limits_detach(lt_sim_account *a);
+/* Called by dispatch before routing: charge the request to acc (NULL: the connection). Returns
+ * true if it answered 10028 (and closed the connection when configured to). */
+bool lt_sim_limits_check(lt_sim_req *rq, lt_sim_account *acc);
+/* The `limits` object of get_account_summary (deribit-api.md §7 "Actual limits") for a's tier. */
+void lt_sim_limits_write(const lt_sim_account *a, lt_buf *b);
 
 #endif

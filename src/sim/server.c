@@ -121,7 +121,7 @@ static int conn_write(lt_sim_conn *c)
 		return -1;
 	lt_sim_msg *m = c->q_head;
 	if (!m)
-		return 0;
+		return c->close_after_flush ? -1 : 0; /* limits.c: close after the 10028 */
 	c->q_head = m->next;
 	if (!c->q_head)
 		c->q_tail = NULL;
@@ -134,7 +134,7 @@ static int conn_write(lt_sim_conn *c)
 		lt_sim_log(c->sim, 1, "#%u write failed, closing", c->id);
 		return -1;
 	}
-	if (c->q_head)
+	if (c->q_head || c->close_after_flush)
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -252,6 +252,7 @@ static int sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_CLOSED:
 		if (c && c->sim) {
 			lt_sim_log(c->sim, 1, "#%u closed", c->id);
+			lt_sim_auth_conn_closed(c); /* cancel on disconnect, connection tokens */
 			conn_release(c);
 		}
 		return 0;
@@ -335,8 +336,11 @@ int lt_sim_new(struct lws_context *ctx, const lt_sim_opts *opts, lt_sim **out, l
 		free(sim);
 		return lt_err_set(err, LT_ENOMEM, "sim: out of memory");
 	}
-	rc = sim_listen(sim, err);
+	rc = lt_sim_accounts_init(sim, err); /* accounts.c */
+	if (!rc)
+		rc = sim_listen(sim, err);
 	if (rc) {
+		lt_sim_accounts_free(sim);
 		lt_sim_market_free(sim->mkt);
 		free(sim);
 		return rc;
@@ -366,6 +370,7 @@ void lt_sim_free(lt_sim *sim)
 	}
 	lws_vhost_destroy(sim->vh);
 	lws_cancel_service(sim->ctx); /* let the loop finish closing the vhost soon */
+	lt_sim_accounts_free(sim); /* accounts.c */
 	lt_sim_market_free(sim->mkt);
 	free(sim);
 }

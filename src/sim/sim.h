@@ -8,7 +8,9 @@
  * What it speaks (details in the file named): the envelope checks and error codes (dispatch.c),
  * the public methods (public_methods.c), the channels and their cadences (channels.c), the
  * instruments and the synthetic market (market.c), heartbeats (heartbeat.c), and the "sim/"
- * test-control methods sim/fault and sim/configure (documented at the top of faults.c).
+ * test-control methods sim/fault and sim/configure (documented at the top of faults.c), accounts
+ * and tokens (accounts.c), public/auth, logout and cancel on disconnect (auth.c), server-side
+ * rate limits (limits.c).
  * Clients connect to wss://<iface>:<port>/ws/api/v2; other paths are refused.
  */
 #ifndef LT_SIM_H
@@ -30,6 +32,9 @@ typedef struct lt_sim_opts {
 	int tick_ms;            /* market update period; 0 = 100 */
 	int min_heartbeat_s;    /* smallest accepted public/set_heartbeat interval; 0 = 10 */
 	int log_level;          /* 0 quiet, 1 connections, 2 every message (truncated) */
+	const char *accounts;   /* more accounts: "id:secret[,id:secret...]"; NULL = demo only */
+	int token_expires_s;    /* access token lifetime in seconds; 0 = 900 */
+	int close_on_10028;     /* nonzero: close the connection after answering 10028 */
 } lt_sim_opts;
 
 /* Create the venue's vhost on ctx (a context made with LWS_SERVER_OPTION_EXPLICIT_VHOSTS and
@@ -39,6 +44,11 @@ int lt_sim_new(struct lws_context *ctx, const lt_sim_opts *opts, lt_sim **out, l
 
 /* The port the venue listens on (the real one when opts.port was 0). */
 int lt_sim_port(const lt_sim *sim);
+
+/* The demo account that always exists (10 BTC, 100 ETH, tier 4): client_id "luatrade-demo" and a
+ * client_secret derived from opts.seed (same seed, same secret). The strings live as long as
+ * sim. Returns 0, or LT_EINVAL when sim is NULL. */
+int lt_sim_demo_account(const lt_sim *sim, const char **client_id, const char **client_secret);
 
 /* Stop the market timers, close every connection, destroy the vhost. Accepts NULL. Must be
  * called before the context is destroyed. */

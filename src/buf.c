@@ -4,6 +4,7 @@
 #include "codec.h"
 
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ void lt_buf_free(lt_buf *b)
 {
 	if (!b)
 		return;
+	if (b->sensitive && b->data)
+		OPENSSL_cleanse(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
@@ -44,7 +47,12 @@ static bool buf_reserve(lt_buf *b, size_t n)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *p = realloc(b->data, cap);
+	char *p = b->sensitive ? malloc(cap) : realloc(b->data, cap);
+	if (p && b->sensitive && b->data) { /* never leave a credential behind in freed memory */
+		memcpy(p, b->data, b->pre + b->len + 1);
+		OPENSSL_cleanse(b->data, b->cap);
+		free(b->data);
+	}
 	if (!p) {
 		b->oom = true;
 		return false;

@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "lua_private.h"
 
 /* ---- error objects ----------------------------------------------------------------------- */
 
@@ -74,7 +75,12 @@ static int box_gc(lua_State *L)
 
 lt_client *lt_client_check(lua_State *L, int idx)
 {
-	return luaL_checkudata(L, idx, LT_CLIENT_MT);
+	lt_client *c = luaL_testudata(L, idx, LT_CLIENT_MT);
+	if (!c)
+		c = luaL_testudata(L, idx, LT_PRIVATE_MT);
+	if (!c)
+		luaL_typeerror(L, idx, "luatrade client");
+	return c;
 }
 
 int64_t lt_call_timeout(lua_State *L, int idx, const lt_client *c)
@@ -175,6 +181,15 @@ int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m
 		lt_buf_free(&b);
 		return luaL_error(L, "%s: %s", name, err.msg);
 	}
+	if (c->auth && lt_private_state(c) != LT_AUTH_OK) {
+		lt_buf_free(&b);
+		int g = lt_private_gate(L, c, t, m, name, params_idx, timeout_ms, k, ctx);
+		if (g >= 0)
+			return g;
+		lt_buf_init(&b, LWS_PRE);
+		rc = m ? lt_method_encode(L, params_idx, m, id, &b, &err)
+		       : lt_generic_encode(L, params_idx, name, id, &b, &err);
+	}
 	lt_pool pool = m ? m->pool : LT_POOL_NON_ME;
 	int cost = m ? m->cost : 500;
 	int64_t now = lt_now_us(), delay = c->rl_off ? 0 : lt_rl_delay(&c->rl, pool, cost, now);
@@ -198,6 +213,22 @@ int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m
 	return lt_task_sleep(L, t, (delay + 999) / 1000, k_throttled, 0);
 }
 
+/* The venue answered 10028: drain the method's pool so following requests wait for a refill,
+ * and count it. The client is argument 1 of every awaitable method. */
+static void venue_rate_limited(lua_State *L, const char *name)
+{
+	lt_client *c = luaL_testudata(L, 1, LT_CLIENT_MT);
+	if (!c)
+		c = luaL_testudata(L, 1, LT_PRIVATE_MT);
+	if (!c || c->closed)
+		return;
+	const lt_method *m = lt_method_find(name);
+	lt_rl_drain(&c->rl, m ? m->pool : LT_POOL_NON_ME, lt_now_us());
+	c->venue_rate_limited++;
+	lt_log(LT_LOG_WARN, "%s: the venue answered too_many_requests to %s; backing off",
+	       c->url, name);
+}
+
 int lt_call_result(lua_State *L, const char *name)
 {
 	lt_done how = (lt_done)lua_tointeger(L, -2); /* [how, value-or-nil] */
@@ -208,6 +239,8 @@ int lt_call_result(lua_State *L, const char *name)
 	case LT_DONE_ERROR: {
 		int e = lua_gettop(L);
 		lua_getfield(L, e, "code");
+		if (lua_tointeger(L, -1) == 10028) /* the venue's limit: back off locally (§7) */
+			venue_rate_limited(L, name);
 		lua_getfield(L, e, "message");
 		lua_getfield(L, e, "data");
 		return lt_push_error(L, lua_tointeger(L, e + 1), lua_tostring(L, e + 2), e + 3, 0);
@@ -266,6 +299,7 @@ static void on_state(void *ud, lt_ws_state st, const char *reason)
 	switch (st) {
 	case LT_WS_OPEN:
 		lt_log(LT_LOG_INFO, "connected to %s", c->url);
+		lt_private_on_open(c); /* private: authenticate first; subscriptions after that */
 		if (c->heartbeat_s > 0) {
 			lua_createtable(L, 0, 1);
 			lua_pushinteger(L, c->heartbeat_s);
@@ -273,7 +307,7 @@ static void on_state(void *ud, lt_ws_state st, const char *reason)
 			lt_fire(L, c, lt_method_find("public/set_heartbeat"), -1);
 			lua_pop(L, 1);
 		}
-		if (c->was_open)
+		if (c->was_open && !c->auth)
 			lt_subs_restore(L, c);
 		c->was_open = true;
 		break;
@@ -284,6 +318,7 @@ static void on_state(void *ud, lt_ws_state st, const char *reason)
 			       c->url, reason ? reason : "connection lost",
 			       lt_rpc_pending_count(c->rpc));
 		lt_fire_cancel_all(c);
+		lt_private_on_drop(c);
 		lt_rpc_fail_all(c->rpc);
 		break;
 	case LT_WS_CONNECTING:
@@ -323,7 +358,7 @@ static const char *opt_string(lua_State *L, int idx, const char *name)
 		return NULL;
 	}
 	if (lua_type(L, -1) != LUA_TSTRING)
-		luaL_error(L, "public: option '%s' must be a string", name);
+		luaL_error(L, "option '%s' must be a string", name);
 	const char *s = lua_tostring(L, -1);
 	lua_pop(L, 1); /* the options table keeps the string alive */
 	return s;
@@ -336,21 +371,32 @@ static double opt_number(lua_State *L, int idx, const char *name, double def, do
 	double v = def;
 	if (!lua_isnil(L, -1)) {
 		if (lua_type(L, -1) != LUA_TNUMBER)
-			luaL_error(L, "public: option '%s' must be a number", name);
+			luaL_error(L, "option '%s' must be a number", name);
 		v = lua_tonumber(L, -1);
 		if (!(v >= lo && v <= hi))
-			luaL_error(L, "public: option '%s' must be between %g and %g", name, lo, hi);
+			luaL_error(L, "option '%s' must be between %g and %g", name, lo, hi);
 	}
 	lua_pop(L, 1);
 	return v;
 }
 
-static void check_options(lua_State *L, int idx)
+static bool in_list(const char *const *list, const char *k)
 {
-	static const char *const known[] = {"url", "ca_file", "insecure_loopback", "timeout",
+	for (int i = 0; list[i]; i++)
+		if (strcmp(list[i], k) == 0)
+			return true;
+	return false;
+}
+
+/* Unknown options raise; the public client refuses every credential field. */
+static void check_options(lua_State *L, int idx, bool private)
+{
+	static const char *const common[] = {"url", "ca_file", "insecure_loopback", "timeout",
 		"max_message", "heartbeat", "rate_limit", "reconnect", "answer_test_request",
-		"venue", NULL};
-	for (int i = 0; credential_fields[i]; i++) {
+		"venue", "tier", NULL};
+	static const char *const priv[] = {"client_id", "client_secret", "grant", "scope",
+		"refresh_fraction", "auth_timeout", NULL};
+	for (int i = 0; !private && credential_fields[i]; i++) {
 		lua_getfield(L, idx, credential_fields[i]);
 		if (!lua_isnil(L, -1))
 			luaL_error(L, "public: the public client takes no credentials (got '%s'); "
@@ -360,11 +406,10 @@ static void check_options(lua_State *L, int idx)
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
-		bool ok = false;
-		for (int i = 0; known[i] && lua_type(L, -1) == LUA_TSTRING; i++)
-			ok = ok || strcmp(known[i], lua_tostring(L, -1)) == 0;
-		if (!ok)
-			luaL_error(L, "public: unknown option '%s'", luaL_tolstring(L, -1, NULL));
+		const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+		if (!in_list(common, k) && !(private && in_list(priv, k)))
+			luaL_error(L, "%s: unknown option '%s'", private ? "private" : "public",
+				   luaL_tolstring(L, -1, NULL));
 	}
 }
 
@@ -376,53 +421,40 @@ static bool opt_bool(lua_State *L, int idx, const char *name, bool def)
 	return v;
 }
 
-/* core.public(opts) — see lua/luatrade/init.lua for the documented wrapper. */
-static int l_public(lua_State *L)
+/* tier: 1..4, or "auto" (0) to read the account's limits after authentication. */
+static int opt_tier(lua_State *L, int idx, lt_client *c)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lt_rt *rt = lt_rt_get(L);
-	if (!rt->running)
-		return luaL_error(L, "public: create clients inside lt.run(function() ... end)");
-	check_options(L, 1);
-	lt_ws_opts wo = {0};
-	wo.url = opt_string(L, 1, "url");
-	if (!wo.url)
-		return luaL_error(L, "public: option 'url' (or venue = \"sim\") is required");
-	wo.ca_file = opt_string(L, 1, "ca_file");
-	wo.insecure_loopback = opt_bool(L, 1, "insecure_loopback", false);
-	wo.max_message = (size_t)opt_number(L, 1, "max_message", 8 << 20, 1024, 1 << 30);
-	wo.no_reconnect = !opt_bool(L, 1, "reconnect", true);
-	const char *policy = opt_string(L, 1, "rate_limit");
-	if (policy && strcmp(policy, "wait") && strcmp(policy, "error") && strcmp(policy, "off"))
-		return luaL_error(L, "public: option 'rate_limit' must be \"wait\", \"error\" or "
-				  "\"off\"");
-	if (policy && strcmp(policy, "off") == 0 && !lt_ws_url_is_loopback(wo.url))
-		return luaL_error(L, "public: rate_limit = \"off\" is only for servers on a loopback "
-				  "address (benchmarks); a real venue ends sessions that exceed its limits");
+	lua_getfield(L, idx, "tier");
+	int tier = 4;
+	if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0) {
+		if (!c->auth)
+			luaL_error(L, "public: tier = \"auto\" needs an account (lt.private)");
+		tier = 0;
+	} else if (!lua_isnil(L, -1)) {
+		lua_Integer t = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+		if (t < 1 || t > 4)
+			luaL_error(L, "option 'tier' must be 1, 2, 3, 4 or \"auto\"");
+		tier = (int)t;
+	}
+	lua_pop(L, 1);
+	return tier;
+}
 
-	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);
-	memset(c, 0, sizeof *c);
-	c->self_ref = c->subs_ref = LUA_NOREF;
-	c->closed = true; /* until fully set up: __gc has nothing to release */
-	luaL_setmetatable(L, LT_CLIENT_MT);
-	c->rt = rt;
-	c->timeout_ms = (int64_t)(opt_number(L, 1, "timeout", 10, 0.001, 86400) * 1000);
-	c->heartbeat_s = (int)opt_number(L, 1, "heartbeat", 0, 0, 3600);
+static void set_policy(lua_State *L, lt_client *c, const char *policy, const char *url)
+{
+	if (policy && strcmp(policy, "wait") && strcmp(policy, "error") && strcmp(policy, "off"))
+		luaL_error(L, "option 'rate_limit' must be \"wait\", \"error\" or \"off\"");
+	if (policy && strcmp(policy, "off") == 0 && !lt_ws_url_is_loopback(url))
+		luaL_error(L, "rate_limit = \"off\" is only for servers on a loopback address "
+			   "(benchmarks); a real venue ends sessions that exceed its limits");
 	c->policy_error = policy && strcmp(policy, "error") == 0;
 	c->rl_off = policy && strcmp(policy, "off") == 0;
-	snprintf(c->url, sizeof c->url, "%s", wo.url);
-	lt_rl_init(&c->rl, lt_now_us());
-	lt_err err = {0, ""};
-	lt_rpc_cbs rc = {rpc_send, on_notify};
-	if (lt_rpc_new(L, lt_rt_loop(L, rt), &rc, c, &c->rpc, &err))
-		return luaL_error(L, "public: %s", err.msg);
-	lt_rpc_set_answer_test_request(c->rpc, opt_bool(L, 1, "answer_test_request", true));
-	lt_ws_cbs wc = {on_state, on_message};
-	if (lt_ws_new(rt->loop, &wo, &wc, c, &c->ws, &err)) {
-		lt_rpc_free(c->rpc);
-		c->rpc = NULL;
-		return luaL_error(L, "public: %s", err.msg);
-	}
+}
+
+/* Anchor an open client: its channel map, the registry reference, the runtime's list. */
+static void client_register(lua_State *L, lt_client *c)
+{
+	lt_rt *rt = c->rt;
 	c->closed = false;
 	lua_newtable(L);
 	lua_pushvalue(L, -1);
@@ -434,13 +466,66 @@ static int l_public(lua_State *L)
 	if (rt->clients)
 		rt->clients->prev = c;
 	rt->clients = c;
+}
+
+/* core.public(opts) / core.private(opts) — see lua/luatrade/init.lua for the documentation. */
+static int client_new(lua_State *L, bool private)
+{
+	const char *who = private ? "private" : "public";
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lt_rt *rt = lt_rt_get(L);
+	if (!rt->running)
+		return luaL_error(L, "%s: create clients inside lt.run(function() ... end)", who);
+	check_options(L, 1, private);
+	lt_ws_opts wo = {0};
+	wo.url = opt_string(L, 1, "url");
+	if (!wo.url)
+		return luaL_error(L, "%s: option 'url' (or venue = \"sim\") is required", who);
+	wo.ca_file = opt_string(L, 1, "ca_file");
+	wo.insecure_loopback = opt_bool(L, 1, "insecure_loopback", false);
+	wo.max_message = (size_t)opt_number(L, 1, "max_message", 8 << 20, 1024, 1 << 30);
+	wo.no_reconnect = !opt_bool(L, 1, "reconnect", true);
+
+	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);
+	memset(c, 0, sizeof *c);
+	c->self_ref = c->subs_ref = LUA_NOREF;
+	c->closed = true; /* until fully set up: __gc has nothing to release */
+	luaL_setmetatable(L, private ? LT_PRIVATE_MT : LT_CLIENT_MT);
+	c->rt = rt;
+	if (private)
+		lt_private_setup(L, c, 1); /* owned by c from here: __gc cleanses it */
+	set_policy(L, c, opt_string(L, 1, "rate_limit"), wo.url);
+	c->timeout_ms = (int64_t)(opt_number(L, 1, "timeout", 10, 0.001, 86400) * 1000);
+	c->heartbeat_s = (int)opt_number(L, 1, "heartbeat", 0, 0, 3600);
+	c->tier = opt_tier(L, 1, c);
+	snprintf(c->url, sizeof c->url, "%s", wo.url);
+	lt_rl_init(&c->rl, lt_now_us());
+	if (c->tier)
+		lt_rl_set_tier(&c->rl, c->tier, lt_now_us());
+	lt_err err = {0, ""};
+	lt_rpc_cbs rc = {rpc_send, on_notify};
+	if (lt_rpc_new(L, lt_rt_loop(L, rt), &rc, c, &c->rpc, &err))
+		return luaL_error(L, "%s: %s", who, err.msg);
+	lt_rpc_set_answer_test_request(c->rpc, opt_bool(L, 1, "answer_test_request", true));
+	lt_ws_cbs wc = {on_state, on_message};
+	if (lt_ws_new(rt->loop, &wo, &wc, c, &c->ws, &err)) {
+		lt_rpc_free(c->rpc);
+		c->rpc = NULL;
+		return luaL_error(L, "%s: %s", who, err.msg);
+	}
+	client_register(L, c);
 	return 1;
 }
 
-static void client_close(lua_State *L, lt_client *c)
+static int l_public(lua_State *L) { return client_new(L, false); }
+static int l_private(lua_State *L) { return client_new(L, true); }
+
+void lt_client_close(lua_State *L, lt_client *c)
 {
-	if (c->closed)
+	if (c->closed) {
+		lt_private_free(L, c); /* a half-built private client */
 		return;
+	}
 	lt_subs_close_all(L, c);
 	c->closed = true;
 	lt_fire_cancel_all(c);
@@ -448,6 +533,7 @@ static void client_close(lua_State *L, lt_client *c)
 	c->rpc = NULL;
 	lt_ws_close(c->ws);
 	c->ws = NULL;
+	lt_private_free(L, c);
 	lt_rt *rt = c->rt;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -463,27 +549,38 @@ static void client_close(lua_State *L, lt_client *c)
 void lt_clients_close_all(lt_rt *rt)
 {
 	while (rt->clients)
-		client_close(rt->L, rt->clients);
+		lt_client_close(rt->L, rt->clients);
 }
 
 static int l_close(lua_State *L)
 {
-	client_close(L, lt_client_check(L, 1));
+	lt_client_close(L, lt_client_check(L, 1));
 	return 0;
+}
+
+static const char *state_name(const lt_client *c)
+{
+	if (c->closed)
+		return "closed";
+	lt_ws_state st = lt_ws_get_state(c->ws);
+	if (st == LT_WS_OPEN && c->auth)
+		return lt_private_state_name(c);
+	return lt_ws_state_name(st);
+}
+
+/* client:state(): connecting, open, reconnecting, closed; a private client that is open says
+ * unauthenticated, authenticating, authenticated or auth_failed instead of open. */
+static int l_state(lua_State *L)
+{
+	lua_pushstring(L, state_name(lt_client_check(L, 1)));
+	return 1;
 }
 
 static int l_tostring(lua_State *L)
 {
 	lt_client *c = lt_client_check(L, 1);
-	lua_pushfstring(L, "luatrade.Client(%s, %s)", c->url,
-			c->closed ? "closed" : lt_ws_state_name(lt_ws_get_state(c->ws)));
-	return 1;
-}
-
-static int l_state(lua_State *L)
-{
-	lt_client *c = lt_client_check(L, 1);
-	lua_pushstring(L, c->closed ? "closed" : lt_ws_state_name(lt_ws_get_state(c->ws)));
+	lua_pushfstring(L, "%s(%s, %s)", c->auth ? LT_PRIVATE_MT : LT_CLIENT_MT, c->url,
+			state_name(c));
 	return 1;
 }
 
@@ -516,6 +613,7 @@ static int l_stats(lua_State *L)
 	set_count(L, "unknown_ids", r->unknown_ids);
 	set_count(L, "malformed", r->malformed);
 	set_count(L, "unrouted", c->unrouted);
+	set_count(L, "venue_rate_limited", c->venue_rate_limited);
 	set_count(L, "pending", (unsigned long long)lt_rpc_pending_count(c->rpc));
 	return 1;
 }
@@ -547,33 +645,48 @@ static int l_drop_connection(lua_State *L)
 	return 0;
 }
 
-void lt_client_open(lua_State *L)
+/* One client metatable: every codec method the client may call (public ones only for the
+ * public client), then the hand-written methods, which win over same-named codec methods. */
+static void client_metatable(lua_State *L, const char *name, bool private)
 {
 	static const luaL_Reg meths[] = {
 		{"call", l_call}, {"close", l_close}, {"state", l_state}, {"stats", l_stats},
 		{"rate_limit_status", l_rate_limit_status}, {"subscribe", lt_client_subscribe},
 		{"_drop_connection", l_drop_connection}, {NULL, NULL}};
-	if (luaL_newmetatable(L, LT_CLIENT_MT)) {
-		lua_createtable(L, 0, 32);
-		for (int i = 0; lt_methods[i]; i++) {
-			if (!lt_methods[i]->lua_name)
-				continue;
-			lua_pushlightuserdata(L, (void *)lt_methods[i]);
-			lua_pushcclosure(L, l_method, 1);
-			lua_setfield(L, -2, lt_methods[i]->lua_name);
-		}
-		luaL_setfuncs(L, meths, 0); /* subscribe etc. replace same-named codec methods */
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, l_close);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, l_close);
-		lua_setfield(L, -2, "__close");
-		lua_pushcfunction(L, l_tostring);
-		lua_setfield(L, -2, "__tostring");
-		lua_pushliteral(L, LT_CLIENT_MT);
-		lua_setfield(L, -2, "__name");
+	if (!luaL_newmetatable(L, name)) {
+		lua_pop(L, 1);
+		return;
 	}
+	lua_createtable(L, 0, 48);
+	for (int i = 0; lt_methods[i]; i++) {
+		const lt_method *m = lt_methods[i];
+		if (!m->lua_name || (!private && (m->flags & LT_MF_PRIVATE)))
+			continue;
+		lua_pushlightuserdata(L, (void *)m);
+		lua_pushcclosure(L, l_method, 1);
+		lua_setfield(L, -2, m->lua_name);
+	}
+	luaL_setfuncs(L, meths, 0);
+	if (private) {
+		lua_pushcfunction(L, lt_private_logout);
+		lua_setfield(L, -2, "logout");
+	}
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_close);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, l_close);
+	lua_setfield(L, -2, "__close");
+	lua_pushcfunction(L, l_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "__name");
 	lua_pop(L, 1);
+}
+
+void lt_client_open(lua_State *L)
+{
+	client_metatable(L, LT_CLIENT_MT, false);
+	client_metatable(L, LT_PRIVATE_MT, true);
 	if (luaL_newmetatable(L, LT_ERROR_MT)) {
 		lua_pushcfunction(L, error_tostring);
 		lua_setfield(L, -2, "__tostring");
@@ -581,4 +694,6 @@ void lt_client_open(lua_State *L)
 	lua_pop(L, 1);
 	lua_pushcfunction(L, l_public);
 	lua_setfield(L, -2, "public");
+	lua_pushcfunction(L, l_private);
+	lua_setfield(L, -2, "private");
 }

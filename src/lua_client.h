@@ -13,10 +13,12 @@
 #include "ws.h"
 
 #define LT_CLIENT_MT "luatrade.Client"
+#define LT_PRIVATE_MT "luatrade.PrivateClient"
 #define LT_SUB_MT "luatrade.Subscription"
 #define LT_ERROR_MT "luatrade.Error"
 
 typedef struct lt_deferred lt_deferred;
+struct lt_auth;
 
 struct lt_client {
 	lt_rt *rt;
@@ -25,6 +27,10 @@ struct lt_client {
 	lt_rl rl;
 	bool closed, was_open, policy_error;
 	bool rl_off;              /* rate_limit = "off": local benchmark servers only */
+	struct lt_auth *auth;     /* private clients only (lua_private.c) */
+	int tier;                 /* matching-engine tier 1..4; 0 = read from the account */
+	bool logging_out;
+	unsigned long long venue_rate_limited; /* 10028 answers from the venue */
 	int self_ref;             /* anchors the userdata while open */
 	int subs_ref;             /* table: channel -> subscription userdata */
 	int64_t timeout_ms;       /* default per-call timeout */
@@ -35,8 +41,11 @@ struct lt_client {
 	lt_client *prev, *next;   /* rt->clients */
 };
 
-/* The client at idx, raising on a wrong type. */
+/* The client (public or private) at idx, raising on a wrong type. */
 lt_client *lt_client_check(lua_State *L, int idx);
+/* Close: subscriptions end, pending calls fail with connection_lost, credentials are
+ * cleansed, the connection closes. Idempotent. */
+void lt_client_close(lua_State *L, lt_client *c);
 
 /* Push nil and an error object {code, name, message, kind, retryable[, data][, retry_after]}:
  * returns 2 (the awaitable's nil, err). data_idx 0 = no data. */

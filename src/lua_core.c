@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "lua_client.h"
+#include "lua_secret.h"
 #include "sim/sim.h"
 
 #ifndef LT_CERT_DIR
@@ -156,6 +157,20 @@ static int l_sim_start(lua_State *L)
 	return 2;
 }
 
+/* core.sim_demo_account(): the in-process venue's demo account as client_id, secret. */
+static int l_sim_demo_account(lua_State *L)
+{
+	lt_rt *rt = lt_rt_get(L);
+	const char *id, *secret;
+	if (!rt->sim)
+		l_sim_start(L);
+	if (lt_sim_demo_account(rt->sim, &id, &secret))
+		return luaL_error(L, "sim: no demo account");
+	lua_pushstring(L, id);
+	lt_lua_secret_push(L, secret, strlen(secret));
+	return 2;
+}
+
 /* core.log(level, message): the runtime's log (level "error", "warn", "info", "debug"). */
 static int l_log(lua_State *L)
 {
@@ -177,7 +192,7 @@ int luaopen_luatrade_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"run", l_run}, {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now},
-		{"sim_start", l_sim_start}, {"log", l_log}, {"set_log_level", l_set_log_level},
+		{"sim_start", l_sim_start}, {"sim_demo_account", l_sim_demo_account}, {"log", l_log}, {"set_log_level", l_set_log_level},
 		{NULL, NULL}};
 	lt_rt_get(L);
 	luaL_newlib(L, fns);
@@ -185,5 +200,6 @@ int luaopen_luatrade_core(lua_State *L)
 	lua_setfield(L, -2, "null");
 	lt_client_open(L);
 	lt_subs_open(L);
+	lt_lua_secret_open(L);
 	return 1;
 }

@@ -21,6 +21,14 @@ typedef struct lt_sub {
 
 static const char PUMP_KEY = 'p';
 
+/* The subscribe/unsubscribe method a client uses: private clients may mix user.* channels. */
+static const lt_method *sub_method(const lt_client *c, bool subscribe)
+{
+	if (c->auth)
+		return lt_method_find(subscribe ? "private/subscribe" : "private/unsubscribe");
+	return lt_method_find(subscribe ? "public/subscribe" : "public/unsubscribe");
+}
+
 static lt_sub *check_sub(lua_State *L, int idx) { return luaL_checkudata(L, idx, LT_SUB_MT); }
 
 /* Push the client's channel map. */
@@ -52,7 +60,7 @@ static void sub_close(lua_State *L, int sub_idx, bool unsubscribe)
 			lua_getiuservalue(L, sub_idx, 1);
 			if (lua_rawlen(L, -1) > 0) {
 				lua_setfield(L, -2, "channels");
-				lt_fire(L, c, lt_method_find("public/unsubscribe"), -1);
+				lt_fire(L, c, sub_method(c, false), -1);
 			} else
 				lua_pop(L, 1);
 			lua_pop(L, 1);
@@ -175,7 +183,7 @@ static int k_subscribed(lua_State *L, int status, lua_KContext ctx)
 		if (s->c && !s->c->closed)
 			unregister(L, s, 6);
 		s->c = NULL;
-		return lt_call_result(L, "public/subscribe");
+		return lt_call_result(L, sub_method(lt_client_check(L, 1), true)->name);
 	}
 	lua_newtable(L);
 	int rejected = lua_gettop(L);
@@ -222,7 +230,7 @@ int lt_client_subscribe(lua_State *L)
 	int64_t timeout = lt_call_timeout(L, 4, c);
 	if (c->closed)
 		return lt_push_error(L, LT_CODE_NOT_CONNECTED, "client is closed", 0, 0);
-	const lt_method *m = lt_method_find("public/subscribe");
+	const lt_method *m = sub_method(c, true);
 	push_params(L, 2);                                      /* 5 */
 	lt_buf scratch;
 	lt_buf_init(&scratch, 0);
@@ -283,7 +291,7 @@ void lt_subs_close_all(lua_State *L, lt_client *c)
 
 void lt_subs_restore(lua_State *L, lt_client *c)
 {
-	const lt_method *m = lt_method_find("public/subscribe");
+	const lt_method *m = sub_method(c, true);
 	push_map(L, c);
 	int map = lua_gettop(L);
 	lua_createtable(L, 0, 1);

@@ -29,6 +29,11 @@ void lt_rl_init(lt_rl *rl, int64_t now_us)
 	rl->waited_s = 0;
 }
 
+void lt_rl_set_bucket(lt_rl *rl, lt_pool pool, double cap, double rate, int64_t now_us)
+{
+	bucket_set(&rl->pool[pool], cap, rate, now_us);
+}
+
 int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us)
 {
 	static const double rate[] = {30, 20, 10, 5}, burst[] = {100, 50, 30, 20};

@@ -34,6 +34,10 @@ void lt_rl_init(lt_rl *rl, int64_t now_us);
 /* Set the matching-engine tier (1..4: 30/100, 20/50, 10/30, 5/20 per s/burst). LT_EINVAL else. */
 int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us);
 
+/* Replace one pool's capacity and refill rate (credits per second), full now. Used when the
+ * account's real limits are read (tier = "auto"). */
+void lt_rl_set_bucket(lt_rl *rl, lt_pool pool, double cap, double rate, int64_t now_us);
+
 /* How long (µs) a request of cost on pool would wait if reserved now; 0 = it may go now. */
 int64_t lt_rl_delay(lt_rl *rl, lt_pool pool, int cost, int64_t now_us);
 

@@ -2,6 +2,7 @@
 #include "ws.h"
 
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 #include <stdio.h>
@@ -11,7 +12,8 @@
 typedef struct outmsg {
 	struct outmsg *next;
 	char *data;        /* LWS_PRE headroom + text */
-	size_t pre, len;
+	size_t pre, len, cap;
+	bool sensitive;    /* cleanse before free (auth requests) */
 } outmsg;
 
 struct lt_ws {
@@ -50,12 +52,19 @@ static void set_state(lt_ws *ws, lt_ws_state st, const char *reason)
 		ws->cbs.on_state(ws->ud, st, reason);
 }
 
+static void outmsg_free(outmsg *m)
+{
+	if (m->sensitive)
+		OPENSSL_cleanse(m->data, m->cap);
+	free(m->data);
+	free(m);
+}
+
 static void queue_clear(lt_ws *ws)
 {
 	for (outmsg *m = ws->qhead, *n; m; m = n) {
 		n = m->next;
-		free(m->data);
-		free(m);
+		outmsg_free(m);
 	}
 	ws->qhead = ws->qtail = NULL;
 }
@@ -254,8 +263,7 @@ static int on_writeable(lt_ws *ws, struct lws *wsi)
 	if (!ws->qhead)
 		ws->qtail = NULL;
 	int n = lws_write(wsi, (unsigned char *)m->data + m->pre, m->len, LWS_WRITE_TEXT);
-	free(m->data);
-	free(m);
+	outmsg_free(m);
 	if (n < 0)
 		return -1;
 	ws->stats.msgs_out++;
@@ -359,6 +367,8 @@ int lt_ws_send(lt_ws *ws, lt_buf *msg)
 	m->data = msg->data;
 	m->pre = msg->pre;
 	m->len = msg->len;
+	m->cap = msg->cap;
+	m->sensitive = msg->sensitive;
 	msg->data = NULL;
 	msg->len = msg->cap = 0;
 	if (ws->qtail)

@@ -65,6 +65,17 @@ core._set_pump(function(sub, handler)
   end
 end)
 
+--- lt.sim.demo_account(): the in-process venue's ready demo account: client_id (string) and
+-- client_secret (a secret object). Starts the venue if needed.
+-- Example: `local id, secret = lt.sim.demo_account()`.
+function sim.demo_account() return core.sim_demo_account() end
+
+--- lt.secret.env(NAME), lt.secret.file(PATH): opaque credential objects. tostring gives
+-- "<secret>"; the value can never be read back from Lua and is wiped from memory when the
+-- object is collected (or on secret:wipe()). file() raises if the file is readable by group or
+-- others. Example: `client_secret = lt.secret.env("DERIBIT_CLIENT_SECRET")`.
+M.secret = core.secret
+
 local function resolve_venue(opts, who)
   if type(opts) ~= "table" then error(who .. ": expected an options table", 3) end
   local o = {}
@@ -106,6 +117,38 @@ end
 -- Example: `local pub = lt.public{ venue = "sim" }`.
 function M.public(opts)
   return core.public(resolve_venue(opts, "public"))
+end
+
+--- lt.private(opts): an authenticated client for trading. Needs client_id and client_secret
+-- (a secret from lt.secret.env / lt.secret.file; a plain string is accepted with a warning
+-- because it stays in the Lua heap). With venue = "sim" and no credentials, the built-in
+-- venue's demo account is used. It connects, authenticates (grant "client_signature" by
+-- default, or "client_credentials"), re-authenticates after every reconnect and refreshes the
+-- token at refresh_fraction (0.8) of its lifetime. Private calls made before authentication
+-- completes wait for it (within their timeout) and are never sent unauthenticated; after an
+-- authentication error (err.kind == "auth") the client stays in state "auth_failed" and does
+-- not retry. Options: those of lt.public plus client_id, client_secret, grant, scope,
+-- refresh_fraction, auth_timeout (s), tier (1..4, default 4, or "auto" to read the account's
+-- limits). Methods: all of lt.public's plus buy, sell, edit, cancel, cancel_all,
+-- cancel_all_by_instrument, cancel_all_by_currency, cancel_by_label,
+-- get_open_orders_by_instrument, get_open_orders_by_label, get_order_state,
+-- get_order_state_by_label, get_positions, get_position, get_account_summary,
+-- enable_cancel_on_disconnect, disable_cancel_on_disconnect, get_cancel_on_disconnect,
+-- logout; subscribe accepts user.* channels.
+-- Rate limits: order methods (buy, sell, edit, cancel*) draw 1 token from the matching-engine
+-- bucket (tier 4: 5/s, burst 20); the others as on lt.public.
+-- Example:
+--   local id, secret = lt.sim.demo_account()
+--   local priv = lt.private{ venue = "sim", client_id = id, client_secret = secret }
+--   local r, err = priv:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
+--                            price = 90000, post_only = true, label = "bid-1" }
+function M.private(opts)
+  local o = resolve_venue(opts, "private")
+  if opts.venue ~= "testnet" and opts.venue ~= "mainnet" and opts.url == nil
+     and o.client_id == nil and o.client_secret == nil then
+    o.client_id, o.client_secret = core.sim_demo_account()
+  end
+  return core.private(o)
 end
 
 return M

@@ -1,0 +1,124 @@
+/* lua_secret.c — luatrade.Secret, the Lua face of secret.c: lt.secret.env(NAME),
+ * lt.secret.file(PATH). A secret's value cannot be read from Lua: tostring gives "<secret>",
+ * it has no fields, and its memory is cleansed when it is collected or wiped. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lua_secret.h"
+
+#define SECRET_MT "luatrade.Secret"
+
+typedef struct secret_box {
+	lt_secret *s;
+} secret_box;
+
+static int push_secret(lua_State *L, lt_secret *s)
+{
+	secret_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	box->s = s;
+	luaL_setmetatable(L, SECRET_MT);
+	return 1;
+}
+
+const lt_secret *lt_lua_secret(lua_State *L, int idx)
+{
+	secret_box *box = luaL_testudata(L, idx, SECRET_MT);
+	return box ? box->s : NULL;
+}
+
+lt_secret *lt_lua_secret_copy(lua_State *L, int idx, const char *what)
+{
+	const lt_secret *s = lt_lua_secret(L, idx);
+	size_t n;
+	if (s) {
+		const char *p = lt_secret_expose(s, &n);
+		return lt_secret_new(p, n);
+	}
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		const char *p = lua_tolstring(L, idx, &n);
+		lt_log(LT_LOG_WARN, "%s was given as a plain string: it was moved into a secret, but "
+		       "the string stays in the Lua heap; use lt.secret.env or lt.secret.file", what);
+		return lt_secret_new(p, n);
+	}
+	return NULL;
+}
+
+/* lt.secret.env(NAME) -> secret, or raises if the variable is unset or empty. */
+static int l_env(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return luaL_error(L, "secret.env: environment variable %s is not set", name);
+	lt_secret *s = lt_secret_new(v, strlen(v));
+	if (!s)
+		return luaL_error(L, "secret.env: out of memory");
+	return push_secret(L, s);
+}
+
+/* lt.secret.file(PATH) -> secret; raises if the file is readable by group or others. */
+static int l_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	lt_secret *s = NULL;
+	lt_err err = {0, ""};
+	if (lt_secret_from_file(path, &s, &err))
+		return luaL_error(L, "secret.file: %s", err.msg);
+	return push_secret(L, s);
+}
+
+int lt_lua_secret_push(lua_State *L, const char *bytes, size_t n)
+{
+	lt_secret *s = lt_secret_new(bytes, n);
+	if (!s)
+		return luaL_error(L, "secret: empty or out of memory");
+	return push_secret(L, s);
+}
+
+static int l_wipe(lua_State *L)
+{
+	secret_box *box = luaL_checkudata(L, 1, SECRET_MT);
+	lt_secret_free(box->s);
+	box->s = NULL;
+	return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+	lua_pushliteral(L, "<secret>");
+	return 1;
+}
+
+static int l_index(lua_State *L)
+{
+	const char *k = lua_tostring(L, 2);
+	if (k && strcmp(k, "wipe") == 0) {
+		lua_pushcfunction(L, l_wipe);
+		return 1;
+	}
+	return luaL_error(L, "a secret has no readable fields");
+}
+
+void lt_lua_secret_open(lua_State *L)
+{
+	static const luaL_Reg fns[] = {{"env", l_env}, {"file", l_file}, {NULL, NULL}};
+	if (luaL_newmetatable(L, SECRET_MT)) {
+		lua_pushcfunction(L, l_wipe);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, l_wipe);
+		lua_setfield(L, -2, "__close");
+		lua_pushcfunction(L, l_tostring);
+		lua_setfield(L, -2, "__tostring");
+		lua_pushcfunction(L, l_index);
+		lua_setfield(L, -2, "__index");
+		lua_pushliteral(L, "<secret>");
+		lua_setfield(L, -2, "__name");
+		lua_pushliteral(L, "<secret>");
+		lua_setfield(L, -2, "__metatable");
+	}
+	lua_pop(L, 1);
+	luaL_newlib(L, fns);
+	lua_setfield(L, -2, "secret");
+}

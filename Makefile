@@ -79,7 +79,7 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/luatrade run strategies/ticker.lua
+	./$(BUILD)/luatrade run strategies/market_maker.lua
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)

@@ -614,6 +614,12 @@ static int l_stats(lua_State *L)
 	set_count(L, "malformed", r->malformed);
 	set_count(L, "unrouted", c->unrouted);
 	set_count(L, "venue_rate_limited", c->venue_rate_limited);
+	if (c->auth) {
+		unsigned long long auths, refreshes;
+		lt_private_counts(c, &auths, &refreshes);
+		set_count(L, "authentications", auths);
+		set_count(L, "token_refreshes", refreshes);
+	}
 	set_count(L, "pending", (unsigned long long)lt_rpc_pending_count(c->rpc));
 	return 1;
 }

@@ -42,11 +42,12 @@ struct lt_auth {
 	lt_secret *secret, *refresh_token, *access_token;
 	lt_grant grant;
 	int state;
-	bool refreshing;
+	bool refreshing, refreshing_done; /* a refresh is in flight / the last answer was one */
 	double refresh_fraction;
 	int64_t auth_timeout_ms;
 	int64_t fail_code;
 	char fail_msg[160];
+	unsigned long long auths, refreshes; /* successful exchanges */
 	lws_sorted_usec_list_t refresh_sul;
 	gate_wait *waiters;
 };
@@ -188,6 +189,10 @@ static void auth_ok(lt_client *c, lua_State *L)
 	lua_pop(L, 3);
 	lt_secret_free(a->access_token);
 	lt_secret_free(a->refresh_token);
+	if (a->refreshing_done)
+		a->refreshes++;
+	else
+		a->auths++;
 	a->access_token = access;
 	a->refresh_token = refresh;
 	a->state = LT_AUTH_OK;
@@ -204,6 +209,7 @@ static void on_auth_done(void *ud, lt_done how, lua_State *L)
 	lt_auth *a = c->auth;
 	bool was_refresh = a->refreshing;
 	a->refreshing = false;
+	a->refreshing_done = was_refresh;
 	if (how == LT_DONE_RESULT && lua_istable(L, -1)) {
 		auth_ok(c, L);
 		return;
@@ -432,6 +438,13 @@ void lt_private_on_drop(lt_client *c)
 	if (a->state != LT_AUTH_FAILED)
 		a->state = LT_AUTH_NONE; /* connection-scope tokens die with the connection */
 	a->refreshing = false;
+}
+
+void lt_private_counts(const lt_client *c, unsigned long long *auths,
+		       unsigned long long *refreshes)
+{
+	*auths = c->auth ? c->auth->auths : 0;
+	*refreshes = c->auth ? c->auth->refreshes : 0;
 }
 
 int lt_private_state(const lt_client *c) { return c->auth ? c->auth->state : LT_AUTH_NONE; }

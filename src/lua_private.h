@@ -19,6 +19,9 @@ void lt_private_free(lua_State *L, lt_client *c);
 void lt_private_on_open(lt_client *c);
 void lt_private_on_drop(lt_client *c);
 int lt_private_state(const lt_client *c);   /* LT_AUTH_* */
+/* Successful authentications and token refreshes so far (client:stats()). */
+void lt_private_counts(const lt_client *c, unsigned long long *auths,
+		       unsigned long long *refreshes);
 const char *lt_private_state_name(const lt_client *c);
 
 /* In lt_client_request: for a private method on a private client that is not authenticated,

@@ -31,8 +31,10 @@ static void run_usage(FILE *f)
 	fputs("usage: luatrade run [options] STRATEGY.lua\n"
 	      "\n"
 	      "Runs the strategy module (a file returning {start = function(ctx, state), stop = ...})\n"
-	      "until it and its tasks end or Ctrl-C. ctx.public is a connected public client,\n"
-	      "ctx.config the --set values, ctx.log(level, fmt, ...) logs.\n"
+	      "until it and its tasks end or Ctrl-C. ctx.public is a public client, ctx.private an\n"
+	      "authenticated one (the demo account on the built-in venue; DERIBIT_CLIENT_ID and\n"
+	      "DERIBIT_CLIENT_SECRET elsewhere), ctx.config the --set values, ctx.log(level, fmt, ...)\n"
+	      "logs.\n"
 	      "\n"
 	      "options:\n"
 	      "  --venue NAME      sim (default: the built-in venue, started in this process),\n"
@@ -40,6 +42,8 @@ static void run_usage(FILE *f)
 	      "  --url URL         connect to this wss:// URL instead of a named venue\n"
 	      "  --ca-file FILE    PEM CA file to verify the venue's certificate (for --url)\n"
 	      "  --seed N          seed of the built-in venue's market (default 1)\n"
+	      "  --secret-file F   client secret for a real venue (mode 600), instead of the\n"
+	      "                    DERIBIT_CLIENT_SECRET variable; DERIBIT_CLIENT_ID names the key\n"
 	      "  --set KEY=VALUE   strategy configuration, repeatable (ctx.config.KEY = VALUE)\n"
 	      "  --log-level L     error, warn, info (default) or debug\n"
 	      "  -h, --help        this help\n", f);
@@ -59,6 +63,7 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--ca-file") == 0 ? "ca_file"
 				  : strcmp(a, "--seed") == 0    ? "seed"
 				  : strcmp(a, "--log-level") == 0 ? "log_level"
+				  : strcmp(a, "--secret-file") == 0 ? "secret_file"
 								  : NULL;
 		if (key || strcmp(a, "--set") == 0) {
 			if (!v) {

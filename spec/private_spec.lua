@@ -1,0 +1,264 @@
+-- The private client against the built-in venue over wss: authentication, secrets, trading.
+local lt = require "luatrade"
+local S = require "support"
+
+local function with_private(fn, opts)
+  local out
+  lt.run(function()
+    local o = { venue = "sim", timeout = 5 }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    local priv = lt.private(o)
+    out = table.pack(fn(priv))
+    priv:close()
+  end)
+  return table.unpack(out, 1, out.n)
+end
+
+local BTC = "BTC-PERPETUAL"
+
+describe("lt.private", function()
+  it("needs a client_id and a client_secret", function()
+    lt.run(function()
+      local _, secret = lt.sim.demo_account()
+      local ok, msg = pcall(lt.private, { url = "wss://127.0.0.1:1/ws/api/v2", client_secret = secret })
+      assert.is_false(ok)
+      assert.matches("client_id is required", msg, 1, true)
+      ok, msg = pcall(lt.private, { url = "wss://127.0.0.1:1/ws/api/v2", client_id = "x" })
+      assert.is_false(ok)
+      assert.matches("client_secret is required", msg, 1, true)
+    end)
+  end)
+
+  it("authenticates first: a private call made at once waits for it and succeeds", function()
+    local summary, state, stats = with_private(function(priv)
+      local r = priv:get_account_summary{ currency = "BTC" }   -- issued before auth completes
+      return r, priv:state(), priv:stats()
+    end)
+    assert.is_table(summary)
+    assert.equal("float", math.type(summary.equity))
+    assert.equal("authenticated", state)
+    assert.equal(1, stats.authentications)
+  end)
+
+  it("also authenticates with client_credentials", function()
+    local r = with_private(function(priv)
+      return priv:get_positions{ currency = "BTC" }
+    end, { grant = "client_credentials" })
+    assert.is_table(r)
+  end)
+
+  it("fails with kind 'auth', stays auth_failed and does not retry a bad secret", function()
+    local err, err2, state, stats = with_private(function(priv)
+      local _, e = priv:get_positions{ currency = "BTC" }
+      lt.sleep(0.3)
+      local _, e2 = priv:get_positions{ currency = "BTC" }
+      return e, e2, priv:state(), priv:stats()
+    end, { client_id = (lt.sim.demo_account()), client_secret = "definitely-wrong-secret" })
+    assert.equal("auth", err.kind)
+    assert.equal(13004, err.code)
+    assert.not_matches("definitely%-wrong%-secret", tostring(err))
+    assert.equal("auth", err2.kind)
+    assert.equal("auth_failed", state)
+    assert.is_true(stats.messages_out <= 2)      -- one public/auth, nothing else
+  end)
+
+  it("re-authenticates after a reconnect", function()
+    local stats, r = with_private(function(priv)
+      assert(priv:get_positions{ currency = "BTC" })
+      priv:_drop_connection()
+      lt.sleep(0.2)
+      local pos = priv:get_positions{ currency = "BTC" }
+      return priv:stats(), pos
+    end)
+    assert.is_table(r)
+    assert.equal(2, stats.authentications)
+  end)
+
+  it("refreshes its token before it expires, mid-session", function()
+    local stats = with_private(function(priv)
+      assert(priv:get_positions{ currency = "BTC" })
+      assert(priv:call("sim/configure", { token_expires_s = 1 }))
+      priv:_drop_connection()                    -- the next auth gets a 1-second token
+      lt.sleep(2.5)
+      assert(priv:get_positions{ currency = "BTC" })
+      return priv:stats()
+    end)
+    assert.is_true(stats.token_refreshes >= 1)
+  end)
+end)
+
+describe("secrets", function()
+  it("print as <secret> and cannot be read back", function()
+    lt.run(function()
+      local _, secret = lt.sim.demo_account()
+      assert.equal("<secret>", tostring(secret))
+      assert.has_error(function() return secret.value end)
+      local priv = lt.private{ venue = "sim" }
+      assert.not_matches("secret", tostring(priv):lower():gsub("privateclient", ""), 1, true)
+      priv:close()
+    end)
+  end)
+
+  it("from a file readable by others are refused", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w")); f:write("s3cr3t-value\n"); f:close()
+    os.execute("chmod 644 " .. path)
+    local ok, msg = pcall(lt.secret.file, path)
+    assert.is_false(ok)
+    assert.matches("chmod 600", msg, 1, true)
+    assert.not_matches("s3cr3t", msg, 1, true)
+    os.execute("chmod 600 " .. path)
+    assert.equal("<secret>", tostring(lt.secret.file(path)))
+    os.remove(path)
+  end)
+
+  it("from an unset environment variable raise a clear error", function()
+    assert.has_error(function() lt.secret.env("LUATRADE_SURELY_UNSET_VAR") end)
+  end)
+end)
+
+describe("trading on the built-in venue", function()
+  it("places, lists, edits and cancels a resting order; typed results", function()
+    with_private(function(priv)
+      local t = assert(priv:ticker{ instrument_name = BTC })
+      local price = math.floor(t.best_bid_price * 0.9 / 0.5) * 0.5
+      local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
+                                 price = price, post_only = true, label = "spec-rest" })
+      local o = r.order
+      assert.is_string(o.order_id)
+      assert.equal("open", o.order_state)
+      assert.equal("buy", o.direction)
+      assert.equal("float", math.type(o.price))
+      assert.equal("integer", math.type(o.creation_timestamp))
+      local open = assert(priv:get_open_orders_by_instrument{ instrument_name = BTC })
+      local found = false
+      for _, x in ipairs(open) do found = found or x.order_id == o.order_id end
+      assert.is_true(found)
+      local e = assert(priv:edit{ order_id = o.order_id, amount = 20, price = price - 0.5 })
+      assert.equal(price - 0.5, e.order.price)
+      local c = assert(priv:cancel{ order_id = o.order_id })
+      assert.equal("cancelled", c.order_state)
+      local again, err = priv:cancel{ order_id = o.order_id }
+      assert.is_nil(again)
+      assert.is_true(err.code == 11044 or err.code == 10004)
+      assert.equal("venue", err.kind)
+    end)
+  end)
+
+  it("fills a market order, updates the position and sends user.trades", function()
+    local trades, pos0, pos1 = {}, nil, nil
+    with_private(function(priv)
+      local sub = assert(priv:subscribe("user.trades." .. BTC .. ".raw", function(ts)
+        for _, t in ipairs(ts) do trades[#trades + 1] = t end
+      end))
+      pos0 = assert(priv:get_position{ instrument_name = BTC }).size
+      local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "market", label = "spec-mkt" })
+      assert.equal("filled", r.order.order_state)
+      assert.is_true(#r.trades >= 1)
+      assert.is_string(r.trades[1].trade_id)
+      S.wait_for(function() return #trades >= 1 end)
+      pos1 = assert(priv:get_position{ instrument_name = BTC }).size
+      assert(priv:sell{ instrument_name = BTC, amount = 10, type = "market" })
+      sub:close()
+    end)
+    assert.equal(10, pos1 - pos0)
+    assert.equal("integer", math.type(trades[1].trade_seq))
+    assert.equal("float", math.type(trades[1].price))
+  end)
+
+  it("delivers user.orders raw as one object and 100ms as an array", function()
+    local raw, agg = {}, {}
+    with_private(function(priv)
+      local s1 = assert(priv:subscribe("user.orders." .. BTC .. ".raw", function(o) raw[#raw + 1] = o end))
+      local s2 = assert(priv:subscribe("user.orders." .. BTC .. ".100ms", function(a) agg[#agg + 1] = a end))
+      local t = assert(priv:ticker{ instrument_name = BTC })
+      local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
+                                 price = math.floor(t.best_bid_price * 0.9 / 0.5) * 0.5 })
+      assert(priv:cancel{ order_id = r.order.order_id })
+      S.wait_for(function() return #raw >= 2 and #agg >= 1 end)
+      s1:close(); s2:close()
+    end)
+    assert.is_string(raw[1].order_id)          -- an object
+    assert.is_string(agg[1][1].order_id)       -- an array of objects
+  end)
+
+  it("cancels by label and in bulk, and finds orders by label", function()
+    with_private(function(priv)
+      local t = assert(priv:ticker{ instrument_name = BTC })
+      local p = math.floor(t.best_bid_price * 0.8 / 0.5) * 0.5
+      for i = 1, 2 do
+        assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p - i, label = "spec-lbl" })
+      end
+      local st = assert(priv:get_order_state_by_label{ label = "spec-lbl", currency = "BTC" })
+      assert.is_true(#st >= 2)
+      assert.equal(2, assert(priv:cancel_by_label{ label = "spec-lbl" }))
+      assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p })
+      assert.is_true(assert(priv:cancel_all_by_instrument{ instrument_name = BTC }) >= 1)
+      assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p })
+      assert.is_true(assert(priv:cancel_all()) >= 1)
+    end)
+  end)
+
+  local rejects = {
+    { "an off-tick price", { amount = 10, type = "limit", price = 1000.3 }, 10043 },
+    { "an amount below the minimum", { amount = 1, type = "limit", price = 1000 }, 10002 },
+    { "more than the account can afford", { amount = 1e10, type = "market" }, 10009 },
+  }
+  for _, c in ipairs(rejects) do
+    it(("rejects %s with code %d and kind 'venue'"):format(c[1], c[3]), function()
+      local r, err = with_private(function(priv)
+        local p = { instrument_name = BTC }
+        for k, v in pairs(c[2]) do p[k] = v end
+        return priv:buy(p)
+      end)
+      assert.is_nil(r)
+      assert.equal(c[3], err.code)
+      assert.equal("venue", err.kind)
+    end)
+  end
+
+  it("raises naming the parameter for invalid orders, and sends nothing", function()
+    with_private(function(priv)
+      local cases = {
+        { { instrument_name = BTC, amount = 10, type = "limit" }, "price" },
+        { { instrument_name = BTC, amount = 10, contracts = 1, type = "market" }, "amount" },
+        { { instrument_name = BTC, amount = 10, type = "market", price = 1 }, "price" },
+        { { instrument_name = BTC, amount = 10, type = "market", post_only = true }, "post_only" },
+        { { instrument_name = BTC, amount = 10, price = 1, label = ("x"):rep(65) }, "label" },
+        { { instrument_name = BTC, amount = 10, price = 1, time_in_force = "forever" }, "time_in_force" },
+      }
+      for _, c in ipairs(cases) do
+        local ok, msg = pcall(priv.buy, priv, c[1])
+        assert.is_false(ok)
+        assert.matches(c[2], msg, 1, true)
+      end
+    end)
+  end)
+
+  it("cancels this connection's orders when it drops with cancel_on_disconnect", function()
+    local state
+    with_private(function(priv)
+      assert.equal("ok", assert(priv:enable_cancel_on_disconnect{ scope = "connection" }))
+      local cod = assert(priv:get_cancel_on_disconnect{ scope = "connection" })
+      assert.is_true(cod.enabled)
+      local t = assert(priv:ticker{ instrument_name = BTC })
+      local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
+                                 price = math.floor(t.best_bid_price * 0.9 / 0.5) * 0.5 })
+      priv:_drop_connection()
+      lt.sleep(0.3)
+      local o = assert(priv:get_order_state{ order_id = r.order.order_id })
+      state = o.order_state .. "/" .. tostring(o.cancel_reason)
+    end)
+    assert.equal("cancelled/cancel_on_disconnect", state)
+  end)
+
+  it("logs out: the venue closes the connection and the client is closed", function()
+    local ok, state = with_private(function(priv)
+      assert(priv:get_positions{ currency = "BTC" })
+      local r = priv:logout()
+      return r, priv:state()
+    end)
+    assert.is_true(ok)
+    assert.equal("closed", state)
+  end)
+end)

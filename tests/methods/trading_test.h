@@ -146,4 +146,28 @@ static inline void tt_decode_text(lua_State *L, const char *text, size_t len, co
 	assert_int_equal(env.kind, kind);
 }
 
+/* A reply {"jsonrpc":"2.0","id":1,"result":<result>} to m (result: JSON text, usually cut
+ * out of a fixture with tt_fixture_value), decoded with m's result schema; value left on the
+ * stack. */
+static inline void tt_reply(lua_State *L, const lt_method *m, const char *result)
+{
+	size_t n = strlen(result) + 64;
+	char *text = malloc(n);
+	assert_non_null(text);
+	n = (size_t)snprintf(text, n, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}", result);
+	tt_decode_text(L, text, n, m, LT_MSG_RESULT);
+	free(text);
+}
+
+/* "[ {...} ]" -> "{...}": the object of a one-element array text, in place. */
+static inline char *tt_unwrap(char *array)
+{
+	char *open = strchr(array, '{'), *close = strrchr(array, '}');
+	assert_non_null(open);
+	assert_non_null(close);
+	close[1] = '\0';
+	memmove(array, open, strlen(open) + 1);
+	return array;
+}
+
 #endif

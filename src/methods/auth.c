@@ -34,14 +34,15 @@ static const lt_schema auth_result = {.type = LT_T_OBJECT, .fields = auth_result
 static const char *const auth_grant_types[] = {"client_signature", "client_credentials",
 					       "refresh_token", NULL};
 
+/* In the order of deribit-api.md §10 sample 2. */
 static const lt_param auth_params[] = {
 	{.name = "grant_type", .type = LT_P_ENUM, .flags = LT_PF_REQUIRED, .enums = auth_grant_types},
 	{.name = "client_id", .type = LT_P_STRING},
 	{.name = "client_secret", .type = LT_P_STRING},
 	{.name = "timestamp", .type = LT_P_INT, .flags = LT_PF_POSITIVE},
-	{.name = "signature", .type = LT_P_STRING},
 	{.name = "nonce", .type = LT_P_STRING},
 	{.name = "data", .type = LT_P_STRING, .max = 32768}, /* may be "" (bounds allow empty) */
+	{.name = "signature", .type = LT_P_STRING},
 	{.name = "refresh_token", .type = LT_P_STRING},
 	{.name = "state", .type = LT_P_STRING},
 	{.name = "scope", .type = LT_P_STRING},

@@ -37,6 +37,7 @@ typedef struct lt_sim_bucket {
 typedef struct lt_sim_limits {
 	lt_sim_bucket pool[LT_SIM_NPOOLS];
 	int tier;             /* matching-engine tier 1..4 */
+	int64_t grace_us;     /* a request may come this early, on credit (limits.c) */
 } lt_sim_limits;
 
 /* One account. Owned by the venue (accounts.c); lives until lt_sim_free. */

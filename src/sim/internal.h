@@ -266,7 +266,8 @@ int lt_sim_limits_pool(const char *method);
 void lt_sim_limits_init(lt_sim_limits *l, int tier, int64_t now_us);
 /* Change the matching-engine tier (1..4); LT_EINVAL otherwise. Keeps the current level. */
 int lt_sim_limits_set_tier(lt_sim_limits *l, int tier, int64_t now_us);
-/* Take one request's credits from pool at now_us; false (nothing taken) if not enough. */
+/* Take one request's credits from pool at now_us (l->grace_us early is allowed, on credit);
+ * false (nothing taken) if not enough. */
 bool lt_sim_limits_take(lt_sim_limits *l, int pool, int64_t now_us);
 /* Allocate / free an account's buckets (a->limits). */
 int lt_sim_limits_attach(lt_sim_account *a, int64_t now_us);

@@ -15,7 +15,14 @@
  * between are dropped and nothing more is published. sim/fault {action: "rate_limit"} makes the next request of a connection get 10028.
  *
  * Levels are integers in millionths of a credit: a rate of R credits/s adds exactly R units per
- * microsecond, so the arithmetic is exact and testable with a fake clock.
+ * microsecond, so the arithmetic is exact and testable with a fake clock. The clock is the time
+ * the request began to arrive (usIn).
+ *
+ * Grace: a request may arrive up to GRACE_US early, taking credits the bucket will have then
+ * (the level goes below zero and the debt is repaid from the refill). A client that keeps its
+ * own exact bucket (src/ratelimit.c) sees loopback and timer jitter of a few milliseconds; the
+ * grace absorbs it without changing any burst or sustained rate, as it is worth less than one
+ * request in every bucket (10 ms: 100 of 500 credits; tier 1 ME: 0.3 of 1).
  */
 #include "internal.h"
 
@@ -25,6 +32,7 @@
 #include "json.h"
 
 #define UNIT 1000000  /* units per credit */
+#define GRACE_US 10000
 
 static const char *const me_methods[] = {
 	"buy", "sell", "edit", "edit_by_label", "cancel", "cancel_by_label", "cancel_all",
@@ -83,6 +91,7 @@ void lt_sim_limits_init(lt_sim_limits *l, int tier, int64_t now_us)
 	bucket_set(&l->pool[LT_SIM_POOL_NON_ME], 500, 50000, 10000, now_us);
 	bucket_set(&l->pool[LT_SIM_POOL_SUBSCRIBE], 3000, 30000, 10000, now_us);
 	bucket_set(&l->pool[LT_SIM_POOL_INSTRUMENTS], 10000, 500000, 10000, now_us);
+	l->grace_us = GRACE_US;
 	if (lt_sim_limits_set_tier(l, tier, now_us) != 0)
 		lt_sim_limits_set_tier(l, 4, now_us);
 	l->pool[LT_SIM_POOL_ME].level = l->pool[LT_SIM_POOL_ME].cap;
@@ -109,7 +118,7 @@ bool lt_sim_limits_take(lt_sim_limits *l, int pool, int64_t now_us)
 		return true;
 	lt_sim_bucket *b = &l->pool[pool];
 	refill(b, now_us);
-	if (b->level < b->cost)
+	if (b->level + l->grace_us * b->rate < b->cost)
 		return false;
 	b->level -= b->cost;
 	return true;
@@ -147,7 +156,7 @@ bool lt_sim_limits_check(lt_sim_req *rq, lt_sim_account *acc)
 	int pool = lt_sim_limits_pool(rq->method);
 	if (pool < 0)
 		return false;
-	int64_t now = lt_sim_now_us();
+	int64_t now = rq->us_in;
 	bool ok;
 	if (c->rl_fault) {
 		c->rl_fault = false;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "trading.h"
 
 #define MAX_PARTS 6
 
@@ -202,6 +203,7 @@ bool lt_sim_chan_unsubscribe(lt_sim_conn *c, const char *name)
 
 void lt_sim_chan_unsubscribe_all(lt_sim_conn *c)
 {
+	lt_sim_user_unsubscribe_all(c); /* user.* channels (user_channels.c) */
 	for (size_t i = 0; i < c->nsubs; i++)
 		free(c->subs[i].last_seq);
 	c->nsubs = 0;
@@ -371,4 +373,5 @@ void lt_sim_chan_publish(lt_sim *sim, bool agg2)
 		if (agg2)
 			lt_sim_book_acc_reset(&sim->mkt->ins[i].book, LT_SIM_ACC_AGG2);
 	}
+	lt_sim_user_publish(sim, agg2); /* user.* channels: fills made by the step, cadences */
 }

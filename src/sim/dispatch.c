@@ -79,7 +79,7 @@ static bool gate(lt_sim_req *rq)
 static lt_sim_handler find_handler(const char *name)
 {
 	const lt_sim_method *tables[] = { lt_sim_public_methods, lt_sim_fault_methods,
-					  lt_sim_auth_methods };
+					  lt_sim_auth_methods, lt_sim_private_methods };
 	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
 		for (const lt_sim_method *m = tables[t]; m->name; m++)
 			if (strcmp(m->name, name) == 0)

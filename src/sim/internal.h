@@ -187,6 +187,8 @@ typedef struct lt_sim_method {
 } lt_sim_method;
 extern const lt_sim_method lt_sim_public_methods[];  /* public_methods.c, NULL-terminated */
 extern const lt_sim_method lt_sim_fault_methods[];   /* faults.c, NULL-terminated */
+/* trading (private_methods.c; the engine's other entry points are in trading.h) */
+extern const lt_sim_method lt_sim_private_methods[]; /* NULL-terminated */
 /* Handle one complete incoming text message (text NUL-terminated at text[len]). */
 void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in);
 /* Answer a message that was too big (-32600, id null). */

@@ -7,6 +7,7 @@
  * each book's top moves with the mark and a few of its ~20 levels a side change, and now and
  * then a synthetic taker trade takes liquidity from the best level. */
 #include "market.h"
+#include "trading.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -177,6 +178,43 @@ static void update_mark(lt_sim_market *m, lt_sim_ins *s)
 
 /* ---- books ------------------------------------------------------------------------------- */
 
+/* The market only ever sets the synthetic part of a level; user orders resting there stay
+ * (trading.h). Without an engine there are no user orders and this is lt_sim_book_set. */
+static void set_synth(lt_sim_market *m, lt_sim_ins *s, int side, int64_t price, double amount)
+{
+	if (m->engine)
+		lt_sim_engine_set_synth(m->engine, s, side, price, amount);
+	else
+		lt_sim_book_set(&s->book, side, price, amount);
+}
+
+static double user_at(const lt_sim_market *m, const lt_sim_ins *s, int side, int64_t price)
+{
+	return m->engine ? lt_sim_engine_user_at(&s->book, side, price) : 0.0;
+}
+
+/* Drop the levels of a side that are better than its new synthetic best. A user order there
+ * that the opposite best has reached is filled (the market moved through it); one still short
+ * of it keeps its place alone, without synthetic liquidity. */
+static void drop_through(lt_sim_market *m, lt_sim_ins *s, int side, int64_t best, int64_t opp)
+{
+	lt_sim_book *bk = &s->book;
+	size_t i = 0;
+	const lt_sim_level *l;
+	while ((l = lt_sim_book_at(bk, side, i)) &&
+	       (side == LT_SIM_BID ? l->price > best : l->price < best)) {
+		int64_t price = l->price;
+		if (user_at(m, s, side, price) > 0.0) {
+			bool crossed = side == LT_SIM_BID ? price >= opp : price <= opp;
+			if (crossed)
+				lt_sim_engine_cross(m->engine, s, side, price);
+			else
+				i++;
+		}
+		set_synth(m, s, side, price, 0);
+	}
+}
+
 static int64_t spread_ticks(const lt_sim_ins *s, int64_t mid)
 {
 	if (s->def->kind == LT_SIM_OPTION)
@@ -195,18 +233,21 @@ static void book_follow(lt_sim_market *m, lt_sim_ins *s)
 		bid = 1;
 		ask = 1 + spread;
 	}
-	while (lt_sim_book_depth(bk, LT_SIM_BID) && lt_sim_book_at(bk, LT_SIM_BID, 0)->price > bid)
-		lt_sim_book_set(bk, LT_SIM_BID, lt_sim_book_at(bk, LT_SIM_BID, 0)->price, 0);
-	while (lt_sim_book_depth(bk, LT_SIM_ASK) && lt_sim_book_at(bk, LT_SIM_ASK, 0)->price < ask)
-		lt_sim_book_set(bk, LT_SIM_ASK, lt_sim_book_at(bk, LT_SIM_ASK, 0)->price, 0);
+	drop_through(m, s, LT_SIM_BID, bid, ask);
+	drop_through(m, s, LT_SIM_ASK, ask, bid);
 	if (lt_sim_book_amount(bk, LT_SIM_BID, bid) == 0.0)
 		lt_sim_book_set(bk, LT_SIM_BID, bid, rand_amount(m, s->def));
 	if (lt_sim_book_amount(bk, LT_SIM_ASK, ask) == 0.0)
 		lt_sim_book_set(bk, LT_SIM_ASK, ask, rand_amount(m, s->def));
 	for (int side = 0; side < 2; side++) {
-		size_t n;
-		while ((n = lt_sim_book_depth(bk, side)) > NLEVELS)
-			lt_sim_book_set(bk, side, lt_sim_book_at(bk, side, n - 1)->price, 0);
+		/* levels holding user orders stay (without synthetic liquidity) */
+		size_t n = lt_sim_book_depth(bk, side), i = n;
+		while (n > NLEVELS && i > 0) {
+			int64_t price = lt_sim_book_at(bk, side, --i)->price;
+			if (user_at(m, s, side, price) == 0.0)
+				n--;
+			set_synth(m, s, side, price, 0);
+		}
 	}
 }
 
@@ -241,9 +282,9 @@ static void book_churn(lt_sim_market *m, lt_sim_ins *s, int count)
 		int64_t price = side == LT_SIM_BID ? best - off : best + off;
 		double cur = lt_sim_book_amount(bk, side, price);
 		if (cur > 0.0 && irand(m, 3) == 0)
-			lt_sim_book_set(bk, side, price, 0);
+			set_synth(m, s, side, price, 0);
 		else
-			lt_sim_book_set(bk, side, price, rand_amount(m, s->def));
+			set_synth(m, s, side, price, rand_amount(m, s->def));
 	}
 }
 
@@ -288,6 +329,13 @@ static void record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell, double pric
 				    1e8);
 }
 
+const lt_sim_trade *lt_sim_market_record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell,
+					       double price, double amount)
+{
+	record_trade(m, s, sell, price, amount);
+	return &s->ring[s->trade_seq % LT_SIM_TRADE_RING];
+}
+
 /* Maybe one or two taker trades against the best level(s). */
 static void maybe_trade(lt_sim_market *m, lt_sim_ins *s)
 {
@@ -303,6 +351,10 @@ static void maybe_trade(lt_sim_market *m, lt_sim_ins *s)
 			return;
 		int64_t price = best->price;
 		double amount = fmin(best->amount, amount_units(s->def, 1 + irand(m, 60)));
+		if (m->engine && best->orders) { /* user orders queue there: they may fill */
+			lt_sim_engine_take(m->engine, s, side, amount);
+			continue;
+		}
 		lt_sim_book_set(&s->book, side, price, best->amount - amount);
 		record_trade(m, s, sell, lt_sim_book_price(&s->book, price), amount);
 	}
@@ -360,6 +412,7 @@ void lt_sim_market_free(lt_sim_market *m)
 {
 	if (!m)
 		return;
+	lt_sim_engine_free(m->engine); /* before the books: it frees the level queues */
 	for (size_t i = 0; i < m->n; i++)
 		lt_sim_book_free(&m->ins[i].book);
 	free(m->ins);

@@ -61,6 +61,8 @@ typedef struct lt_sim_market {
 			     * day plus dt_ms per step, so a seed gives the same market all day */
 	size_t n;
 	lt_sim_ins *ins;
+	/* trading side (engine.c, trading.h): user orders in the books; NULL until first used */
+	struct lt_sim_engine *engine;
 } lt_sim_market;
 
 extern const char *const lt_sim_index_names[LT_SIM_NIDX];  /* "btc_usd", "eth_usd" */
@@ -71,6 +73,9 @@ void lt_sim_market_free(lt_sim_market *m);
 /* One tick of dt_ms: move the indices, marks, books; maybe trade. Commits every book. */
 void lt_sim_market_step(lt_sim_market *m, int64_t now_ms, int64_t dt_ms);
 
+/* Record a public trade on s at the market's clock (the engine's fills use it too). */
+const lt_sim_trade *lt_sim_market_record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell,
+					       double price, double amount);
 lt_sim_ins *lt_sim_market_find(lt_sim_market *m, const char *name);
 int lt_sim_market_index(const char *index_name);  /* LT_SIM_IDX_* or -1 */
 const char *lt_sim_currency(const lt_sim_instr *d);  /* "BTC" / "ETH" */

@@ -16,6 +16,12 @@ end
 
 local BTC = "BTC-PERPETUAL"
 
+-- A bid well below the touch but inside the venue's price band: it rests.
+local function passive_bid(priv, ticks)
+  local t = assert(priv:ticker{ instrument_name = BTC })
+  return t.best_bid_price - 0.5 * (ticks or 40)
+end
+
 describe("lt.private", function()
   it("needs a client_id and a client_secret", function()
     lt.run(function()
@@ -120,8 +126,7 @@ end)
 describe("trading on the built-in venue", function()
   it("places, lists, edits and cancels a resting order; typed results", function()
     with_private(function(priv)
-      local t = assert(priv:ticker{ instrument_name = BTC })
-      local price = math.floor(t.best_bid_price * 0.9 / 0.5) * 0.5
+      local price = passive_bid(priv)
       local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
                                  price = price, post_only = true, label = "spec-rest" })
       local o = r.order
@@ -171,9 +176,8 @@ describe("trading on the built-in venue", function()
     with_private(function(priv)
       local s1 = assert(priv:subscribe("user.orders." .. BTC .. ".raw", function(o) raw[#raw + 1] = o end))
       local s2 = assert(priv:subscribe("user.orders." .. BTC .. ".100ms", function(a) agg[#agg + 1] = a end))
-      local t = assert(priv:ticker{ instrument_name = BTC })
       local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
-                                 price = math.floor(t.best_bid_price * 0.9 / 0.5) * 0.5 })
+                                 price = passive_bid(priv) })
       assert(priv:cancel{ order_id = r.order.order_id })
       S.wait_for(function() return #raw >= 2 and #agg >= 1 end)
       s1:close(); s2:close()
@@ -184,8 +188,7 @@ describe("trading on the built-in venue", function()
 
   it("cancels by label and in bulk, and finds orders by label", function()
     with_private(function(priv)
-      local t = assert(priv:ticker{ instrument_name = BTC })
-      local p = math.floor(t.best_bid_price * 0.8 / 0.5) * 0.5
+      local p = passive_bid(priv, 60)
       for i = 1, 2 do
         assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p - i, label = "spec-lbl" })
       end
@@ -241,9 +244,8 @@ describe("trading on the built-in venue", function()
       assert.equal("ok", assert(priv:enable_cancel_on_disconnect{ scope = "connection" }))
       local cod = assert(priv:get_cancel_on_disconnect{ scope = "connection" })
       assert.is_true(cod.enabled)
-      local t = assert(priv:ticker{ instrument_name = BTC })
       local r = assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
-                                 price = math.floor(t.best_bid_price * 0.9 / 0.5) * 0.5 })
+                                 price = passive_bid(priv) })
       priv:_drop_connection()
       lt.sleep(0.3)
       local o = assert(priv:get_order_state{ order_id = r.order.order_id })

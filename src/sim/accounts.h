@@ -58,6 +58,8 @@ struct lt_sim_account {
 	unsigned nonce_next;
 	/* auth.c: cancel on disconnect default for new connections (scope "account") */
 	bool cod_default;
+	/* auth.c: sim/configure token_expires_s on a connection of this account; 0 = opts */
+	int64_t token_expires_s;
 	/* limits.c: sim/configure close_on_10028 for this account: 0 = opts, 1 close, 2 do not */
 	int close_on_10028;
 };

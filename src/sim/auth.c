@@ -20,7 +20,8 @@
  * Granted scope: "connection" or "session:NAME", then "mainaccount", then the requested
  * account:/trade:/wallet:/block_trade:/block_rfq: scopes (default "account:read_write
  * trade:read_write wallet:read_write"), ip:..., expires:N (the token lifetime, else
- * sim/configure token_expires_s of the connection, else opts.token_expires_s, else 900).
+ * sim/configure token_expires_s of the connection, else the last one set on a connection of
+ * the account, else opts.token_expires_s, else 900).
  * Scopes are reported, not enforced. Unknown scope words are dropped.
  */
 #include "internal.h"
@@ -235,12 +236,14 @@ static int grant_scope(lt_sim_req *rq, const char *req, grant *g)
 	return 0;
 }
 
-static int64_t lifetime(const lt_sim_conn *c, const grant *g)
+static int64_t lifetime(const lt_sim_conn *c, const lt_sim_account *acc, const grant *g)
 {
 	if (g->expires_s > 0)
 		return g->expires_s;
 	if (c->token_expires_s > 0)
 		return c->token_expires_s;
+	if (acc->token_expires_s > 0)
+		return acc->token_expires_s;
 	return c->sim->opts.token_expires_s > 0 ? c->sim->opts.token_expires_s
 						: LT_SIM_TOKEN_EXPIRES_S;
 }
@@ -275,7 +278,7 @@ static void auth_success(lt_sim_req *rq, lt_sim_account *acc, const grant *g, co
 			break;
 		}
 	lt_sim_token *t = lt_sim_token_issue(rq->sim, acc, g->scope, g->session[0] ? g->session : NULL,
-					     c->id, lifetime(c, g), now);
+					     c->id, lifetime(c, acc, g), now);
 	if (!t) {
 		lt_sim_reply_error(rq, 11094, "internal_server_error");
 		return;
@@ -474,8 +477,11 @@ int lt_sim_auth_configure(lt_sim_req *rq)
 		return -1;
 	if (rc == 1 && (v < 1 || v > 31536000))
 		return lt_sim_reply_invalid(rq, "token_expires_s", "must be between 1 and 31536000");
-	if (rc == 1)
+	if (rc == 1) {
 		rq->conn->token_expires_s = v;
+		if (rq->conn->acc) /* and for the account's later connections (reconnect tests) */
+			rq->conn->acc->token_expires_s = v;
+	}
 	if (configure_tier(rq) < 0)
 		return -1;
 	rc = lt_sim_param_bool(rq, "close_on_10028", false, &close);

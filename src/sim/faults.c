@@ -21,8 +21,8 @@
  *     10-second minimum in 0.1 s per second without the client breaking its own rules
  *   sim/configure also takes (auth.c, limits.c):
  *     token_expires_s: lifetime (s, 1..31536000) of tokens later issued on this connection
- *     (public/auth and refreshes; a scope expires:N still wins), so tests can expire a token
- *     in 1-2 s; tier: matching-engine tier 1..4 of the connection's account (authenticated
+ *     and, when it is authenticated, on the account's later connections (public/auth and
+ *     refreshes; a scope expires:N still wins), so tests can expire a token in 1-2 s; tier: matching-engine tier 1..4 of the connection's account (authenticated
  *     connections only); close_on_10028 (bool): close the connection after a 10028, for the
  *     connection's account (or the connection itself while unauthenticated); overrides
  *     opts.close_on_10028 / `luatrade sim --close-on-10028`

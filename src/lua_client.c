@@ -59,6 +59,7 @@ static int error_tostring(lua_State *L)
 /* ---- awaited requests -------------------------------------------------------------------- */
 
 typedef struct throttle_box {   /* a request waiting for the limiter, across the yield */
+	lt_waiter w;                /* on c->throttled until its turn (or the client closes) */
 	lt_buf b;
 	int64_t id, timeout_ms;
 	const lt_schema *schema;
@@ -153,6 +154,8 @@ static int k_throttled(lua_State *L, int status, lua_KContext ctx)
 {
 	(void)status;
 	(void)ctx;
+	bool closed = lua_isboolean(L, -1) && !lua_toboolean(L, -1); /* nil: our turn came */
+	lua_pop(L, 1);
 	throttle_box *box = luaL_checkudata(L, -1, "luatrade.Throttled");
 	lt_client *c = lt_client_check(L, 1);
 	lt_buf b = box->b;
@@ -162,6 +165,12 @@ static int k_throttled(lua_State *L, int status, lua_KContext ctx)
 	int64_t id = box->id, timeout = box->timeout_ms;
 	const lt_schema *schema = box->schema;
 	lua_pop(L, 1);
+	if (closed) {
+		lt_buf_free(&b);
+		lua_pushinteger(L, LT_DONE_LOST);
+		lua_pushnil(L);
+		return k(L, LUA_OK, kctx);
+	}
 	return send_and_wait(L, c, lt_task_of(L), &b, id, schema, timeout, k, kctx);
 }
 
@@ -204,13 +213,18 @@ int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m
 	if (delay <= 0)
 		return send_and_wait(L, c, t, &b, id, m ? m->result : NULL, timeout_ms, k, ctx);
 	throttle_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-	*box = (throttle_box){b, id, timeout_ms - delay / 1000, m ? m->result : NULL, k, ctx};
+	box->b = b;
+	box->id = id;
+	box->timeout_ms = timeout_ms - delay / 1000;
+	box->schema = m ? m->result : NULL;
+	box->k = k;
+	box->ctx = ctx;
 	if (luaL_newmetatable(L, "luatrade.Throttled")) {
 		lua_pushcfunction(L, box_gc);
 		lua_setfield(L, -2, "__gc");
 	}
 	lua_setmetatable(L, -2);
-	return lt_task_sleep(L, t, (delay + 999) / 1000, k_throttled, 0);
+	return lt_waiter_await(L, t, &box->w, &c->throttled, (delay + 999) / 1000, k_throttled, 0);
 }
 
 /* The venue answered 10028: drain the method's pool so following requests wait for a refill,
@@ -528,6 +542,7 @@ void lt_client_close(lua_State *L, lt_client *c)
 	}
 	lt_subs_close_all(L, c);
 	c->closed = true;
+	lt_waiters_wake(&c->throttled, false); /* calls waiting for the limiter fail at once */
 	lt_fire_cancel_all(c);
 	lt_rpc_free(c->rpc); /* pending calls end with connection_lost */
 	c->rpc = NULL;

@@ -38,6 +38,7 @@ struct lt_client {
 	char url[256];
 	unsigned long long unrouted;
 	lt_deferred *deferred;    /* requests waiting for the limiter (lua_fire.c) */
+	lt_waiter *throttled;     /* awaited calls waiting for the limiter */
 	lt_client *prev, *next;   /* rt->clients */
 };
 

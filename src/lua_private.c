@@ -22,17 +22,14 @@
 #include "lua_secret.h"
 
 typedef struct gate_wait {      /* one call waiting for authentication, boxed on its stack */
-	struct gate_wait *next;
+	lt_waiter w;
 	lt_client *c;
-	lt_task *t;
 	const lt_method *m;
 	const char *name;
 	int params_idx;
 	int64_t timeout_ms;
 	lua_KFunction k;
 	lua_KContext ctx;
-	lws_sorted_usec_list_t sul;
-	bool linked;
 } gate_wait;
 
 struct lt_auth {
@@ -49,52 +46,16 @@ struct lt_auth {
 	char fail_msg[160];
 	unsigned long long auths, refreshes; /* successful exchanges */
 	lws_sorted_usec_list_t refresh_sul;
-	gate_wait *waiters;
+	lt_waiter *waiters;            /* calls waiting for authentication */
 };
 
 static lws_usec_t us(int64_t ms) { return (lws_usec_t)ms * 1000; }
 
-static void unlink_wait(lt_auth *a, gate_wait *w)
-{
-	for (gate_wait **pp = &a->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	w->linked = false;
-	lws_sul_cancel(&w->sul);
-}
-
-/* Wake every waiter: ok = authenticated, else the error is built in the continuation. */
+/* Wake every call waiting for authentication: ok = authenticated, else the error is built in
+ * their continuation. */
 static void wake_all(lt_client *c, bool ok)
 {
-	lt_auth *a = c->auth;
-	while (a->waiters) {
-		gate_wait *w = a->waiters;
-		unlink_wait(a, w);
-		lua_State *co = lt_task_thread(w->t);
-		lua_pushboolean(co, ok);
-		lt_task_wake(w->t, co, 1);
-	}
-	lt_loop_wake(c->rt->loop);
-}
-
-static void gate_timeout(lws_sorted_usec_list_t *sul)
-{
-	gate_wait *w = lws_container_of(sul, gate_wait, sul);
-	unlink_wait(w->c->auth, w);
-	lua_State *co = lt_task_thread(w->t);
-	lua_pushnil(co);
-	lt_task_wake(w->t, co, 1);
-	lt_loop_wake(w->c->rt->loop);
-}
-
-static void gate_cancel(void *obj, int64_t id)
-{
-	(void)id;
-	gate_wait *w = obj;
-	if (w->linked)
-		unlink_wait(w->c->auth, w);
+	lt_waiters_wake(&c->auth->waiters, ok);
 }
 
 static int k_gate(lua_State *L, int status, lua_KContext ctx)
@@ -108,8 +69,8 @@ static int k_gate(lua_State *L, int status, lua_KContext ctx)
 	lt_client *c = w.c;
 	char msg[240];
 	if (outcome == 1 && !c->closed)
-		return lt_client_request(L, c, w.t, w.m, w.name, w.params_idx, w.timeout_ms, w.k,
-					 w.ctx);
+		return lt_client_request(L, c, lt_task_of(L), w.m, w.name, w.params_idx, w.timeout_ms,
+					 w.k, w.ctx);
 	if (outcome == -1) {
 		snprintf(msg, sizeof msg, "%s: not authenticated within the call's timeout", w.name);
 		return lt_push_error(L, LT_CODE_TIMEOUT, msg, 0, 0);
@@ -133,22 +94,16 @@ int lt_private_gate(lua_State *L, lt_client *c, lt_task *t, const lt_method *m, 
 		return lt_push_error(L, a->fail_code, msg, 0, 0);
 	}
 	gate_wait *w = lua_newuserdatauv(L, sizeof *w, 0);
-	memset(w, 0, sizeof *w);
 	luaL_newmetatable(L, "luatrade.AuthWait");
 	lua_setmetatable(L, -2);
-	w->next = a->waiters;
 	w->c = c;
-	w->t = t;
 	w->m = m;
 	w->name = name;
 	w->params_idx = lua_absindex(L, params_idx);
 	w->timeout_ms = timeout_ms;
 	w->k = k;
 	w->ctx = ctx;
-	w->linked = true;
-	a->waiters = w;
-	lws_sul_schedule(lt_loop_context(c->rt->loop), 0, &w->sul, gate_timeout, us(timeout_ms));
-	return lt_task_await(L, t, gate_cancel, w, 0, k_gate, 0);
+	return lt_waiter_await(L, t, &w->w, &a->waiters, timeout_ms, k_gate, 0);
 }
 
 /* ---- the auth exchange ------------------------------------------------------------------- */

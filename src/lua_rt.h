@@ -16,6 +16,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include <libwebsockets.h>
+
 #include "loop.h"
 
 typedef struct lt_task lt_task;
@@ -66,6 +68,23 @@ void lt_task_wake(lt_task *t, lua_State *from, int n);
 
 /* Sleep the running task for ms milliseconds (an awaitable's building block). */
 int lt_task_sleep(lua_State *L, lt_task *t, int64_t ms, lua_KFunction k, lua_KContext ctx);
+
+/* A task parked on a list until the list is woken or a deadline passes: the building block of
+ * "wait for authentication" and "wait for the rate limiter". The struct lives in the caller's
+ * memory for the duration of the wait (a userdata on the task's stack). */
+typedef struct lt_waiter {
+	struct lt_waiter *next, **list;
+	lt_task *t;
+	lt_rt *rt;
+	lws_sorted_usec_list_t sul;
+} lt_waiter;
+
+/* Park t on *list. k then runs with one value on top: the boolean given to lt_waiters_wake,
+ * or nil when ms elapsed first (ms < 0: no deadline). Withdrawn if the task is killed. */
+int lt_waiter_await(lua_State *L, lt_task *t, lt_waiter *w, lt_waiter **list, int64_t ms,
+		    lua_KFunction k, lua_KContext ctx);
+/* Wake every waiter of *list with ok (true/false) and empty the list. */
+void lt_waiters_wake(lt_waiter **list, bool ok);
 
 /* Kill a task: withdraw its wait, close its coroutine (to-be-closed variables run), free it. */
 void lt_task_kill(lt_task *t);

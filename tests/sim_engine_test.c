@@ -242,13 +242,16 @@ static void validation_and_margin(void **state)
 			 10043);
 	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 5, NULL), 10002);
 	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 15, NULL), 10021);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p * 1.5, 100, NULL),
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p * 3) / 2, 100, NULL),
 			 10007);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p * 0.5, 100, NULL),
+	assert_int_equal(place(f, &f->a, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p) / 2, 100, NULL),
 			 10005);
+	/* a deep bid and a high offer are fine */
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p) / 2, 100, NULL), 0);
+	assert_int_equal(place(f, &f->a, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p * 3) / 2, 100, NULL), 0);
 	/* 10 BTC at 50x carries about 45 M USD at ~90 k */
 	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 1e9, NULL), 10009);
-	assert_int_equal(f->e->norders, 0);
+	assert_int_equal(f->e->norders, 2);
 }
 
 /* Buys average harmonically (inverse), a sell realizes PnL and keeps the average. */

@@ -6,8 +6,8 @@
  * with order_state "cancelled", filled_amount 0, no trades); IOC and market remainders are
  * cancelled (cancel_reason "user_request", state "cancelled" even after partial fills); a
  * reduce_only order is trimmed to the position it reduces and refused (11030 other_reject) when
- * there is none; limit prices outside the instrument's band (the ticker's min_price/max_price)
- * get 10007 price_too_high / 10005 price_too_low with the limit; self-trades are allowed; GTD
+ * there is none; a buy above the instrument's band (the ticker's max_price) gets 10007
+ * price_too_high <max>, a sell below it (min_price) 10005 price_too_low <min>; self-trades are allowed; GTD
  * orders are not cancelled at 08:00. */
 #include "trading.h"
 
@@ -293,7 +293,9 @@ static int check_amount(const lt_sim_instr *d, double amount, lt_sim_terr *err)
 	return 0;
 }
 
-static int check_price(const lt_sim_ins *s, double price, int64_t *ticks, lt_sim_terr *err)
+/* Tick grid, then the band: buys above max_price and sells below min_price are refused. */
+static int check_price(const lt_sim_ins *s, double price, bool sell, int64_t *ticks,
+		       lt_sim_terr *err)
 {
 	double tick = lt_sim_tick_size(s->def), lo, hi;
 	if (price <= 0.0)
@@ -303,11 +305,11 @@ static int check_price(const lt_sim_ins *s, double price, int64_t *ticks, lt_sim
 		return terr(err, 10043, "price_wrong_tick");
 	band(s, &lo, &hi);
 	char msg[64];
-	if (price > hi + EPS) {
+	if (!sell && price > hi + EPS) {
 		snprintf(msg, sizeof msg, "price_too_high %.10g", hi);
 		return terr(err, 10007, msg);
 	}
-	if (price < lo - EPS) {
+	if (sell && price < lo - EPS) {
 		snprintf(msg, sizeof msg, "price_too_low %.10g", lo);
 		return terr(err, 10005, msg);
 	}
@@ -437,7 +439,7 @@ static int check_new(lt_sim_engine *e, lt_sim_account *acc, const lt_sim_order_r
 	lt_sim_ins *s = &e->mkt->ins[rq->ins];
 	bool market = rq->type == LT_SIM_OT_MARKET;
 	int rc = check_amount(s->def, rq->amount, err);
-	if (rc || (!market && (rc = check_price(s, rq->price, price, err))))
+	if (rc || (!market && (rc = check_price(s, rq->price, rq->sell, price, err))))
 		return rc;
 	*amount = rq->amount;
 	if (rq->reduce_only) {
@@ -514,7 +516,7 @@ int lt_sim_engine_edit(lt_sim_engine *e, lt_sim_order *o, double amount, double 
 	if (o->state != LT_SIM_OS_OPEN)
 		return terr(err, 11044, "not_open_order");
 	int rc = check_amount(s->def, amount, err);
-	if (rc || (o->type == LT_SIM_OT_LIMIT && (rc = check_price(s, price, &ticks, err))))
+	if (rc || (o->type == LT_SIM_OT_LIMIT && (rc = check_price(s, price, o->sell, &ticks, err))))
 		return rc;
 	if (amount <= o->filled + EPS)
 		return terr(err, 10021, "invalid_amount");

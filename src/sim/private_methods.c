@@ -7,7 +7,8 @@
  * {param, reason}: amount and contracts both missing or disagreeing, price missing for a limit
  * order, label over 64 characters. Unknown instrument 13020 not_found. The engine's codes
  * (engine.c): 10002 qty_too_low, 10021 invalid_amount, 10023 invalid_price, 10043
- * price_wrong_tick, 10005 price_too_low / 10007 price_too_high (price band), 10009
+ * price_wrong_tick, 10007 price_too_high (buy above max_price) / 10005 price_too_low (sell below
+ * min_price), 10009
  * not_enough_funds, 11054 post_only_reject, 11030 other_reject (reduce_only without a position).
  * Orders of other accounts are invisible (10004 order_not_found); cancel/edit of an order that
  * is no longer open: 11044 not_open_order. */

@@ -226,3 +226,18 @@ describe("lt.sleep", function()
     assert.is_true(t1 - t0 < 1.0, ("20 sleeps of 10 ms took %.3f s"):format(t1 - t0))
   end)
 end)
+
+describe("lt.run", function()
+  -- regression: a failing main function left lt.run waiting for its other tasks (a
+  -- subscription's handler task runs until the subscription closes), so it hung
+  it("re-raises the main function's error at once even while other tasks are alive", function()
+    local t0 = lt.now()
+    local ok, err = pcall(lt.run, function()
+      lt.spawn(function() lt.sleep(30) end)
+      error("boom")
+    end)
+    assert.is_false(ok)
+    assert.matches("boom", err, 1, true)
+    assert.is_true(lt.now() - t0 < 2)
+  end)
+end)

@@ -6,6 +6,7 @@ local function with_private(fn, opts)
   local out
   lt.run(function()
     local o = { venue = "sim", timeout = 5 }
+    o.client_id, o.client_secret = S.account()     -- each test spends its own account's limits
     for k, v in pairs(opts or {}) do o[k] = v end
     local priv = lt.private(o)
     out = table.pack(fn(priv))
@@ -59,7 +60,7 @@ describe("lt.private", function()
       lt.sleep(0.3)
       local _, e2 = priv:get_positions{ currency = "BTC" }
       return e, e2, priv:state(), priv:stats()
-    end, { client_id = (lt.sim.demo_account()), client_secret = "definitely-wrong-secret" })
+    end, { client_secret = "definitely-wrong-secret" })
     assert.equal("auth", err.kind)
     assert.equal(13004, err.code)
     assert.not_matches("definitely%-wrong%-secret", tostring(err))
@@ -219,6 +220,55 @@ describe("trading on the built-in venue", function()
     end)
   end
 
+  it("partially fills a limit order that takes more than the best level, then rests the rest", function()
+    local o, filled
+    with_private(function(priv)
+      local book = assert(priv:get_order_book{ instrument_name = BTC, depth = 1 })
+      local p1, a1 = book.asks[1][1], book.asks[1][2]
+      local r = assert(priv:buy{ instrument_name = BTC, amount = a1 + 10, type = "limit",
+                                 price = p1, label = "spec-partial" })
+      o, filled = r.order, 0
+      for _, t in ipairs(r.trades) do filled = filled + t.amount end
+      priv:cancel_by_label{ label = "spec-partial" }
+      priv:sell{ instrument_name = BTC, amount = filled, type = "market" }
+    end)
+    assert.equal("open", o.order_state)
+    assert.is_true(o.filled_amount > 0 and o.filled_amount < o.amount)
+    assert.equal(o.filled_amount, filled)
+  end)
+
+  it("cancels by currency, finds open orders by label, turns cancel_on_disconnect off", function()
+    with_private(function(priv)
+      local p = passive_bid(priv, 60)
+      assert(priv:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p, label = "spec-cur" })
+      local by_label = assert(priv:get_open_orders_by_label{ label = "spec-cur", currency = "BTC" })
+      assert.equal(1, #by_label)
+      assert.equal("spec-cur", by_label[1].label)
+      assert.equal(1, assert(priv:cancel_all_by_currency{ currency = "BTC", kind = "future" }))
+      assert.equal("ok", assert(priv:enable_cancel_on_disconnect{}))
+      assert.equal("ok", assert(priv:disable_cancel_on_disconnect{}))
+      assert.is_false(assert(priv:get_cancel_on_disconnect{}).enabled)
+    end)
+  end)
+
+  it("delivers user.portfolio and user.changes after a fill", function()
+    local portfolio, changes
+    with_private(function(priv)
+      local s = assert(priv:subscribe({ "user.portfolio.btc", "user.changes." .. BTC .. ".raw" },
+        function(msg, sub)
+          if msg.equity then portfolio = msg else changes = msg end
+        end))
+      assert(priv:buy{ instrument_name = BTC, amount = 10, type = "market" })
+      S.wait_for(function() return portfolio and changes end)
+      assert(priv:sell{ instrument_name = BTC, amount = 10, type = "market" })
+      s:close()
+    end)
+    assert.equal("float", math.type(portfolio.equity))
+    assert.equal(BTC, changes.instrument_name)
+    assert.is_table(changes.trades)
+    assert.is_table(changes.orders)
+  end)
+
   it("raises naming the parameter for invalid orders, and sends nothing", function()
     with_private(function(priv)
       local cases = {
@@ -261,5 +311,32 @@ describe("trading on the built-in venue", function()
     end)
     assert.is_true(ok)
     assert.equal("closed", state)
+  end)
+end)
+
+describe("venue errors through the clients", function()
+  it("a private method on an unauthenticated connection gets 13009 with kind 'auth'", function()
+    local _, err = S.with_public(function(pub)
+      return pub:call("private/get_positions", { currency = "BTC" })
+    end)
+    assert.equal(13009, err.code)
+    assert.equal("auth", err.kind)
+  end)
+
+  it("an unknown client_id gets 13004 invalid_credentials", function()
+    local _, err = with_private(function(priv)
+      return priv:get_positions{ currency = "BTC" }
+    end, { client_id = "nobody-here", client_secret = "x" })
+    assert.equal(13004, err.code)
+    assert.equal("invalid_credentials", err.name)
+  end)
+
+  it("-32602 carries the parameter in err.data", function()
+    local _, err = S.with_public(function(pub)
+      return pub:call("sim/configure", { heartbeat_ms_per_s = 5000 })
+    end)
+    assert.equal(-32602, err.code)
+    assert.equal("heartbeat_ms_per_s", err.data.param)
+    assert.is_string(err.data.reason)
   end)
 end)

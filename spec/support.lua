@@ -3,6 +3,25 @@ local lt = require "luatrade"
 
 local S = {}
 
+-- The in-process venue, with accounts of their own for the specs that trade: the venue's rate
+-- limits are per account, so tests sharing one account would spend each other's credits.
+S.accounts = {}
+do
+  local list = {}
+  for i = 1, 40 do
+    S.accounts[i] = { id = "spec" .. i, secret = "spec-secret-" .. i }
+    list[i] = S.accounts[i].id .. ":" .. S.accounts[i].secret
+  end
+  lt.sim.start(1, { accounts = table.concat(list, ",") })
+end
+local next_account = 0
+
+--- A fresh account of the in-process venue: client_id, client_secret (plain strings).
+function S.account()
+  next_account = next_account % #S.accounts + 1
+  return S.accounts[next_account].id, S.accounts[next_account].secret
+end
+
 --- Run fn inside lt.run with a public client on the built-in venue; returns what fn returned.
 function S.with_public(fn, opts)
   local out

@@ -73,7 +73,7 @@ static int l_run(lua_State *L)
 		if (lt_loop_service(rt->loop))
 			break;
 	}
-	if (rt->interrupted)
+	if (rt->interrupted && rt->main_error_ref == LUA_NOREF)
 		lt_log(LT_LOG_INFO, "interrupted: stopping tasks and closing connections");
 	shutdown_run(rt);
 	rt->running = false;
@@ -128,13 +128,20 @@ static int l_now(lua_State *L)
 	return 1;
 }
 
-/* core.sim_start([seed]): start the built-in venue in this process (once; later calls return
- * the same one). Returns its url and the CA file that verifies it. */
+/* core.sim_start([seed [, {accounts = "id:secret,..."}]]): start the built-in venue in this
+ * process (once; later calls return the same one). Returns its url and the CA file that
+ * verifies it. */
 static int l_sim_start(lua_State *L)
 {
 	lt_rt *rt = lt_rt_get(L);
 	uint64_t seed = (uint64_t)luaL_optinteger(L, 1, 1);
-	lua_settop(L, 0);
+	const char *accounts = NULL;
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "accounts");
+		accounts = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_settop(L, 2); /* the options table keeps the accounts string alive */
 	if (!rt->sim) {
 		lt_sim_opts o;
 		memset(&o, 0, sizeof o);
@@ -145,6 +152,7 @@ static int l_sim_start(lua_State *L)
 		o.cert_file = lua_tostring(L, -2);
 		o.key_file = lua_tostring(L, -1);
 		o.seed = seed;
+		o.accounts = accounts;
 		lt_err err = {0, ""};
 		if (lt_sim_new(lt_loop_context(lt_rt_loop(L, rt)), &o, &rt->sim, &err))
 			return luaL_error(L, "sim: %s", err.msg);

@@ -335,9 +335,10 @@ static void task_resume(lt_task *t)
 			lua_xmove(co, rt->L, 1);
 		else
 			luaL_traceback(rt->L, co, msg ? msg : "(error object is not a string)", 0);
-		if (t == rt->main_task) {
+		if (t == rt->main_task) { /* the run ends: lt.run re-raises this error */
 			luaL_unref(rt->L, LUA_REGISTRYINDEX, rt->main_error_ref);
 			rt->main_error_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+			rt->interrupted = 1;
 		} else {
 			lt_log(LT_LOG_ERROR, "task %u failed: %s", t->id, lua_tostring(rt->L, -1));
 			lua_pop(rt->L, 1);

@@ -49,10 +49,11 @@ M.set_log_level = core.set_log_level
 local sim = {}
 M.sim = sim
 
---- lt.sim.start([seed]): start the built-in venue in this process (once; later calls return
--- the same one) and return its url and the CA file that verifies its certificate.
--- Example: `local url, ca = lt.sim.start()`.
-function sim.start(seed) return core.sim_start(seed) end
+--- lt.sim.start([seed [, opts]]): start the built-in venue in this process (once; later calls
+-- return the same one) and return its url and the CA file that verifies its certificate.
+-- opts.accounts = "id:secret,id:secret" adds accounts besides the demo account.
+-- Example: `local url, ca = lt.sim.start(1, { accounts = "alice:s3cret" })`.
+function sim.start(seed, opts) return core.sim_start(seed, opts) end
 
 -- The handler task of every subscription: messages in order, one at a time; a handler that
 -- raises is logged with its traceback and keeps receiving.

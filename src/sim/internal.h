@@ -206,6 +206,9 @@ void lt_sim_hb_set(lt_sim_conn *c, int64_t interval_ms);
 void lt_sim_hb_disable(lt_sim_conn *c);
 void lt_sim_hb_answered(lt_sim_conn *c);  /* a public/test arrived */
 
+/* ---- subscribe/unsubscribe replies (public_methods.c); user_channels for private/ ---- */
+void lt_sim_subscribe_reply(lt_sim_req *rq, bool sub, bool user_channels);
+
 /* ---- channels (channels.c) ---- */
 /* Subscribe one channel name: 1 subscribed (new or already), 0 invalid/not allowed, <0 error. */
 int lt_sim_chan_subscribe(lt_sim_conn *c, const char *name);

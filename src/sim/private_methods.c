@@ -469,43 +469,14 @@ static void m_get_account_summary(lt_sim_req *rq)
 
 /* ---- private subscriptions: public channels (channels.c) and user.* ----------------------- */
 
-static void subscribe_common(lt_sim_req *rq, bool sub)
-{
-	yajl_val chans;
-	const char *label;
-	if (lt_sim_param_strarr(rq, "channels", true, 500, &chans) <= 0 ||
-	    lt_sim_param_str(rq, "label", false, &label) < 0)
-		return;
-	lt_buf *b = lt_sim_reply_begin(rq);
-	lt_buf_add(b, "[", 1);
-	size_t n = 0;
-	for (size_t i = 0; i < chans->u.array.len; i++) {
-		const char *name = chans->u.array.values[i]->u.string;
-		bool user = strncmp(name, "user.", 5) == 0, dup = false;
-		int rc = sub ? (user ? lt_sim_user_subscribe(rq->conn, name)
-				     : lt_sim_chan_subscribe(rq->conn, name))
-			     : (user ? lt_sim_user_unsubscribe(rq->conn, name)
-				     : lt_sim_chan_unsubscribe(rq->conn, name));
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = strcmp(chans->u.array.values[j]->u.string, name) == 0;
-		if (rc != 1 || dup)
-			continue;
-		if (n++)
-			lt_buf_add(b, ",", 1);
-		lt_jw_string(b, name, strlen(name));
-	}
-	lt_buf_add(b, "]", 1);
-	lt_sim_reply_end(rq);
-}
-
 static void m_subscribe(lt_sim_req *rq)
 {
-	subscribe_common(rq, true);
+	lt_sim_subscribe_reply(rq, true, true);
 }
 
 static void m_unsubscribe(lt_sim_req *rq)
 {
-	subscribe_common(rq, false);
+	lt_sim_subscribe_reply(rq, false, true);
 }
 
 static void m_unsubscribe_all(lt_sim_req *rq)

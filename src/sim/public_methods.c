@@ -2,6 +2,7 @@
  * (deribit-api.md §2), subscriptions (§4) and market data (§6). Each handler validates its
  * parameters (params.c: -32602 with data {param, reason}) and answers exactly once. */
 #include "internal.h"
+#include "trading.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,20 +72,25 @@ static void m_disable_heartbeat(lt_sim_req *rq)
 	lt_sim_reply_ok(rq);
 }
 
-/* subscribe and unsubscribe: the result lists the channels this call changed (or confirmed). */
-static void subscribe_common(lt_sim_req *rq, bool sub)
+/* subscribe and unsubscribe: the result lists the channels this call changed (or confirmed).
+ * With user_channels (private/subscribe), user.* names go to the user channels (trading.h). */
+void lt_sim_subscribe_reply(lt_sim_req *rq, bool sub, bool user_channels)
 {
 	yajl_val chans;
-	if (lt_sim_param_strarr(rq, "channels", true, MAX_CHANNELS, &chans) <= 0)
+	const char *label;
+	if (lt_sim_param_strarr(rq, "channels", true, MAX_CHANNELS, &chans) <= 0 ||
+	    (user_channels && lt_sim_param_str(rq, "label", false, &label) < 0))
 		return;
 	lt_buf *b = lt_sim_reply_begin(rq);
 	lt_buf_add(b, "[", 1);
 	size_t n = 0;
 	for (size_t i = 0; i < chans->u.array.len; i++) {
 		const char *name = chans->u.array.values[i]->u.string;
-		int rc = sub ? lt_sim_chan_subscribe(rq->conn, name)
-			     : lt_sim_chan_unsubscribe(rq->conn, name);
-		bool dup = false;
+		bool user = user_channels && strncmp(name, "user.", 5) == 0, dup = false;
+		int rc = sub ? (user ? lt_sim_user_subscribe(rq->conn, name)
+				     : lt_sim_chan_subscribe(rq->conn, name))
+			     : (user ? lt_sim_user_unsubscribe(rq->conn, name)
+				     : lt_sim_chan_unsubscribe(rq->conn, name));
 		for (size_t j = 0; j < i && !dup; j++)
 			dup = strcmp(chans->u.array.values[j]->u.string, name) == 0;
 		if (rc != 1 || dup)
@@ -99,12 +105,12 @@ static void subscribe_common(lt_sim_req *rq, bool sub)
 
 static void m_subscribe(lt_sim_req *rq)
 {
-	subscribe_common(rq, true);
+	lt_sim_subscribe_reply(rq, true, false);
 }
 
 static void m_unsubscribe(lt_sim_req *rq)
 {
-	subscribe_common(rq, false);
+	lt_sim_subscribe_reply(rq, false, false);
 }
 
 static void m_unsubscribe_all(lt_sim_req *rq)

@@ -18,7 +18,7 @@ describe("rate limits", function()
   setup(function()
     dir = os.tmpname(); os.remove(dir); os.execute("mkdir -p " .. dir)
     local accounts = {}
-    for i = 1, 6 do accounts[#accounts + 1] = ("--account rl%d:secret-rl-%d"):format(i, i) end
+    for i = 1, 7 do accounts[#accounts + 1] = ("--account rl%d:secret-rl-%d"):format(i, i) end
     local p = io.popen(("%s/luatrade sim --port 0 %s > %s/sim.log 2>&1 & echo $!")
                        :format(build, table.concat(accounts, " "), dir))
     sim_pid = p:read("l"); p:close()
@@ -157,6 +157,27 @@ describe("rate limits", function()
     assert.equal(1, venue_limited)
     assert.is_true(level < 1)                      -- the local bucket was drained
     assert.is_true(backoff >= 0.15, ("the next order went after %.3f s"):format(backoff))
+  end)
+
+  it("waits for a refill (>= 5 s) before reconnecting when the venue ends the session on a 10028", function()
+    local err, early_state, later_state
+    lt.run(function()
+      local priv = private(7)
+      assert(priv:get_positions{ currency = "BTC" })
+      assert(priv:call("sim/configure", { close_on_10028 = true }))
+      assert(priv:call("sim/fault", { action = "rate_limit" }))
+      local _
+      _, err = priv:get_positions{ currency = "BTC" }
+      lt.sleep(3)
+      early_state = priv:state()
+      S.wait_for(function() return priv:state() == "authenticated" end, 8)
+      later_state = priv:state()
+      assert(priv:call("sim/configure", { close_on_10028 = false }))
+      priv:close()
+    end)
+    assert.equal(10028, err.code)
+    assert.equal("reconnecting", early_state)
+    assert.equal("authenticated", later_state)
   end)
 
   it("reads the account's limits with tier = 'auto'", function()

@@ -238,6 +238,7 @@ static void venue_rate_limited(lua_State *L, const char *name)
 		return;
 	const lt_method *m = lt_method_find(name);
 	lt_rl_drain(&c->rl, m ? m->pool : LT_POOL_NON_ME, lt_now_us());
+	lt_ws_hold_off(c->ws, 5000); /* if the venue ends the session, come back after a refill */
 	c->venue_rate_limited++;
 	lt_log(LT_LOG_WARN, "%s: the venue answered too_many_requests to %s; backing off",
 	       c->url, name);

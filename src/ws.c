@@ -33,6 +33,8 @@ struct lt_ws {
 	size_t rxlen, rxcap, max_message;
 	bool rx_skip;
 	int attempt, bo_min, bo_max;
+	int hold_ms;                /* lt_ws_hold_off: least delay of the next reconnect ... */
+	int64_t hold_until_us;      /* ... if the drop comes before this time */
 	bool no_reconnect;
 	uint64_t rng;
 	lws_sorted_usec_list_t sul_retry;
@@ -186,6 +188,8 @@ static void schedule_retry(lt_ws *ws)
 		d = ws->bo_max;
 	ws->rng ^= ws->rng << 13; ws->rng ^= ws->rng >> 7; ws->rng ^= ws->rng << 17;
 	d = d / 2 + (int64_t)(ws->rng % (uint64_t)(d / 2 + 1)); /* jitter: [d/2, d] */
+	if (lt_now_us() < ws->hold_until_us && d < ws->hold_ms)
+		d = ws->hold_ms + (int64_t)(ws->rng % 1000);
 	ws->attempt++;
 	ws->stats.reconnects++;
 	lws_sul_schedule(lt_loop_context(ws->loop), 0, &ws->sul_retry, retry_cb,
@@ -398,6 +402,12 @@ void lt_ws_close(lt_ws *ws)
 	}
 	lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, 2); /* in case the handshake stalls */
 	lws_callback_on_writable(ws->wsi);
+}
+
+void lt_ws_hold_off(lt_ws *ws, int ms)
+{
+	ws->hold_ms = ms;
+	ws->hold_until_us = lt_now_us() + 10000000;
 }
 
 void lt_ws_drop(lt_ws *ws)

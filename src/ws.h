@@ -75,6 +75,10 @@ bool lt_ws_url_is_loopback(const char *url);
 /* The client protocol table for lt_loop's client vhosts. */
 const struct lws_protocols *lt_ws_protocols(void);
 
+/* Make the next reconnect, if the connection drops within the next 10 s, wait at least ms
+ * (after a 10028 the venue may end the session; reconnect after its bucket refilled, §9). */
+void lt_ws_hold_off(lt_ws *ws, int ms);
+
 /* Force-drop the transport without a close handshake, as a network failure would (tests and
  * fault injection); the reconnect logic then runs as for any other drop. */
 void lt_ws_drop(lt_ws *ws);

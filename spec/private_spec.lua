@@ -81,6 +81,18 @@ describe("lt.private", function()
     assert.equal(2, stats.authentications)
   end)
 
+  it("reports state changes to on_state, so a strategy can reconcile after a reconnect", function()
+    local seen = {}
+    with_private(function(priv)
+      priv:on_state(function(state) seen[#seen + 1] = state end)
+      assert(priv:get_positions{ currency = "BTC" })
+      priv:_drop_connection()
+      S.wait_for(function() return #seen >= 4 end)
+    end)
+    assert.same({ "authenticated", "reconnecting", "connecting", "authenticated" },
+                { seen[1], seen[2], seen[3], seen[4] })
+  end)
+
   it("refreshes its token before it expires, mid-session", function()
     local stats, r = with_private(function(priv)
       assert(priv:get_positions{ currency = "BTC" })

@@ -339,6 +339,57 @@ static void on_state(void *ud, lt_ws_state st, const char *reason)
 	case LT_WS_CONNECTING:
 		break;
 	}
+	if (!(st == LT_WS_OPEN && c->auth)) /* a private client reports "authenticated" instead */
+		lt_client_emit_state(c, lt_ws_state_name(st), reason);
+}
+
+typedef struct state_event {
+	lt_client *c;
+	const char *state, *reason;
+} state_event;
+
+static int emit_protected(lua_State *L)
+{
+	state_event *e = lua_touserdata(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->c->state_ref);
+	lua_pushstring(L, e->state);
+	if (e->reason)
+		lua_pushstring(L, e->reason);
+	else
+		lua_pushnil(L);
+	lt_task_spawn(e->c->rt, L, lua_gettop(L) - 2, 2);
+	return 0;
+}
+
+void lt_client_emit_state(lt_client *c, const char *state, const char *reason)
+{
+	if (c->state_ref == LUA_NOREF || c->state_ref == 0 || c->closed || !c->rt->running)
+		return;
+	lua_State *L = c->rt->L;
+	state_event e = {c, state, reason};
+	int top = lua_gettop(L);
+	lua_pushcfunction(L, emit_protected);
+	lua_pushlightuserdata(L, &e);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+		lt_log(LT_LOG_ERROR, "%s: could not run the state handler: %s", c->url,
+		       lua_tostring(L, -1));
+	lua_settop(L, top);
+	lt_loop_wake(c->rt->loop);
+}
+
+/* client:on_state(fn): fn(state, reason) runs as a task after every change of connection or
+ * authentication state (connecting, open, reconnecting, closed, authenticated, auth_failed).
+ * A typical use: reconcile open orders after "authenticated" following a "reconnecting".
+ * fn = nil removes the handler. */
+static int l_on_state(lua_State *L)
+{
+	lt_client *c = lt_client_check(L, 1);
+	if (!lua_isnil(L, 2))
+		luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_settop(L, 2);
+	luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
+	c->state_ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
 }
 
 static void on_message(void *ud, const char *msg, size_t len)
@@ -503,7 +554,7 @@ static int client_new(lua_State *L, bool private)
 
 	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);
 	memset(c, 0, sizeof *c);
-	c->self_ref = c->subs_ref = LUA_NOREF;
+	c->self_ref = c->subs_ref = c->state_ref = LUA_NOREF;
 	c->closed = true; /* until fully set up: __gc has nothing to release */
 	luaL_setmetatable(L, private ? LT_PRIVATE_MT : LT_CLIENT_MT);
 	c->rt = rt;
@@ -559,7 +610,8 @@ void lt_client_close(lua_State *L, lt_client *c)
 		c->next->prev = c->prev;
 	luaL_unref(L, LUA_REGISTRYINDEX, c->subs_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, c->self_ref);
-	c->subs_ref = c->self_ref = LUA_NOREF;
+	luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
+	c->subs_ref = c->self_ref = c->state_ref = LUA_NOREF;
 }
 
 void lt_clients_close_all(lt_rt *rt)
@@ -674,7 +726,7 @@ static void client_metatable(lua_State *L, const char *name, bool private)
 	static const luaL_Reg meths[] = {
 		{"call", l_call}, {"close", l_close}, {"state", l_state}, {"stats", l_stats},
 		{"rate_limit_status", l_rate_limit_status}, {"subscribe", lt_client_subscribe},
-		{"_drop_connection", l_drop_connection}, {NULL, NULL}};
+		{"_drop_connection", l_drop_connection}, {"on_state", l_on_state}, {NULL, NULL}};
 	if (!luaL_newmetatable(L, name)) {
 		lua_pop(L, 1);
 		return;

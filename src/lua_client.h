@@ -33,6 +33,7 @@ struct lt_client {
 	unsigned long long venue_rate_limited; /* 10028 answers from the venue */
 	int self_ref;             /* anchors the userdata while open */
 	int subs_ref;             /* table: channel -> subscription userdata */
+	int state_ref;            /* client:on_state handler, or LUA_NOREF */
 	int64_t timeout_ms;       /* default per-call timeout */
 	int heartbeat_s;          /* public/set_heartbeat after every (re)connect; 0 = off */
 	char url[256];
@@ -72,6 +73,10 @@ int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m
 int lt_call_result(lua_State *L, const char *name);
 /* The per-call timeout from an optional argument (number of seconds or {timeout = s}). */
 int64_t lt_call_timeout(lua_State *L, int idx, const lt_client *c);
+
+/* Tell the client:on_state handler (if any) about a state change: it runs as a new task with
+ * (state, reason). Safe to call from libwebsockets callbacks (runs in protected mode). */
+void lt_client_emit_state(lt_client *c, const char *state, const char *reason);
 
 /* Subscriptions (lua_subs.c). */
 void lt_subs_open(lua_State *L);                        /* metatable, on module load */

@@ -151,6 +151,7 @@ static void auth_ok(lt_client *c, lua_State *L)
 	a->access_token = access;
 	a->refresh_token = refresh;
 	a->state = LT_AUTH_OK;
+	lt_client_emit_state(c, "authenticated", NULL);
 	if (expires > 0 && refresh)
 		lws_sul_schedule(lt_loop_context(c->rt->loop), 0, &a->refresh_sul, refresh_due,
 				 us((int64_t)((double)expires * 1000.0 * a->refresh_fraction)));
@@ -192,6 +193,7 @@ static void on_auth_done(void *ud, lt_done how, lua_State *L)
 			return;
 		}
 		a->state = LT_AUTH_FAILED;
+		lt_client_emit_state(c, "auth_failed", a->fail_msg);
 		lt_log(LT_LOG_ERROR, "%s: authentication failed: %s; private calls will fail until "
 		       "the client is recreated", c->url, a->fail_msg);
 		wake_all(c, false);

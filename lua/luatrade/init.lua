@@ -111,7 +111,9 @@ end
 --   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,
 --   ticker, get_order_book, get_index_price, unsubscribe, unsubscribe_all: the venue method
 --   of that name with a params table; subscribe(channels, handler) -> subscription;
---   call(method, params) for any other method; close(); state(); stats(); rate_limit_status().
+--   call(method, params) for any other method; close(); state(); stats(); rate_limit_status();
+--   on_state(fn): fn(state, reason) runs as a task after each change (connecting, open,
+--   reconnecting, closed; on private clients authenticated and auth_failed instead of open).
 -- Rate limits: each client has its own limiter, consulted before every send: 500 credits of
 -- the non-matching-engine pool per call (50,000 cap, 10,000/s), subscribe/unsubscribe 3,000
 -- of their own pool, get_instruments 10,000 of its own.

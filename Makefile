@@ -85,6 +85,18 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@scripts/run-bench $(BUILD)
 
+# Coverage-guided fuzzing of the venue-message decoder (clang's libFuzzer, with ASan+UBSan).
+FUZZ_SECONDS ?= 60
+FUZZ_SRC = src/json_decode.c src/schemas.c src/lt.c src/buf.c
+fuzz:
+	@scripts/install-deps clang libclang-rt-14-dev
+	@mkdir -p $(BUILD)/fuzz/corpus
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+		$(DEP_CFLAGS) -o $(BUILD)/fuzz/envelope_fuzz fuzz/envelope_fuzz.c $(FUZZ_SRC) \
+		$(shell $(PKG_CONFIG) --libs lua5.4 yajl openssl) -lm
+	cp tests/fixtures/*.json $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/envelope_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
+
 install: all
 	install -D -m 755 $(BUILD)/luatrade $(DESTDIR)$(PREFIX)/bin/luatrade
 

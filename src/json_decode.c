@@ -5,9 +5,12 @@
  * keeps its elements (arrays) or key/value pairs (objects) on the Lua stack and becomes a table
  * when it closes, created with lua_createtable at its exact size, so no table is ever rehashed
  * while decoding and no memory is spent on slack. A container that grows past SPILL stack
- * slots becomes a table early and takes its remaining entries directly. Keys are pushed with
- * lua_pushlstring, which reuses Lua's interned short strings. Numbers arrive as text (yajl's
- * number callback), so the schema decides integer vs float without a round trip through double.
+ * slots becomes a table early and takes its remaining entries directly. An object with a
+ * schema is created at once, sized from the schema, and takes its pairs directly; its known
+ * keys come from a per-schema table of field names (strings interned once per Lua state, in
+ * the registry box's cache), other keys are pushed with lua_pushlstring. Numbers arrive as
+ * text (yajl's number callback), so the schema decides integer vs float without a round trip
+ * through double. Strings are validated once, by utf8_ok (yajl's own check is off).
  *
  * The envelope decoder runs the same callbacks with two extra frame kinds for the top-level
  * object and for "params": their scalars (id, method, channel, usIn, ...) go into lt_envelope,
@@ -17,7 +20,8 @@
  *
  * Failure leaves the Lua stack as it was on entry. The yajl handle lives in a registry box for
  * the duration of a call, so a Lua memory error raised from inside a callback does not leak it:
- * the next call (or the box's __gc at lua_close) frees it.
+ * the next call (or the box's __gc at lua_close) frees it. Its memory comes from an arena in
+ * the box, so a parse normally costs no malloc/free.
  */
 #include "codec.h"
 
@@ -50,12 +54,14 @@ typedef struct frame {
 	int n;                    /* elements (F_ARR) or complete pairs (F_OBJ) held */
 	int tbl;                  /* stack index of the table once it exists, else 0 */
 	int hint;                 /* F_OBJ: field index where the next key lookup starts */
+	int names;                /* F_OBJ with schema: stack index of its field-name table */
 	fkind kind;
 	slot slot;                /* F_ENV/F_PARAMS: what the pending key selects */
 } frame;
 
 typedef struct dec {
 	lua_State *L;
+	int root;                 /* stack index of the field-name cache (push_names) */
 	int depth;                /* index of the innermost frame; fr[0] is the root pseudo-frame */
 	int nest;                 /* open JSON containers, skipped ones included */
 	int skip;                 /* > 0 while inside a skipped envelope value */
@@ -307,17 +313,47 @@ static int store(dec *d)
 	}
 }
 
+/* Push the table of s's field names, in field order, from the cache at d->root; built and
+ * cached on first use of s in this Lua state. Raises only on a memory error. */
+static void push_names(dec *d, const lt_schema *s)
+{
+	lua_State *L = d->L;
+	if (lua_rawgetp(L, d->root, s) == LUA_TTABLE)
+		return;
+	lua_pop(L, 1);
+	int n = 0;
+	while (s->fields[n].name)
+		n++;
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		lua_pushstring(L, s->fields[i].name);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_pushvalue(L, -1);
+	lua_rawsetp(L, d->root, s);
+}
+
+/* Open a frame. An object with a schema gets its field-name table and its table at once
+ * (sized from the schema: nfields, or the field count) and takes its pairs directly; other
+ * containers collect their entries on the stack. Needs 2 free stack slots. */
 static frame *push_frame(dec *d, fkind kind, const lt_schema *s)
 {
 	frame *f = &d->fr[++d->depth];
 	f->kind = kind;
 	f->schema = kind == F_OBJ && s && s->type == LT_T_OBJECT && s->fields ? s : NULL;
 	f->next = kind == F_ARR && s && s->type == LT_T_ARRAY ? s->elem : NULL;
-	f->base = lua_gettop(d->L);
 	f->n = 0;
 	f->tbl = 0;
 	f->hint = 0;
+	f->names = 0;
 	f->slot = S_IGNORE;
+	if (f->schema) {
+		push_names(d, s);
+		f->names = lua_gettop(d->L);
+		lua_createtable(d->L, 0, s->nfields > 0 ? s->nfields : (int)lua_rawlen(d->L, -1));
+		f->tbl = f->names + 1;
+	}
+	f->base = lua_gettop(d->L);
 	return f;
 }
 
@@ -329,22 +365,18 @@ static bool key_eq(const char *name, const char *key, size_t len)
 	return name[len] == '\0';
 }
 
-/* Schema of field key in f's object schema (NULL = ANY). The scan starts after the previous
- * match and wraps, so keys in declaration order cost one comparison each. */
-static const lt_schema *field_schema(frame *f, const char *key, size_t len)
+/* Index of field key in f's object schema, or -1. The scan starts after the previous match
+ * and wraps, so keys in declaration order cost one comparison each. */
+static int field_index(frame *f, const char *key, size_t len)
 {
 	const lt_field *fl = f->schema->fields;
 	for (int i = f->hint; fl[i].name; i++)
-		if (key_eq(fl[i].name, key, len)) {
-			f->hint = i + 1;
-			return fl[i].schema;
-		}
+		if (key_eq(fl[i].name, key, len))
+			return f->hint = i + 1, i;
 	for (int i = 0; i < f->hint; i++)
-		if (key_eq(fl[i].name, key, len)) {
-			f->hint = i + 1;
-			return fl[i].schema;
-		}
-	return NULL;
+		if (key_eq(fl[i].name, key, len))
+			return f->hint = i + 1, i;
+	return -1;
 }
 
 /* ---- envelope frames (deribit-api.md §1) ------------------------------------------------------ */
@@ -488,9 +520,11 @@ static int env_open(dec *d, frame *f, bool map)
 
 /* ---- strings ------------------------------------------------------------------------------- */
 
-/* yajl checks UTF-8 structure only; reject what it lets through: overlong forms (C0 AF for
- * '/') and code points above U+10FFFF. Encoded surrogates are accepted, because yajl itself
- * produces them when it unescapes a lone "\udc00". ASCII text costs one word-wise scan. */
+/* The one UTF-8 check (yajl's own is off: yajl_dont_validate_strings): every string and key,
+ * skipped ones included, must be well-formed UTF-8 with no overlong forms (C0 AF for '/'),
+ * no truncated sequence and no code point above U+10FFFF. Encoded surrogates are accepted,
+ * because yajl itself produces them when it unescapes a lone "\udc00". ASCII text costs one
+ * word-wise scan. */
 static bool utf8_ok(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
@@ -506,21 +540,21 @@ static bool utf8_ok(const unsigned char *s, size_t len)
 			i++;
 			continue;
 		}
-		/* yajl guarantees the lead byte has its continuation bytes; check the ranges */
 		if (c < 0xc2 || c > 0xf4)
 			return false;
-		if (c < 0xe0) {
-			i += 2;
-			continue;
-		}
-		if (i + 1 >= len)
+		size_t n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		if (len - i < n)
 			return false;
 		unsigned c1 = s[i + 1];
-		if ((c == 0xe0 && c1 < 0xa0) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+		if ((c1 & 0xc0) != 0x80 || (c == 0xe0 && c1 < 0xa0) || (c == 0xf0 && c1 < 0x90) ||
+		    (c == 0xf4 && c1 > 0x8f))
 			return false;
-		i += c < 0xf0 ? 3 : 4;
+		for (size_t k = 2; k < n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		i += n;
 	}
-	return i == len;
+	return true;
 }
 
 /* ---- yajl callbacks ------------------------------------------------------------------------- */
@@ -579,7 +613,7 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 	dec *d = ctx;
 	frame *f = &d->fr[d->depth];
 	if (!utf8_ok(s, len))
-		return fail(d, "invalid UTF8 (overlong or beyond U+10FFFF) in string");
+		return fail(d, "invalid UTF8 in string");
 	if (d->skip)
 		return 1;
 	if (in_env(f))
@@ -594,8 +628,9 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 {
 	dec *d = ctx;
 	frame *f = &d->fr[d->depth];
-	if (!utf8_ok(k, len))
-		return fail(d, "invalid UTF8 (overlong or beyond U+10FFFF) in key");
+	int i = !d->skip && f->schema ? field_index(f, (const char *)k, len) : -1;
+	if (i < 0 && !utf8_ok(k, len))  /* a key equal to a schema's (ASCII) field name is valid */
+		return fail(d, "invalid UTF8 in key");
 	if (d->skip)
 		return 1;
 	if (f->kind == F_ENV || f->kind == F_PARAMS) {
@@ -604,8 +639,13 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 	}
 	if (!room(d))
 		return 0;
-	lua_pushlstring(d->L, (const char *)k, len);
-	f->next = f->schema ? field_schema(f, (const char *)k, len) : NULL;
+	if (i >= 0) {  /* a known field: its name is already a Lua string */
+		lua_rawgeti(d->L, f->names, i + 1);
+		f->next = f->schema->fields[i].schema;
+	} else {
+		lua_pushlstring(d->L, (const char *)k, len);
+		f->next = NULL;
+	}
 	return 1;
 }
 
@@ -644,7 +684,9 @@ static int close_container(dec *d)
 	}
 	if (!room(d))
 		return 0;
-	if (!f->tbl) {
+	if (f->names)  /* the table replaces the field-name table below it */
+		lua_replace(d->L, f->names);
+	else if (!f->tbl) {
 		if (f->kind == F_OBJ)
 			obj_table(d->L, f, f->n);
 		else
@@ -674,9 +716,74 @@ static const yajl_callbacks callbacks = {
 
 static const char box_key = 'j';  /* registry key: its address */
 
+/* The alignment of arena blocks: what yajl stores (pointers, size_t), and no more than Lua
+ * guarantees for userdata memory (LUAI_MAXALIGN). */
+typedef union word {
+	void *p;
+	size_t z;
+	double d;
+	long long ll;
+} word;
+
+#define ARENA 4096 /* bytes: a yajl handle, its lexer, stacks and a 2 KiB decode buffer */
+#define ALIGN sizeof(word)
+#define AHDR ((sizeof(size_t) + ALIGN - 1) / ALIGN * ALIGN) /* size header of an arena block */
+
 typedef struct box {
 	yajl_handle h;  /* the handle of the call in progress, NULL between calls */
+	size_t used;    /* arena bytes handed out since the last parse started */
+	union {
+		word align;
+		unsigned char arena[ARENA];
+	};
 } box;
+
+/* yajl's allocator: blocks for the handle of one parse come from the box's arena (a size
+ * header, then the block), so a parse costs no malloc/free; what does not fit goes to the
+ * heap. Freeing an arena block does nothing: parse() empties the arena before each parse,
+ * once the previous handle is freed (so a handle stranded by a Lua error is still intact when
+ * the next call or __gc frees it). */
+static bool in_arena(box *b, void *p)
+{
+	return (uintptr_t)p >= (uintptr_t)b->arena && (uintptr_t)p < (uintptr_t)(b->arena + ARENA);
+}
+
+static void *arena_malloc(void *ctx, size_t n)
+{
+	box *b = ctx;
+	if (n <= ARENA) {
+		size_t need = AHDR + (n + ALIGN - 1) / ALIGN * ALIGN;
+		if (ARENA - b->used >= need) {
+			unsigned char *p = b->arena + b->used;
+			memcpy(p, &n, sizeof n);
+			b->used += need;
+			return p + AHDR;
+		}
+	}
+	return malloc(n);
+}
+
+static void *arena_realloc(void *ctx, void *p, size_t n)
+{
+	if (!p)
+		return arena_malloc(ctx, n);
+	if (!in_arena(ctx, p))
+		return realloc(p, n);
+	size_t old;
+	memcpy(&old, (unsigned char *)p - AHDR, sizeof old);
+	if (n <= old)
+		return p;
+	void *q = arena_malloc(ctx, n);
+	if (q)
+		memcpy(q, p, old);
+	return q;
+}
+
+static void arena_free(void *ctx, void *p)
+{
+	if (!in_arena(ctx, p))
+		free(p);
+}
 
 static int box_gc(lua_State *L)
 {
@@ -688,22 +795,31 @@ static int box_gc(lua_State *L)
 	return 0;
 }
 
-/* The per-state box, created on first use (raises only on a memory error). Pushes nothing. */
-static box *get_box(lua_State *L)
+/* The per-state box, created on first use (raises only on a memory error). Pushes the box's
+ * user value, the field-name cache: a table {[schema address] = {field names in field order}}
+ * (push_names), so a known key is pushed as an existing string instead of hashed and
+ * interned again in every message. */
+static box *push_box(lua_State *L)
 {
 	box *b;
 	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &box_key) == LUA_TUSERDATA) {
 		b = lua_touserdata(L, -1);
-		lua_pop(L, 1);
+		lua_getiuservalue(L, -1, 1);
+		lua_remove(L, -2);
 		return b;
 	}
 	lua_pop(L, 1);
-	b = lua_newuserdatauv(L, sizeof *b, 0);
+	b = lua_newuserdatauv(L, sizeof *b, 1);
 	b->h = NULL;
+	b->used = 0;
 	lua_createtable(L, 0, 1);
 	lua_pushcfunction(L, box_gc);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, -2);
+	lua_newtable(L);
+	lua_pushvalue(L, -1);
+	lua_setiuservalue(L, -3, 1);
+	lua_rotate(L, -2, 1);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &box_key);
 	return b;
 }
@@ -728,19 +844,24 @@ static int yajl_failure(yajl_handle h, const char *buf, size_t len, bool truncat
 	return LT_EJSON;
 }
 
-/* Run yajl over buf with d's frames set up. 0, or LT_EJSON/LT_ENOMEM with err filled; the
- * caller restores the stack on failure. */
+/* Run yajl over buf with d's frames set up. Pushes the field-name cache (d->root), then the
+ * decoded value(s) above it. 0, or LT_EJSON/LT_ENOMEM with err filled; the caller restores
+ * the stack on failure. */
 static int parse(dec *d, const char *buf, size_t len, lt_err *err)
 {
-	box *b = get_box(d->L);
+	box *b = push_box(d->L);
+	d->root = lua_gettop(d->L);
 	if (b->h) {  /* left by a call that a Lua memory error interrupted */
 		yajl_free(b->h);
 		b->h = NULL;
 	}
-	yajl_handle h = yajl_alloc(&callbacks, NULL, d);
+	b->used = 0;
+	yajl_alloc_funcs af = {arena_malloc, arena_realloc, arena_free, b};
+	yajl_handle h = yajl_alloc(&callbacks, &af, d);
 	if (!h)
 		return lt_err_set(err, LT_ENOMEM, "json: out of memory");
 	b->h = h;
+	yajl_config(h, yajl_dont_validate_strings, 1);  /* utf8_ok checks every string */
 	bool truncated = false;
 	yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
 	if (st == yajl_status_ok) {
@@ -779,11 +900,12 @@ static void dec_init(dec *d, lua_State *L, fkind root, const lt_schema *schema)
 
 /* Contract in codec.h. In detail: the error message reads "json: <kind> error at byte N: ..."
  * (N = bytes consumed when yajl stopped), "json: truncated input at byte N: premature EOF", or
- * "json: at byte N: nesting deeper than 64"; UTF-8 is checked strictly (yajl's structural check
- * plus overlong forms and code points beyond U+10FFFF; encoded surrogates pass); numbers beyond
- * double range become +-inf. Returns LT_ENOMEM (nothing pushed) in the one non-raising memory
- * failure, a Lua stack that cannot grow; other Lua memory errors raise, and the yajl handle
- * they strand is freed by the next call or at lua_close. */
+ * "json: at byte N: nesting deeper than 64"; UTF-8 is checked strictly (structure, overlong
+ * forms and code points beyond U+10FFFF: "json: at byte N: invalid UTF8 in string"; encoded
+ * surrogates pass); numbers beyond double range become +-inf. Returns LT_ENOMEM (nothing
+ * pushed) in the one non-raising memory failure, a Lua stack that cannot grow; other Lua
+ * memory errors raise, and the yajl handle they strand is freed by the next call or at
+ * lua_close. Not reentrant per Lua state: a resolver must not decode JSON itself. */
 int lt_json_decode(lua_State *L, const char *buf, size_t len, const lt_schema *schema, lt_err *err)
 {
 	dec d;
@@ -792,10 +914,12 @@ int lt_json_decode(lua_State *L, const char *buf, size_t len, const lt_schema *s
 	int top = lua_gettop(L);
 	dec_init(&d, L, F_ROOT, schema);
 	int rc = parse(&d, buf ? buf : "", buf ? len : 0, err);
-	if (rc == 0 && lua_gettop(L) != top + 1)
+	if (rc == 0 && lua_gettop(L) != top + 2)
 		rc = lt_err_set(err, LT_EJSON, "json: no value");
 	if (rc)
 		lua_settop(L, top);
+	else
+		lua_replace(L, top + 1);  /* the value over the cache */
 	return rc;
 }
 
@@ -917,12 +1041,15 @@ int lt_json_decode_envelope(lua_State *L, const char *buf, size_t len, const lt_
 	d.env = env;
 	int rc = parse(&d, buf ? buf : "", buf ? len : 0, err);
 	if (rc == 0)
-		rc = finish_envelope(&d, top, err);
-	if (rc == 0 && lua_gettop(L) != top + 1)
-		rc = lt_err_set(err, LT_EJSON, "json-rpc: internal error: %d values", lua_gettop(L) - top);
+		rc = finish_envelope(&d, top + 1, err);
+	if (rc == 0 && lua_gettop(L) != top + 2)
+		rc = lt_err_set(err, LT_EJSON, "json-rpc: internal error: %d values",
+				lua_gettop(L) - top - 1);
 	if (rc) {
 		lua_settop(L, top);
 		memset(env, 0, sizeof *env);
+	} else {
+		lua_replace(L, top + 1);  /* the value over the cache */
 	}
 	return rc;
 }

@@ -4,35 +4,19 @@
 -- backs off after a 10028 it did not expect.
 local lt = require "luatrade"
 local S = require "support"
-local build = os.getenv("LUATRADE_BUILD") or "build"
 local BTC = "BTC-PERPETUAL"
 
-local function read(path)
-  local f = io.open(path); if not f then return "" end
-  local s = f:read("a"); f:close(); return s
-end
-
 describe("rate limits", function()
-  local dir, sim_pid, url
+  local venue, url
 
   setup(function()
-    dir = os.tmpname(); os.remove(dir); os.execute("mkdir -p " .. dir)
     local accounts = {}
     for i = 1, 7 do accounts[#accounts + 1] = ("--account rl%d:secret-rl-%d"):format(i, i) end
-    local p = io.popen(("%s/luatrade sim --port 0 %s > %s/sim.log 2>&1 & echo $!")
-                       :format(build, table.concat(accounts, " "), dir))
-    sim_pid = p:read("l"); p:close()
-    for _ = 1, 100 do
-      local port = read(dir .. "/sim.log"):match("127%.0%.0%.1:(%d+)")
-      if port then url = "wss://127.0.0.1:" .. port .. "/ws/api/v2" break end
-      os.execute("sleep 0.05")
-    end
+    venue = S.venue_process(table.concat(accounts, " "))
+    url = venue.url
   end)
 
-  teardown(function()
-    if sim_pid then os.execute("kill " .. sim_pid .. " 2>/dev/null") end
-    os.execute("rm -rf " .. dir)
-  end)
+  teardown(function() venue:stop() end)
 
   local function private(n, opts)
     local o = { url = url, ca_file = "build/sim/ca.pem", client_id = "rl" .. n,

@@ -4,30 +4,17 @@
 local SECRET = "Kn0wnS3cretValue42xyz"
 local build = os.getenv("LUATRADE_BUILD") or "build"
 
-local function read(path)
-  local f = io.open(path); if not f then return "" end
-  local s = f:read("a"); f:close(); return s
-end
+local S = require "support"
 
 describe("secrets and tokens", function()
-  local dir, sim_pid, port
+  local venue, dir, port
 
   setup(function()
-    dir = os.tmpname(); os.remove(dir); os.execute("mkdir -p " .. dir)
-    local p = io.popen(("%s/luatrade sim --port 0 --account leaky:%s --token-expires 2 > %s/sim.log 2>&1 & echo $!")
-                       :format(build, SECRET, dir))
-    sim_pid = p:read("l"); p:close()
-    for _ = 1, 100 do
-      port = read(dir .. "/sim.log"):match("127%.0%.0%.1:(%d+)")
-      if port then break end
-      os.execute("sleep 0.05")
-    end
+    venue = S.venue_process(("--account leaky:%s --token-expires 2"):format(SECRET))
+    dir, port = venue.dir, venue.port
   end)
 
-  teardown(function()
-    if sim_pid then os.execute("kill " .. sim_pid .. " 2>/dev/null; wait " .. sim_pid .. " 2>/dev/null") end
-    os.execute("rm -rf " .. dir)
-  end)
+  teardown(function() venue:stop() end)
 
   it("never appear in the runtime's output at the debug log level", function()
     assert.is_string(port)

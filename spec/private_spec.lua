@@ -94,14 +94,22 @@ describe("lt.private", function()
   end)
 
   it("refreshes its token before it expires, mid-session", function()
-    local stats, r = with_private(function(priv)
+    local stats, r, sent
+    with_private(function(priv)
+      local sub = assert(priv:subscribe("ticker.BTC-PERPETUAL.100ms", function() end))
       assert(priv:get_positions{ currency = "BTC" })
+      local before = priv:stats().messages_out
       lt.sleep(2.5)                              -- a 2-second token: refreshed at 1.6 s
-      return priv:stats(), priv:get_positions{ currency = "BTC" }
+      r = priv:get_positions{ currency = "BTC" }
+      stats = priv:stats()
+      sent = stats.messages_out - before
+      sub:close()
     end, { scope = "expires:2" })
     assert.is_table(r)
     assert.is_true(stats.token_refreshes >= 1)
     assert.equal(1, stats.authentications)       -- refreshed, not re-authenticated
+    -- regression: a refresh re-sent every subscription; only the refresh and the call go out
+    assert.equal(stats.token_refreshes + 1, sent)
   end)
 end)
 

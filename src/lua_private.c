@@ -156,7 +156,8 @@ static void auth_ok(lt_client *c, lua_State *L)
 		lws_sul_schedule(lt_loop_context(c->rt->loop), 0, &a->refresh_sul, refresh_due,
 				 us((int64_t)((double)expires * 1000.0 * a->refresh_fraction)));
 	wake_all(c, true);
-	after_auth(c);
+	if (!a->refreshing_done) /* a refresh keeps the session: nothing to restore */
+		after_auth(c);
 }
 
 static void on_auth_done(void *ud, lt_done how, lua_State *L)

@@ -1,7 +1,13 @@
 /* auth.h — public/auth request building (deribit-api.md §3): client_signature (HMAC-SHA256 over
  * "timestamp\nnonce\ndata", lowercase hex, a fresh random nonce each time; the secret is never
  * sent), client_credentials, refresh_token. Requests are written straight from the secret into
- * the outgoing buffer, never through a Lua string. */
+ * the outgoing buffer, never through a Lua string.
+ *
+ * Example:
+ *     lt_auth_request(&buf, id, LT_GRANT_SIGNATURE, "client-id", secret, NULL, lt_wall_ms());
+ * Errors: LT_EIO when no random bytes are available. The request costs 500 credits of the
+ * non-matching-engine pool; the caller reserves them.
+ */
 #ifndef LT_AUTH_H
 #define LT_AUTH_H
 

@@ -3,6 +3,14 @@
  * Single-threaded. Everything (clients, the in-process venue, timers) runs on this context; the
  * Lua scheduler calls lt_loop_service between draining its ready queue. lt_loop_wake is the only
  * function safe to call from a signal handler.
+ *
+ * Example:
+ *     lt_loop *loop; lt_err err;
+ *     if (lt_loop_new(&loop, &err)) fprintf(stderr, "%s\n", err.msg);
+ *     while (running) lt_loop_service(loop);   // blocks until I/O or a timer
+ *     lt_loop_free(loop);
+ * Errors: LT_EIO when the context cannot be made; lt_loop_client_vhost: LT_ETLS (unreadable CA
+ * file), LT_ENOMEM. No rate limits apply here.
  */
 #ifndef LT_LOOP_H
 #define LT_LOOP_H

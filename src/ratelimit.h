@@ -9,6 +9,11 @@
  * Reservations make waiting FIFO: lt_rl_reserve takes the credits now, possibly driving the
  * level below zero, and returns how long the caller must wait before sending; the next caller's
  * wait is therefore longer, so requests leave in the order they were made.
+ *
+ * Example:
+ *     lt_rl rl; lt_rl_init(&rl, lt_now_us()); lt_rl_set_tier(&rl, 4, lt_now_us());
+ *     int64_t wait = lt_rl_reserve(&rl, LT_POOL_ME, 1, lt_now_us());  // 0: send now
+ * Errors: lt_rl_set_tier returns LT_EINVAL outside 1..4.
  */
 #ifndef LT_RATELIMIT_H
 #define LT_RATELIMIT_H

@@ -9,6 +9,13 @@
  * LT_DONE_RESULT or LT_DONE_ERROR (response), LT_DONE_TIMEOUT, or LT_DONE_LOST
  * (lt_rpc_fail_all, on connection loss or close) — unless the owner withdraws it first with
  * lt_rpc_cancel, after which nothing is called. Requests are never re-sent.
+ *
+ * Example:
+ *     int64_t id = lt_rpc_alloc_id(rpc);
+ *     lt_method_encode(L, idx, &lt_m_ticker, id, &buf, &err);
+ *     lt_rpc_request(rpc, id, &buf, lt_m_ticker.result, 10000, done, task);  // done runs once
+ * Errors: lt_rpc_request returns the transport's error (LT_ESTATE, LT_ENOMEM) or LT_EINVAL for an
+ * id that was not allocated or is pending. Callers consult their limiter before a request.
  */
 #ifndef LT_RPC_H
 #define LT_RPC_H

@@ -1,6 +1,13 @@
 /* secret.h — an opaque credential holder (the role of an ExposableSecret): the bytes can be
  * used for signing and for one request body, but never printed. Memory is cleansed with
  * OPENSSL_cleanse when the secret is freed. Used for client secrets and access/refresh tokens.
+ *
+ * Example:
+ *     lt_secret *s; lt_err err;
+ *     if (lt_secret_from_file("/etc/luatrade/secret", &s, &err)) ...;  // refused if mode & 077
+ *     ... lt_auth_sign(s, ts, nonce, "", sig); lt_secret_free(s);
+ * Errors: LT_EINVAL naming the path (missing, not a regular file, readable by group/others,
+ * empty or over 4 KiB). No rate limits apply.
  */
 #ifndef LT_SECRET_H
 #define LT_SECRET_H

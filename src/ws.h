@@ -6,6 +6,13 @@
  * max_message bytes; larger ones, and binary frames, are dropped and counted. After an
  * unexpected close the connection is re-established with exponential backoff and jitter; the
  * owner is told through on_state and decides what to restore (auth, subscriptions).
+ *
+ * Example:
+ *     lt_ws_opts o = {.url = "wss://127.0.0.1:8443/ws/api/v2", .ca_file = "build/sim/ca.pem"};
+ *     lt_ws_cbs cbs = {on_state, on_message};
+ *     if (lt_ws_new(loop, &o, &cbs, me, &ws, &err)) ...;   // LT_EINVAL, LT_ETLS, LT_ENOMEM
+ *     lt_ws_send(ws, &buf);                                  // queued, sent when writable
+ * Rate limits are not applied here: every caller checks its client's limiter first (rpc users).
  */
 #ifndef LT_WS_H
 #define LT_WS_H

@@ -34,7 +34,9 @@ typedef enum {
 	LT_T_FLOAT,    /* numbers -> Lua float */
 	LT_T_BOOL,
 	LT_T_OBJECT,   /* fields describes known keys */
-	LT_T_ARRAY     /* elem describes each element */
+	LT_T_ARRAY,    /* elem describes each element */
+	LT_T_SECRET    /* a string holding a credential (access/refresh token): decoded into an
+			* opaque luatrade.Secret userdata, never into a Lua string */
 } lt_type;
 
 typedef struct lt_schema lt_schema;
@@ -51,7 +53,7 @@ struct lt_schema {
 };
 
 /* Leaf schemas every method may point at. */
-extern const lt_schema lt_s_any, lt_s_string, lt_s_int, lt_s_float, lt_s_bool;
+extern const lt_schema lt_s_any, lt_s_string, lt_s_int, lt_s_float, lt_s_bool, lt_s_secret;
 extern const lt_schema lt_s_float_array;  /* [x, y, ...] of floats; e.g. a [price, amount] level */
 extern const lt_schema lt_s_levels;       /* array of lt_s_float_array: book bids/asks */
 extern const lt_schema lt_s_string_array;

@@ -34,6 +34,8 @@
 #include <lauxlib.h>
 #include <yajl_parse.h>
 
+#include "lua_secret.h"
+
 #define MAX_DEPTH 64
 #define SPILL 256 /* stack slots one open container may use before it becomes a table */
 
@@ -620,7 +622,10 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 		return env_scalar(d, f, J_STRING, (const char *)s, len);
 	if (!room(d))
 		return 0;
-	lua_pushlstring(d->L, (const char *)s, len);
+	if (f->next && f->next->type == LT_T_SECRET) /* a token: never a Lua string */
+		lt_lua_secret_push(d->L, (const char *)s, len);
+	else
+		lua_pushlstring(d->L, (const char *)s, len);
 	return store(d);
 }
 
@@ -927,7 +932,7 @@ int lt_json_decode(lua_State *L, const char *buf, size_t len, const lt_schema *s
 
 static bool retype_needed(const lt_schema *s)
 {
-	return s && (s->type == LT_T_INT || s->type == LT_T_FLOAT ||
+	return s && (s->type == LT_T_INT || s->type == LT_T_FLOAT || s->type == LT_T_SECRET ||
 		     (s->type == LT_T_OBJECT && s->fields) || (s->type == LT_T_ARRAY && s->elem));
 }
 
@@ -946,6 +951,11 @@ static void retype(lua_State *L, const lt_schema *s, int depth)
 			lua_pop(L, 1);
 			lua_pushinteger(L, iv);
 		}
+	} else if (s->type == LT_T_SECRET && t == LUA_TSTRING) {
+		size_t n;
+		const char *p = lua_tolstring(L, -1, &n);
+		lt_lua_secret_push(L, p, n);
+		lua_remove(L, -2);
 	} else if (s->type == LT_T_FLOAT && lua_isinteger(L, -1)) {
 		iv = lua_tointeger(L, -1);
 		lua_pop(L, 1);

@@ -119,12 +119,18 @@ static void refresh_due(lws_sorted_usec_list_t *sul)
 
 static void after_auth(lt_client *c);
 
+/* A token of the auth result: the decoder made it a secret (schema LT_T_SECRET), so it never
+ * existed as a Lua string; take a copy and wipe the userdata now rather than at its GC. */
 static lt_secret *take_token(lua_State *L, int tbl, const char *field)
 {
 	lua_getfield(L, tbl, field);
-	size_t n = 0;
-	const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-	lt_secret *s = p ? lt_secret_new(p, n) : NULL;
+	lt_secret *s = lt_lua_secret_copy(L, -1, field);
+	lua_getfield(L, -1, "wipe");
+	if (lua_isfunction(L, -1)) {
+		lua_pushvalue(L, -2);
+		lua_call(L, 1, 0);
+	} else
+		lua_pop(L, 1);
 	lua_pop(L, 1);
 	return s;
 }

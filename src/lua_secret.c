@@ -14,11 +14,14 @@ typedef struct secret_box {
 	lt_secret *s;
 } secret_box;
 
+static void push_metatable(lua_State *L);
+
 static int push_secret(lua_State *L, lt_secret *s)
 {
 	secret_box *box = lua_newuserdatauv(L, sizeof *box, 0);
 	box->s = s;
-	luaL_setmetatable(L, SECRET_MT);
+	push_metatable(L); /* made on first use: decoders push secrets in any Lua state */
+	lua_setmetatable(L, -2);
 	return 1;
 }
 
@@ -101,9 +104,8 @@ static int l_index(lua_State *L)
 	return luaL_error(L, "a secret has no readable fields");
 }
 
-void lt_lua_secret_open(lua_State *L)
+static void push_metatable(lua_State *L)
 {
-	static const luaL_Reg fns[] = {{"env", l_env}, {"file", l_file}, {NULL, NULL}};
 	if (luaL_newmetatable(L, SECRET_MT)) {
 		lua_pushcfunction(L, l_wipe);
 		lua_setfield(L, -2, "__gc");
@@ -118,6 +120,12 @@ void lt_lua_secret_open(lua_State *L)
 		lua_pushliteral(L, "<secret>");
 		lua_setfield(L, -2, "__metatable");
 	}
+}
+
+void lt_lua_secret_open(lua_State *L)
+{
+	static const luaL_Reg fns[] = {{"env", l_env}, {"file", l_file}, {NULL, NULL}};
+	push_metatable(L);
 	lua_pop(L, 1);
 	luaL_newlib(L, fns);
 	lua_setfield(L, -2, "secret");

@@ -19,6 +19,7 @@
 
 const lt_schema lt_s_any = {LT_T_ANY, NULL, NULL, 0};
 const lt_schema lt_s_string = {LT_T_STRING, NULL, NULL, 0};
+const lt_schema lt_s_secret = {LT_T_SECRET, NULL, NULL, 0};
 const lt_schema lt_s_int = {LT_T_INT, NULL, NULL, 0};
 const lt_schema lt_s_float = {LT_T_FLOAT, NULL, NULL, 0};
 const lt_schema lt_s_bool = {LT_T_BOOL, NULL, NULL, 0};

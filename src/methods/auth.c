@@ -23,7 +23,7 @@
 #include <string.h>
 
 static const lt_field auth_result_fields[] = {
-	{"access_token", &lt_s_string}, {"refresh_token", &lt_s_string},
+	{"access_token", &lt_s_secret}, {"refresh_token", &lt_s_secret},
 	{"expires_in", &lt_s_int},      {"scope", &lt_s_string},
 	{"token_type", &lt_s_string},   {"state", &lt_s_string},
 	{"sid", &lt_s_string},          {"enabled_features", &lt_s_string_array},

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "lua_secret.h"
 #include "methods/trading_test.h"
 
 #define M "public/auth"
@@ -107,6 +108,21 @@ static void auth_validation(void **state)
 	mt_encode_err(M, cases, MT_N(cases));
 }
 
+/* The field of the table on top is a luatrade.Secret holding exactly `value`, and tostring
+ * shows only "<secret>". */
+static void assert_secret(lua_State *L, const char *field, const char *value)
+{
+	lua_getfield(L, -1, field);
+	const lt_secret *sec = lt_lua_secret(L, -1);
+	assert_non_null(sec);
+	size_t n;
+	const char *p = lt_secret_expose(sec, &n);
+	assert_int_equal(n, strlen(value));
+	assert_memory_equal(p, value, n);
+	assert_string_equal(luaL_tolstring(L, -1, NULL), "<secret>");
+	lua_pop(L, 2);
+}
+
 static void auth_decodes_result(void **state)
 {
 	(void)state;
@@ -119,14 +135,21 @@ static void auth_decodes_result(void **state)
 		 "\"scope\":\"mainaccount session:lt-exec trade:read_write\","
 		 "\"token_type\":\"bearer\",\"state\":\"s1\",\"sid\":\"4e3f\","
 		 "\"enabled_features\":[\"mmp\"]}");
-	mt_str(L, -1, "access_token", "1767225600150.1AbCdEfG.q8V0m2Lr7sXw");
-	mt_str(L, -1, "refresh_token", "1767830400150.1HiJkLmN.t5Rz1pQe9uYk");
+	/* tokens decode into opaque secrets (LT_T_SECRET), never into Lua strings */
+	assert_secret(L, "access_token", "1767225600150.1AbCdEfG.q8V0m2Lr7sXw");
+	assert_secret(L, "refresh_token", "1767830400150.1HiJkLmN.t5Rz1pQe9uYk");
 	mt_int(L, -1, "expires_in", 900);
 	mt_str(L, -1, "scope", "mainaccount session:lt-exec trade:read_write");
 	mt_str(L, -1, "token_type", "bearer");
 	mt_str(L, -1, "state", "s1");
 	mt_str(L, -1, "sid", "4e3f");
 	mt_str(L, -1, "enabled_features.1", "mmp");
+	lua_pop(L, 1);
+	/* result before id: decoded untyped first, then retyped: the token still ends a secret */
+	static const char late_id[] = "{\"jsonrpc\":\"2.0\",\"result\":{\"access_token\":\"tok-late\","
+				      "\"expires_in\":60},\"id\":1}";
+	tt_decode_text(L, late_id, sizeof late_id - 1, m, LT_MSG_RESULT);
+	assert_secret(L, "access_token", "tok-late");
 	lua_pop(L, 1);
 	tt_reply(L, m, "{\"access_token\":\"a\",\"expires_in\":31536000.0,\"enabled_features\":[]}");
 	mt_int(L, -1, "expires_in", 31536000); /* integral float text -> integer */

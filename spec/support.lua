@@ -19,32 +19,7 @@ local next_account = 0
 --- A fresh account of the in-process venue: client_id, client_secret (plain strings).
 function S.account()
   next_account = next_account % #S.accounts + 1
-  --- Start `luatrade sim` as a process of its own with extra arguments (fresh accounts, fresh
--- server-side buckets). Returns a handle: .url, .port, .dir (a scratch folder), :stop().
-function S.venue_process(args)
-  local build = os.getenv("LUATRADE_BUILD") or "build"
-  local v = { dir = os.tmpname() }
-  os.remove(v.dir); os.execute("mkdir -p " .. v.dir)
-  local p = io.popen(("%s/luatrade sim --port 0 %s > %s/sim.log 2>&1 & echo $!")
-                     :format(build, args or "", v.dir))
-  v.pid = p:read("l"); p:close()
-  for _ = 1, 100 do
-    local f = io.open(v.dir .. "/sim.log")
-    local log = f and f:read("a") or ""
-    if f then f:close() end
-    v.port = log:match("127%.0%.0%.1:(%d+)")
-    if v.port then break end
-    os.execute("sleep 0.05")
-  end
-  v.url = v.port and ("wss://127.0.0.1:" .. v.port .. "/ws/api/v2")
-  function v:stop()
-    if self.pid then os.execute("kill " .. self.pid .. " 2>/dev/null") end
-    os.execute("rm -rf " .. self.dir)
-  end
-  return v
-end
-
-return S.accounts[next_account].id, S.accounts[next_account].secret
+  return S.accounts[next_account].id, S.accounts[next_account].secret
 end
 
 --- Run fn inside lt.run with a public client on the built-in venue; returns what fn returned.

@@ -450,6 +450,16 @@ static int env_payload(dec *d, frame *f)
 enum { J_NULL, J_BOOL, J_NUMBER, J_STRING };
 
 /* A scalar under an envelope frame, outside any payload: record what the slot wants. */
+/* Copy an envelope string into its fixed buffer; fails (0) naming `what` if it does not fit. */
+static int copy_text(dec *d, char *dst, size_t cap, const char *s, size_t len, const char *what)
+{
+	if (len >= cap)
+		return fail(d, "json-rpc: %s longer than %zu bytes", what, cap - 1);
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 1;
+}
+
 static int env_scalar(dec *d, frame *f, int jt, const char *s, size_t len)
 {
 	lt_envelope *env = d->env;
@@ -471,20 +481,16 @@ static int env_scalar(dec *d, frame *f, int jt, const char *s, size_t len)
 	case S_CHANNEL:
 		if (jt != J_STRING)
 			break;
-		if (len >= sizeof env->channel)
-			return fail(d, "json-rpc: channel longer than %zu bytes", sizeof env->channel - 1);
-		memcpy(env->channel, s, len);
-		env->channel[len] = '\0';
+		if (!copy_text(d, env->channel, sizeof env->channel, s, len, "channel"))
+			return 0;
 		d->chan_len = len;
 		d->has_channel = true;
 		break;
 	case S_TYPE:
 		if (jt != J_STRING)
 			break;
-		if (len >= sizeof env->hb_type)
-			return fail(d, "json-rpc: params.type longer than %zu bytes", sizeof env->hb_type - 1);
-		memcpy(env->hb_type, s, len);
-		env->hb_type[len] = '\0';
+		if (!copy_text(d, env->hb_type, sizeof env->hb_type, s, len, "params.type"))
+			return 0;
 		break;
 	case S_USIN:
 	case S_USOUT:

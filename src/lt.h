@@ -19,7 +19,8 @@ enum {
 	LT_ETOOBIG = -5,  /* message larger than the configured cap */
 	LT_ESTATE = -6,   /* call not allowed in the current state (closed, not connected) */
 	LT_ETLS = -7,     /* TLS setup or certificate problem */
-	LT_ENOTFOUND = -8 /* unknown id, method or name */
+	LT_ENOTFOUND = -8,/* unknown id, method or name */
+	LT_EFULL = -9     /* a bounded queue is full */
 };
 
 typedef struct lt_err {

@@ -6,6 +6,10 @@
  * one instance; none is shared. Time is passed in (microseconds), so the arithmetic is testable
  * with a fake clock.
  *
+ * Safety margin: every bucket refills at LT_RL_RATE_MARGIN of the venue's rate and keeps one
+ * request's cost below the venue's capacity, so jitter never brings a request to the venue
+ * before its bucket has the credits (ratelimit.c says why).
+ *
  * Reservations make waiting FIFO: lt_rl_reserve takes the credits now, possibly driving the
  * level below zero, and returns how long the caller must wait before sending; the next caller's
  * wait is therefore longer, so requests leave in the order they were made.
@@ -22,8 +26,12 @@
 
 #include "codec.h"
 
+/* The local bucket refills this much slower than the venue's (see ratelimit.c). */
+#define LT_RL_RATE_MARGIN 0.95
+
 typedef struct lt_rl_bucket {
-	double level, cap, rate;  /* credits now, capacity, credits per second */
+	double level, cap, rate;  /* credits now, capacity, credits per second (with the margin) */
+	double venue_cap, venue_rate; /* the venue's figures this bucket stays below */
 	int64_t last_us;          /* time of the last refill */
 } lt_rl_bucket;
 

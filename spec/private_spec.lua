@@ -335,12 +335,19 @@ describe("trading on the built-in venue", function()
 end)
 
 describe("venue errors through the clients", function()
-  it("a private method on an unauthenticated connection gets 13009 with kind 'auth'", function()
-    local _, err = S.with_public(function(pub)
-      return pub:call("private/get_positions", { currency = "BTC" })
+  -- regression: pub:call("public/auth", ...) authenticated the public client's connection, and
+  -- private/* went out through call(); the public client has no authentication at all
+  it("the public client refuses public/auth and private methods through every entry point", function()
+    local outcomes = {}
+    S.with_public(function(pub)
+      for _, m in ipairs{ "public/auth", "private/get_positions", "private/buy" } do
+        local ok, msg = pcall(pub.call, pub, m, { currency = "BTC" })
+        outcomes[#outcomes + 1] = { ok, msg:match("cannot authenticate or call private") ~= nil }
+      end
+      outcomes.buy = pub.buy                   -- no private codec method on the public client
     end)
-    assert.equal(13009, err.code)
-    assert.equal("auth", err.kind)
+    assert.same({ { false, true }, { false, true }, { false, true } }, { outcomes[1], outcomes[2], outcomes[3] })
+    assert.is_nil(outcomes.buy)
   end)
 
   it("an unknown client_id gets 13004 invalid_credentials", function()

@@ -88,7 +88,9 @@ static const lt_errinfo table[] = {
 	{LT_CODE_CONNECTION_LOST, "connection_lost", "transport", true},
 	{LT_CODE_NOT_CONNECTED, "not_connected", "transport", false},
 	{LT_CODE_RATE_LIMIT, "rate_limited", "rate_limit", true},
-	{LT_CODE_CANCELLED, "cancelled", "transport", false},
+	{LT_CODE_NOT_SENT, "not_sent", "transport", true},
+	{LT_CODE_TOO_LARGE, "request_too_large", "validation", false},
+	{LT_CODE_OVERFLOW, "subscription_overflow", "transport", false},
 	{LT_CODE_SUB_REJECTED, "subscription_rejected", "venue", false},
 };
 

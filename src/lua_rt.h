@@ -38,6 +38,7 @@ typedef struct lt_rt {
 	lt_task *main_task;
 	int main_error_ref;       /* the main function's error, re-raised by lt.run */
 	unsigned next_task_id;
+	lt_task *by_id[256];      /* live tasks by id (their generation): lt_task_find */
 } lt_rt;
 
 /* The runtime of L's state (created on first use). */
@@ -69,28 +70,15 @@ void lt_task_wake(lt_task *t, lua_State *from, int n);
 /* Sleep the running task for ms milliseconds (an awaitable's building block). */
 int lt_task_sleep(lua_State *L, lt_task *t, int64_t ms, lua_KFunction k, lua_KContext ctx);
 
-/* A task parked on a list until the list is woken or a deadline passes: the building block of
- * "wait for authentication" and "wait for the rate limiter". The struct lives in the caller's
- * memory for the duration of the wait (a userdata on the task's stack). */
-typedef struct lt_waiter {
-	struct lt_waiter *next, **list;
-	lt_task *t;
-	lt_rt *rt;
-	lws_sorted_usec_list_t sul;
-} lt_waiter;
-
-/* Park t on *list. k then runs with one value on top: the boolean given to lt_waiters_wake,
- * or nil when ms elapsed first (ms < 0: no deadline). Withdrawn if the task is killed. */
-int lt_waiter_await(lua_State *L, lt_task *t, lt_waiter *w, lt_waiter **list, int64_t ms,
-		    lua_KFunction k, lua_KContext ctx);
-/* Wake every waiter of *list with ok (true/false) and empty the list. */
-void lt_waiters_wake(lt_waiter **list, bool ok);
-
 /* Kill a task: withdraw its wait, close its coroutine (to-be-closed variables run), free it. */
 void lt_task_kill(lt_task *t);
 
 /* Resume every ready task until none is ready. */
 void lt_sched_drain(lt_rt *rt);
+
+/* The live task with this id, or NULL once it has ended: completions carry the id (the task's
+ * generation), so one for a task that ended is dropped, never resumed. */
+lt_task *lt_task_find(lt_rt *rt, unsigned id);
 
 /* The task's id (never reused) and its coroutine. */
 unsigned lt_task_id(const lt_task *t);

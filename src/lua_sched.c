@@ -25,6 +25,7 @@ struct lt_task {
 	lws_sorted_usec_list_t sul;
 	lt_task *prev, *next;     /* rt->tasks */
 	lt_task *ready_next;
+	lt_task *id_next;         /* rt->by_id chain */
 	bool in_ready;
 };
 
@@ -153,6 +154,10 @@ lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 	lua_xmove(L, t->co, nargs + 1);
 	t->rt = rt;
 	t->id = ++rt->next_task_id;
+	if (t->id == 0) /* 0 means "no task" to completions */
+		t->id = ++rt->next_task_id;
+	t->id_next = rt->by_id[t->id & 255];
+	rt->by_id[t->id & 255] = t;
 	t->nargs = nargs;
 	t->next = rt->tasks;
 	if (rt->tasks)
@@ -164,6 +169,14 @@ lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 }
 
 unsigned lt_task_id(const lt_task *t) { return t->id; }
+
+lt_task *lt_task_find(lt_rt *rt, unsigned id)
+{
+	lt_task *t = rt->by_id[id & 255];
+	while (t && t->id != id)
+		t = t->id_next;
+	return t;
+}
 lua_State *lt_task_thread(lt_task *t) { return t->co; }
 
 int lt_task_await(lua_State *L, lt_task *t, lt_wait_cancel cancel, void *obj, int64_t id,
@@ -211,62 +224,6 @@ int lt_task_sleep(lua_State *L, lt_task *t, int64_t ms, lua_KFunction k, lua_KCo
 	return lt_task_await(L, t, sleep_cancel, t, 0, k, ctx);
 }
 
-static void waiter_unlink(lt_waiter *w)
-{
-	if (w->list) {
-		for (lt_waiter **pp = w->list; *pp; pp = &(*pp)->next)
-			if (*pp == w) {
-				*pp = w->next;
-				break;
-			}
-		w->list = NULL;
-	}
-	lws_sul_cancel(&w->sul);
-}
-
-static void waiter_timeout(lws_sorted_usec_list_t *sul)
-{
-	lt_waiter *w = lws_container_of(sul, lt_waiter, sul);
-	waiter_unlink(w);
-	lua_pushnil(w->t->co);
-	lt_task_wake(w->t, w->t->co, 1);
-	lt_loop_wake(w->rt->loop);
-}
-
-static void waiter_cancel(void *obj, int64_t id)
-{
-	(void)id;
-	waiter_unlink(obj);
-}
-
-int lt_waiter_await(lua_State *L, lt_task *t, lt_waiter *w, lt_waiter **list, int64_t ms,
-		    lua_KFunction k, lua_KContext ctx)
-{
-	memset(w, 0, sizeof *w);
-	w->t = t;
-	w->rt = t->rt;
-	w->list = list;
-	w->next = *list;
-	*list = w;
-	if (ms >= 0)
-		lws_sul_schedule(lt_loop_context(t->rt->loop), 0, &w->sul, waiter_timeout,
-				 (lws_usec_t)ms * 1000);
-	return lt_task_await(L, t, waiter_cancel, w, 0, k, ctx);
-}
-
-void lt_waiters_wake(lt_waiter **list, bool ok)
-{
-	lt_loop *loop = *list ? (*list)->rt->loop : NULL;
-	while (*list) {
-		lt_waiter *w = *list;
-		waiter_unlink(w);
-		lua_pushboolean(w->t->co, ok);
-		lt_task_wake(w->t, w->t->co, 1);
-	}
-	if (loop)
-		lt_loop_wake(loop);
-}
-
 static void task_free(lt_task *t)
 {
 	lt_rt *rt = t->rt;
@@ -287,6 +244,11 @@ static void task_free(lt_task *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	rt->ntasks--;
+	for (lt_task **pp = &rt->by_id[t->id & 255]; *pp; pp = &(*pp)->id_next)
+		if (*pp == t) {
+			*pp = t->id_next;
+			break;
+		}
 	if (rt->main_task == t)
 		rt->main_task = NULL;
 	set_task(rt->L, t->co, NULL);

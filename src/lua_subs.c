@@ -1,22 +1,46 @@
 /* lua_subs.c — subscriptions: client:subscribe, delivery of notifications in order to one
- * handler task per subscription (the "pump", lua/luatrade/init.lua), close/unsubscribe, and
- * re-subscription after a reconnect.
+ * handler task per subscription (the "pump", lua/luatrade/init.lua), bounded queues with a
+ * per-channel overflow policy, close/unsubscribe, and restore after a reconnect.
  *
- * A subscription is a userdata with two user values: its channel list and a FIFO queue of
- * messages not yet taken by its pump. While the pump waits in sub_next, a message is handed
- * straight to it (moved onto its stack) with no queueing. The client's channel map (channel ->
- * subscription) routes notifications and lists what to restore after a reconnect.
+ * The registry: the client's channel map (channel -> subscription) holds what the strategy
+ * wants; a subscription is `confirmed` once the venue's answer listed its channels (channels it
+ * left out are dropped and returned to the caller). Only confirmed subscriptions are restored
+ * after a reconnect, by a restore task that diffs the venue's answer against the request
+ * (deribit-api.md §4), retries what the venue left out with backoff, and reports what it
+ * still refuses (log + state event "subscription_failed"). A subscribe refused locally
+ * (limiter, auth, full queue) leaves nothing behind.
+ *
+ * Queues (deribit-api.md §9: the venue drops clients that read too slowly, so the core keeps
+ * reading): each subscription's queue is capped. On overflow, snapshot-like channels (ticker,
+ * quote, index, grouped books, ...) keep only the newest message; an incremental book
+ * (book.I.interval) drops its backlog, marks a gap and resyncs from a fresh snapshot
+ * (unsubscribe + subscribe; changes before the snapshot are dropped); trades and user.*
+ * channels are never dropped: they have a larger cap, and on overflow the subscription is
+ * failed loudly (closed, state event "subscription_failed") so the strategy reconciles.
+ * sub:stats() counts queued, high_water, dropped, resyncs.
  */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "errors.h"
+#include "log.h"
 #include "lua_client.h"
+
+enum { POLICY_NEWEST = 0, POLICY_RESYNC, POLICY_NEVER };
+
+#define CAP_DROPPABLE 1000   /* messages queued per snapshot-like or book subscription */
+#define CAP_NEVER 20000      /* trades and user.*: never dropped below this */
+#define RESTORE_TRIES 5
 
 typedef struct lt_sub {
 	lt_client *c;          /* NULL once closed */
 	lt_task *waiter;       /* the pump, while it waits for a message */
 	lua_Integer qhead, qtail;
+	int policy;
+	bool confirmed, resyncing;
+	lua_Integer cap, high_water;
+	unsigned long long dropped, resyncs, delivered;
 } lt_sub;
 
 static const char PUMP_KEY = 'p';
@@ -24,15 +48,33 @@ static const char PUMP_KEY = 'p';
 /* The subscribe/unsubscribe method a client uses: private clients may mix user.* channels. */
 static const lt_method *sub_method(const lt_client *c, bool subscribe)
 {
-	if (c->auth)
+	if (c->priv)
 		return lt_method_find(subscribe ? "private/subscribe" : "private/unsubscribe");
 	return lt_method_find(subscribe ? "public/subscribe" : "public/unsubscribe");
 }
 
 static lt_sub *check_sub(lua_State *L, int idx) { return luaL_checkudata(L, idx, LT_SUB_MT); }
 
-/* Push the client's channel map. */
 static void push_map(lua_State *L, lt_client *c) { lua_rawgeti(L, LUA_REGISTRYINDEX, c->subs_ref); }
+
+/* The overflow policy of a channel (the strictest of a subscription's channels wins). */
+static int channel_policy(const char *ch)
+{
+	if (strncmp(ch, "trades.", 7) == 0 || strncmp(ch, "user.", 5) == 0)
+		return POLICY_NEVER;
+	if (strncmp(ch, "book.", 5) == 0) {
+		int dots = 0;
+		for (const char *p = ch; *p; p++)
+			dots += *p == '.';
+		return dots == 2 ? POLICY_RESYNC : POLICY_NEWEST; /* book.I.iv vs book.I.g.d.iv */
+	}
+	if (strncmp(ch, "ticker.", 7) == 0 || strncmp(ch, "quote.", 6) == 0 ||
+	    strncmp(ch, "deribit_price_index.", 20) == 0 || strncmp(ch, "markprice.", 10) == 0 ||
+	    strncmp(ch, "deribit_price_ranking.", 22) == 0 || strncmp(ch, "perpetual.", 10) == 0 ||
+	    strncmp(ch, "platform_state", 14) == 0 || strncmp(ch, "incremental_ticker.", 19) == 0)
+		return POLICY_NEWEST;
+	return POLICY_NEVER; /* unknown channels: nothing is dropped silently */
+}
 
 static void unregister(lua_State *L, lt_sub *s, int sub_idx)
 {
@@ -40,10 +82,38 @@ static void unregister(lua_State *L, lt_sub *s, int sub_idx)
 	push_map(L, s->c);
 	lua_getiuservalue(L, sub_idx, 1);
 	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-		lua_pushnil(L);
-		lua_rawset(L, -4);
+		lua_pushvalue(L, -1);
+		lua_rawget(L, -4);
+		bool ours = lua_touserdata(L, -1) == s;
+		lua_pop(L, 1);
+		if (ours) {
+			lua_pushnil(L);
+			lua_rawset(L, -4);
+		} else
+			lua_pop(L, 1);
 	}
 	lua_pop(L, 3);
+}
+
+/* Send {channels = <the sub's channel list>} with method m in the background. */
+static void fire_channels(lua_State *L, lt_client *c, int sub_idx, const lt_method *m)
+{
+	sub_idx = lua_absindex(L, sub_idx);
+	lua_createtable(L, 0, 1);
+	lua_getiuservalue(L, sub_idx, 1);
+	if (lua_rawlen(L, -1) > 0) {
+		lua_setfield(L, -2, "channels");
+		lt_fire(L, c, m, -1);
+	} else
+		lua_pop(L, 1);
+	lua_pop(L, 1);
+}
+
+static void clear_queue(lua_State *L, int sub_idx, lt_sub *s)
+{
+	lua_newtable(L);
+	lua_setiuservalue(L, sub_idx, 2);
+	s->qhead = s->qtail = 1;
 }
 
 static void sub_close(lua_State *L, int sub_idx, bool unsubscribe)
@@ -55,27 +125,66 @@ static void sub_close(lua_State *L, int sub_idx, bool unsubscribe)
 	lt_client *c = s->c;
 	if (!c->closed) {
 		unregister(L, s, sub_idx);
-		if (unsubscribe) {
-			lua_createtable(L, 0, 1);
-			lua_getiuservalue(L, sub_idx, 1);
-			if (lua_rawlen(L, -1) > 0) {
-				lua_setfield(L, -2, "channels");
-				lt_fire(L, c, sub_method(c, false), -1);
-			} else
-				lua_pop(L, 1);
-			lua_pop(L, 1);
-		}
+		if (unsubscribe && s->confirmed)
+			fire_channels(L, c, sub_idx, sub_method(c, false));
 	}
 	s->c = NULL;
-	lua_newtable(L); /* drop undelivered messages */
-	lua_setiuservalue(L, sub_idx, 2);
-	s->qhead = s->qtail = 1;
+	clear_queue(L, sub_idx, s); /* undelivered messages go */
 	if (s->waiter) {
 		lt_task *w = s->waiter;
 		s->waiter = NULL;
 		lua_pushnil(L);
 		lt_task_wake(w, L, 1);
 	}
+}
+
+/* ---- delivery ---------------------------------------------------------------------------- */
+
+static void fail_loudly(lua_State *L, int sub_idx, lt_sub *s, const char *channel)
+{
+	lt_client *c = s->c;
+	char why[300];
+	snprintf(why, sizeof why, "%s: the handler fell %lld messages behind; the subscription was "
+		 "closed so that nothing is lost silently (reconcile, then subscribe again)",
+		 channel, (long long)(s->qtail - s->qhead));
+	lt_log(LT_LOG_ERROR, "%s: %s", c->url, why);
+	s->dropped += (unsigned long long)(s->qtail - s->qhead);
+	sub_close(L, sub_idx, true);
+	lt_client_emit_state(c, "subscription_failed", why);
+}
+
+/* The queue is full: apply the subscription's policy. Returns true when data (on top) must
+ * still be queued. */
+static bool overflow(lua_State *L, int sub_idx, lt_sub *s, const char *channel)
+{
+	if (s->policy == POLICY_NEVER) {
+		lua_pop(L, 1);
+		fail_loudly(L, sub_idx, s, channel);
+		return false;
+	}
+	s->dropped += (unsigned long long)(s->qtail - s->qhead);
+	clear_queue(L, sub_idx, s);
+	if (s->policy == POLICY_NEWEST)
+		return true;
+	s->resyncing = true; /* an incremental book: drop until a fresh snapshot */
+	s->resyncs++;
+	s->dropped++;
+	lua_pop(L, 1);
+	lt_log(LT_LOG_WARN, "%s: %s: handler too slow; dropped the backlog, resyncing from a "
+	       "fresh snapshot", s->c->url, channel);
+	fire_channels(L, s->c, sub_idx, sub_method(s->c, false));
+	fire_channels(L, s->c, sub_idx, sub_method(s->c, true));
+	return false;
+}
+
+static bool is_snapshot(lua_State *L)
+{
+	if (!lua_istable(L, -1))
+		return false;
+	lua_getfield(L, -1, "type");
+	bool snap = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "snapshot") == 0;
+	lua_pop(L, 1);
+	return snap;
 }
 
 int lt_subs_deliver(lt_client *c, const char *channel, lua_State *L)
@@ -85,18 +194,36 @@ int lt_subs_deliver(lt_client *c, const char *channel, lua_State *L)
 		lua_pop(L, 3);
 		return -1;
 	}
-	lt_sub *s = lua_touserdata(L, -1);
+	lua_remove(L, -2);                /* data sub */
+	lua_insert(L, -2);                /* sub data */
+	int sub_idx = lua_gettop(L) - 1;
+	lt_sub *s = lua_touserdata(L, sub_idx);
+	if (s->resyncing) {
+		if (!is_snapshot(L)) {
+			s->dropped++;
+			lua_pop(L, 2);
+			return 0;
+		}
+		s->resyncing = false;
+	}
+	s->delivered++;
 	if (s->waiter) {
 		lt_task *w = s->waiter;
 		s->waiter = NULL;
-		lua_pop(L, 2);
 		lt_task_wake(w, L, 1);
+		lua_pop(L, 1);
 		return 0;
 	}
-	lua_getiuservalue(L, -1, 2);    /* data map sub queue */
-	lua_rotate(L, -4, -1);          /* map sub queue data */
+	if (s->qtail - s->qhead >= s->cap && !overflow(L, sub_idx, s, channel)) {
+		lua_settop(L, sub_idx - 1);
+		return 0;
+	}
+	lua_getiuservalue(L, sub_idx, 2); /* sub data queue */
+	lua_insert(L, -2);
 	lua_rawseti(L, -2, s->qtail++);
-	lua_pop(L, 3);
+	if (s->qtail - s->qhead > s->high_water)
+		s->high_water = s->qtail - s->qhead;
+	lua_pop(L, 2);
 	return 0;
 }
 
@@ -136,7 +263,22 @@ int lt_sub_next(lua_State *L)
 	return lt_task_await(L, t, cancel_wait, s, 0, k_next, 0);
 }
 
-/* Channels accepted by the venue (result array at idx): drop the others from the sub. */
+/* ---- subscribe --------------------------------------------------------------------------- */
+
+/* Does the array at arr hold the string at v? */
+static bool contains(lua_State *L, int arr, int v)
+{
+	for (lua_Integer j = 1;; j++) {
+		int t = lua_rawgeti(L, arr, j);
+		bool found = t != LUA_TNIL && lua_rawequal(L, -1, v);
+		lua_pop(L, 1);
+		if (found || t == LUA_TNIL)
+			return found;
+	}
+}
+
+/* Keep the channels the venue listed (result array at result_idx); the others leave the map
+ * and go to the list at rejected_idx. Returns how many were kept. */
 static int keep_accepted(lua_State *L, int sub_idx, int result_idx, int rejected_idx)
 {
 	lt_sub *s = check_sub(L, sub_idx);
@@ -145,27 +287,17 @@ static int keep_accepted(lua_State *L, int sub_idx, int result_idx, int rejected
 	lua_newtable(L);
 	int kept = 0;
 	for (lua_Integer i = 1; lua_rawgeti(L, list, i) == LUA_TSTRING; i++) {
-		bool ok = false;
-		for (lua_Integer j = 1; !ok; j++) {
-			bool end = lua_rawgeti(L, result_idx, j) == LUA_TNIL;
-			ok = !end && lua_rawequal(L, -1, -2);
-			lua_pop(L, 1);
-			if (end)
-				break;
+		int ch = lua_gettop(L);
+		if (contains(L, result_idx, ch)) {
+			lua_rawseti(L, ch - 1, ++kept);
+			continue;
 		}
+		push_map(L, s->c);
+		lua_pushvalue(L, ch);
+		lua_pushnil(L);
+		lua_rawset(L, -3);
 		lua_pop(L, 1);
-		if (ok) {
-			lua_rawgeti(L, list, i);
-			lua_rawseti(L, -2, ++kept);
-		} else {
-			push_map(L, s->c);
-			lua_rawgeti(L, list, i);
-			lua_pushnil(L);
-			lua_rawset(L, -3);
-			lua_pop(L, 1);
-			lua_rawgeti(L, list, i);
-			lua_rawseti(L, rejected_idx, (lua_Integer)lua_rawlen(L, rejected_idx) + 1);
-		}
+		lua_rawseti(L, rejected_idx, (lua_Integer)lua_rawlen(L, rejected_idx) + 1);
 	}
 	lua_pop(L, 1);
 	lua_setiuservalue(L, sub_idx, 1);
@@ -178,20 +310,23 @@ static int k_subscribed(lua_State *L, int status, lua_KContext ctx)
 {
 	(void)status;
 	(void)ctx;
-	if (lua_tointeger(L, -2) != 0 /* LT_DONE_RESULT */ || !lua_istable(L, -1)) {
-		lt_sub *s = check_sub(L, 6);
+	lt_sub *s = check_sub(L, 6);
+	if (lua_tointeger(L, -2) != LT_DONE_RESULT || !lua_istable(L, -1)) {
 		if (s->c && !s->c->closed)
 			unregister(L, s, 6);
 		s->c = NULL;
-		return lt_call_result(L, sub_method(lt_client_check(L, 1), true)->name);
+		if (lua_tointeger(L, -2) == LT_DONE_RESULT)
+			return lt_push_error(L, LT_CODE_SUB_REJECTED, "unexpected subscribe answer", 0, 0);
+		return lt_call_result(L);
 	}
 	lua_newtable(L);
 	int rejected = lua_gettop(L);
-	if (keep_accepted(L, 6, rejected - 1, rejected) == 0) {
+	if (!s->c || keep_accepted(L, 6, rejected - 1, rejected) == 0) {
 		sub_close(L, 6, false);
 		return lt_push_error(L, LT_CODE_SUB_REJECTED,
 				     "the venue accepted none of the channels", rejected, 0);
 	}
+	s->confirmed = true;
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &PUMP_KEY);
 	lua_pushvalue(L, 6);
 	lua_pushvalue(L, 3);
@@ -221,6 +356,29 @@ static void push_params(lua_State *L, int idx)
 	lua_setfield(L, -2, "channels");
 }
 
+/* Register the sub at 6 under every channel of params (5); raises on a duplicate. */
+static void register_channels(lua_State *L, lt_client *c, lt_sub *s)
+{
+	push_map(L, c);
+	lua_getfield(L, 5, "channels");
+	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+		lua_pushvalue(L, -1);
+		if (lua_rawget(L, -4) != LUA_TNIL) {
+			s->c = NULL;
+			luaL_error(L, "subscribe: channel '%s' is already subscribed on this client",
+				   lua_tostring(L, -2));
+		}
+		lua_pop(L, 1);
+		int p = channel_policy(lua_tostring(L, -1));
+		if (p > s->policy)
+			s->policy = p;
+		lua_pushvalue(L, 6);
+		lua_rawset(L, -4);
+	}
+	lua_pop(L, 3);
+	s->cap = s->policy == POLICY_NEVER ? CAP_NEVER : CAP_DROPPABLE;
+}
+
 int lt_client_subscribe(lua_State *L)
 {
 	lt_client *c = lt_client_check(L, 1);
@@ -240,32 +398,21 @@ int lt_client_subscribe(lua_State *L)
 	if (rc)
 		return luaL_error(L, "subscribe: %s", err.msg);
 	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 2);         /* 6 */
+	memset(s, 0, sizeof *s);
 	s->c = c;
-	s->waiter = NULL;
 	s->qhead = s->qtail = 1;
 	luaL_setmetatable(L, LT_SUB_MT);
 	lua_getfield(L, 5, "channels");
 	lua_setiuservalue(L, 6, 1);
 	lua_newtable(L);
 	lua_setiuservalue(L, 6, 2);
-	push_map(L, c);
-	lua_getfield(L, 5, "channels");
-	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-		lua_pushvalue(L, -1);
-		if (lua_rawget(L, -4) != LUA_TNIL) {
-			s->c = NULL;
-			return luaL_error(L, "subscribe: channel '%s' is already subscribed on this "
-					  "client", lua_tostring(L, -2));
-		}
-		lua_pop(L, 2);
-	}
-	lua_pop(L, 1);
-	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-		lua_pushvalue(L, 6);
-		lua_rawset(L, -4);
-	}
-	lua_pop(L, 3);
-	return lt_client_request(L, c, t, m, m->name, 5, timeout, k_subscribed, 0);
+	register_channels(L, c, s);
+	int n = lt_client_request(L, c, t, m, m->name, 5, timeout, k_subscribed, 0);
+	/* returned instead of yielding: refused before anything was sent, leave no ghost */
+	if (s->c && !c->closed)
+		unregister(L, s, 6);
+	s->c = NULL;
+	return n;
 }
 
 void lt_subs_close_all(lua_State *L, lt_client *c)
@@ -289,35 +436,108 @@ void lt_subs_close_all(lua_State *L, lt_client *c)
 	lua_pop(L, 1);
 }
 
+/* ---- restore after a reconnect ----------------------------------------------------------- */
+
+static int restore_step(lua_State *L);
+
+static int k_restore_slept(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	return restore_step(L);
+}
+
+/* Stack: 1 client, 2 channels wanted, 3 attempt, then [how, value]. */
+static int k_restored(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	lt_client *c = lt_client_check(L, 1);
+	bool ok = lua_tointeger(L, -2) == LT_DONE_RESULT && lua_istable(L, -1);
+	int res = lua_gettop(L);
+	lua_newtable(L);                   /* the channels still missing and still wanted */
+	int missing = lua_gettop(L);
+	for (lua_Integer i = 1; !c->closed && lua_rawgeti(L, 2, i) == LUA_TSTRING; i++) {
+		push_map(L, c);
+		lua_pushvalue(L, -2);
+		bool wanted = lua_rawget(L, -2) == LUA_TUSERDATA;
+		lua_pop(L, 2);
+		if (wanted && (!ok || !contains(L, res, lua_gettop(L))))
+			lua_rawseti(L, missing, (lua_Integer)lua_rawlen(L, missing) + 1);
+		else
+			lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (c->closed || lua_rawlen(L, missing) == 0)
+		return 0;
+	lua_Integer attempt = lua_tointeger(L, 3);
+	if (attempt >= RESTORE_TRIES) {
+		char why[200];
+		lua_rawgeti(L, missing, 1);
+		snprintf(why, sizeof why, "the venue did not restore %d channel(s) after %d attempts "
+			 "(first: %s)", (int)lua_rawlen(L, missing), RESTORE_TRIES, lua_tostring(L, -1));
+		lt_log(LT_LOG_ERROR, "%s: %s", c->url, why);
+		lt_client_emit_state(c, "subscription_failed", why);
+		return 0;
+	}
+	lua_replace(L, 2);
+	lua_settop(L, 2);
+	lua_pushinteger(L, attempt + 1);
+	int64_t ms = 250 << (attempt < 6 ? attempt : 6);
+	return lt_task_sleep(L, lt_task_of(L), ms, k_restore_slept, 0);
+}
+
+/* The restore task: subscribe the channels at 2 (up to RESTORE_TRIES times). */
+static int restore_step(lua_State *L)
+{
+	lt_client *c = lt_client_check(L, 1);
+	if (c->closed)
+		return 0;
+	lua_settop(L, 3);
+	const lt_method *m = sub_method(c, true);
+	lua_createtable(L, 0, 1);
+	lua_pushvalue(L, 2);
+	lua_setfield(L, -2, "channels");
+	return lt_client_request(L, c, lt_task_of(L), m, m->name, 4, c->timeout_ms, k_restored, 0);
+}
+
+static void spawn_restore(lua_State *L, lt_client *c, int list)
+{
+	lua_pushcfunction(L, restore_step);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->self_ref);
+	lua_pushvalue(L, list);
+	lua_pushinteger(L, 1);
+	lt_task_spawn(c->rt, L, lua_gettop(L) - 3, 3);
+}
+
 void lt_subs_restore(lua_State *L, lt_client *c)
 {
-	const lt_method *m = sub_method(c, true);
 	push_map(L, c);
 	int map = lua_gettop(L);
-	lua_createtable(L, 0, 1);
 	lua_newtable(L);
+	int list = lua_gettop(L);
 	lua_Integer n = 0;
 	lua_pushnil(L);
 	while (lua_next(L, map)) {
+		lt_sub *s = lua_touserdata(L, -1);
 		lua_pop(L, 1);
+		if (!s || !s->confirmed)
+			continue; /* its own subscribe is still on its way */
 		lua_pushvalue(L, -1);
-		lua_rawseti(L, -3, ++n);
+		lua_rawseti(L, list, ++n);
 		if (n == 500) { /* the venue takes at most 500 channels per call (deribit-api.md §4) */
-			lua_pushvalue(L, -2);
-			lua_setfield(L, -4, "channels");
-			lt_fire(L, c, m, -3);
+			spawn_restore(L, c, list);
 			lua_newtable(L);
-			lua_replace(L, -3);
+			lua_replace(L, list);
 			n = 0;
 		}
 	}
-	if (n > 0) {
-		lua_setfield(L, -2, "channels");
-		lt_fire(L, c, m, -1);
-		lua_pop(L, 2);
-	} else
-		lua_pop(L, 3);
+	if (n > 0)
+		spawn_restore(L, c, list);
+	lua_settop(L, map - 1);
 }
+
+/* ---- the subscription object ------------------------------------------------------------- */
 
 static int l_sub_close(lua_State *L)
 {
@@ -335,6 +555,26 @@ static int l_sub_channels(lua_State *L)
 		lua_rawgeti(L, -2, i);
 		lua_rawseti(L, -2, i);
 	}
+	return 1;
+}
+
+/* sub:stats() -> {queued, high_water, cap, dropped, resyncs, delivered}. */
+static int l_sub_stats(lua_State *L)
+{
+	lt_sub *s = check_sub(L, 1);
+	lua_createtable(L, 0, 6);
+	lua_pushinteger(L, s->qtail - s->qhead);
+	lua_setfield(L, -2, "queued");
+	lua_pushinteger(L, s->high_water);
+	lua_setfield(L, -2, "high_water");
+	lua_pushinteger(L, s->cap);
+	lua_setfield(L, -2, "cap");
+	lua_pushinteger(L, (lua_Integer)s->dropped);
+	lua_setfield(L, -2, "dropped");
+	lua_pushinteger(L, (lua_Integer)s->resyncs);
+	lua_setfield(L, -2, "resyncs");
+	lua_pushinteger(L, (lua_Integer)s->delivered);
+	lua_setfield(L, -2, "delivered");
 	return 1;
 }
 
@@ -359,7 +599,7 @@ static int l_set_pump(lua_State *L)
 void lt_subs_open(lua_State *L)
 {
 	static const luaL_Reg meths[] = {{"close", l_sub_close}, {"channels", l_sub_channels},
-					 {NULL, NULL}};
+					 {"stats", l_sub_stats}, {NULL, NULL}};
 	if (luaL_newmetatable(L, LT_SUB_MT)) {
 		luaL_newlib(L, meths);
 		lua_setfield(L, -2, "__index");

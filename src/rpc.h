@@ -32,7 +32,8 @@ typedef enum {
 	LT_DONE_RESULT = 0, /* result value on top of L */
 	LT_DONE_ERROR,      /* error table {code, message, data} on top of L */
 	LT_DONE_TIMEOUT,    /* nothing pushed */
-	LT_DONE_LOST        /* nothing pushed: connection lost or closed */
+	LT_DONE_LOST,       /* nothing pushed: connection lost or closed */
+	LT_DONE_REFUSED     /* nothing pushed: never sent (client.c: closed, limiter, auth) */
 } lt_done;
 
 /* Called once per request. For RESULT/ERROR the callee must pop the value (leave L's top as it

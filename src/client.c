@@ -40,7 +40,8 @@ struct lt_req {
 
 struct lt_cl {
 	lt_loop *loop;
-	lt_ws *ws;
+	const lt_transport *tp;
+	void *conn;                /* the transport's handle */
 	lt_rpc *rpc;
 	lt_rl rl;
 	lt_cl_opts o;
@@ -185,7 +186,7 @@ static void to_limit(lt_cl *cl, lt_req *r)
 	r->conn_epoch = cl->epoch;
 	r->auth_epoch = auth_epoch(cl);
 	r->state = LT_REQ_WAIT_LIMIT;
-	r->limit_since_us = lt_now_us();
+	r->limit_since_us = now_of(cl);
 	r->throttled = cl->wait_limit[r->pool].head != NULL;
 	cl->rl.waited += r->throttled;
 	list_push(&cl->wait_limit[r->pool], r, (r->flags & LT_REQ_FIRST) != 0);
@@ -278,7 +279,7 @@ static void pump_pool(lt_cl *cl, int p)
 			cl->gate_dirty = true;
 			continue;
 		}
-		int64_t now = lt_now_us();
+		int64_t now = now_of(cl);
 		int64_t d = cl->o.rl_off ? 0 : lt_rl_delay(&cl->rl, r->pool, r->cost, now);
 		if (d > 0 && (cl->o.policy_error || (r->deadline_us && now + d > r->deadline_us))) {
 			char msg[160];
@@ -440,7 +441,7 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 	if (out)
 		*out = r;
 	if (cl->o.policy_error && !cl->o.rl_off && ready_for(cl, r) && !cl->wait_limit[r->pool].head) {
-		int64_t d = lt_rl_delay(&cl->rl, r->pool, r->cost, lt_now_us());
+		int64_t d = lt_rl_delay(&cl->rl, r->pool, r->cost, now_of(cl));
 		if (d > 0) {
 			cl->refusal_retry = (double)d / 1e6;
 			cl->refusal_code = LT_CODE_RATE_LIMIT;
@@ -582,8 +583,25 @@ static void ws_message(void *ud, const char *msg, size_t len)
 static int rpc_send(void *ud, lt_buf *msg)
 {
 	lt_cl *cl = ud;
-	return lt_ws_send(cl->ws, msg);
+	return cl->conn ? cl->tp->send(cl->conn, msg) : LT_ESTATE;
 }
+
+static int ws_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud,
+		   void **out, lt_err *err)
+{
+	lt_ws *ws;
+	int rc = lt_ws_new(loop, o, cbs, ud, &ws, err);
+	*out = rc ? NULL : ws;
+	return rc;
+}
+
+static int ws_send(void *t, lt_buf *msg) { return lt_ws_send(t, msg); }
+static void ws_close(void *t) { lt_ws_close(t); }
+static void ws_hold_off(void *t, int ms) { lt_ws_hold_off(t, ms); }
+
+const lt_transport lt_ws_transport = {ws_open, ws_send, ws_close, ws_hold_off, NULL};
+
+static int64_t now_of(const lt_cl *cl) { return cl->o.now_us ? cl->o.now_us() : lt_now_us(); }
 
 static void rpc_notify(void *ud, const char *channel, lua_State *L)
 {
@@ -605,13 +623,14 @@ int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_even
 		return lt_err_set(err, LT_ENOMEM, "out of memory");
 	cl->loop = loop;
 	cl->o = *o;
+	cl->tp = o->transport ? o->transport : &lt_ws_transport;
 	cl->o.ws.url = NULL;
 	cl->o.ws.ca_file = NULL;
 	if (ev)
 		cl->ev = *ev;
 	cl->ud = ud;
 	snprintf(cl->url, sizeof cl->url, "%s", o->ws.url ? o->ws.url : "");
-	lt_rl_init(&cl->rl, lt_now_us());
+	lt_rl_init(&cl->rl, now_of(cl));
 	for (int p = 0; p < 4; p++)
 		cl->pool_t[p].cl = cl;
 	lt_rpc_cbs rc = {rpc_send, rpc_notify};
@@ -623,7 +642,7 @@ int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_even
 	lt_rpc_set_answer_test_request(cl->rpc, o->answer_test_request);
 	*out = cl; /* before lt_ws_new: its first state event may come at once */
 	lt_ws_cbs wc = {ws_state, ws_message};
-	if ((rv = lt_ws_new(loop, &o->ws, &wc, cl, &cl->ws, err)) != 0) {
+	if ((rv = cl->tp->open(loop, &o->ws, &wc, cl, &cl->conn, err)) != 0) {
 		*out = NULL;
 		lt_rpc_free(cl->rpc);
 		free(cl);
@@ -649,13 +668,14 @@ void lt_cl_free(lt_cl *cl)
 	while (cl->wait_auth.head)
 		req_refuse(cl->wait_auth.head, LT_CODE_NOT_CONNECTED, "client is closed; not sent", 0);
 	lt_rpc_free(cl->rpc); /* sent requests end LOST */
-	lt_ws_close(cl->ws);
+	if (cl->conn && cl->tp->close)
+		cl->tp->close(cl->conn);
 	free(cl);
 }
 
 uint64_t lt_cl_epoch(const lt_cl *cl) { return cl->epoch; }
 bool lt_cl_is_open(const lt_cl *cl) { return cl->open; }
-lt_ws *lt_cl_ws(lt_cl *cl) { return cl->ws; }
+lt_ws *lt_cl_ws(lt_cl *cl) { return cl->tp == &lt_ws_transport ? cl->conn : NULL; }
 lt_loop *lt_cl_loop(lt_cl *cl) { return cl->loop; }
 lt_rpc *lt_cl_rpc(lt_cl *cl) { return cl->rpc; }
 lt_rl *lt_cl_rl(lt_cl *cl) { return &cl->rl; }
@@ -664,13 +684,15 @@ const lt_cl_stats *lt_cl_get_stats(const lt_cl *cl) { return &cl->stats; }
 
 void lt_cl_set_ready(lt_cl *cl)
 {
-	(void)cl; /* backoff reset after the stable period: lt_ws_set_ready */
+	if (cl->conn && cl->tp->set_ready) /* backoff may reset after the stable period */
+		cl->tp->set_ready(cl->conn);
 }
 
 void lt_cl_venue_rate_limited(lt_cl *cl, lt_pool pool)
 {
-	lt_rl_drain(&cl->rl, pool, lt_now_us());
-	lt_ws_hold_off(cl->ws, 5000);
+	lt_rl_drain(&cl->rl, pool, now_of(cl));
+	if (cl->conn && cl->tp->hold_off)
+		cl->tp->hold_off(cl->conn, 5000);
 	cl->stats.venue_rate_limited++;
 	lt_log(LT_LOG_WARN, "%s: the venue answered too_many_requests; backing off", cl->url);
 }

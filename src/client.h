@@ -126,8 +126,24 @@ typedef struct lt_cl_hooks {
 	void *ud;
 } lt_cl_hooks;
 
+/* The connection under a client: ws.c's (lt_ws_transport) unless a test gives a fake one.
+ * open must report through cbs like lt_ws_new (on_state OPEN / RECONNECTING / CLOSED,
+ * on_message); every other function may be NULL. */
+typedef struct lt_transport {
+	int (*open)(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud, void **out,
+		    lt_err *err);
+	int (*send)(void *t, lt_buf *msg);     /* takes msg's memory; 0, LT_EFULL, LT_ESTATE */
+	void (*close)(void *t);
+	void (*hold_off)(void *t, int ms);     /* lt_ws_hold_off */
+	void (*set_ready)(void *t);            /* lt_ws_set_ready */
+} lt_transport;
+
+extern const lt_transport lt_ws_transport;
+
 typedef struct lt_cl_opts {
 	lt_ws_opts ws;
+	const lt_transport *transport;  /* NULL = lt_ws_transport */
+	int64_t (*now_us)(void);        /* the limiter's clock; NULL = lt_now_us (tests: a fake) */
 	bool policy_error;      /* rate_limit = "error": refuse instead of waiting */
 	bool rl_off;            /* rate_limit = "off": loopback benchmarks only */
 	int heartbeat_s;        /* public/set_heartbeat after every connect; 0 = off */
@@ -184,6 +200,7 @@ bool lt_cl_is_open(const lt_cl *cl);
  * stable period (lt_ws_set_ready). */
 void lt_cl_set_ready(lt_cl *cl);
 
+/* The ws connection (NULL when a test's transport is in use). */
 lt_ws *lt_cl_ws(lt_cl *cl);
 lt_loop *lt_cl_loop(lt_cl *cl);
 lt_rpc *lt_cl_rpc(lt_cl *cl);

@@ -177,23 +177,31 @@ describe("the public client", function()
 end)
 
 describe("the local rate limiter", function()
+  -- the venue's non-ME pool (deribit-api.md §7): 500 credits a call, cap 50,000 (100 calls),
+  -- 10,000/s; the local bucket keeps one call back and refills at 95 % (src/ratelimit.h)
+  local COST, CAP, RATE, MARGIN = 500, 50000, 10000, 0.95
+
   it("under policy 'error' returns rate_limit errors with retry_after instead of sending", function()
-    local errs, ok_count = {}, 0
+    local errs, ok_count, before_first = {}, 0, nil
     S.with_public(function(pub)
-      for _ = 1, 120 do                         -- 100 fit the 50,000-credit pool at 500 each
+      -- 200 calls need 100,000 credits: 5 s of refill beyond the burst, far more than they take
+      for _ = 1, 200 do
         local r, err = pub:test{}
         if r then ok_count = ok_count + 1 else errs[#errs + 1] = err end
+        if err and not before_first then before_first = ok_count end
       end
     end, { rate_limit = "error" })
-    assert.is_true(ok_count >= 100 and ok_count < 120)
+    assert.is_true(#errs > 0, "no call was refused")
+    assert.is_true(before_first >= CAP / COST - 1)  -- 99 of the venue's 100 go at once
     assert.equal("rate_limit", errs[1].kind)
     assert.is_true(errs[1].retry_after > 0)
+    assert.is_true(errs[1].retry_after <= COST / (RATE * MARGIN) + 1e-6)
   end)
 
   it("under policy 'wait' delays calls past the burst instead of failing them", function()
     local failures, status = 0, nil
     S.with_public(function(pub)
-      for _ = 1, 150 do                         -- more than the 100-call burst can carry
+      for _ = 1, 150 do                         -- more than the 99-call local burst carries
         if not pub:test{} then failures = failures + 1 end
       end
       status = pub:rate_limit_status()

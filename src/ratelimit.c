@@ -45,9 +45,20 @@ void lt_rl_init(lt_rl *rl, int64_t now_us)
 	rl->waited_s = 0;
 }
 
+/* New figures for a bucket in use. What it was short of its capacity (spent and not yet
+ * refilled, queued reservations included) stays missing from the new capacity: limits read
+ * after requests went out must not hand those credits out a second time. */
+static void bucket_change(lt_rl_bucket *b, lt_pool pool, double cap, double rate, int64_t now_us)
+{
+	refill(b, now_us);
+	double spent = b->cap - b->level;
+	bucket_set(b, pool, cap, rate, now_us);
+	b->level = b->cap - spent;
+}
+
 void lt_rl_set_bucket(lt_rl *rl, lt_pool pool, double cap, double rate, int64_t now_us)
 {
-	bucket_set(&rl->pool[pool], pool, cap, rate, now_us);
+	bucket_change(&rl->pool[pool], pool, cap, rate, now_us);
 }
 
 int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us)
@@ -55,7 +66,7 @@ int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us)
 	static const double rate[] = {30, 20, 10, 5}, burst[] = {100, 50, 30, 20};
 	if (tier < 1 || tier > 4)
 		return LT_EINVAL;
-	bucket_set(&rl->pool[LT_POOL_ME], LT_POOL_ME, burst[tier - 1], rate[tier - 1], now_us);
+	bucket_change(&rl->pool[LT_POOL_ME], LT_POOL_ME, burst[tier - 1], rate[tier - 1], now_us);
 	return 0;
 }
 

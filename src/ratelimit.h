@@ -44,11 +44,14 @@ typedef struct lt_rl {
 /* Defaults of a new account (tier 4); now_us starts every bucket full. */
 void lt_rl_init(lt_rl *rl, int64_t now_us);
 
-/* Set the matching-engine tier (1..4: 30/100, 20/50, 10/30, 5/20 per s/burst). LT_EINVAL else. */
+/* Set the matching-engine tier (1..4: 30/100, 20/50, 10/30, 5/20 per s/burst). LT_EINVAL else.
+ * Like lt_rl_set_bucket, credits already spent stay spent. */
 int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us);
 
-/* Replace one pool's capacity and refill rate (credits per second), full now. Used when the
- * account's real limits are read (tier = "auto"). */
+/* Replace one pool's capacity and refill rate (the venue's figures; credits per second). The
+ * credits already spent stay spent: the new level is the new capacity less what the pool was
+ * short of its old one (a fresh pool is full; queued reservations stay queued). Used when the
+ * account's real limits are read (tier = "auto"), which may answer after requests went out. */
 void lt_rl_set_bucket(lt_rl *rl, lt_pool pool, double cap, double rate, int64_t now_us);
 
 /* How long (µs) a request of cost on pool would wait if reserved now; 0 = it may go now. */

@@ -61,6 +61,8 @@ struct lt_cl {
 	lt_cl_stats stats;
 };
 
+static int64_t now_of(const lt_cl *cl) { return cl->o.now_us ? cl->o.now_us() : lt_now_us(); }
+
 const char *lt_req_state_name(lt_req_state s)
 {
 	static const char *const n[] = {"validated", "wait_auth", "wait_limit", "sent", "done"};
@@ -601,7 +603,6 @@ static void ws_hold_off(void *t, int ms) { lt_ws_hold_off(t, ms); }
 
 const lt_transport lt_ws_transport = {ws_open, ws_send, ws_close, ws_hold_off, NULL};
 
-static int64_t now_of(const lt_cl *cl) { return cl->o.now_us ? cl->o.now_us() : lt_now_us(); }
 
 static void rpc_notify(void *ud, const char *channel, lua_State *L)
 {

@@ -505,6 +505,31 @@ static void hb_done(void *ud, lt_req *r, const lt_req_end *e)
 	}
 }
 
+static void hb_answered(void *ud, lt_req *r, const lt_req_end *e)
+{
+	(void)r;
+	if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR)
+		lua_pop(e->L, 1);
+	else if (e->how == LT_DONE_REFUSED)
+		lt_log(LT_LOG_WARN, "%s: could not answer a heartbeat test_request: %s",
+		       ((lt_cl *)ud)->url, e->msg);
+}
+
+/* The venue's test_request: public/test through the limiter like every request (§2). */
+static void answer_test_request(void *ud)
+{
+	lt_cl *cl = ud;
+	static const char text[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"public/test\"}";
+	lt_buf b;
+	lt_buf_init(&b, LWS_PRE);
+	lt_buf_add(&b, text, sizeof text - 1);
+	lt_req_spec s = lt_req_spec_of(lt_method_find("public/test"), "public/test");
+	s.flags = LT_REQ_BOUND | LT_REQ_FIRST;
+	lt_err err;
+	if (lt_cl_submit(cl, &s, &b, 10000, hb_answered, cl, 0, NULL, &err))
+		lt_log(LT_LOG_WARN, "%s: %s", cl->url, err.msg);
+}
+
 static void set_heartbeat(lt_cl *cl)
 {
 	const lt_method *m = lt_method_find("public/set_heartbeat");
@@ -634,7 +659,7 @@ int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_even
 	lt_rl_init(&cl->rl, now_of(cl));
 	for (int p = 0; p < 4; p++)
 		cl->pool_t[p].cl = cl;
-	lt_rpc_cbs rc = {rpc_send, rpc_notify};
+	lt_rpc_cbs rc = {rpc_send, rpc_notify, answer_test_request};
 	int rv = lt_rpc_new(L, loop, &rc, cl, &cl->rpc, err);
 	if (rv) {
 		free(cl);

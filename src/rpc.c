@@ -224,8 +224,12 @@ static int handle_protected(lua_State *L)
 	case LT_MSG_HEARTBEAT:
 		r->stats.heartbeats++;
 		lua_pop(L, 1);
-		if (strcmp(env.hb_type, "test_request") == 0 && r->answer_test_request)
-			answer_test_request(r);
+		if (strcmp(env.hb_type, "test_request") == 0 && r->answer_test_request) {
+			if (r->cbs.on_test_request)
+				r->cbs.on_test_request(r->ud);
+			else
+				answer_test_request(r);
+		}
 		break;
 	}
 	return 0;

@@ -45,6 +45,9 @@ typedef struct lt_rpc_cbs {
 	int (*send)(void *ud, lt_buf *msg);
 	/* A subscription notification: data on top of L (callee pops it). */
 	void (*on_notify)(void *ud, const char *channel, lua_State *L);
+	/* The venue's heartbeat test_request (optional): the owner answers it with public/test
+	 * through its limiter. When NULL the rpc answers it itself. */
+	void (*on_test_request)(void *ud);
 } lt_rpc_cbs;
 
 typedef struct lt_rpc_stats {

@@ -79,7 +79,7 @@ static void fx_open_with(fx *f, const lt_rpc_cbs *cbs)
 
 static void fx_open(fx *f)
 {
-	static const lt_rpc_cbs cbs = {fake_send, fake_notify};
+	static const lt_rpc_cbs cbs = {fake_send, fake_notify, NULL};
 	fx_open_with(f, &cbs);
 }
 
@@ -454,7 +454,7 @@ static void test_notification_reaches_on_notify(void **state)
 	fx_close(&f);
 
 	/* without an on_notify the data is dropped, still counted */
-	static const lt_rpc_cbs no_notify = {fake_send, NULL};
+	static const lt_rpc_cbs no_notify = {fake_send, NULL, NULL};
 	fx_open_with(&f, &no_notify);
 	lt_rpc_on_message(f.rpc, text, len);
 	lt_rpc_on_message(f.rpc, text, len);

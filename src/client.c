@@ -58,6 +58,7 @@ struct lt_cl {
 	double refusal_retry;
 	int64_t refusal_code;
 	char url[256];
+	char down_reason[160];     /* why the connection is not open (last drop or failure) */
 	lt_cl_stats stats;
 };
 
@@ -369,9 +370,18 @@ static void deadline_due(lws_sorted_usec_list_t *sul)
 		lt_rpc_cancel(cl->rpc, r->id);
 		e.msg = "no answer within the timeout (the request was sent and may have been "
 			"executed)";
+	} else if (r->state == LT_REQ_WAIT_AUTH && !cl->open) {
+		char msg[240];
+		snprintf(msg, sizeof msg, "not connected (%s); not sent",
+			 cl->down_reason[0] ? cl->down_reason : "still connecting");
+		e.how = LT_DONE_REFUSED;
+		e.code = LT_CODE_NOT_SENT;
+		e.msg = msg;
+		req_end(r, &e);
+		lt_loop_wake(cl->loop);
+		return;
 	} else if (r->state == LT_REQ_WAIT_AUTH)
-		e.msg = r->flags & LT_REQ_GATED ? "not authenticated within the timeout; not sent"
-						: "not connected within the timeout; not sent";
+		e.msg = "not authenticated within the timeout; not sent";
 	else
 		e.msg = "the rate limiter did not let it go within the timeout; not sent";
 	req_end(r, &e);
@@ -554,6 +564,7 @@ static void emit(lt_cl *cl, const char *state, const char *reason)
 
 static void on_open(lt_cl *cl)
 {
+	cl->down_reason[0] = '\0';
 	cl->epoch++;
 	cl->open = true;
 	lt_log(LT_LOG_INFO, "connected to %s", cl->url);
@@ -572,6 +583,7 @@ static void on_drop(lt_cl *cl, const char *reason)
 {
 	bool was_open = cl->open;
 	cl->open = false;
+	snprintf(cl->down_reason, sizeof cl->down_reason, "%s", reason ? reason : "connection lost");
 	for (int p = 0; p < 4; p++)
 		lws_sul_cancel(&cl->pool_t[p].sul);
 	int inflight = lt_rpc_pending_count(cl->rpc);

@@ -407,6 +407,20 @@ int lt_client_subscribe(lua_State *L)
 	lua_newtable(L);
 	lua_setiuservalue(L, 6, 2);
 	register_channels(L, c, s);
+	if (lua_istable(L, 4)) { /* {timeout = s, max_queue = n} */
+		lua_getfield(L, 4, "max_queue");
+		if (!lua_isnil(L, -1)) {
+			lua_Integer q = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+			if (q < 1 || q > 10000000) {
+				unregister(L, s, 6);
+				s->c = NULL;
+				return luaL_error(L, "subscribe: max_queue must be an integer from 1 to "
+						  "10000000");
+			}
+			s->cap = q;
+		}
+		lua_pop(L, 1);
+	}
 	int n = lt_client_request(L, c, t, m, m->name, 5, timeout, k_subscribed, 0);
 	/* returned instead of yielding: refused before anything was sent, leave no ghost */
 	if (s->c && !c->closed)

@@ -89,7 +89,7 @@ local function resolve_venue(opts, who)
     o.url, o.ca_file = core.sim_start()
   elseif venue == "testnet" then
     o.url = o.url or "wss://test.deribit.com/ws/api/v2"
-  elseif venue == "mainnet" or venue == "prod" then
+  elseif venue == "mainnet" then
     o.url = o.url or "wss://www.deribit.com/ws/api/v2"
   elseif venue ~= nil then
     error(who .. ": unknown venue '" .. tostring(venue) .. "' (sim, testnet or mainnet)", 3)
@@ -147,9 +147,9 @@ end
 --                            price = 90000, post_only = true, label = "bid-1" }
 function M.private(opts)
   local o = resolve_venue(opts, "private")
-  if opts.venue ~= "testnet" and opts.venue ~= "mainnet" and opts.url == nil
-     and o.client_id == nil and o.client_secret == nil then
-    o.client_id, o.client_secret = core.sim_demo_account()
+  local sim = opts.venue == "sim" or (opts.venue == nil and opts.url == nil)
+  if sim and o.client_id == nil and o.client_secret == nil then
+    o.client_id, o.client_secret = core.sim_demo_account()  -- only ever on the built-in venue
   end
   return core.private(o)
 end

@@ -165,7 +165,7 @@ typedef struct lt_param {
 /* Rate-limit pool a method draws on (deribit-api.md §7). */
 typedef enum { LT_POOL_NON_ME = 0, LT_POOL_ME, LT_POOL_SUBSCRIBE, LT_POOL_INSTRUMENTS } lt_pool;
 
-enum { LT_MF_PRIVATE = 1 /* needs an authenticated connection */, LT_MF_WS_ONLY = 2 };
+enum { LT_MF_PRIVATE = 1 /* needs an authenticated connection */ };
 
 typedef struct lt_method {
 	const char *name;          /* "public/ticker" */

@@ -16,7 +16,6 @@ enum {
 	LT_ENOMEM = -2,   /* allocation failed */
 	LT_EJSON = -3,    /* malformed JSON or wrong shape */
 	LT_EIO = -4,      /* connection or socket failure */
-	LT_ETOOBIG = -5,  /* message larger than the configured cap */
 	LT_ESTATE = -6,   /* call not allowed in the current state (closed, not connected) */
 	LT_ETLS = -7,     /* TLS setup or certificate problem */
 	LT_ENOTFOUND = -8,/* unknown id, method or name */

@@ -25,5 +25,5 @@ const lt_method lt_m_disable_cancel_on_disconnect = {
 	.result = &lt_s_string,
 	.pool = LT_POOL_NON_ME,
 	.cost = 500,
-	.flags = LT_MF_PRIVATE | LT_MF_WS_ONLY,
+	.flags = LT_MF_PRIVATE,
 };

@@ -16,5 +16,4 @@ const lt_method lt_m_disable_heartbeat = {
 	.result = &lt_s_string,
 	.pool = LT_POOL_NON_ME,
 	.cost = 500,
-	.flags = LT_MF_WS_ONLY,
 };

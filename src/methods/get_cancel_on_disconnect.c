@@ -33,5 +33,5 @@ const lt_method lt_m_get_cancel_on_disconnect = {
 	.result = &get_cancel_on_disconnect_result,
 	.pool = LT_POOL_NON_ME,
 	.cost = 500,
-	.flags = LT_MF_PRIVATE | LT_MF_WS_ONLY,
+	.flags = LT_MF_PRIVATE,
 };

@@ -24,5 +24,5 @@ const lt_method lt_m_logout = {
 	.result = NULL,
 	.pool = LT_POOL_NON_ME,
 	.cost = 500,
-	.flags = LT_MF_PRIVATE | LT_MF_WS_ONLY,
+	.flags = LT_MF_PRIVATE,
 };

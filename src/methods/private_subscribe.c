@@ -32,5 +32,5 @@ const lt_method lt_m_private_subscribe = {
 	.result = &lt_s_string_array,
 	.pool = LT_POOL_SUBSCRIBE,
 	.cost = 3000,
-	.flags = LT_MF_PRIVATE | LT_MF_WS_ONLY,
+	.flags = LT_MF_PRIVATE,
 };

@@ -25,5 +25,5 @@ const lt_method lt_m_private_unsubscribe = {
 	.result = &lt_s_string_array,
 	.pool = LT_POOL_SUBSCRIBE,
 	.cost = 3000,
-	.flags = LT_MF_PRIVATE | LT_MF_WS_ONLY,
+	.flags = LT_MF_PRIVATE,
 };

@@ -24,5 +24,4 @@ const lt_method lt_m_subscribe = {
 	.result = &lt_s_string_array,
 	.pool = LT_POOL_SUBSCRIBE,
 	.cost = 3000,
-	.flags = LT_MF_WS_ONLY,
 };

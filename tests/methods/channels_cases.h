@@ -22,7 +22,6 @@ static void ch_descriptor(void **state)
 	(void)state;
 	mt_descriptor(CH_METHOD, CH_LUA, LT_POOL_SUBSCRIBE, 3000);
 	const lt_method *m = mt_method(CH_METHOD);
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_ptr_equal(m->result, &lt_s_string_array);
 }
 

@@ -16,7 +16,6 @@ static void disable_cancel_on_disconnect_descriptor(void **state)
 {
 	(void)state;
 	const lt_method *m = tt_private(M, "disable_cancel_on_disconnect", LT_POOL_NON_ME, 500);
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_ptr_equal(m->result, &lt_s_string);
 }
 

@@ -16,7 +16,6 @@ static void disable_heartbeat_descriptor(void **state)
 	(void)state;
 	mt_descriptor("public/disable_heartbeat", "disable_heartbeat", LT_POOL_NON_ME, 500);
 	const lt_method *m = mt_method("public/disable_heartbeat");
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_ptr_equal(m->result, &lt_s_string);
 }
 

@@ -16,7 +16,6 @@ static void logout_descriptor(void **state)
 {
 	(void)state;
 	const lt_method *m = tt_private(M, "logout", LT_POOL_NON_ME, 500);
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_null(m->result);
 }
 

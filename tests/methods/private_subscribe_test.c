@@ -20,7 +20,6 @@ static void private_subscribe_descriptor(void **state)
 {
 	(void)state;
 	const lt_method *m = tt_private(M, NULL, LT_POOL_SUBSCRIBE, 3000);
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_ptr_equal(m->result, &lt_s_string_array);
 	assert_null(lt_method_find_lua(NULL));
 	assert_ptr_equal(lt_method_find_lua("subscribe"), mt_method("public/subscribe"));

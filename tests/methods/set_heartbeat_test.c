@@ -16,7 +16,6 @@ static void set_heartbeat_descriptor(void **state)
 	(void)state;
 	mt_descriptor("public/set_heartbeat", "set_heartbeat", LT_POOL_NON_ME, 500);
 	const lt_method *m = mt_method("public/set_heartbeat");
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_ptr_equal(m->result, &lt_s_string);
 }
 

@@ -16,7 +16,6 @@ static void unsubscribe_all_descriptor(void **state)
 	(void)state;
 	mt_descriptor("public/unsubscribe_all", "unsubscribe_all", LT_POOL_NON_ME, 500);
 	const lt_method *m = mt_method("public/unsubscribe_all");
-	assert_true(m->flags & LT_MF_WS_ONLY);
 	assert_ptr_equal(m->result, &lt_s_string);
 }
 

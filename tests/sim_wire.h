@@ -433,10 +433,10 @@ static void wc_close(wc *c)
 
 static void wire_down(wire *w)
 {
-	lws_sul_cancel(&w->tick);
 	lt_sim_free(w->sim);
 	w->sim = NULL;
-	wire_run(w, 20);
+	wire_run(w, 20); /* the tick keeps the loop from sleeping */
+	lws_sul_cancel(&w->tick);
 	lws_context_destroy(w->ctx);
 	w->ctx = NULL;
 }

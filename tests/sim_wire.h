@@ -2,7 +2,7 @@
  * one lws context holds the venue (lt_sim_new on an ephemeral port, or a venue process on a
  * known port) and minimal test clients that record every text message, the peer's close frame
  * (code, reason) and pongs, and answer every test_request with public/test. Single-threaded: wire_until services the context until a condition
- * holds or a deadline passes. Everything is static; include it once per test file.
+ * holds or a deadline passes. Everything is static inline; include it once per test file.
  *
  *     wire w; wire_up(&w, "alice:sa");            // venue + client vhost
  *     wc c; wc_open(&w, &c);                      // connected, or the test fails
@@ -48,20 +48,20 @@ typedef struct wc {
 	int64_t next_id;
 } wc;
 
-static int64_t wire_ms(void)
+static inline int64_t wire_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wire_tick(lws_sorted_usec_list_t *sul)
+static inline void wire_tick(lws_sorted_usec_list_t *sul)
 {
 	wire *w = lws_container_of(sul, wire, tick);
 	lws_sul_schedule(w->ctx, 0, &w->tick, wire_tick, 5 * LWS_US_PER_MS);
 }
 
-static void wc_push_msg(wc *c)
+static inline void wc_push_msg(wc *c)
 {
 	if (c->nmsgs == c->msgs_cap) {
 		c->msgs_cap = c->msgs_cap ? c->msgs_cap * 2 : 64;
@@ -73,9 +73,9 @@ static void wc_push_msg(wc *c)
 	c->rx_len = 0;
 }
 
-static int64_t wc_req(wc *c, const char *method, const char *params);
+static inline int64_t wc_req(wc *c, const char *method, const char *params);
 
-static void wc_rx(wc *c, struct lws *wsi, const char *in, size_t len)
+static inline void wc_rx(wc *c, struct lws *wsi, const char *in, size_t len)
 {
 	char *p = realloc(c->rx, c->rx_len + len + 1);
 	assert_non_null(p);
@@ -90,7 +90,7 @@ static void wc_rx(wc *c, struct lws *wsi, const char *in, size_t len)
 	wc_push_msg(c);
 }
 
-static int wc_writeable(wc *c, struct lws *wsi)
+static inline int wc_writeable(wc *c, struct lws *wsi)
 {
 	if (c->want_close) {
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
@@ -116,7 +116,7 @@ static int wc_writeable(wc *c, struct lws *wsi)
 	return 0;
 }
 
-static int wc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+static inline int wc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
 {
 	wc *c = user;
@@ -163,7 +163,7 @@ static const struct lws_protocols wire_protocols[] = {
 };
 
 /* The context and client vhost; with accounts != NULL also an in-process venue. */
-static void wire_up_port(wire *w, const char *accounts, int port)
+static inline void wire_up_port(wire *w, const char *accounts, int port)
 {
 	memset(w, 0, sizeof *w);
 	lws_set_log_level(getenv("WIRE_LWS_LOG") ? atoi(getenv("WIRE_LWS_LOG")) : LLL_ERR, NULL);
@@ -194,13 +194,13 @@ static void wire_up_port(wire *w, const char *accounts, int port)
 	wire_tick(&w->tick);
 }
 
-static void wire_up(wire *w, const char *accounts)
+static inline void wire_up(wire *w, const char *accounts)
 {
 	wire_up_port(w, accounts ? accounts : "", 0);
 }
 
 /* Service the loop until pred(arg) is true or ms pass; returns pred's last value. */
-static bool wire_until(wire *w, bool (*pred)(void *), void *arg, int ms)
+static inline bool wire_until(wire *w, bool (*pred)(void *), void *arg, int ms)
 {
 	int64_t end = wire_ms() + ms;
 	while (!(pred && pred(arg)) && wire_ms() < end)
@@ -208,12 +208,12 @@ static bool wire_until(wire *w, bool (*pred)(void *), void *arg, int ms)
 	return pred && pred(arg);
 }
 
-static void wire_run(wire *w, int ms)
+static inline void wire_run(wire *w, int ms)
 {
 	wire_until(w, NULL, NULL, ms);
 }
 
-static void wc_free(wc *c)
+static inline void wc_free(wc *c)
 {
 	for (size_t i = 0; i < c->nmsgs; i++)
 		free(c->msgs[i]);
@@ -228,19 +228,19 @@ static void wc_free(wc *c)
 	c->nmsgs = c->msgs_cap = c->out_head = c->out_len = c->out_cap = 0;
 }
 
-static bool wc_settled(void *arg)
+static inline bool wc_settled(void *arg)
 {
 	wc *c = arg;
 	return c->open || c->closed;
 }
 
-static bool wc_is_closed(void *arg)
+static inline bool wc_is_closed(void *arg)
 {
 	return ((wc *)arg)->closed;
 }
 
 /* Connect; returns whether the connection opened (within 3 s). */
-static bool wc_connect(wire *w, wc *c)
+static inline bool wc_connect(wire *w, wc *c)
 {
 	memset(c, 0, sizeof *c);
 	c->w = w;
@@ -264,7 +264,7 @@ static bool wc_connect(wire *w, wc *c)
 	return c->open;
 }
 
-static void wc_open(wire *w, wc *c)
+static inline void wc_open(wire *w, wc *c)
 {
 	if (!wc_connect(w, c))
 		fail_msg("could not connect to the venue on port %d", w->port);
@@ -272,7 +272,7 @@ static void wc_open(wire *w, wc *c)
 
 /* Queue one frame (flags: LWS_WRITE_TEXT, or a fragment's LWS_WRITE_CONTINUATION /
  * LWS_WRITE_NO_FIN combination). */
-static void wc_send_frame(wc *c, const char *s, size_t n, int flags)
+static inline void wc_send_frame(wc *c, const char *s, size_t n, int flags)
 {
 	if (c->out_len == c->out_cap) {
 		c->out_cap = c->out_cap ? c->out_cap * 2 : 16;
@@ -287,13 +287,13 @@ static void wc_send_frame(wc *c, const char *s, size_t n, int flags)
 		lws_callback_on_writable(c->wsi);
 }
 
-static void wc_send(wc *c, const char *text)
+static inline void wc_send(wc *c, const char *text)
 {
 	wc_send_frame(c, text, strlen(text), LWS_WRITE_TEXT);
 }
 
 /* Send a request; returns its id. params is JSON text ("{}" when NULL). */
-static int64_t wc_req(wc *c, const char *method, const char *params)
+static inline int64_t wc_req(wc *c, const char *method, const char *params)
 {
 	int64_t id = c->next_id++;
 	size_t n = strlen(method) + (params ? strlen(params) : 2) + 80;
@@ -307,7 +307,7 @@ static int64_t wc_req(wc *c, const char *method, const char *params)
 }
 
 /* The parsed message at index i, if it answers id (id < 0: answers with id null). */
-static yajl_val wc_answer_at(wc *c, size_t i, int64_t id)
+static inline yajl_val wc_answer_at(wc *c, size_t i, int64_t id)
 {
 	yajl_val root = yajl_tree_parse(c->msgs[i], NULL, 0);
 	const char *path[] = { "id", NULL };
@@ -321,7 +321,7 @@ static yajl_val wc_answer_at(wc *c, size_t i, int64_t id)
 
 typedef struct wc_wait { wc *c; int64_t id; yajl_val found; size_t from; } wc_wait;
 
-static bool wc_found(void *arg)
+static inline bool wc_found(void *arg)
 {
 	wc_wait *q = arg;
 	for (; !q->found && q->from < q->c->nmsgs; q->from++)
@@ -330,26 +330,26 @@ static bool wc_found(void *arg)
 }
 
 /* The answer to id (the whole message; the caller frees it), or NULL after ms. */
-static yajl_val wc_wait_id(wc *c, int64_t id, int ms)
+static inline yajl_val wc_wait_id(wc *c, int64_t id, int ms)
 {
 	wc_wait q = { c, id, NULL, 0 };
 	wire_until(c->w, wc_found, &q, ms);
 	return q.found;
 }
 
-static yajl_val wc_call(wc *c, const char *method, const char *params, int ms)
+static inline yajl_val wc_call(wc *c, const char *method, const char *params, int ms)
 {
 	return wc_wait_id(c, wc_req(c, method, params), ms);
 }
 
 /* root["a"]["b"]... or NULL. */
-static yajl_val jget(yajl_val root, const char *a, const char *b, const char *d)
+static inline yajl_val jget(yajl_val root, const char *a, const char *b, const char *d)
 {
 	const char *path[] = { a, b, d, NULL };
 	return root ? yajl_tree_get(root, path, yajl_t_any) : NULL;
 }
 
-static int64_t jint(yajl_val root, const char *a, const char *b, const char *d)
+static inline int64_t jint(yajl_val root, const char *a, const char *b, const char *d)
 {
 	yajl_val v = jget(root, a, b, d);
 	if (!v || !YAJL_IS_INTEGER(v))
@@ -357,14 +357,14 @@ static int64_t jint(yajl_val root, const char *a, const char *b, const char *d)
 	return YAJL_GET_INTEGER(v);
 }
 
-static const char *jstr(yajl_val root, const char *a, const char *b, const char *d)
+static inline const char *jstr(yajl_val root, const char *a, const char *b, const char *d)
 {
 	yajl_val v = jget(root, a, b, d);
 	return v && YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
 }
 
 /* Call and check the result is "ok". */
-static void wc_ok(wc *c, const char *method, const char *params)
+static inline void wc_ok(wc *c, const char *method, const char *params)
 {
 	yajl_val r = wc_call(c, method, params, 3000);
 	if (!r)
@@ -376,7 +376,7 @@ static void wc_ok(wc *c, const char *method, const char *params)
 }
 
 /* The venue answers on this connection (public/get_time). */
-static void wc_alive(wc *c)
+static inline void wc_alive(wc *c)
 {
 	yajl_val r = wc_call(c, "public/get_time", "{}", 3000);
 	if (!jget(r, "result", NULL, NULL))
@@ -385,7 +385,7 @@ static void wc_alive(wc *c)
 }
 
 /* Call and expect an error: returns its code; *param gets data.param (static copy) if any. */
-static int64_t wc_err(wc *c, const char *method, const char *params, const char **param)
+static inline int64_t wc_err(wc *c, const char *method, const char *params, const char **param)
 {
 	static char p[64];
 	yajl_val r = wc_call(c, method, params, 3000);
@@ -404,7 +404,7 @@ static int64_t wc_err(wc *c, const char *method, const char *params, const char 
 }
 
 /* public/auth with client_credentials; returns the refresh token (static copy). */
-static const char *wc_auth(wc *c, const char *id, const char *secret, const char *scope)
+static inline const char *wc_auth(wc *c, const char *id, const char *secret, const char *scope)
 {
 	static char refresh[128];
 	char p[256];
@@ -421,7 +421,7 @@ static const char *wc_auth(wc *c, const char *id, const char *secret, const char
 }
 
 /* Close from the client side and wait until lws has finished. */
-static void wc_close(wc *c)
+static inline void wc_close(wc *c)
 {
 	if (c->wsi && !c->closed) {
 		c->want_close = true;
@@ -431,7 +431,7 @@ static void wc_close(wc *c)
 	wc_free(c);
 }
 
-static void wire_down(wire *w)
+static inline void wire_down(wire *w)
 {
 	lt_sim_free(w->sim);
 	w->sim = NULL;

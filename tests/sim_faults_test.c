@@ -34,86 +34,88 @@ static int teardown(void **state)
 static void test_blackhole_sends_nothing_and_discards_then_ends(void **state)
 {
 	wire *w = *state;
-	wc c, other;
-	wc_open(w, &c);
-	wc_open(w, &other);
+	wc *c, *other;
+	c = wc_open(w);
+	other = wc_open(w);
 	/* test_requests every 20 ms that must be answered, and a ticker every tick */
-	wc_ok(&c, "sim/configure", "{\"min_heartbeat_s\":1,\"heartbeat_ms_per_s\":20}");
-	wc_ok(&c, "public/set_heartbeat", "{\"interval\":1}");
-	yajl_val r = wc_call(&c, "public/subscribe",
+	wc_ok(c, "sim/configure", "{\"min_heartbeat_s\":1,\"heartbeat_ms_per_s\":20}");
+	wc_ok(c, "public/set_heartbeat", "{\"interval\":1}");
+	yajl_val r = wc_call(c, "public/subscribe",
 			     "{\"channels\":[\"ticker.BTC-PERPETUAL.100ms\"]}", 3000);
 	assert_non_null(r);
 	yajl_tree_free(r);
-	int64_t id = wc_req(&c, "sim/fault", "{\"action\":\"blackhole\",\"ms\":600}");
+	int64_t id = wc_req(c, "sim/fault", "{\"action\":\"blackhole\",\"ms\":600}");
 	wire_run(w, 100); /* frames already on their way may still land */
-	size_t before = c.nmsgs;
-	int64_t probe = wc_req(&c, "public/test", "{}");
+	size_t before = c->nmsgs;
+	int64_t probe = wc_req(c, "public/test", "{}");
+	wc_ping(c);
 	wire_run(w, 300); /* heartbeats would have closed an unanswered connection by now */
-	assert_int_equal(c.nmsgs, before);
-	assert_true(c.open);
-	assert_false(c.closed);
+	assert_int_equal(c->nmsgs, before);
+	assert_int_equal(c->pongs, 1); /* libwebsockets still answers pings (documented) */
+	assert_true(c->open);
+	assert_false(c->closed);
 	/* the venue counted what it discarded */
-	r = wc_call(&other, "sim/stats", "{}", 3000);
+	r = wc_call(other, "sim/stats", "{}", 3000);
 	assert_true(jint(r, "result", "discarded", NULL) >= 1);
 	assert_true(jint(r, "result", "requests", "public/test") >= 1);
 	yajl_tree_free(r);
 	/* after the blackhole: answers, notifications and heartbeats again */
 	wire_run(w, 300);
-	r = wc_call(&c, "public/get_time", "{}", 3000);
+	r = wc_call(c, "public/get_time", "{}", 3000);
 	assert_non_null(r);
 	yajl_tree_free(r);
 	wire_run(w, 200);
-	assert_true(c.nmsgs > before + 2);
-	assert_true(c.open);
-	for (size_t i = 0; i < c.nmsgs; i++) { /* neither the fault nor the probe was answered */
-		assert_null(wc_answer_at(&c, i, id));
-		assert_null(wc_answer_at(&c, i, probe));
+	assert_true(c->nmsgs > before + 2);
+	assert_true(c->open);
+	for (size_t i = 0; i < c->nmsgs; i++) { /* neither the fault nor the probe was answered */
+		assert_null(wc_answer_at(c, i, id));
+		assert_null(wc_answer_at(c, i, probe));
 	}
-	wc_close(&c);
-	wc_close(&other);
+	wc_close(c);
+	wc_close(other);
 }
 
 static void test_blackhole_without_ms_lasts_until_the_connection_closes(void **state)
 {
 	wire *w = *state;
-	wc c, other;
-	wc_open(w, &c);
-	wc_open(w, &other);
-	wc_req(&c, "sim/fault", "{\"action\":\"blackhole\"}");
+	wc *c, *other;
+	c = wc_open(w);
+	other = wc_open(w);
+	wc_req(c, "sim/fault", "{\"action\":\"blackhole\"}");
 	wire_run(w, 50);
-	size_t before = c.nmsgs;
-	wc_req(&c, "public/get_time", "{}");
-	wc_send(&c, "not json");
+	size_t before = c->nmsgs;
+	wc_req(c, "public/get_time", "{}");
+	wc_send(c, "not json");
 	wire_run(w, 600);
-	assert_int_equal(c.nmsgs, before);
-	assert_true(c.open);
-	yajl_val r = wc_call(&other, "sim/stats", "{}", 3000);
+	assert_int_equal(c->nmsgs, before);
+	assert_true(c->open);
+	yajl_val r = wc_call(other, "sim/stats", "{}", 3000);
 	int64_t open_before = jint(r, "result", "connections", NULL);
 	yajl_tree_free(r);
-	wc_close(&c); /* the client can still close it */
+	wc_close(c); /* the client can still close it */
 	wire_run(w, 100);
-	r = wc_call(&other, "sim/stats", "{}", 3000);
+	r = wc_call(other, "sim/stats", "{}", 3000);
 	assert_int_equal(jint(r, "result", "connections", NULL), open_before - 1);
 	yajl_tree_free(r);
-	wc_close(&other);
+	wc_close(other);
 }
 
 static void test_blackhole_rejects_bad_ms(void **state)
 {
 	wire *w = *state;
-	wc c;
-	wc_open(w, &c);
+	wc *c;
+	c = wc_open(w);
 	static const char *const bad[] = { "{\"action\":\"blackhole\",\"ms\":-1}",
 					   "{\"action\":\"blackhole\",\"ms\":3600001}",
 					   "{\"action\":\"blackhole\",\"ms\":\"10\"}",
 					   "{\"action\":\"blackhole\",\"ms\":1.5}", NULL };
 	for (const char *const *p = bad; *p; p++) {
 		const char *param;
-		assert_int_equal(wc_err(&c, "sim/fault", *p, &param), -32602);
+		assert_int_equal(wc_err(c, "sim/fault", *p, &param), -32602);
 		assert_string_equal(param, "ms");
 	}
-	wc_alive(&c); /* still served */
-	wc_close(&c);
+	wc_alive(c); /* still served */
+	wc_close(c);
 }
 
 /* ---- flap, close, drop ------------------------------------------------------------------- */
@@ -121,49 +123,49 @@ static void test_blackhole_rejects_bad_ms(void **state)
 static void test_flap_closes_the_next_connections_at_once(void **state)
 {
 	wire *w = *state;
-	wc c, f1, f2, ok;
-	wc_open(w, &c);
-	yajl_val r = wc_call(&c, "sim/stats", "{}", 3000);
+	wc *c, *ok;
+	c = wc_open(w);
+	yajl_val r = wc_call(c, "sim/stats", "{}", 3000);
 	int64_t total = jint(r, "result", "connections_total", NULL);
 	int64_t flapped = jint(r, "result", "flapped", NULL);
 	yajl_tree_free(r);
-	wc_ok(&c, "sim/fault", "{\"action\":\"flap\",\"count\":2}");
-	wc *flaps[] = { &f1, &f2 };
+	wc_ok(c, "sim/fault", "{\"action\":\"flap\",\"count\":2}");
+	wc *flaps[2];
 	for (int i = 0; i < 2; i++) {
-		wc_connect(w, flaps[i]); /* the handshake completes ... */
+		flaps[i] = wc_connect(w); /* the handshake completes ... */
 		wire_until(w, wc_is_closed, flaps[i], 3000);
 		assert_true(flaps[i]->closed); /* ... then the venue closes it */
 		assert_false(flaps[i]->failed);
 		assert_int_equal(flaps[i]->close_code, 0); /* no close frame by default */
 		wc_close(flaps[i]);
 	}
-	wc_open(w, &ok);
-	wc_alive(&ok);
-	r = wc_call(&c, "sim/stats", "{}", 3000);
+	ok = wc_open(w);
+	wc_alive(ok);
+	r = wc_call(c, "sim/stats", "{}", 3000);
 	assert_int_equal(jint(r, "result", "connections_total", NULL), total + 3);
 	assert_int_equal(jint(r, "result", "flapped", NULL), flapped + 2);
 	assert_int_equal(jint(r, "result", "flap_pending", NULL), 0);
 	yajl_tree_free(r);
-	wc_close(&ok);
-	wc_close(&c);
+	wc_close(ok);
+	wc_close(c);
 }
 
 static void test_flap_with_a_close_code_and_disarming(void **state)
 {
 	wire *w = *state;
-	wc c, f, ok;
-	wc_open(w, &c);
-	wc_ok(&c, "sim/fault", "{\"action\":\"flap\",\"count\":1,\"code\":4001,\"reason\":\"restart\"}");
-	wc_connect(w, &f);
-	wire_until(w, wc_is_closed, &f, 3000);
-	assert_int_equal(f.close_code, 4001);
-	assert_string_equal(f.close_reason, "restart");
-	wc_close(&f);
-	wc_ok(&c, "sim/fault", "{\"action\":\"flap\",\"count\":5}");
-	wc_ok(&c, "sim/fault", "{\"action\":\"flap\",\"count\":0}"); /* disarmed */
-	wc_open(w, &ok);
-	wc_alive(&ok);
-	wc_close(&ok);
+	wc *c, *f, *ok;
+	c = wc_open(w);
+	wc_ok(c, "sim/fault", "{\"action\":\"flap\",\"count\":1,\"code\":4001,\"reason\":\"restart\"}");
+	f = wc_connect(w);
+	wire_until(w, wc_is_closed, f, 3000);
+	assert_int_equal(f->close_code, 4001);
+	assert_string_equal(f->close_reason, "restart");
+	wc_close(f);
+	wc_ok(c, "sim/fault", "{\"action\":\"flap\",\"count\":5}");
+	wc_ok(c, "sim/fault", "{\"action\":\"flap\",\"count\":0}"); /* disarmed */
+	ok = wc_open(w);
+	wc_alive(ok);
+	wc_close(ok);
 	static const char *const bad[][2] = {
 		{ "{\"action\":\"flap\",\"count\":-1}", "count" },
 		{ "{\"action\":\"flap\",\"count\":\"2\"}", "count" },
@@ -172,10 +174,10 @@ static void test_flap_with_a_close_code_and_disarming(void **state)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *param;
-		assert_int_equal(wc_err(&c, "sim/fault", bad[i][0], &param), -32602);
+		assert_int_equal(wc_err(c, "sim/fault", bad[i][0], &param), -32602);
 		assert_string_equal(param, bad[i][1]);
 	}
-	wc_close(&c);
+	wc_close(c);
 }
 
 static void test_close_sends_the_code_and_reason(void **state)
@@ -187,24 +189,24 @@ static void test_close_sends_the_code_and_reason(void **state)
 		{ "{\"action\":\"close\",\"code\":1011}", 1011, "" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		wc c;
-		wc_open(w, &c);
-		int64_t id = wc_req(&c, "sim/fault", cases[i].params);
-		wire_until(w, wc_is_closed, &c, 3000);
-		assert_true(c.closed);
-		assert_int_equal(c.close_code, cases[i].code);
-		assert_string_equal(c.close_reason, cases[i].reason);
-		for (size_t j = 0; j < c.nmsgs; j++) /* no answer to the request */
-			assert_null(wc_answer_at(&c, j, id));
-		wc_close(&c);
+		wc *c;
+		c = wc_open(w);
+		int64_t id = wc_req(c, "sim/fault", cases[i].params);
+		wire_until(w, wc_is_closed, c, 3000);
+		assert_true(c->closed);
+		assert_int_equal(c->close_code, cases[i].code);
+		assert_string_equal(c->close_reason, cases[i].reason);
+		for (size_t j = 0; j < c->nmsgs; j++) /* no answer to the request */
+			assert_null(wc_answer_at(c, j, id));
+		wc_close(c);
 	}
 }
 
 static void test_close_rejects_bad_codes_and_reasons(void **state)
 {
 	wire *w = *state;
-	wc c;
-	wc_open(w, &c);
+	wc *c;
+	c = wc_open(w);
 	char long_reason[200];
 	snprintf(long_reason, sizeof long_reason, "{\"action\":\"close\",\"reason\":\"%0124d\"}", 0);
 	static const char *const codes[] = { "999", "1004", "1005", "1006", "1012", "1015", "2999", "5000",
@@ -213,31 +215,31 @@ static void test_close_rejects_bad_codes_and_reasons(void **state)
 		char params[80];
 		snprintf(params, sizeof params, "{\"action\":\"close\",\"code\":%s}", *p);
 		const char *param;
-		assert_int_equal(wc_err(&c, "sim/fault", params, &param), -32602);
+		assert_int_equal(wc_err(c, "sim/fault", params, &param), -32602);
 		assert_string_equal(param, "code");
 	}
 	const char *param;
-	assert_int_equal(wc_err(&c, "sim/fault", long_reason, &param), -32602);
+	assert_int_equal(wc_err(c, "sim/fault", long_reason, &param), -32602);
 	assert_string_equal(param, "reason");
-	assert_int_equal(wc_err(&c, "sim/fault", "{\"action\":\"close\",\"reason\":5}", &param),
+	assert_int_equal(wc_err(c, "sim/fault", "{\"action\":\"close\",\"reason\":5}", &param),
 			 -32602);
 	assert_string_equal(param, "reason");
-	assert_int_equal(wc_err(&c, "sim/fault", "{\"action\":\"explode\"}", &param), -32602);
+	assert_int_equal(wc_err(c, "sim/fault", "{\"action\":\"explode\"}", &param), -32602);
 	assert_string_equal(param, "action");
-	assert_true(c.open);
-	wc_close(&c);
+	assert_true(c->open);
+	wc_close(c);
 }
 
 static void test_drop_closes_without_a_close_frame(void **state)
 {
 	wire *w = *state;
-	wc c;
-	wc_open(w, &c);
-	wc_req(&c, "sim/fault", "{\"action\":\"drop\"}");
-	wire_until(w, wc_is_closed, &c, 3000);
-	assert_true(c.closed);
-	assert_int_equal(c.close_code, 0);
-	wc_close(&c);
+	wc *c;
+	c = wc_open(w);
+	wc_req(c, "sim/fault", "{\"action\":\"drop\"}");
+	wire_until(w, wc_is_closed, c, 3000);
+	assert_true(c->closed);
+	assert_int_equal(c->close_code, 0);
+	wc_close(c);
 }
 
 /* ---- revoke_tokens ----------------------------------------------------------------------- */
@@ -247,64 +249,64 @@ static void test_drop_closes_without_a_close_frame(void **state)
 static void test_revoke_tokens_unauthenticates_every_connection_of_the_account(void **state)
 {
 	wire *w = *state;
-	wc a1, a2, b;
-	wc_open(w, &a1);
-	wc_open(w, &a2);
-	wc_open(w, &b);
-	wc_auth(&a1, "alice", "sa", NULL);
+	wc *a1, *a2, *b;
+	a1 = wc_open(w);
+	a2 = wc_open(w);
+	b = wc_open(w);
+	wc_auth(a1, "alice", "sa", NULL);
 	char refresh[128];
-	snprintf(refresh, sizeof refresh, "%s", wc_auth(&a2, "alice", "sa", "session:s1"));
-	wc_auth(&b, "bob", "sb", NULL);
-	yajl_val r = wc_call(&a1, PRIV, "{}", 3000);
+	snprintf(refresh, sizeof refresh, "%s", wc_auth(a2, "alice", "sa", "session:s1"));
+	wc_auth(b, "bob", "sb", NULL);
+	yajl_val r = wc_call(a1, PRIV, "{}", 3000);
 	assert_non_null(jget(r, "result", NULL, NULL));
 	yajl_tree_free(r);
-	wc_ok(&a1, "sim/fault", "{\"action\":\"revoke_tokens\"}");
-	assert_int_equal(wc_err(&a1, PRIV, "{}", NULL), 13009);
-	assert_int_equal(wc_err(&a2, PRIV, "{}", NULL), 13009);
-	r = wc_call(&b, PRIV, "{}", 3000); /* another account is untouched */
+	wc_ok(a1, "sim/fault", "{\"action\":\"revoke_tokens\"}");
+	assert_int_equal(wc_err(a1, PRIV, "{}", NULL), 13009);
+	assert_int_equal(wc_err(a2, PRIV, "{}", NULL), 13009);
+	r = wc_call(b, PRIV, "{}", 3000); /* another account is untouched */
 	assert_non_null(jget(r, "result", NULL, NULL));
 	yajl_tree_free(r);
 	/* the revoked refresh token is refused; a fresh auth works */
 	char p[256];
 	snprintf(p, sizeof p, "{\"grant_type\":\"refresh_token\",\"refresh_token\":\"%s\"}",
 		 refresh);
-	assert_int_equal(wc_err(&a2, "public/auth", p, NULL), 13009);
-	wc_auth(&a2, "alice", "sa", "session:s1");
-	r = wc_call(&a2, PRIV, "{}", 3000);
+	assert_int_equal(wc_err(a2, "public/auth", p, NULL), 13009);
+	wc_auth(a2, "alice", "sa", "session:s1");
+	r = wc_call(a2, PRIV, "{}", 3000);
 	assert_non_null(jget(r, "result", NULL, NULL));
 	yajl_tree_free(r);
-	assert_int_equal(wc_err(&a1, PRIV, "{}", NULL), 13009); /* a1 did not authenticate */
-	wc_close(&a1);
-	wc_close(&a2);
-	wc_close(&b);
+	assert_int_equal(wc_err(a1, PRIV, "{}", NULL), 13009); /* a1 did not authenticate */
+	wc_close(a1);
+	wc_close(a2);
+	wc_close(b);
 }
 
 static void test_revoke_tokens_of_another_account(void **state)
 {
 	wire *w = *state;
-	wc anon, b;
-	wc_open(w, &anon);
-	wc_open(w, &b);
-	wc_auth(&b, "bob", "sb", NULL);
+	wc *anon, *b;
+	anon = wc_open(w);
+	b = wc_open(w);
+	wc_auth(b, "bob", "sb", NULL);
 	const char *param;
-	assert_int_equal(wc_err(&anon, "sim/fault", "{\"action\":\"revoke_tokens\"}", &param),
+	assert_int_equal(wc_err(anon, "sim/fault", "{\"action\":\"revoke_tokens\"}", &param),
 			 -32602);
 	assert_string_equal(param, "account");
-	assert_int_equal(wc_err(&anon, "sim/fault",
+	assert_int_equal(wc_err(anon, "sim/fault",
 				"{\"action\":\"revoke_tokens\",\"account\":\"carol\"}", &param),
 			 -32602);
 	assert_string_equal(param, "account");
-	assert_int_equal(wc_err(&anon, "sim/fault",
+	assert_int_equal(wc_err(anon, "sim/fault",
 				"{\"action\":\"revoke_tokens\",\"account\":7}", &param), -32602);
 	assert_string_equal(param, "account");
-	wc_ok(&anon, "sim/fault", "{\"action\":\"revoke_tokens\",\"account\":\"bob\"}");
-	assert_int_equal(wc_err(&b, PRIV, "{}", NULL), 13009);
-	wc_auth(&b, "bob", "sb", NULL);
-	yajl_val r = wc_call(&b, PRIV, "{}", 3000);
+	wc_ok(anon, "sim/fault", "{\"action\":\"revoke_tokens\",\"account\":\"bob\"}");
+	assert_int_equal(wc_err(b, PRIV, "{}", NULL), 13009);
+	wc_auth(b, "bob", "sb", NULL);
+	yajl_val r = wc_call(b, PRIV, "{}", 3000);
 	assert_non_null(jget(r, "result", NULL, NULL));
 	yajl_tree_free(r);
-	wc_close(&anon);
-	wc_close(&b);
+	wc_close(anon);
+	wc_close(b);
 }
 
 /* ---- the 32 kB limit (deribit-api.md §1) -------------------------------------------------- */
@@ -354,35 +356,35 @@ static void send_in_fragments(wc *c, const char *s, size_t chunk)
 static void test_requests_over_32_kB_get_32600_with_a_null_id(void **state)
 {
 	wire *w = *state;
-	wc c;
-	wc_open(w, &c);
+	wc *c;
+	c = wc_open(w);
 	char *at = request_of_size(32768, 1), *over = request_of_size(32769, 2);
-	wc_send(&c, at);
-	expect_result(&c, 1);
-	wc_send(&c, over);
-	expect_too_large(&c);
-	for (size_t i = 0; i < c.nmsgs; i++)
-		assert_null(wc_answer_at(&c, i, 2));
-	wc_alive(&c); /* the connection goes on */
-	wc_close(&c);
-	wc_open(w, &c);
-	send_in_fragments(&c, over, 4000); /* the limit is on the message, not the frame */
-	expect_too_large(&c);
+	wc_send(c, at);
+	expect_result(c, 1);
+	wc_send(c, over);
+	expect_too_large(c);
+	for (size_t i = 0; i < c->nmsgs; i++)
+		assert_null(wc_answer_at(c, i, 2));
+	wc_alive(c); /* the connection goes on */
+	wc_close(c);
+	c = wc_open(w);
+	send_in_fragments(c, over, 4000); /* the limit is on the message, not the frame */
+	expect_too_large(c);
 	free(at);
 	at = request_of_size(32768, 3);
-	send_in_fragments(&c, at, 1000);
-	expect_result(&c, 3);
+	send_in_fragments(c, at, 1000);
+	expect_result(c, 3);
 	char *huge = request_of_size(200000, 4);
-	wc_send(&c, huge);
+	wc_send(c, huge);
 	wire_run(w, 300);
 	size_t too_large = 0;
-	for (size_t i = 0; i < c.nmsgs; i++) {
-		yajl_val r = wc_answer_at(&c, i, -1);
+	for (size_t i = 0; i < c->nmsgs; i++) {
+		yajl_val r = wc_answer_at(c, i, -1);
 		too_large += r != NULL;
 		yajl_tree_free(r);
 	}
 	assert_int_equal(too_large, 2); /* one answer per message */
-	wc_close(&c);
+	wc_close(c);
 	free(at);
 	free(over);
 	free(huge);

@@ -34,12 +34,12 @@ typedef struct venue {
 static int free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t n = sizeof a;
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t n = sizeof sa;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &n), 0);
 	close(fd);
-	return ntohs(a.sin_port);
+	return ntohs(sa.sin_port);
 }
 
 static void venue_start(venue *v, int port)
@@ -108,28 +108,25 @@ static void test_a_killed_venue_restarts_on_the_same_port_at_once(void **state)
 	assert_true(venue_says(&v1, "listening on", 5000));
 	wire w;
 	wire_up_port(&w, NULL, port);
-	wc a, b;
-	wc_open(&w, &a);
-	wc_open(&w, &b);
-	wc_auth(&a, "alice", "sa", NULL);
-	wc_alive(&b);
-	wc_req(&b, "sim/fault", "{\"action\":\"close\"}"); /* a close the venue began: */
-	assert_true(wire_until(&w, wc_is_closed, &b, 3000));  /* its side goes to TIME_WAIT */
+	wc *a = wc_open(&w), *b = wc_open(&w);
+	wc_auth(a, "alice", "sa", NULL);
+	wc_alive(b);
+	wc_req(b, "sim/fault", "{\"action\":\"close\"}"); /* a close the venue began: */
+	assert_true(wire_until(&w, wc_is_closed, b, 3000));  /* its side goes to TIME_WAIT */
 	kill(v1.pid, SIGKILL);
 	int st = venue_wait(&v1, 5000);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	assert_true(wire_until(&w, wc_is_closed, &a, 3000)); /* the client sees the drop */
+	assert_true(wire_until(&w, wc_is_closed, a, 3000)); /* the client sees the drop */
 	venue_start(&v2, port); /* at once: its old connections are in TIME_WAIT */
 	if (!venue_says(&v2, "listening on", 5000))
 		fail_msg("restart on port %d failed: %s", port, v2.text);
-	wc c;
-	wc_open(&w, &c);
-	wc_auth(&c, "alice", "sa", NULL);
+	wc *c = wc_open(&w);
+	wc_auth(c, "alice", "sa", NULL);
 	/* SIGTERM: an orderly end with status 0; its connection is closed */
 	kill(v2.pid, SIGTERM);
 	st = venue_wait(&v2, 5000);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_true(wire_until(&w, wc_is_closed, &c, 3000));
+	assert_true(wire_until(&w, wc_is_closed, c, 3000));
 	/* the venue closed first, so its side of that connection is in TIME_WAIT now */
 	venue v3;
 	venue_start(&v3, port);
@@ -137,9 +134,9 @@ static void test_a_killed_venue_restarts_on_the_same_port_at_once(void **state)
 		fail_msg("restart after SIGTERM on port %d failed: %s", port, v3.text);
 	kill(v3.pid, SIGKILL);
 	venue_wait(&v3, 5000);
-	wc_close(&a);
-	wc_close(&b);
-	wc_close(&c);
+	wc_close(a);
+	wc_close(b);
+	wc_close(c);
 	wire_down(&w);
 }
 
@@ -163,12 +160,12 @@ static void test_a_second_venue_on_a_busy_port_exits_1(void **state)
 static int listen_fd(int port)
 {
 	for (int fd = 3; fd < 1024; fd++) {
-		struct sockaddr_in a;
-		socklen_t n = sizeof a;
+		struct sockaddr_in sa;
+		socklen_t n = sizeof sa;
 		int on = 0;
 		socklen_t on_len = sizeof on;
-		if (getsockname(fd, (struct sockaddr *)&a, &n) == 0 && a.sin_family == AF_INET &&
-		    ntohs(a.sin_port) == port &&
+		if (getsockname(fd, (struct sockaddr *)&sa, &n) == 0 && sa.sin_family == AF_INET &&
+		    ntohs(sa.sin_port) == port &&
 		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &on_len) == 0 && on)
 			return fd;
 	}
@@ -191,15 +188,14 @@ static void test_the_venue_listens_on_its_address_only_with_reuseaddr(void **sta
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&bound, &bn), 0);
 	assert_int_equal(ntohl(bound.sin_addr.s_addr), INADDR_LOOPBACK);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)w.port) };
-	inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
-	assert_int_not_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)w.port) };
+	inet_pton(AF_INET, "127.0.0.2", &sa.sin_addr);
+	assert_int_not_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(errno, ECONNREFUSED);
 	close(fd);
-	wc c;
-	wc_open(&w, &c); /* 127.0.0.1 works */
-	wc_alive(&c);
-	wc_close(&c);
+	wc *c = wc_open(&w); /* 127.0.0.1 works */
+	wc_alive(c);
+	wc_close(c);
 	wire_down(&w);
 }
 

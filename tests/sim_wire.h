@@ -5,9 +5,11 @@
  * holds or a deadline passes. Everything is static inline; include it once per test file.
  *
  *     wire w; wire_up(&w, "alice:sa");            // venue + client vhost
- *     wc c; wc_open(&w, &c);                      // connected, or the test fails
- *     yajl_val r = wc_call(&c, "public/test", "{}", 2000);   // the whole answer, or NULL
- *     ... yajl_tree_free(r); wc_close(&c); wire_down(&w);
+ *     wc *c = wc_open(&w);                        // connected, or the test fails
+ *     yajl_val r = wc_call(c, "public/test", "{}", 2000);    // the whole answer, or NULL
+ *     ... yajl_tree_free(r); wc_close(c); wire_down(&w);
+ * Clients belong to the wire: wc_close ends the connection, wire_down frees them all, so a test
+ * that fails half-way leaves nothing for a late libwebsockets callback to trip over.
  */
 #ifndef LT_TESTS_SIM_WIRE_H
 #define LT_TESTS_SIM_WIRE_H
@@ -24,7 +26,10 @@
 
 #define WIRE_CA LT_CERT_DIR "/ca.pem"
 
+typedef struct wc wc;
+
 typedef struct wire {
+	wc *clients;  /* every client made on this wire, freed by wire_down */
 	struct lws_context *ctx;
 	struct lws_vhost *client_vh;
 	lt_sim *sim;  /* NULL when the venue is another process */
@@ -32,7 +37,8 @@ typedef struct wire {
 	lws_sorted_usec_list_t tick;  /* wakes the loop every 5 ms so deadlines are kept */
 } wire;
 
-typedef struct wc {
+struct wc {
+	wc *next;  /* wire.clients */
 	wire *w;
 	struct lws *wsi;
 	bool open, closed, failed, want_ping, want_close;
@@ -46,7 +52,7 @@ typedef struct wc {
 	struct wc_out { char *data; size_t len; int flags; } *out; /* frames to send, in order */
 	size_t out_head, out_len, out_cap;
 	int64_t next_id;
-} wc;
+};
 
 static inline int64_t wire_ms(void)
 {
@@ -100,17 +106,24 @@ static inline int wc_writeable(wc *c, struct lws *wsi)
 		unsigned char ping[LWS_PRE + 4] = { 0 };
 		c->want_ping = false;
 		memcpy(ping + LWS_PRE, "ping", 4);
-		return lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4 ? -1 : 0;
-	}
-	if (c->out_head == c->out_len)
+		if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+			return -1;
+		if (c->out_head < c->out_len)
+			lws_callback_on_writable(wsi);
 		return 0;
-	struct wc_out *o = &c->out[c->out_head++];
-	int n = lws_write(wsi, (unsigned char *)o->data + LWS_PRE, o->len,
-			  (enum lws_write_protocol)o->flags);
-	free(o->data);
-	o->data = NULL;
-	if (n < (int)o->len)
-		return -1;
+	}
+	/* as many queued frames as the socket takes now (lws_send_pipe_choked), then wait */
+	for (int n = 0; c->out_head < c->out_len && n < 256; n++) {
+		if (n && lws_send_pipe_choked(wsi))
+			break;
+		struct wc_out *o = &c->out[c->out_head++];
+		int wr = lws_write(wsi, (unsigned char *)o->data + LWS_PRE, o->len,
+				   (enum lws_write_protocol)o->flags);
+		free(o->data);
+		o->data = NULL;
+		if (wr < (int)o->len)
+			return -1;
+	}
 	if (c->out_head < c->out_len)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -239,12 +252,15 @@ static inline bool wc_is_closed(void *arg)
 	return ((wc *)arg)->closed;
 }
 
-/* Connect; returns whether the connection opened (within 3 s). */
-static inline bool wc_connect(wire *w, wc *c)
+/* A new client, connecting; wait (3 s at most) until it opened (c->open) or failed. */
+static inline wc *wc_connect(wire *w)
 {
-	memset(c, 0, sizeof *c);
+	wc *c = calloc(1, sizeof *c);
+	assert_non_null(c);
 	c->w = w;
 	c->next_id = 1;
+	c->next = w->clients;
+	w->clients = c;
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
 	ci.context = w->ctx;
@@ -259,15 +275,19 @@ static inline bool wc_connect(wire *w, wc *c)
 	ci.userdata = c;
 	ci.pwsi = &c->wsi;
 	if (!lws_client_connect_via_info(&ci))
-		return false;
-	wire_until(w, wc_settled, c, 3000);
-	return c->open;
+		c->failed = c->closed = true;
+	else
+		wire_until(w, wc_settled, c, 3000);
+	return c;
 }
 
-static inline void wc_open(wire *w, wc *c)
+/* A connected client, or the test fails. */
+static inline wc *wc_open(wire *w)
 {
-	if (!wc_connect(w, c))
+	wc *c = wc_connect(w);
+	if (!c->open)
 		fail_msg("could not connect to the venue on port %d", w->port);
+	return c;
 }
 
 /* Queue one frame (flags: LWS_WRITE_TEXT, or a fragment's LWS_WRITE_CONTINUATION /
@@ -283,6 +303,14 @@ static inline void wc_send_frame(wc *c, const char *s, size_t n, int flags)
 	assert_non_null(d);
 	memcpy(d + LWS_PRE, s, n);
 	c->out[c->out_len++] = (struct wc_out){ d, n, flags };
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* Send a WebSocket ping (RFC 6455 §5.5.2); c->pongs counts the answers. */
+static inline void wc_ping(wc *c)
+{
+	c->want_ping = true;
 	if (c->wsi)
 		lws_callback_on_writable(c->wsi);
 }
@@ -306,9 +334,16 @@ static inline int64_t wc_req(wc *c, const char *method, const char *params)
 	return id;
 }
 
-/* The parsed message at index i, if it answers id (id < 0: answers with id null). */
+/* The parsed message at index i, if it answers id (id < 0: answers with id null). The venue
+ * writes the id first: messages with another one are skipped without parsing them. */
 static inline yajl_val wc_answer_at(wc *c, size_t i, int64_t id)
 {
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	char want[32];
+	snprintf(want, sizeof want, id < 0 ? "null," : "%lld,", (long long)id);
+	if (strncmp(c->msgs[i], head, sizeof head - 1) == 0 &&
+	    strncmp(c->msgs[i] + sizeof head - 1, want, strlen(want)) != 0)
+		return NULL;
 	yajl_val root = yajl_tree_parse(c->msgs[i], NULL, 0);
 	const char *path[] = { "id", NULL };
 	yajl_val v = root ? yajl_tree_get(root, path, yajl_t_any) : NULL;
@@ -420,7 +455,8 @@ static inline const char *wc_auth(wc *c, const char *id, const char *secret, con
 	return refresh;
 }
 
-/* Close from the client side and wait until lws has finished. */
+/* Close from the client side and wait until lws has finished; the buffers are freed (the
+ * struct itself stays with the wire until wire_down). */
 static inline void wc_close(wc *c)
 {
 	if (c->wsi && !c->closed) {
@@ -431,14 +467,34 @@ static inline void wc_close(wc *c)
 	wc_free(c);
 }
 
+static inline bool wire_all_closed(void *arg)
+{
+	for (wc *c = ((wire *)arg)->clients; c; c = c->next)
+		if (c->wsi && !c->closed)
+			return false;
+	return true;
+}
+
 static inline void wire_down(wire *w)
 {
+	for (wc *c = w->clients; c; c = c->next) /* left open by a test that failed */
+		if (c->wsi && !c->closed) {
+			c->want_close = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	wire_until(w, wire_all_closed, w, 2000);
 	lt_sim_free(w->sim);
 	w->sim = NULL;
 	wire_run(w, 20); /* the tick keeps the loop from sleeping */
 	lws_sul_cancel(&w->tick);
 	lws_context_destroy(w->ctx);
 	w->ctx = NULL;
+	while (w->clients) {
+		wc *c = w->clients;
+		w->clients = c->next;
+		wc_free(c);
+		free(c);
+	}
 }
 
 #endif

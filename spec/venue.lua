@@ -95,6 +95,14 @@ function M.blackhole(client, ms)
   return unanswered(client, { action = "blackhole", ms = ms })
 end
 
+--- venue.freeze(client, ms): like blackhole, but the venue does not even read the socket for
+-- ms milliseconds (WebSocket pings get no pong: a stopped process); afterwards what the client
+-- sent meanwhile is processed late. Returns at once.
+function M.freeze(client, ms)
+  if math.type(ms) ~= "integer" or ms < 1 then error("ms must be a positive integer", 2) end
+  return unanswered(client, { action = "blackhole", mode = "freeze", ms = ms })
+end
+
 --- venue.close(client [, code [, reason]]): the venue closes this connection with a close frame
 -- (code default 1000; 1000-1003, 1007-1011, 3000-4999). Returns at once.
 function M.close(client, code, reason)

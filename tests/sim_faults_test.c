@@ -1,6 +1,6 @@
 /* sim_faults_test.c — the venue's connection-level test controls (src/sim/faults.c) over real
  * wss on loopback (sim_wire.h): blackhole (silent, discards, keeps the TCP/TLS connection, ends
- * on its timer), flap (the next N connections closed at once, with or without a close frame),
+ * on its timer; "freeze" does not even read, so pings go unanswered until it ends), flap (the next N connections closed at once, with or without a close frame),
  * close with a code and reason, drop, token revocation (own account and another one, refresh
  * refused, a fresh auth works), the 32 kB request limit (deribit-api.md §1) whole and
  * fragmented, and bad parameters answered with -32602 naming the parameter.
@@ -100,6 +100,27 @@ static void test_blackhole_without_ms_lasts_until_the_connection_closes(void **s
 	wc_close(other);
 }
 
+static void test_blackhole_freeze_reads_nothing_until_it_ends(void **state)
+{
+	wire *w = *state;
+	wc *c = wc_open(w);
+	wc_req(c, "sim/fault", "{\"action\":\"blackhole\",\"mode\":\"freeze\",\"ms\":500}");
+	wire_run(w, 50);
+	size_t before = c->nmsgs;
+	int64_t late = wc_req(c, "public/get_time", "{}");
+	wc_ping(c);
+	wire_run(w, 250);
+	assert_int_equal(c->nmsgs, before);
+	assert_int_equal(c->pongs, 0); /* not even pings are read */
+	assert_true(c->open);
+	yajl_val r = wc_wait_id(c, late, 3000); /* read and answered once it is over */
+	assert_non_null(jget(r, "result", NULL, NULL));
+	yajl_tree_free(r);
+	assert_int_equal(c->pongs, 1);
+	wc_alive(c);
+	wc_close(c);
+}
+
 static void test_blackhole_rejects_bad_ms(void **state)
 {
 	wire *w = *state;
@@ -108,12 +129,18 @@ static void test_blackhole_rejects_bad_ms(void **state)
 	static const char *const bad[] = { "{\"action\":\"blackhole\",\"ms\":-1}",
 					   "{\"action\":\"blackhole\",\"ms\":3600001}",
 					   "{\"action\":\"blackhole\",\"ms\":\"10\"}",
-					   "{\"action\":\"blackhole\",\"ms\":1.5}", NULL };
+					   "{\"action\":\"blackhole\",\"ms\":1.5}",
+					   "{\"action\":\"blackhole\",\"mode\":\"freeze\"}",
+					   "{\"action\":\"blackhole\",\"mode\":\"freeze\",\"ms\":0}", NULL };
 	for (const char *const *p = bad; *p; p++) {
 		const char *param;
 		assert_int_equal(wc_err(c, "sim/fault", *p, &param), -32602);
 		assert_string_equal(param, "ms");
 	}
+	const char *param;
+	assert_int_equal(wc_err(c, "sim/fault", "{\"action\":\"blackhole\",\"mode\":\"sleep\"}",
+				&param), -32602);
+	assert_string_equal(param, "mode");
 	wc_alive(c); /* still served */
 	wc_close(c);
 }
@@ -395,6 +422,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blackhole_sends_nothing_and_discards_then_ends),
 		cmocka_unit_test(test_blackhole_without_ms_lasts_until_the_connection_closes),
+		cmocka_unit_test(test_blackhole_freeze_reads_nothing_until_it_ends),
 		cmocka_unit_test(test_blackhole_rejects_bad_ms),
 		cmocka_unit_test(test_flap_closes_the_next_connections_at_once),
 		cmocka_unit_test(test_flap_with_a_close_code_and_disarming),

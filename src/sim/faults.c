@@ -24,9 +24,12 @@
  *                  not sent and none is waited for, so the venue does not close the connection
  *                  itself. `ms` (int 0..3600000): how long; absent or 0 = until the connection
  *                  closes. Afterwards the connection works again (subscriptions publish again,
- *                  book channels then show a change_id gap). WebSocket-level pings are still
- *                  answered by libwebsockets (RFC 6455 pongs): detect a dead venue with
- *                  JSON-RPC requests and heartbeats (deribit-api.md §9), not pings.
+ *                  book channels then show a change_id gap). `mode`: "discard" (default, as
+ *                  above; WebSocket pings are still answered by libwebsockets with pongs) or
+ *                  "freeze": the venue does not even read the socket (rx flow control off), so
+ *                  pings get no pong either — a stopped process; `ms` is then required
+ *                  (1..3600000) and when it ends, what the client sent meanwhile is read and
+ *                  processed late, as by a process that was resumed.
  *     "close"      NO ANSWER; close this connection now with a WebSocket close frame: `code`
  *                  (int, default 1000; 1000-1003, 1007-1011 or 3000-4999) and `reason`
  *                  (string of at most 123 bytes, default none); what was queued is dropped
@@ -109,7 +112,7 @@ void lt_sim_faults_clear(lt_sim_conn *c)
 	c->err_armed = false;
 	c->delay_ms = -1;
 	lws_sul_cancel(&c->bh_sul);
-	c->blackhole = false;
+	c->blackhole = c->frozen = false;
 }
 
 bool lt_sim_faults_apply(lt_sim_req *rq)
@@ -165,23 +168,34 @@ static void blackhole_end(lws_sorted_usec_list_t *sul)
 	if (!c->sim)
 		return;
 	c->blackhole = false;
+	if (c->frozen && c->wsi)
+		lws_rx_flow_control(c->wsi, 1); /* what waited in the socket is read now */
+	c->frozen = false;
 	lt_sim_log(c->sim, 1, "#%u blackhole over", c->id);
 }
 
 /* No answer, not even to this request: the venue goes silent on this connection. */
 static void fault_blackhole(lt_sim_req *rq)
 {
+	static const char *const modes[] = { "discard", "freeze", NULL };
+	const char *mode = "discard";
 	int64_t ms = 0;
 	int rc = lt_sim_param_int(rq, "ms", false, &ms);
-	if (rc < 0)
+	if (rc < 0 || lt_sim_param_enum(rq, "mode", false, modes, &mode) < 0)
 		return;
-	if (ms < 0 || ms > 3600000) {
-		lt_sim_reply_invalid(rq, "ms", "must be between 0 and 3600000");
+	bool freeze = strcmp(mode, "freeze") == 0;
+	if (ms < (freeze ? 1 : 0) || ms > 3600000) {
+		lt_sim_reply_invalid(rq, "ms", freeze ? "must be between 1 and 3600000 for freeze"
+						      : "must be between 0 and 3600000");
 		return;
 	}
 	lt_sim_conn *c = rq->conn;
 	c->blackhole = true;
 	lt_sim_conn_drop_queue(c);
+	if (freeze && !c->frozen) {
+		c->frozen = true;
+		lws_rx_flow_control(c->wsi, 0);
+	}
 	lws_sul_cancel(&c->bh_sul);
 	if (ms > 0)
 		lws_sul_schedule(c->sim->ctx, 0, &c->bh_sul, blackhole_end,

@@ -83,6 +83,7 @@ struct lt_sim_conn {
 	int64_t delay_ms;          /* < 0: none */
 	lt_sim_delayed *delayed;
 	bool blackhole;            /* send nothing, discard what arrives (faults.c) */
+	bool frozen;               /* blackhole mode "freeze": not even reading (rx flow off) */
 	lws_sorted_usec_list_t bh_sul; /* ends a timed blackhole */
 	int close_code;            /* close_now with a close frame: code (0 = no frame) */
 	char close_reason[124];    /* and reason (RFC 6455: at most 123 bytes) */

@@ -113,6 +113,7 @@ void lt_sim_accounts_free(lt_sim *sim)
 		lt_sim_account *a = sim->accounts;
 		sim->accounts = a->next;
 		lt_sim_limits_detach(a);
+		lt_sim_stats_free(a->stats);
 		OPENSSL_cleanse(a->client_secret, sizeof a->client_secret);
 		free(a);
 	}
@@ -242,6 +243,15 @@ void lt_sim_token_revoke(lt_sim *sim, lt_sim_token *t)
 			free(t);
 			return;
 		}
+}
+
+void lt_sim_tokens_revoke_account(lt_sim *sim, const lt_sim_account *acc)
+{
+	for (lt_sim_token *t = sim->tokens, *next; t; t = next) {
+		next = t->next;
+		if (t->acc == acc)
+			lt_sim_token_revoke(sim, t);
+	}
 }
 
 void lt_sim_tokens_drop_conn(lt_sim *sim, unsigned conn_id)

@@ -62,6 +62,8 @@ struct lt_sim_account {
 	int64_t token_expires_s;
 	/* limits.c: sim/configure close_on_10028 for this account: 0 = opts, 1 close, 2 do not */
 	int close_on_10028;
+	/* stats.c: what arrived for this account (sim/stats), made on first use */
+	void *stats;
 };
 
 /* An issued token pair (accounts.c), valid until expires_ms. Tokens are opaque random text. */

@@ -10,12 +10,14 @@
  *   13009 unauthorized      signature timestamp more than 60 s from the venue clock (the message
  *                           says so: "unauthorized: timestamp ... outside the 60 s window");
  *                           a nonce this account used before ("unauthorized: nonce already
- *                           used"); an unknown, expired or revoked refresh token, or a
- *                           connection-scope one from another connection
+ *                           used"); an unknown, expired or revoked refresh token (logout,
+ *                           a refresh, sim/fault revoke_tokens), or a connection-scope one from
+ *                           another connection
  * Private methods answer 13009 "unauthorized" unless the request acts for an account: its
  * params.access_token is valid here (the connection then uses it), or the connection's own token
  * has not expired. An invalid params.access_token is ignored. A connection whose token expired
- * gets 13009 until it refreshes or authenticates again.
+ * gets 13009 until it refreshes or authenticates again; one whose tokens were revoked (sim/fault
+ * revoke_tokens) gets 13009 until it authenticates again with credentials or a signature.
  *
  * Granted scope: "connection" or "session:NAME", then "mainaccount", then the requested
  * account:/trade:/wallet:/block_trade:/block_rfq: scopes (default "account:read_write
@@ -107,6 +109,8 @@ static void conn_adopt(lt_sim_conn *c, const lt_sim_token *t)
 {
 	if (c->acc != t->acc && !c->cod_set)
 		c->cod = t->acc->cod_default;
+	if (c->acc != t->acc)
+		lt_sim_stats_adopted(c, t->acc);
 	c->acc = t->acc;
 	snprintf(c->token, sizeof c->token, "%s", t->access);
 }
@@ -141,6 +145,17 @@ void lt_sim_auth_conn_closed(lt_sim_conn *c)
 		lt_sim_engine_cancel_on_disconnect(c);
 	}
 	lt_sim_tokens_drop_conn(c->sim, c->id);
+}
+
+/* The connections keep their account (cancel on disconnect, subscriptions, sim/stats) but lose
+ * their token: lt_sim_auth_valid is false for them until they authenticate again. */
+void lt_sim_auth_revoke(lt_sim *sim, lt_sim_account *acc)
+{
+	lt_sim_tokens_revoke_account(sim, acc);
+	for (lt_sim_conn *c = sim->conns; c; c = c->next)
+		if (c->acc == acc)
+			memset(c->token, 0, sizeof c->token);
+	lt_sim_log(sim, 1, "tokens of %s revoked", acc->client_id);
 }
 
 /* ---- public/auth ------------------------------------------------------------------------- */
@@ -268,7 +283,8 @@ static void reply_auth(lt_sim_req *rq, const lt_sim_token *t, const char *state)
 
 /* Issue a pair for acc, make it the connection's, reply. The connection's previous
  * connection-scope token is revoked (deribit-api.md §3: a new connection token replaces it). */
-static void auth_success(lt_sim_req *rq, lt_sim_account *acc, const grant *g, const char *state)
+static void auth_success(lt_sim_req *rq, lt_sim_account *acc, const grant *g, const char *state,
+			 bool refresh)
 {
 	lt_sim_conn *c = rq->conn;
 	int64_t now = lt_sim_now_ms();
@@ -284,6 +300,7 @@ static void auth_success(lt_sim_req *rq, lt_sim_account *acc, const grant *g, co
 		return;
 	}
 	conn_adopt(c, t);
+	lt_sim_stats_auth(c, acc, refresh);
 	lt_sim_log(rq->sim, 1, "#%u authenticated as %s (%s)", c->id, acc->client_id, t->scope);
 	reply_auth(rq, t, state);
 }
@@ -354,7 +371,7 @@ static void by_refresh(lt_sim_req *rq, const char *state)
 		return;
 	lt_sim_account *acc = old->acc;
 	lt_sim_token_revoke(rq->sim, old);
-	auth_success(rq, acc, &g, state);
+	auth_success(rq, acc, &g, state, true);
 }
 
 static void m_auth(lt_sim_req *rq)
@@ -375,7 +392,7 @@ static void m_auth(lt_sim_req *rq)
 		return;
 	lt_sim_account *acc = strcmp(gt, "client_credentials") == 0 ? by_secret(rq) : by_signature(rq);
 	if (acc)
-		auth_success(rq, acc, &g, state);
+		auth_success(rq, acc, &g, state, false);
 }
 
 /* ---- private session methods (deribit-api.md §2) ----------------------------------------- */

@@ -7,7 +7,9 @@
  * -32600 "request entity too large" for messages over 32 kB.
  * Before routing (after the fault injector): the rate limits (limits.c: 10028, and a close when
  * configured) charged to the account the request acts for (auth.c) or else to the connection,
- * then the gate of every "private/" method (13009 "unauthorized" without a valid token). */
+ * then the gate of every "private/" method (13009 "unauthorized" without a valid token).
+ * Every message is first counted for sim/stats (stats.c) as it arrived, whatever happens to it
+ * next; on a blackholed connection (faults.c) it is then discarded without an answer. */
 #include "internal.h"
 
 #include <string.h>
@@ -79,7 +81,8 @@ static bool gate(lt_sim_req *rq)
 static lt_sim_handler find_handler(const char *name)
 {
 	const lt_sim_method *tables[] = { lt_sim_public_methods, lt_sim_fault_methods,
-					  lt_sim_auth_methods, lt_sim_private_methods };
+					  lt_sim_auth_methods, lt_sim_private_methods,
+					  lt_sim_stats_methods };
 	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
 		for (const lt_sim_method *m = tables[t]; m->name; m++)
 			if (strcmp(m->name, name) == 0)
@@ -90,11 +93,13 @@ static lt_sim_handler find_handler(const char *name)
 void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in)
 {
 	lt_sim_req rq = { .conn = c, .sim = c->sim, .us_in = us_in, .delay_ms = -1 };
-	rq.msg = lt_sim_msg_new();
-	if (!rq.msg)
-		return;
 	char errbuf[128];
 	yajl_val root = strlen(text) == len ? yajl_tree_parse(text, errbuf, sizeof errbuf) : NULL;
+	lt_sim_stats_arrived(c, root); /* what arrived, before anything may refuse it (stats.c) */
+	if (c->blackhole || !(rq.msg = lt_sim_msg_new())) { /* blackhole: discarded unanswered */
+		yajl_tree_free(root);
+		return;
+	}
 	if (!root) {
 		lt_sim_log(c->sim, 1, "#%u parse error", c->id);
 		lt_sim_reply_error(&rq, -32700, "Parse error");
@@ -114,8 +119,8 @@ void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in
 void lt_sim_dispatch_too_big(lt_sim_conn *c, int64_t us_in)
 {
 	lt_sim_req rq = { .conn = c, .sim = c->sim, .us_in = us_in, .delay_ms = -1 };
-	rq.msg = lt_sim_msg_new();
-	if (!rq.msg)
+	lt_sim_stats_arrived(c, NULL);
+	if (c->blackhole || !(rq.msg = lt_sim_msg_new()))
 		return;
 	lt_sim_reply_error(&rq, -32600, "request entity too large");
 	lt_sim_msg_free(rq.msg);

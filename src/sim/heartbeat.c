@@ -1,7 +1,9 @@
 /* heartbeat.c — public/set_heartbeat on the simulated venue (deribit-api.md §2, §9): every
  * `interval` seconds the server sends {"method":"heartbeat","params":{"type":"test_request"}};
  * the client must answer with a public/test request before the next one is due, or the
- * connection is closed at once. The timer is an lws_sul embedded in the connection. */
+ * connection is closed at once. The timer is an lws_sul embedded in the connection. While the
+ * connection is blackholed (sim/fault blackhole) no test_request goes out and none is waited
+ * for; the cadence resumes when the blackhole ends. */
 #include "internal.h"
 
 #include "json.h"
@@ -11,6 +13,12 @@ static void hb_fire(lws_sorted_usec_list_t *sul)
 	lt_sim_conn *c = lws_container_of(sul, lt_sim_conn, hb_sul);
 	if (!c->sim || !c->hb_interval_ms)
 		return;
+	if (c->blackhole) { /* silent: no test_request, and none left unanswered to close on */
+		c->hb_pending = false;
+		lws_sul_schedule(c->sim->ctx, 0, &c->hb_sul, hb_fire,
+				 (lws_usec_t)c->hb_interval_ms * LWS_US_PER_MS);
+		return;
+	}
 	if (c->hb_pending) {
 		lt_sim_log(c->sim, 1, "#%u test_request unanswered, closing", c->id);
 		lt_sim_conn_close(c);

@@ -82,6 +82,11 @@ struct lt_sim_conn {
 	char err_msg[128];
 	int64_t delay_ms;          /* < 0: none */
 	lt_sim_delayed *delayed;
+	bool blackhole;            /* send nothing, discard what arrives (faults.c) */
+	bool frozen;               /* blackhole mode "freeze": not even reading (rx flow off) */
+	lws_sorted_usec_list_t bh_sul; /* ends a timed blackhole */
+	int close_code;            /* close_now with a close frame: code (0 = no frame) */
+	char close_reason[124];    /* and reason (RFC 6455: at most 123 bytes) */
 	/* subscriptions (channels.c) */
 	lt_sim_sub *subs;
 	size_t nsubs, subs_cap;
@@ -115,6 +120,13 @@ struct lt_sim {
 	lt_sim_account *accounts;  /* the demo account first */
 	lt_sim_token *tokens;      /* issued token pairs, newest first */
 	int64_t next_user_id;
+	/* faults (faults.c): sim/fault flap closes the next flap_left new connections */
+	int64_t flap_left;
+	uint64_t flapped;
+	int flap_code;             /* close code for them, 0 = no close frame */
+	char flap_reason[124];
+	/* inspection (stats.c): unauthenticated traffic */
+	void *stats_anon;
 };
 
 /* One request being answered (dispatch.c builds it, handlers read params and reply). */
@@ -146,6 +158,13 @@ void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m);
 /* Send raw bytes as one text frame (malformed-frame fault). */
 void lt_sim_conn_send_raw(lt_sim_conn *c, const char *s, size_t n);
 void lt_sim_conn_close(lt_sim_conn *c);
+/* Close with a WebSocket close frame carrying code (1000..4999) and reason (<= 123 bytes,
+ * NULL = none); what is still queued is dropped. */
+void lt_sim_conn_close_code(lt_sim_conn *c, int code, const char *reason);
+/* Drop every queued, unsent message (blackhole). */
+void lt_sim_conn_drop_queue(lt_sim_conn *c);
+/* Is the connection open and not closing (inspection lists only these)? */
+bool lt_sim_conn_live(const lt_sim_conn *c);
 
 /* ---- replies (reply.c) ---- */
 /* Begin a result: returns the buffer positioned where the result value goes. */
@@ -200,6 +219,8 @@ bool lt_sim_faults_apply(lt_sim_req *rq);
 void lt_sim_faults_clear(lt_sim_conn *c);  /* cancel delayed responses */
 /* Queue m on c after ms milliseconds (takes ownership). */
 void lt_sim_faults_hold(lt_sim_conn *c, lt_sim_msg *m, int64_t ms);
+/* A new connection was accepted: true if sim/fault flap closes it at once. */
+bool lt_sim_faults_flap(lt_sim_conn *c);
 
 /* ---- heartbeat (heartbeat.c) ---- */
 void lt_sim_hb_set(lt_sim_conn *c, int64_t interval_ms);
@@ -236,6 +257,8 @@ lt_sim_token *lt_sim_token_issue(lt_sim *sim, lt_sim_account *acc, const char *s
 lt_sim_token *lt_sim_token_find(lt_sim *sim, const char *text, bool refresh, unsigned conn_id,
 				int64_t now_ms);
 void lt_sim_token_revoke(lt_sim *sim, lt_sim_token *t);  /* frees t */
+/* Revoke every token (access and refresh, any scope) of acc. */
+void lt_sim_tokens_revoke_account(lt_sim *sim, const lt_sim_account *acc);
 /* Revoke every connection-scope token of conn_id (the connection closed). */
 void lt_sim_tokens_drop_conn(lt_sim *sim, unsigned conn_id);
 
@@ -257,6 +280,9 @@ lt_sim_account *lt_sim_auth_resolve(lt_sim_req *rq);
 bool lt_sim_auth_valid(lt_sim_conn *c);
 /* Connection closing (server.c): cancel on disconnect unless logged out; drop its tokens. */
 void lt_sim_auth_conn_closed(lt_sim_conn *c);
+/* sim/fault revoke_tokens: every token of acc is revoked and each of its connections is left
+ * unauthenticated (private requests get 13009 until it authenticates again). */
+void lt_sim_auth_revoke(lt_sim *sim, lt_sim_account *acc);
 /* sim/configure keys token_expires_s, tier, close_on_10028 (faults.c calls it first);
  * returns -1 after replying with an error, 0 otherwise. */
 int lt_sim_auth_configure(lt_sim_req *rq);
@@ -282,5 +308,19 @@ void lt_sim_limits_detach(lt_sim_account *a);
 bool lt_sim_limits_check(lt_sim_req *rq, lt_sim_account *acc);
 /* The `limits` object of get_account_summary (deribit-api.md §7 "Actual limits") for a's tier. */
 void lt_sim_limits_write(const lt_sim_account *a, lt_buf *b);
+
+/* ---- inspection (stats.c; the sim/stats control) ---- */
+/* A message arrived on c (root: its parse tree, NULL when it was not JSON or too big): count
+ * it for the account it acts for, before anything can refuse it. */
+void lt_sim_stats_arrived(lt_sim_conn *c, yajl_val root);
+/* Count a successful public/auth (refresh: a refresh_token grant) for acc on c. */
+void lt_sim_stats_auth(lt_sim_conn *c, lt_sim_account *acc, bool refresh);
+/* c starts acting for acc (first authentication as acc on this connection). */
+void lt_sim_stats_adopted(lt_sim_conn *c, lt_sim_account *acc);
+/* A 10028 was sent on c for acc (NULL: the connection's account, if any). */
+void lt_sim_stats_rate_limited(lt_sim_conn *c, lt_sim_account *acc);
+/* Free one account's (or the venue's unauthenticated) counters; accepts NULL. */
+void lt_sim_stats_free(void *stats);
+extern const lt_sim_method lt_sim_stats_methods[];  /* stats.c, NULL-terminated */
 
 #endif

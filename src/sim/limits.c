@@ -175,6 +175,7 @@ bool lt_sim_limits_check(lt_sim_req *rq, lt_sim_account *acc)
 		return false;
 	lt_sim_log(rq->sim, 1, "#%u 10028 too_many_requests: %s", c->id, rq->method);
 	lt_sim_reply_error(rq, 10028, "too_many_requests");
+	lt_sim_stats_rate_limited(c, acc); /* stats.c */
 	if (close_after_10028(rq, acc)) {
 		/* the answer goes out first, then the close; nothing more is published */
 		c->close_after_flush = true;

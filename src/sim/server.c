@@ -1,11 +1,13 @@
 /* server.c — the simulated venue's server side: the TLS vhost on the caller's lws context, the
  * lws protocol callback, per-connection state (in each connection's lws `user` memory),
  * reassembly of incoming messages across fragments with the 32 kB cap (deribit-api.md §1), the
- * per-connection send queue written only on LWS_CALLBACK_SERVER_WRITEABLE, the market tick, and
+ * per-connection send queue written only on LWS_CALLBACK_SERVER_WRITEABLE (nothing is queued on
+ * a blackholed connection), closes with or without a close frame, the market tick, and
  * logging. Connections are kept in a list on the venue so lt_sim_free can detach them: a detached
  * connection (sim == NULL) is only closed by lws afterwards, never touched. */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +83,36 @@ void lt_sim_conn_close(lt_sim_conn *c)
 	lws_callback_on_writable(c->wsi);
 }
 
+void lt_sim_conn_close_code(lt_sim_conn *c, int code, const char *reason)
+{
+	if (!c->wsi || c->close_now)
+		return;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+	lt_sim_conn_close(c);
+}
+
+void lt_sim_conn_drop_queue(lt_sim_conn *c)
+{
+	while (c->q_head) {
+		lt_sim_msg *m = c->q_head;
+		c->q_head = m->next;
+		lt_sim_msg_free(m);
+	}
+	c->q_tail = NULL;
+	c->q_bytes = 0;
+}
+
+bool lt_sim_conn_live(const lt_sim_conn *c)
+{
+	return c->sim && !c->close_now && !c->close_after_flush;
+}
+
 void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m)
 {
 	if (!m)
 		return;
-	if (m->b.oom || !c->sim || c->close_now) {
+	if (m->b.oom || !c->sim || c->close_now || c->blackhole) {
 		lt_sim_msg_free(m);
 		return;
 	}
@@ -114,9 +141,15 @@ void lt_sim_conn_send_raw(lt_sim_conn *c, const char *s, size_t n)
 	lt_sim_conn_send(c, m);
 }
 
-/* One frame per writeable callback; -1 tells lws to close. */
+/* One frame per writeable callback; -1 tells lws to close (with a close frame when a code was
+ * given: lws sends it and waits for the peer's answer, RFC 6455 §5.5.1). */
 static int conn_write(lt_sim_conn *c)
 {
+	if (c->sim && c->close_now && c->close_code) {
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		c->close_code = 0;
+	}
 	if (!c->sim || c->close_now)
 		return -1;
 	lt_sim_msg *m = c->q_head;
@@ -170,12 +203,7 @@ static void conn_release(lt_sim_conn *c)
 	c->subs = NULL;
 	free(c->rx);
 	c->rx = NULL;
-	while (c->q_head) {
-		lt_sim_msg *m = c->q_head;
-		c->q_head = m->next;
-		lt_sim_msg_free(m);
-	}
-	c->q_tail = NULL;
+	lt_sim_conn_drop_queue(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -241,6 +269,7 @@ static int sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (!sim || !c)
 			return -1;
 		conn_open(sim, wsi, c);
+		lt_sim_faults_flap(c); /* sim/fault flap: closed again at once */
 		return 0;
 	}
 	case LWS_CALLBACK_RECEIVE:
@@ -305,6 +334,10 @@ static int sim_listen(lt_sim *sim, lt_err *err)
 	info.ssl_cert_filepath = sim->opts.cert_file;
 	info.ssl_private_key_filepath = sim->opts.key_file;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* lws 4.1 with IPv6 turns an IPv4 iface into [::] (every interface): bind IPv4 as IPv4 */
+	struct in_addr a4;
+	if (inet_pton(AF_INET, sim->opts.iface, &a4) == 1)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = sim;
 	sim->vh = lws_create_vhost(sim->ctx, &info);
 	if (!sim->vh)
@@ -371,6 +404,7 @@ void lt_sim_free(lt_sim *sim)
 	lws_vhost_destroy(sim->vh);
 	lws_cancel_service(sim->ctx); /* let the loop finish closing the vhost soon */
 	lt_sim_accounts_free(sim); /* accounts.c */
+	lt_sim_stats_free(sim->stats_anon); /* stats.c */
 	lt_sim_market_free(sim->mkt);
 	free(sim);
 }

@@ -7,11 +7,15 @@
  *
  * What it speaks (details in the file named): the envelope checks and error codes (dispatch.c),
  * the public methods (public_methods.c), the channels and their cadences (channels.c), the
- * instruments and the synthetic market (market.c), heartbeats (heartbeat.c), and the "sim/"
- * test-control methods sim/fault and sim/configure (documented at the top of faults.c), accounts
+ * instruments and the synthetic market (market.c), heartbeats (heartbeat.c), the "sim/"
+ * test-control methods sim/fault and sim/configure (documented at the top of faults.c) and
+ * sim/stats, what the venue received per account (stats.c), accounts
  * and tokens (accounts.c), public/auth, logout and cancel on disconnect (auth.c), server-side
  * rate limits (limits.c).
- * Clients connect to wss://<iface>:<port>/ws/api/v2; other paths are refused.
+ * Clients connect to wss://<iface>:<port>/ws/api/v2; other paths are refused. The venue listens
+ * on iface only (an IPv4 address is bound as IPv4, not as every interface) with SO_REUSEADDR
+ * (set by libwebsockets), so a venue process killed with SIGKILL can be started again on the
+ * same port at once, even with its old connections in TIME_WAIT.
  */
 #ifndef LT_SIM_H
 #define LT_SIM_H

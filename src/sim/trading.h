@@ -184,6 +184,9 @@ int lt_sim_user_subscribe(lt_sim_conn *c, const char *name);
 bool lt_sim_user_unsubscribe(lt_sim_conn *c, const char *name);
 void lt_sim_user_unsubscribe_all(lt_sim_conn *c);
 void lt_sim_user_free_subs(lt_sim_engine *e);
+/* sim/stats: append c's user.* channel names to b as JSON strings, comma-separated after the n
+ * already written there; returns the new count. */
+size_t lt_sim_user_names(lt_sim_conn *c, lt_buf *b, size_t n);
 
 /* ---- declared by the auth side (auth.c, limits.c); implemented / called here ------------- */
 void lt_sim_engine_cancel_on_disconnect(lt_sim_conn *c);   /* orders.c */

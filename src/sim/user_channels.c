@@ -174,6 +174,19 @@ void lt_sim_user_unsubscribe_all(lt_sim_conn *c)
 		remove_where(e, c, NULL);
 }
 
+size_t lt_sim_user_names(lt_sim_conn *c, lt_buf *b, size_t n)
+{
+	lt_sim_engine *e = engine_of(c);
+	for (lt_sim_usub *x = e ? e->usubs : NULL; x; x = x->next) {
+		if (x->conn != c)
+			continue;
+		if (n++)
+			lt_buf_add(b, ",", 1);
+		lt_jw_string(b, x->name, strlen(x->name));
+	}
+	return n;
+}
+
 void lt_sim_user_free_subs(lt_sim_engine *e)
 {
 	while (e->usubs) {

@@ -1,0 +1,123 @@
+-- Sessions across faults, verified on the venue (sim/stats): revoked tokens, cancel-on-disconnect
+-- and subscriptions restored after a reconnect, a subscribe made before the first
+-- authentication sent once, and a venue process killed and restarted on the same port.
+local lt = require "luatrade"
+local S = require "support"
+local venue = require "venue"
+local BTC = "BTC-PERPETUAL"
+
+describe("a private session across faults", function()
+  local p
+
+  setup(function()
+    local accounts = {}
+    for i = 1, 8 do accounts[#accounts + 1] = ("--account rc%d:secret-rc-%d"):format(i, i) end
+    p = assert(venue.process{ args = table.concat(accounts, " ") })
+  end)
+
+  teardown(function() p:stop() end)
+
+  local function private(n, opts)
+    local o = { url = p.url, ca_file = "build/sim/ca.pem", client_id = "rc" .. n,
+                client_secret = "secret-rc-" .. n, timeout = 10 }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return lt.private(o)
+  end
+
+  local function wait_state(client, want, seconds)
+    return S.wait_for(function() return client:state() == want end, seconds or 10)
+  end
+
+  -- regression: after a 13009 to a client that believed it was authenticated, every private
+  -- call failed with 13009 until the scheduled refresh (12 minutes at a 900 s token)
+  it("re-authenticates at once when the venue answers 13009, returning the failed call as an error", function()
+    local first, second, auths_before, auths_after, labels
+    lt.run(function()
+      local priv = private(1)
+      assert(priv:get_positions{ currency = "BTC" })
+      auths_before = assert(venue.stats(priv, "rc1")).auths
+      assert(venue.revoke_tokens(priv))
+      local t = assert(priv:ticker{ instrument_name = BTC })
+      _, first = priv:buy{ instrument_name = BTC, amount = 10, type = "limit", label = "rv-1",
+                           price = t.best_bid_price - 40, post_only = true }
+      second = priv:get_positions{ currency = "BTC" }          -- waits for the new session
+      auths_after = assert(venue.stats(priv, "rc1")).auths
+      labels = venue.label_count(priv, "rc1", "rv-1")
+      priv:close()
+    end)
+    assert.equal(13009, first.code)
+    assert.equal("auth", first.kind)
+    assert.is_table(second)
+    assert.equal(auths_before + 1, auths_after)
+    assert.equal(1, labels)                                     -- the refused order was not re-sent
+  end)
+
+  -- regression: cancel-on-disconnect with connection scope was off on the new connection
+  it("restores cancel-on-disconnect on the new connection before reporting authenticated", function()
+    local cod, state
+    lt.run(function()
+      local priv = private(2)
+      assert(priv:enable_cancel_on_disconnect{ scope = "connection" })
+      local events = {}
+      priv:on_state(function(s) events[#events + 1] = s end)
+      priv:_drop_connection()
+      S.wait_for(function() return events[#events] == "authenticated" end, 10)
+      cod = assert(venue.stats(priv, "rc2")).cancel_on_disconnect
+      state = assert(priv:get_cancel_on_disconnect{ scope = "connection" })
+      priv:close()
+    end)
+    assert.same({ true }, cod)                                  -- one connection, COD on
+    assert.is_true(state.enabled)
+  end)
+
+  -- regression: subscribing before the first authentication sent the subscribe twice (once by
+  -- the call, once by the restore after authentication)
+  it("sends a subscribe made before the first authentication once, and restores it once per reconnect", function()
+    local first, after
+    lt.run(function()
+      local priv = private(3)
+      local sub = assert(priv:subscribe("user.orders." .. BTC .. ".raw", function() end))
+      lt.sleep(0.2)
+      first = venue.subscribe_count(priv, "rc3", "user.orders." .. BTC .. ".raw")
+      priv:_drop_connection()
+      lt.sleep(0.1)
+      wait_state(priv, "authenticated")
+      S.wait_for(function()
+        return venue.subscribe_count(priv, "rc3", "user.orders." .. BTC .. ".raw") >= 2
+      end, 5)
+      lt.sleep(0.3)
+      after = venue.subscribe_count(priv, "rc3", "user.orders." .. BTC .. ".raw")
+      sub:close(); priv:close()
+    end)
+    assert.equal(1, first)
+    assert.equal(2, after)
+  end)
+
+  it("comes back after the venue process is killed and restarted on the same port", function()
+    local st, got_after, cod_ok
+    lt.run(function()
+      local priv = private(4)
+      local pub = lt.public{ url = p.url, ca_file = "build/sim/ca.pem", timeout = 10 }
+      assert(priv:enable_cancel_on_disconnect{ scope = "connection" })
+      local n = 0
+      local s1 = assert(pub:subscribe("ticker." .. BTC .. ".100ms", function() n = n + 1 end))
+      local s2 = assert(priv:subscribe({ "user.orders." .. BTC .. ".raw", "book." .. BTC .. ".100ms" },
+                                       function() end))
+      assert(p:kill())
+      assert(p:restart())
+      S.wait_for(function() return priv:state() == "authenticated" and pub:state() == "open" end, 15)
+      local mark = n
+      S.wait_for(function() return n > mark + 3 end, 10)
+      got_after = n > mark
+      lt.sleep(0.3)
+      st = assert(venue.stats(priv, "rc4"))                     -- a fresh process: only the restore
+      cod_ok = st.cancel_on_disconnect[1]
+      s1:close(); s2:close(); pub:close(); priv:close()
+    end)
+    assert.is_true(got_after)
+    assert.equal(1, st.auths)
+    assert.equal(1, st.subscribes["user.orders." .. BTC .. ".raw"])
+    assert.equal(1, st.subscribes["book." .. BTC .. ".100ms"])
+    assert.is_true(cod_ok)
+  end)
+end)

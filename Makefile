@@ -87,7 +87,8 @@ bench: deps
 
 # Coverage-guided fuzzing of the venue-message decoder (clang's libFuzzer, with ASan+UBSan).
 FUZZ_SECONDS ?= 60
-FUZZ_SRC = src/json_decode.c src/schemas.c src/lt.c src/buf.c
+FUZZ_SRC = src/json_decode.c src/json_envelope.c src/json_number.c src/json_utf8.c src/json_arena.c \
+	src/json_retype.c src/lua_secret.c src/secret.c src/log.c src/schemas.c src/lt.c src/buf.c
 fuzz:
 	@scripts/install-deps clang libclang-rt-14-dev
 	@mkdir -p $(BUILD)/fuzz/corpus

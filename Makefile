@@ -21,7 +21,10 @@ OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-
 SAN_LDFLAGS = -fsanitize=address,undefined
 endif
 CFLAGS ?=
-LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -MMD -MP \
+# Hidden by default: luatrade.so exports luaopen_* only (LT_EXPORT in lua_core.c), the command
+# nothing; tests and benchmarks link the static library, which is unaffected.
+VISIBILITY = -fvisibility=hidden
+LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(VISIBILITY) -fPIC -MMD -MP \
 	-DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_LUA_DIR='"$(abspath lua)"' $(DEP_CFLAGS)
 
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/methods/*.c) $(wildcard src/sim/*.c)

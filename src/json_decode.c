@@ -216,8 +216,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 		return lt_jenv_scalar(d, f, LT_J_STRING, (const char *)s, len);
 	if (!room(d))
 		return 0;
-	if (f->next && f->next->type == LT_T_SECRET) /* a token: never a Lua string */
-		lt_lua_secret_push(d->L, (const char *)s, len);
+	if (f->next && f->next->type == LT_T_SECRET && len > 0) /* a token: never a Lua string */
+		lt_lua_secret_push(d->L, (const char *)s, len);  /* ("" holds nothing: it stays "") */
 	else
 		lua_pushlstring(d->L, (const char *)s, len);
 	return store(d);

@@ -12,9 +12,9 @@ static bool retype_needed(const lt_schema *s)
 		     (s->type == LT_T_OBJECT && s->fields) || (s->type == LT_T_ARRAY && s->elem));
 }
 
-/* Give the value at the top of the stack the number types schema s declares, as a direct
- * decode with s would have: INT turns integral floats within int64 into integers, FLOAT turns
- * integers into floats, SECRET turns a string into a luatrade.Secret, objects and arrays
+/* Give the value at the top of the stack the types schema s declares, as a direct decode with
+ * s would have: INT turns integral floats within int64 into integers, FLOAT turns integers
+ * into floats, SECRET turns a non-empty string into a luatrade.Secret, objects and arrays
  * recurse (tables change in place, a scalar is replaced at the top). Values of another type
  * than declared are left alone. */
 static void retype(lua_State *L, const lt_schema *s, int depth)
@@ -28,7 +28,7 @@ static void retype(lua_State *L, const lt_schema *s, int depth)
 			lua_pop(L, 1);
 			lua_pushinteger(L, iv);
 		}
-	} else if (s->type == LT_T_SECRET && t == LUA_TSTRING) {
+	} else if (s->type == LT_T_SECRET && t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
 		size_t n;
 		const char *p = lua_tolstring(L, -1, &n);
 		lt_lua_secret_push(L, p, n);

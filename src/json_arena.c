@@ -4,12 +4,16 @@
  *
  * The handle lives in the box for the duration of a call, so a Lua memory error raised from
  * inside a callback does not leak it: the next call (or the box's __gc at lua_close) frees it.
- * Its memory comes from the arena, so a parse normally costs no malloc/free.
+ * Its memory comes from the arena, so a parse normally costs no malloc/free. What yajl copied
+ * into it may be a token, so the arena is cleansed when the handle is freed, unless the caller
+ * knows no string text reached it; heap blocks are cleansed whenever they are freed.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
+#include <openssl/crypto.h>
 
 #include "json_decode_internal.h"
 
@@ -26,7 +30,7 @@ typedef union word {
 
 #define ARENA 4096 /* bytes: a yajl handle, its lexer, stacks and a 2 KiB decode buffer */
 #define ALIGN sizeof(word)
-#define AHDR ((sizeof(size_t) + ALIGN - 1) / ALIGN * ALIGN) /* size header of an arena block */
+#define AHDR ((sizeof(size_t) + ALIGN - 1) / ALIGN * ALIGN) /* size header of every block */
 
 struct lt_jarena {
 	yajl_handle h;  /* the handle of the call in progress, NULL between calls */
@@ -37,14 +41,41 @@ struct lt_jarena {
 	};
 };
 
-/* yajl's allocator: blocks for the handle of one parse come from the box's arena (a size
- * header, then the block), so a parse costs no malloc/free; what does not fit goes to the
- * heap. Freeing an arena block does nothing: lt_jarena_open empties the arena before each
- * parse, once the previous handle is freed (so a handle stranded by a Lua error is still intact
- * when the next call or __gc frees it). */
+/* yajl's allocator. Every block has a size header. Blocks for the handle of one parse come
+ * from the box's arena, so a parse normally costs no malloc/free; what does not fit goes to
+ * the heap. Freeing an arena block does nothing: the arena is emptied (and cleansed) when the
+ * handle is freed (release), so a handle stranded by a Lua error is still intact when the next
+ * call or __gc frees it. Heap blocks are cleansed when freed or moved by a realloc. Cleansing
+ * matters because yajl copies string text into its buffers (an escaped string is unescaped
+ * into its decode buffer; input that ends inside a token leaves the partial token in the
+ * lexer's buffer) and that text may be an access token. */
 static bool in_arena(lt_jarena *b, void *p)
 {
 	return (uintptr_t)p >= (uintptr_t)b->arena && (uintptr_t)p < (uintptr_t)(b->arena + ARENA);
+}
+
+static size_t block_size(void *p)
+{
+	size_t n;
+	memcpy(&n, (unsigned char *)p - AHDR, sizeof n);
+	return n;
+}
+
+static void *heap_malloc(size_t n)
+{
+	if (n > SIZE_MAX - AHDR)
+		return NULL;
+	unsigned char *p = malloc(AHDR + n);
+	if (!p)
+		return NULL;
+	memcpy(p, &n, sizeof n);
+	return p + AHDR;
+}
+
+static void heap_free(void *p)
+{
+	OPENSSL_cleanse(p, block_size(p));
+	free((unsigned char *)p - AHDR);
 }
 
 static void *arena_malloc(void *ctx, size_t n)
@@ -59,38 +90,52 @@ static void *arena_malloc(void *ctx, size_t n)
 			return p + AHDR;
 		}
 	}
-	return malloc(n);
+	return heap_malloc(n);
 }
 
+/* Grows only (yajl never shrinks a block); the old block's bytes are copied, then a heap block
+ * is cleansed and freed, an arena block is left for release. */
 static void *arena_realloc(void *ctx, void *p, size_t n)
 {
 	if (!p)
 		return arena_malloc(ctx, n);
-	if (!in_arena(ctx, p))
-		return realloc(p, n);
-	size_t old;
-	memcpy(&old, (unsigned char *)p - AHDR, sizeof old);
+	size_t old = block_size(p);
 	if (n <= old)
 		return p;
 	void *q = arena_malloc(ctx, n);
-	if (q)
-		memcpy(q, p, old);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old);
+	if (!in_arena(ctx, p))
+		heap_free(p);
 	return q;
 }
 
 static void arena_free(void *ctx, void *p)
 {
-	if (!in_arena(ctx, p))
-		free(p);
+	if (p && !in_arena(ctx, p))
+		heap_free(p);
+}
+
+/* Free the handle (if any) and empty the arena it used, cleansing it unless told it holds no
+ * string text. */
+static void release(lt_jarena *b, bool cleanse)
+{
+	if (b->h) {
+		yajl_handle h = b->h;
+		b->h = NULL;
+		yajl_free(h);
+	}
+	if (cleanse)
+		OPENSSL_cleanse(b->arena, b->used);
+	b->used = 0;
 }
 
 static int box_gc(lua_State *L)
 {
 	lt_jarena *b = lua_touserdata(L, 1);
-	if (b && b->h) {
-		yajl_free(b->h);
-		b->h = NULL;
-	}
+	if (b)
+		release(b, true);
 	return 0;
 }
 
@@ -123,19 +168,13 @@ lt_jarena *lt_jarena_push(lua_State *L)
 
 yajl_handle lt_jarena_open(lt_jarena *b, const yajl_callbacks *cb, void *ctx)
 {
-	if (b->h) {  /* left by a call that a Lua memory error interrupted */
-		yajl_free(b->h);
-		b->h = NULL;
-	}
-	b->used = 0;
+	release(b, true);  /* a handle left by a call that a Lua memory error interrupted */
 	yajl_alloc_funcs af = {arena_malloc, arena_realloc, arena_free, b};
 	b->h = yajl_alloc(cb, &af, ctx);
 	return b->h;
 }
 
-void lt_jarena_close(lt_jarena *b)
+void lt_jarena_close(lt_jarena *b, bool text)
 {
-	yajl_handle h = b->h;
-	b->h = NULL;
-	yajl_free(h);
+	release(b, text);
 }

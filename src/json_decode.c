@@ -204,10 +204,20 @@ static int cb_number(void *ctx, const char *s, size_t len)
 	return store(d);
 }
 
+/* yajl passes string text by pointer: into the input, or into its own memory when it had to
+ * copy (unescaped text, a token lexed from its buffer). Note the copy: it gets cleansed. */
+static inline void note_copy(lt_jd *d, const unsigned char *s)
+{
+	uintptr_t p = (uintptr_t)s, in = (uintptr_t)d->in;
+	if (p < in || p > in + d->in_len)
+		d->copied = true;
+}
+
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
 	lt_jd *d = ctx;
 	lt_jd_frame *f = &d->fr[d->depth];
+	note_copy(d, s);
 	if (!lt_utf8_ok(s, len))
 		return lt_jd_fail(d, "invalid UTF8 in string");
 	if (d->skip)
@@ -227,6 +237,7 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 {
 	lt_jd *d = ctx;
 	lt_jd_frame *f = &d->fr[d->depth];
+	note_copy(d, k);
 	int i = !d->skip && f->schema ? field_index(f, (const char *)k, len) : -1;
 	if (i < 0 && !lt_utf8_ok(k, len))  /* a key equal to a schema's (ASCII) field name is valid */
 		return lt_jd_fail(d, "invalid UTF8 in key");
@@ -338,6 +349,9 @@ int lt_jd_parse(lt_jd *d, const char *buf, size_t len, lt_err *err)
 {
 	lt_jarena *a = lt_jarena_push(d->L);
 	d->root = lua_gettop(d->L);
+	d->in = buf;
+	d->in_len = len;
+	d->copied = false;
 	yajl_handle h = lt_jarena_open(a, &callbacks, d);
 	if (!h)
 		return lt_err_set(err, LT_ENOMEM, "json: out of memory");
@@ -354,7 +368,7 @@ int lt_jd_parse(lt_jd *d, const char *buf, size_t len, lt_err *err)
 				d->emsg);
 	else if (st != yajl_status_ok)
 		rc = yajl_failure(h, buf, len, truncated, err);
-	lt_jarena_close(a);
+	lt_jarena_close(a, rc != 0 || d->copied);  /* a failed parse may leave a partial token */
 	return rc;
 }
 

@@ -55,6 +55,9 @@ typedef struct lt_jd {
 	int skip;                 /* > 0 while inside a skipped envelope value */
 	char emsg[160];           /* why a callback cancelled the parse */
 	int ecode;                /* and the status to return: LT_EJSON or LT_ENOMEM */
+	const char *in;           /* the input text of the parse, in_len bytes */
+	size_t in_len;
+	bool copied;              /* a callback saw string text outside the input: yajl's copy */
 	/* envelope only */
 	const lt_resolver *res;
 	lt_envelope *env;
@@ -137,11 +140,14 @@ typedef struct lt_jarena lt_jarena;
  * field-name cache: a table {[schema address] = {field names in field order}}. */
 lt_jarena *lt_jarena_push(lua_State *L);
 /* A yajl handle for one parse whose memory comes from the box's arena, recorded in the box
- * so that a Lua error raised from a callback does not leak it. Frees what a previous,
- * interrupted call left. NULL when out of memory. */
+ * so that a Lua error raised from a callback does not leak it. Frees (and cleanses) what a
+ * previous, interrupted call left. NULL when out of memory. */
 yajl_handle lt_jarena_open(lt_jarena *a, const yajl_callbacks *cb, void *ctx);
-/* Free the handle of the parse. */
-void lt_jarena_close(lt_jarena *a);
+/* Free the handle of the parse. The heap memory it used is cleansed; the arena is cleansed
+ * too unless text is false: the caller knows no string text reached yajl's own memory (the
+ * parse succeeded and every string and key a callback saw pointed into the input). A handle
+ * that a Lua error stranded is always cleansed. */
+void lt_jarena_close(lt_jarena *a, bool text);
 
 /* ---- json_retype.c ------------------------------------------------------------------------ */
 

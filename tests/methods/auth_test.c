@@ -220,6 +220,46 @@ static void auth_corrupted_bytes(void **state)
 	lua_close(L);
 }
 
+/* Whether a full userdata held by the registry (the decoder's box, with yajl's arena, among
+ * them) contains needle[0..n). */
+static bool registry_holds(lua_State *L, const char *needle, size_t n)
+{
+	bool found = false;
+	lua_pushnil(L);
+	while (lua_next(L, LUA_REGISTRYINDEX)) {
+		if (lua_type(L, -1) == LUA_TUSERDATA &&
+		    memmem(lua_touserdata(L, -1), lua_rawlen(L, -1), needle, n))
+			found = true;
+		lua_pop(L, 1);
+	}
+	return found;
+}
+
+/* Where yajl copies token text into its own buffers (a string with escapes is unescaped into
+ * its decode buffer; input that ends inside a string leaves the partial token in the lexer's
+ * buffer), the decoder cleanses them once the parse is over. */
+static void auth_leaves_no_copy(void **state)
+{
+	(void)state;
+	lua_State *L = mt_lua();
+	lt_envelope env;
+	static const char escaped[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"access_token\":"
+				      "\"1767225600150.1AbCdEfG\\/q8V0m2Lr7sXw\",\"expires_in\":900}}";
+	decode_ok(L, escaped, &env);
+	assert_secret(L, "access_token", "1767225600150.1AbCdEfG/q8V0m2Lr7sXw");
+	lua_settop(L, 0);
+	assert_false(registry_holds(L, "AbCdEfG/q8V0m2Lr7sXw", 20));
+	/* cut inside the access token, at least 16 of its bytes in */
+	size_t start = (size_t)(strstr(sample3, ACCESS) - sample3);
+	for (size_t n = start + 16; n < start + strlen(ACCESS); n++) {
+		lt_err err = {0};
+		assert_int_equal(decode(L, sample3, n, &env, &err), LT_EJSON);
+		if (registry_holds(L, ACCESS, 16))
+			fail_msg("a prefix of %zu bytes left the token in the decoder's memory", n);
+	}
+	lua_close(L);
+}
+
 static void auth_error_reply(void **state)
 {
 	(void)state;
@@ -236,6 +276,7 @@ int main(void)
 		cmocka_unit_test(auth_empty_token),
 		cmocka_unit_test(auth_truncated_rejected),
 		cmocka_unit_test(auth_corrupted_bytes),
+		cmocka_unit_test(auth_leaves_no_copy),
 		cmocka_unit_test(auth_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -322,7 +322,7 @@ static const yajl_callbacks callbacks = {
 	.yajl_end_array = cb_end,
 };
 
-/* ---- the parse --------------------------------------------------------------------------------- */
+/* ---- the parse ------------------------------------------------------------------------------- */
 
 /* yajl's "lexical error: invalid char in json text.\n" -> kind "lexical", text after ": ". */
 static int yajl_failure(yajl_handle h, const char *buf, size_t len, bool truncated, lt_err *err)

@@ -98,7 +98,7 @@ fuzz:
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
 		$(DEP_CFLAGS) -o $(BUILD)/fuzz/envelope_fuzz fuzz/envelope_fuzz.c $(FUZZ_SRC) \
 		$(shell $(PKG_CONFIG) --libs lua5.4 yajl openssl) -lm
-	cp tests/fixtures/*.json $(BUILD)/fuzz/corpus/
+	cp tests/fixtures/*.json fuzz/seeds/*.json $(BUILD)/fuzz/corpus/
 	$(BUILD)/fuzz/envelope_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
 
 install: all

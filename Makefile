@@ -21,7 +21,10 @@ OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-
 SAN_LDFLAGS = -fsanitize=address,undefined
 endif
 CFLAGS ?=
-LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -MMD -MP \
+# Hidden by default: luatrade.so exports luaopen_* only (LT_EXPORT in lua_core.c), the command
+# nothing; tests and benchmarks link the static library, which is unaffected.
+VISIBILITY = -fvisibility=hidden
+LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(VISIBILITY) -fPIC -MMD -MP \
 	-DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_LUA_DIR='"$(abspath lua)"' $(DEP_CFLAGS)
 
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/methods/*.c) $(wildcard src/sim/*.c)
@@ -87,14 +90,15 @@ bench: deps
 
 # Coverage-guided fuzzing of the venue-message decoder (clang's libFuzzer, with ASan+UBSan).
 FUZZ_SECONDS ?= 60
-FUZZ_SRC = src/json_decode.c src/schemas.c src/lt.c src/buf.c
+FUZZ_SRC = src/json_decode.c src/json_envelope.c src/json_number.c src/json_utf8.c src/json_arena.c \
+	src/json_retype.c src/lua_secret.c src/secret.c src/log.c src/schemas.c src/lt.c src/buf.c
 fuzz:
 	@scripts/install-deps clang libclang-rt-14-dev
 	@mkdir -p $(BUILD)/fuzz/corpus
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
 		$(DEP_CFLAGS) -o $(BUILD)/fuzz/envelope_fuzz fuzz/envelope_fuzz.c $(FUZZ_SRC) \
 		$(shell $(PKG_CONFIG) --libs lua5.4 yajl openssl) -lm
-	cp tests/fixtures/*.json $(BUILD)/fuzz/corpus/
+	cp tests/fixtures/*.json fuzz/seeds/*.json $(BUILD)/fuzz/corpus/
 	$(BUILD)/fuzz/envelope_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
 
 install: all

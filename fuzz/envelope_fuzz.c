@@ -1,6 +1,8 @@
 /* envelope_fuzz.c — libFuzzer harness for the venue-message decoder (lt_json_decode_envelope)
- * with the real channel schemas: any input must decode or fail with LT_EJSON, leave the Lua
- * stack balanced, and never crash. Run with `make fuzz` (seeds: tests/fixtures). */
+ * with the real channel schemas and, by id, the ticker, order and auth result schemas (the
+ * last with tokens, LT_T_SECRET): any input must decode or fail with LT_EJSON, leave the Lua
+ * stack balanced, and never crash or raise. Run with `make fuzz` (seeds: tests/fixtures and
+ * fuzz/seeds). */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
@@ -8,10 +10,25 @@
 
 #include "codec.h"
 
+/* public/auth's result (src/methods/auth.c), so that tokens decode into secrets. */
+static const lt_field auth_fields[] = {
+	{"access_token", &lt_s_secret}, {"refresh_token", &lt_s_secret},
+	{"expires_in", &lt_s_int},      {"scope", &lt_s_string},
+	{"enabled_features", &lt_s_string_array}, {NULL, NULL},
+};
+static const lt_schema auth_result = {.type = LT_T_OBJECT, .fields = auth_fields};
+
 static const lt_schema *res_result(void *ud, int64_t id)
 {
 	(void)ud;
-	return id % 2 ? &lt_s_ticker : &lt_s_order_result;
+	switch (id % 3) {
+	case 0:
+		return &auth_result;
+	case 1:
+		return &lt_s_ticker;
+	default:
+		return &lt_s_order_result;
+	}
 }
 
 static const lt_schema *res_data(void *ud, const char *channel, size_t len)

@@ -196,7 +196,10 @@ static int l_set_log_level(lua_State *L)
 	return 0;
 }
 
-int luaopen_luatrade_core(lua_State *L)
+/* Everything else is built with -fvisibility=hidden (Makefile): the module's only export. */
+#define LT_EXPORT __attribute__((visibility("default")))
+
+LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"run", l_run}, {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now},

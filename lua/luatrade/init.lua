@@ -71,7 +71,7 @@ end)
 -- Example: `local id, secret = lt.sim.demo_account()`.
 function sim.demo_account() return core.sim_demo_account() end
 
---- lt.secret.env(NAME), lt.secret.file(PATH): opaque credential objects. tostring gives
+--- lt.secret.env(NAME) (then unsets NAME), lt.secret.file(PATH): opaque secrets. tostring gives
 -- "<secret>"; the value can never be read back from Lua and is wiped from memory when the
 -- object is collected (or on secret:wipe()). file() raises if the file is readable by group or
 -- others. Example: `client_secret = lt.secret.env("DERIBIT_CLIENT_SECRET")`.

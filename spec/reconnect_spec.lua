@@ -94,7 +94,7 @@ describe("a private session across faults", function()
   end)
 
   it("comes back after the venue process is killed and restarted on the same port", function()
-    local st, got_after, cod_ok
+    local st, pub_st, got_after, cod_ok
     lt.run(function()
       local priv = private(4)
       local pub = lt.public{ url = p.url, ca_file = "build/sim/ca.pem", timeout = 10 }
@@ -111,6 +111,7 @@ describe("a private session across faults", function()
       got_after = n > mark
       lt.sleep(0.3)
       st = assert(venue.stats(priv, "rc4"))                     -- a fresh process: only the restore
+      pub_st = assert(venue.stats(pub))
       cod_ok = st.cancel_on_disconnect[1]
       s1:close(); s2:close(); pub:close(); priv:close()
     end)
@@ -118,6 +119,7 @@ describe("a private session across faults", function()
     assert.equal(1, st.auths)
     assert.equal(1, st.subscribes["user.orders." .. BTC .. ".raw"])
     assert.equal(1, st.subscribes["book." .. BTC .. ".100ms"])
+    assert.equal(1, pub_st.subscribes["ticker." .. BTC .. ".100ms"])
     assert.is_true(cod_ok)
   end)
 end)

@@ -359,24 +359,30 @@ static void on_established(lt_ws *ws, struct lws *wsi)
 	notify(ws, LT_WS_OPEN, NULL);
 }
 
-static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+/* Does user hold our lt_ws for this reason? lws also calls protocol 0 of the context with
+ * other things as user, e.g. an X509_STORE_CTX for PERFORM_SERVER_CERT_VERIFICATION. */
+static bool carries_ws(enum lws_callback_reasons reason)
 {
-	lt_ws *ws = user;
-	switch (reason) { /* only these carry our lt_ws as user: lws also calls protocol 0 with */
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:   /* other things there, e.g. an X509_STORE_CTX for */
-	case LWS_CALLBACK_CLIENT_RECEIVE:       /* PERFORM_SERVER_CERT_VERIFICATION */
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 	case LWS_CALLBACK_CLIENT_CLOSED:
 	case LWS_CALLBACK_WSI_DESTROY:
-		break;
+		return true;
 	default:
-		return 0;
+		return false;
 	}
-	if (!ws || (wsi != ws->wsi && reason != LWS_CALLBACK_WSI_DESTROY))
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len)
+{
+	lt_ws *ws = user;
+	if (!carries_ws(reason) || !ws || (wsi != ws->wsi && reason != LWS_CALLBACK_WSI_DESTROY))
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:

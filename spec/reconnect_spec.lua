@@ -123,3 +123,102 @@ describe("a private session across faults", function()
     assert.is_true(cod_ok)
   end)
 end)
+
+describe("liveness and backoff", function()
+  local p
+
+  setup(function() p = assert(venue.process{ args = "" }) end)
+  teardown(function() p:stop() end)
+
+  local function public(opts)
+    local o = { url = p.url, ca_file = "build/sim/ca.pem", timeout = 10 }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return lt.public(o)
+  end
+
+  -- regression: a venue that stopped sending left the client "open" for minutes
+  it("declares a silent connection dead within dead_after, fails the call in flight, and reconnects", function()
+    local reason, err, elapsed, after
+    lt.run(function()
+      local pub = public({ heartbeat = 10, dead_after = 1 })
+      assert(pub:get_time())
+      pub:on_state(function(state, why)
+        if state == "reconnecting" and not reason then reason = why end
+      end)
+      venue.freeze(pub, 4000)                  -- the venue stops reading and writing for 4 s
+      lt.sleep(0.1)                            -- (the freeze request is on its way)
+      local t0 = lt.now() - 0.1
+      _, err = pub:get_time(nil, 8)
+      elapsed = lt.now() - t0
+      S.wait_for(function() return pub:state() == "open" end, 15)
+      after = pub:get_time()
+      pub:close()
+    end)
+    assert.matches("^dead", reason)
+    assert.equal("connection_lost", err.name)
+    assert.is_true(elapsed >= 0.9 and elapsed < 3.5, ("detected after %.2f s"):format(elapsed))
+    assert.equal("integer", math.type(after))
+  end)
+
+  -- regression: the backoff reset at every handshake, so a venue accepting and dropping at once
+  -- got about five reconnects a second forever
+  it("backs off more and more against a venue that accepts and drops at once", function()
+    local before, after
+    lt.run(function()
+      local watch = public()                     -- a second client reads the venue's counters
+      local pub = public()
+      assert(pub:get_time())
+      before = assert(venue.stats(watch)).flapped
+      assert(venue.flap(watch, 1000))
+      pub:_drop_connection()
+      lt.sleep(4)
+      after = assert(venue.stats(watch)).flapped
+      assert(venue.flap(watch, 0))
+      pub:close(); watch:close()
+    end)
+    local n = after - before
+    assert.is_true(n >= 2, ("only %d reconnects in 4 s"):format(n))
+    assert.is_true(n <= 10, ("%d reconnects in 4 s: the backoff does not grow"):format(n))
+  end)
+
+  it("reports the venue's close code and reason", function()
+    local reason
+    lt.run(function()
+      local pub = public()
+      assert(pub:get_time())
+      pub:on_state(function(state, why)
+        if state == "reconnecting" and not reason then reason = why end
+      end)
+      venue.close(pub, 4000, "maintenance")
+      S.wait_for(function() return reason ~= nil end, 5)
+      pub:close()
+    end)
+    assert.matches("4000", reason, 1, true)
+    assert.matches("maintenance", reason, 1, true)
+  end)
+
+  it("refuses ws:// to a host that only looks like a loopback address", function()
+    lt.run(function()
+      for _, url in ipairs{ "ws://127.attacker.example/ws/api/v2", "ws://127.0.0.1.evil.com/x",
+                            "ws://localhost.evil.com/x" } do
+        local ok, msg = pcall(lt.public, { url = url, insecure_loopback = true })
+        assert.is_false(ok, url)
+        assert.matches("ws://", msg, 1, true)
+        ok = pcall(lt.public, { url = (url:gsub("^ws:", "wss:")), rate_limit = "off" })
+        assert.is_false(ok, url .. " with rate_limit off")
+      end
+    end)
+  end)
+
+  it("says the certificate is not trusted when ca_file is missing for a self-signed venue", function()
+    local err
+    lt.run(function()
+      local pub = lt.public{ url = p.url, timeout = 1 }
+      _, err = pub:get_time()
+      pub:close()
+    end)
+    assert.equal("not_sent", err.name)
+    assert.is_false(err.sent)
+    assert.matches("certificate", err.message, 1, true)
+  end)
+end)

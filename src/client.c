@@ -637,8 +637,9 @@ static int ws_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, voi
 static int ws_send(void *t, lt_buf *msg) { return lt_ws_send(t, msg); }
 static void ws_close(void *t) { lt_ws_close(t); }
 static void ws_hold_off(void *t, int ms) { lt_ws_hold_off(t, ms); }
+static void ws_set_ready(void *t) { lt_ws_set_ready(t); }
 
-const lt_transport lt_ws_transport = {ws_open, ws_send, ws_close, ws_hold_off, NULL};
+const lt_transport lt_ws_transport = {ws_open, ws_send, ws_close, ws_hold_off, ws_set_ready};
 
 
 static void rpc_notify(void *ud, const char *channel, lua_State *L)

@@ -229,6 +229,35 @@ static int opt_heartbeat(lua_State *L, int idx)
 	return hb;
 }
 
+/* reconnect: true (default), false (stay closed after a drop), or {base, cap, stable} in s. */
+static void opt_reconnect(lua_State *L, int idx, lt_ws_opts *wo)
+{
+	lua_getfield(L, idx, "reconnect");
+	if (lua_isboolean(L, -1))
+		wo->no_reconnect = !lua_toboolean(L, -1);
+	else if (lua_istable(L, -1)) {
+		int t = lua_gettop(L);
+		lua_pushnil(L);
+		while (lua_next(L, t)) {
+			lua_pop(L, 1);
+			const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+			if (strcmp(k, "base") && strcmp(k, "cap") && strcmp(k, "stable"))
+				luaL_error(L, "option 'reconnect': unknown field '%s' (base, cap, stable)",
+					   luaL_tolstring(L, -1, NULL));
+		}
+		double base = opt_number(L, t, "base", 0.25, 0.001, 3600);
+		double cap = opt_number(L, t, "cap", 30, 0.001, 86400);
+		double stable = opt_number(L, t, "stable", 10, 0, 86400);
+		if (cap < base)
+			luaL_error(L, "option 'reconnect': cap must be at least base");
+		wo->backoff_base_ms = (int)(base * 1000);
+		wo->backoff_cap_ms = (int)(cap * 1000);
+		wo->stable_ms = stable > 0 ? (int)(stable * 1000) : 1;
+	} else if (!lua_isnil(L, -1))
+		luaL_error(L, "option 'reconnect' must be true, false or {base = s, cap = s, stable = s}");
+	lua_pop(L, 1);
+}
+
 static void read_options(lua_State *L, int idx, bool private, lt_cl_opts *o, int *tier)
 {
 	check_options(L, idx, private);
@@ -240,10 +269,11 @@ static void read_options(lua_State *L, int idx, bool private, lt_cl_opts *o, int
 	wo->ca_file = opt_string(L, idx, "ca_file");
 	wo->insecure_loopback = opt_bool(L, idx, "insecure_loopback", false);
 	wo->max_message = (size_t)opt_number(L, idx, "max_message", 8 << 20, 1024, 1 << 30);
-	lua_getfield(L, idx, "reconnect");
-	wo->no_reconnect = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-	lua_pop(L, 1);
+	opt_reconnect(L, idx, wo);
 	o->heartbeat_s = opt_heartbeat(L, idx);
+	/* dead_after: seconds of silence that declare the link dead; default 2 x the heartbeat */
+	double dead = opt_number(L, idx, "dead_after", 2.0 * o->heartbeat_s, 0, 86400);
+	wo->dead_after_ms = (int)(dead * 1000);
 	o->answer_test_request = opt_bool(L, idx, "answer_test_request", true);
 	set_policy(L, o, opt_string(L, idx, "rate_limit"), wo->url);
 	*tier = opt_tier(L, idx, private);

@@ -30,6 +30,7 @@
 #include "errors.h"
 #include "log.h"
 #include "support/fake_transport.h"
+#include "support/req_rec.h"
 
 #define CLOCK0 1000000            /* the fake clock's start: 1 s */
 #define TOKEN_US 210527           /* one matching-engine credit at 4.75/s, rounded up */
@@ -40,21 +41,7 @@
 
 /* ---- fixture ------------------------------------------------------------------------------ */
 
-typedef struct rec {
-	int calls;
-	int in_submit;        /* calls made while lt_cl_submit was running */
-	int seq;              /* order in which requests ended */
-	lt_done how;
-	bool sent;
-	int64_t code;
-	double retry_after;
-	char msg[300];
-	lt_req_state state;   /* lt_req_get_state at done */
-	int64_t id;           /* lt_req_id at done */
-	int64_t err_code;     /* ERROR: error.code of the table */
-	char tag[64];         /* RESULT: result.tag */
-	int anomalies;        /* L given when it must not be, or the reverse */
-} rec;
+typedef lt_test_rec rec;
 
 typedef struct fx {
 	lua_State *L;
@@ -72,37 +59,7 @@ typedef struct fx {
 	int64_t refusal_code;
 } fx;
 
-static int g_in_submit, g_seq;
-
-static void on_done(void *ud, lt_req *req, const lt_req_end *e)
-{
-	rec *r = ud;
-	r->calls++;
-	r->in_submit += g_in_submit;
-	r->seq = ++g_seq;
-	r->how = e->how;
-	r->sent = e->sent;
-	r->code = e->code;
-	r->retry_after = e->retry_after;
-	snprintf(r->msg, sizeof r->msg, "%s", e->msg ? e->msg : "");
-	r->state = lt_req_get_state(req);
-	r->id = lt_req_id(req);
-	if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR) {
-		if (!e->L || !lua_istable(e->L, -1)) {
-			r->anomalies++;
-			if (e->L)
-				lua_pop(e->L, 1);
-			return;
-		}
-		lua_getfield(e->L, -1, e->how == LT_DONE_ERROR ? "code" : "tag");
-		if (e->how == LT_DONE_ERROR)
-			r->err_code = lua_tointeger(e->L, -1);
-		else if (lua_type(e->L, -1) == LUA_TSTRING)
-			snprintf(r->tag, sizeof r->tag, "%s", lua_tostring(e->L, -1));
-		lua_pop(e->L, 2);
-	} else if (e->L)
-		r->anomalies++;
-}
+#define on_done lt_test_on_done
 
 static void on_state(void *ud, const char *state, const char *reason)
 {
@@ -135,8 +92,8 @@ static int setup(void **state)
 	f->o.now_us = lt_fake_now_us;
 	f->o.ws.url = "wss://fake.invalid/ws/api/v2";
 	lt_fake_clock_us = CLOCK0;
-	g_in_submit = 0;
-	g_seq = 0;
+	lt_test_in_submit = 0;
+	lt_test_seq = 0;
 	*state = f;
 	return 0;
 }
@@ -144,7 +101,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	g_in_submit = 0;
+	lt_test_in_submit = 0;
 	lt_cl_free(f->cl);
 	lt_fake_tp_free(&f->tp);
 	lt_loop_free(f->loop);
@@ -170,32 +127,13 @@ static void start(fx *f, bool hooks)
 	}
 }
 
-static void text_of(lt_buf *b, const char *method, const char *label)
-{
-	char t[256];
-	int n = snprintf(t, sizeof t, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
-			 "\"params\":{\"label\":\"%s\"}}", method, label);
-	lt_buf_init(b, LWS_PRE);
-	lt_buf_add(b, t, (size_t)n);
-}
-
 /* Submit a request labelled label on pool (cost: 1 on ME, 500 elsewhere); returns lt_cl_submit's
  * result, the handle in *out. */
 static int submit_x(fx *f, rec *r, const char *label, lt_pool pool, unsigned flags,
 		    int64_t timeout_ms, lt_req **out, lt_err *err)
 {
-	lt_buf b;
 	const char *method = pool == LT_POOL_ME ? "private/buy" : "public/get_time";
-	text_of(&b, method, label);
-	lt_req_spec s = {.method = method, .schema = NULL, .pool = pool,
-			 .cost = pool == LT_POOL_ME ? 1 : 500, .flags = flags};
-	g_in_submit = 1;
-	int rc = lt_cl_submit(f->cl, &s, &b, timeout_ms, on_done, r, 0, out, err);
-	g_in_submit = 0;
-	assert_null(b.data); /* the text is taken, on success and on failure */
-	assert_int_equal(b.len, 0);
-	lt_buf_free(&b);
-	return rc;
+	return lt_test_submit(f->cl, r, method, label, pool, flags, timeout_ms, out, err);
 }
 
 static lt_req *submit(fx *f, rec *r, const char *label, lt_pool pool, unsigned flags,
@@ -210,15 +148,7 @@ static lt_req *submit(fx *f, rec *r, const char *label, lt_pool pool, unsigned f
 	return q;
 }
 
-/* "\"label\":\"x\"}": matches exactly that label on the wire. */
-static const char *lab(const char *label)
-{
-	static char buf[4][96];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof buf[i], "\"label\":\"%s\"}", label);
-	return buf[i];
-}
+#define lab lt_test_label
 
 typedef struct wait_wire {
 	fx *f;
@@ -1129,6 +1059,7 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 	fx *f = *state;
 	walk_req *w = calloc(WALK_REQS, sizeof *w);
 	assert_non_null(w);
+	unsigned long long ends[LT_DONE_REFUSED + 1] = {0}, withdrawn = 0, requeued = 0;
 	for (uint64_t seed = 1; seed <= 150; seed++) {
 		rnd_state = seed * 0x9e3779b97f4a7c15ull;
 		lt_fake_tp_init(&f->tp);
@@ -1136,6 +1067,9 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 		f->cl = NULL;
 		start(f, false);
 		memset(w, 0, WALK_REQS * sizeof *w);
+		/* small buckets, so that requests do wait in WAIT_LIMIT: 3 of each at once */
+		lt_rl_set_bucket(lt_cl_rl(f->cl), LT_POOL_ME, 4, 5, lt_fake_clock_us);
+		lt_rl_set_bucket(lt_cl_rl(f->cl), LT_POOL_NON_ME, 2000, 5000, lt_fake_clock_us);
 		int n = 0;
 		for (int step = 0; step < 60; step++) {
 			int wire_before = f->tp.nwire;
@@ -1181,12 +1115,24 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 				assert_int_equal(f->tp.nwire, wire_before);
 			walk_check(f, w, n, false);
 		}
+		requeued += lt_cl_get_stats(f->cl)->requeued;
 		lt_cl_free(f->cl);
 		f->cl = NULL;
 		walk_check(f, w, n, true);
+		for (int i = 0; i < n; i++) {
+			withdrawn += w[i].withdrawn;
+			if (w[i].r.calls)
+				ends[w[i].r.how]++;
+		}
 		lt_fake_tp_free(&f->tp);
 	}
 	free(w);
+	print_message("walks: %llu result, %llu error, %llu timeout, %llu lost, %llu refused, "
+		      "%llu withdrawn, %llu requeued\n", ends[0], ends[1], ends[2], ends[3], ends[4],
+		      withdrawn, requeued);
+	for (int i = 0; i <= LT_DONE_REFUSED; i++)
+		assert_true(ends[i] > 10);
+	assert_true(withdrawn > 10 && requeued > 10);
 }
 
 int main(void)

@@ -54,6 +54,8 @@ static int fake_send(void *tp, lt_buf *msg)
 	memcpy(copy, lt_buf_text(msg), msg->len);
 	copy[msg->len] = '\0';
 	t->wire[t->nwire++] = copy;
+	if (t->on_send)
+		t->on_send(t->on_send_ud, copy);
 	lt_buf_free(msg); /* takes msg's memory, as lt_ws_send does */
 	return 0;
 }

@@ -37,6 +37,10 @@ typedef struct lt_fake_tp {
 	int send_calls;
 	int send_rc;            /* returned by the next fail_sends sends (0 = accept) */
 	int fail_sends;
+	/* Optional: sees each accepted text as it is written (inside the client: record, do not
+	 * assert). */
+	void (*on_send)(void *ud, const char *text);
+	void *on_send_ud;
 } lt_fake_tp;
 
 extern const lt_transport lt_fake_transport;

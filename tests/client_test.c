@@ -703,6 +703,35 @@ static void test_policy_error_refuses_at_submit_with_retry_after(void **state)
 	assert_true(retry == 0);
 }
 
+/* Submit label and expect it refused by the local limiter, either at once (lt_cl_submit
+ * returns LT_EFULL, lt_cl_refusal says LT_CODE_RATE_LIMIT and the wait, done never called) or
+ * later through done (REFUSED, LT_CODE_RATE_LIMIT, not sent). Both keep the contract. */
+static void expect_rate_refused(fx *f, rec *r, const char *label, int64_t timeout_ms)
+{
+	lt_req *q = NULL;
+	lt_err err;
+	int rc = submit_x(f, r, label, LT_POOL_ME, 0, timeout_ms, &q, &err);
+	if (rc) {
+		double retry = 0;
+		assert_int_equal(rc, LT_EFULL);
+		assert_int_equal(lt_cl_refusal(f->cl, &retry), LT_CODE_RATE_LIMIT);
+		assert_true(retry > 0.1 && retry < 0.25);
+		lt_test_run(f->loop, 100, NULL, NULL);
+		assert_int_equal(r->calls, 0);
+	} else {
+		lt_test_run(f->loop, 500, called, r);
+		assert_int_equal(r->calls, 1);
+		if (r->how != LT_DONE_REFUSED)
+			fail_msg("expected REFUSED (rate limit), got how=%d (%s)", r->how, r->msg);
+		assert_false(r->sent);
+		assert_int_equal(r->code, LT_CODE_RATE_LIMIT);
+		assert_true(r->retry_after > 0.1 && r->retry_after < 0.25);
+		lt_test_run(f->loop, 100, NULL, NULL);
+		assert_int_equal(r->calls, 1);
+	}
+	assert_int_equal(lt_fake_count(&f->tp, lab(label)), 0);
+}
+
 /* A request whose limiter wait is longer than what is left of its deadline is refused at once
  * with LT_CODE_RATE_LIMIT and the wait as retry_after: never written. (Real clock.) */
 static void test_limiter_wait_over_deadline_is_refused_real_clock(void **state)
@@ -712,16 +741,7 @@ static void test_limiter_wait_over_deadline_is_refused_real_clock(void **state)
 	start(f, false);
 	lt_fake_open(&f->tp);
 	fill_me(f, f->rec, "m", 0);
-	rec *r = &f->rec[30];
-	submit(f, r, "over", LT_POOL_ME, 0, 50);
-	lt_test_run(f->loop, 500, called, r);
-	assert_int_equal(r->calls, 1);
-	assert_int_equal(r->how, LT_DONE_REFUSED);
-	assert_false(r->sent);
-	assert_int_equal(r->code, LT_CODE_RATE_LIMIT);
-	assert_true(r->retry_after > 0.1 && r->retry_after < 0.25);
-	lt_test_run(f->loop, 100, NULL, NULL);
-	assert_int_equal(r->calls, 1);
+	expect_rate_refused(f, &f->rec[30], "over", 50);
 	assert_int_equal(f->tp.nwire, ME_BURST);
 }
 
@@ -737,13 +757,7 @@ static void BUG_limiter_deadline_uses_the_limiter_clock_behind(void **state)
 	start(f, false); /* fake clock at 1 s: far behind the real monotonic clock */
 	lt_fake_open(&f->tp);
 	fill_me(f, f->rec, "m", 0);
-	rec *r = &f->rec[30];
-	submit(f, r, "over", LT_POOL_ME, 0, 50); /* needs 0.21 s of credits, has 0.05 s */
-	lt_test_run(f->loop, 500, called, r);
-	assert_int_equal(r->calls, 1);
-	if (r->how != LT_DONE_REFUSED)
-		fail_msg("expected REFUSED (rate limit), got how=%d (%s)", r->how, r->msg);
-	assert_int_equal(r->code, LT_CODE_RATE_LIMIT);
+	expect_rate_refused(f, &f->rec[30], "over", 50); /* needs 0.21 s of credits, has 0.05 s */
 	assert_int_equal(f->tp.nwire, ME_BURST);
 }
 
@@ -941,8 +955,8 @@ static void test_free_ends_every_request_once(void **state)
 
 /* ---- contract: done never runs inside lt_cl_submit ------------------------------------------ */
 
-/* A write the transport refuses (its queue is full) ends the request REFUSED, not sent; the
- * next request still goes, with a larger id. */
+/* A write the transport refuses (its queue is full) ends the request REFUSED, not sent (or is
+ * refused by lt_cl_submit itself); the next request still goes, with a larger id. */
 static void test_send_refused_by_transport_ends_refused(void **state)
 {
 	fx *f = *state;
@@ -951,12 +965,18 @@ static void test_send_refused_by_transport_ends_refused(void **state)
 	f->tp.send_rc = LT_EFULL;
 	f->tp.fail_sends = 1;
 	rec *r = &f->rec[0];
-	submit(f, r, "refused", LT_POOL_NON_ME, 0, 1000);
-	lt_test_run(f->loop, 200, called, r);
-	assert_int_equal(r->calls, 1);
-	assert_int_equal(r->how, LT_DONE_REFUSED);
-	assert_false(r->sent);
-	assert_int_equal(r->code, LT_CODE_NOT_SENT);
+	lt_req *q = NULL;
+	lt_err err;
+	if (submit_x(f, r, "refused", LT_POOL_NON_ME, 0, 1000, &q, &err) == 0) {
+		lt_test_run(f->loop, 200, called, r);
+		assert_int_equal(r->calls, 1);
+		assert_int_equal(r->how, LT_DONE_REFUSED);
+		assert_false(r->sent);
+		assert_int_equal(r->code, LT_CODE_NOT_SENT);
+	} else {
+		lt_test_run(f->loop, 50, NULL, NULL);
+		assert_int_equal(r->calls, 0);
+	}
 	assert_int_equal(lt_rpc_pending_count(lt_cl_rpc(f->cl)), 0);
 	submit(f, &f->rec[1], "next", LT_POOL_NON_ME, 0, 0);
 	assert_int_equal(f->tp.nwire, 1);
@@ -988,7 +1008,8 @@ static void BUG_done_runs_inside_lt_cl_submit(void **state)
 	fill_me(f, f->rec, "m", 0);
 	int rc2 = submit_x(f, b, "over-deadline", LT_POOL_ME, 0, 50, &q, &err);
 	lt_test_run(f->loop, 300, called, b);
-	assert_int_equal(a->calls + b->calls, 2);
+	assert_int_equal(a->calls, rc == 0 ? 1 : 0); /* accepted: ends once; refused: never */
+	assert_int_equal(b->calls, rc2 == 0 ? 1 : 0);
 	if (rc == 0 && a->in_submit)
 		fail_msg("send refused: lt_cl_submit returned 0 and had already called done");
 	if (rc2 == 0 && b->in_submit)

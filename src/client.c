@@ -22,12 +22,16 @@ struct lt_req {
 	const lt_schema *schema;
 	lt_pool pool;
 	int cost;
-	int (*build)(void *ud, int64_t id, lt_buf *out);
+	int (*build)(void *ud, uint64_t tag, int64_t id, lt_buf *out);
 	void *build_ud;
 	lt_buf text;               /* encoded with id 0 until sent */
 	int64_t deadline_us;       /* 0 = none */
 	int64_t limit_since_us;    /* when it entered WAIT_LIMIT */
 	bool throttled;            /* it had to wait for credits there */
+	bool in_submit;            /* lt_cl_submit is running for it: end it later, not now */
+	int64_t end_code;          /* a refusal deferred past lt_cl_submit */
+	double end_retry;
+	char end_msg[200];
 	int64_t id;
 	uint64_t conn_epoch, auth_epoch;
 	lt_req_done_fn done;       /* NULL once withdrawn */
@@ -51,6 +55,7 @@ struct lt_cl {
 	bool open, closing, pumping, again, gate_dirty;
 	uint64_t epoch;
 	req_list wait_auth, wait_limit[4];
+	req_list refusing;         /* refusals deferred past their lt_cl_submit (refuse_due) */
 	struct pool_timer {        /* wakes the pump when a pool's head may go */
 		lws_sorted_usec_list_t sul;
 		lt_cl *cl;
@@ -97,7 +102,8 @@ static void list_unlink(lt_req *r)
 		l->tail = r->prev;
 	r->prev = r->next = NULL;
 	r->list = NULL;
-	r->cl->stats.waiting--;
+	if (l != &r->cl->refusing)
+		r->cl->stats.waiting--;
 }
 
 static void list_push(req_list *l, lt_req *r, bool front)
@@ -121,7 +127,7 @@ static void list_push(req_list *l, lt_req *r, bool front)
 		l->tail = r;
 	}
 	lt_cl *cl = r->cl;
-	if (++cl->stats.waiting > cl->stats.max_waiting)
+	if (l != &cl->refusing && ++cl->stats.waiting > cl->stats.max_waiting)
 		cl->stats.max_waiting = cl->stats.waiting;
 }
 
@@ -147,10 +153,31 @@ static void req_end(lt_req *r, const lt_req_end *e)
 	req_free(r);
 }
 
+static void refuse_due(lws_sorted_usec_list_t *sul)
+{
+	lt_req *r = lws_container_of(sul, lt_req, sul);
+	lt_loop *loop = r->cl->loop;
+	lt_req_end e = {LT_DONE_REFUSED, false, r->end_code, r->end_msg, r->end_retry, NULL};
+	req_end(r, &e);
+	lt_loop_wake(loop);
+}
+
+/* End r as never sent. During its own lt_cl_submit the end is deferred to the next loop pass
+ * (client.h: done never runs inside lt_cl_submit). */
 static void req_refuse(lt_req *r, int64_t code, const char *msg, double retry_after)
 {
-	lt_req_end e = {LT_DONE_REFUSED, false, code, msg, retry_after, NULL};
 	r->cl->stats.refused++;
+	if (r->in_submit) {
+		list_unlink(r);
+		list_push(&r->cl->refusing, r, false);
+		r->state = LT_REQ_DONE;
+		r->end_code = code;
+		r->end_retry = retry_after;
+		snprintf(r->end_msg, sizeof r->end_msg, "%s", msg);
+		lws_sul_schedule(lt_loop_context(r->cl->loop), 0, &r->sul, refuse_due, 1);
+		return;
+	}
+	lt_req_end e = {LT_DONE_REFUSED, false, code, msg, retry_after, NULL};
 	req_end(r, &e);
 }
 
@@ -231,7 +258,7 @@ static void send_req(lt_cl *cl, lt_req *r)
 	lt_buf out;
 	lt_buf_init(&out, LWS_PRE);
 	out.sensitive = (r->flags & LT_REQ_SENSITIVE) != 0;
-	int rc = r->build ? r->build(r->build_ud, id, &out) : set_id(&r->text, id, &out);
+	int rc = r->build ? r->build(r->build_ud, r->tag, id, &out) : set_id(&r->text, id, &out);
 	if (!rc)
 		rc = lt_rpc_request(cl->rpc, id, &out, r->schema, 0, rpc_done, r);
 	lt_buf_free(&out);
@@ -277,10 +304,11 @@ static void pump_pool(lt_cl *cl, int p)
 	req_list *l = &cl->wait_limit[p];
 	while (l->head && cl->open) {
 		lt_req *r = l->head;
-		if (!fresh(cl, r)) {
-			to_auth(cl, r, true);
+		if (!fresh(cl, r)) { /* the epoch moved: the whole pool waits again, in its order */
+			while (l->tail)
+				to_auth(cl, l->tail, true);
 			cl->gate_dirty = true;
-			continue;
+			return;
 		}
 		int64_t now = now_of(cl);
 		int64_t d = cl->o.rl_off ? 0 : lt_rl_delay(&cl->rl, r->pool, r->cost, now);
@@ -355,7 +383,7 @@ static void rpc_done(void *ud, lt_done how, lua_State *L)
 		e.msg = "connection lost before the answer arrived; the request may have been "
 			"executed (it is never re-sent)";
 	}
-	if ((r->flags & LT_REQ_GATED) && cl->hooks.on_answer && r->done)
+	if ((r->flags & LT_REQ_GATED) && cl->hooks.on_answer)
 		cl->hooks.on_answer(cl->hooks.ud, r, &e);
 	req_end(r, &e);
 }
@@ -445,7 +473,7 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 	r->tag = tag;
 	r->conn_epoch = cl->epoch;
 	if (timeout_ms > 0) {
-		r->deadline_us = lt_now_us() + timeout_ms * 1000;
+		r->deadline_us = now_of(cl) + timeout_ms * 1000;
 		lws_sul_schedule(lt_loop_context(cl->loop), 0, &r->sul, deadline_due,
 				 (lws_usec_t)timeout_ms * 1000);
 	}
@@ -469,7 +497,9 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 	list_push(&cl->wait_auth, r, false);
 	if (ready_for(cl, r))
 		to_limit(cl, r);
+	r->in_submit = true;
 	pump(cl);
+	r->in_submit = false;
 	return 0;
 }
 
@@ -485,6 +515,8 @@ void lt_req_withdraw(lt_req *r)
 	if (!r)
 		return;
 	r->done = NULL;
+	if (r->state == LT_REQ_DONE) /* a refusal on its way: refuse_due frees it */
+		return;
 	if (r->state != LT_REQ_SENT) { /* never sent: gone */
 		list_unlink(r);
 		req_free(r);
@@ -706,6 +738,8 @@ void lt_cl_free(lt_cl *cl)
 				   "client is closed; not sent", 0);
 	while (cl->wait_auth.head)
 		req_refuse(cl->wait_auth.head, LT_CODE_NOT_CONNECTED, "client is closed; not sent", 0);
+	while (cl->refusing.head)
+		refuse_due(&cl->refusing.head->sul);
 	lt_rpc_free(cl->rpc); /* sent requests end LOST */
 	if (cl->conn && cl->tp->close)
 		cl->tp->close(cl->conn);
@@ -713,6 +747,7 @@ void lt_cl_free(lt_cl *cl)
 }
 
 uint64_t lt_cl_epoch(const lt_cl *cl) { return cl->epoch; }
+int64_t lt_cl_now_us(const lt_cl *cl) { return now_of(cl); }
 bool lt_cl_is_open(const lt_cl *cl) { return cl->open; }
 lt_ws *lt_cl_ws(lt_cl *cl) { return cl->tp == &lt_ws_transport ? cl->conn : NULL; }
 lt_loop *lt_cl_loop(lt_cl *cl) { return cl->loop; }

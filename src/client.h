@@ -98,7 +98,7 @@ typedef struct lt_req_spec {
 	unsigned flags;         /* LT_REQ_* */
 	/* Optional: write the whole request with this id at send time (auth: fresh timestamp
 	 * and nonce). When NULL the text given to lt_cl_submit is used, its id set at send. */
-	int (*build)(void *ud, int64_t id, lt_buf *out);
+	int (*build)(void *ud, uint64_t tag, int64_t id, lt_buf *out);
 	void *build_ud;
 } lt_req_spec;
 
@@ -192,6 +192,9 @@ uint64_t lt_req_tag(const lt_req *r);
 
 /* The private layer says the session's readiness changed: re-run the gate. */
 void lt_cl_kick(lt_cl *cl);
+
+/* The client's clock (lt_now_us unless a test gave a fake one), in microseconds. */
+int64_t lt_cl_now_us(const lt_cl *cl);
 
 /* Connection epoch: increments at every open. */
 uint64_t lt_cl_epoch(const lt_cl *cl);

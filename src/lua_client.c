@@ -12,41 +12,7 @@
 #include "errors.h"
 #include "log.h"
 
-/* ---- state events ------------------------------------------------------------------------ */
-
-typedef struct state_event {
-	lt_client *c;
-	const char *state, *reason;
-} state_event;
-
-static int emit_protected(lua_State *L)
-{
-	state_event *e = lua_touserdata(L, 1);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, e->c->state_ref);
-	lua_pushstring(L, e->state);
-	if (e->reason)
-		lua_pushstring(L, e->reason);
-	else
-		lua_pushnil(L);
-	lt_task_spawn(e->c->rt, L, lua_gettop(L) - 2, 2);
-	return 0;
-}
-
-void lt_client_emit_state(lt_client *c, const char *state, const char *reason)
-{
-	if (c->state_ref == LUA_NOREF || c->state_ref == 0 || c->closed || !c->rt->running)
-		return;
-	lua_State *L = c->rt->L;
-	state_event e = {c, state, reason};
-	int top = lua_gettop(L);
-	lua_pushcfunction(L, emit_protected);
-	lua_pushlightuserdata(L, &e);
-	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-		lt_log(LT_LOG_ERROR, "%s: could not run the state handler: %s", c->url,
-		       lua_tostring(L, -1));
-	lua_settop(L, top);
-	lt_loop_wake(c->rt->loop);
-}
+/* ---- connection and authentication events ------------------------------------------------ */
 
 /* The client is ready again after a reconnect: restore what the strategy subscribed. */
 static void on_ready(lt_client *c)
@@ -338,18 +304,18 @@ static int l_private(lua_State *L) { return client_new(L, true); }
 void lt_client_close(lua_State *L, lt_client *c)
 {
 	if (c->closed) { /* a half-built client */
-		lt_priv_free(c->priv);
-		c->priv = NULL;
 		lt_cl_free(c->cl);
 		c->cl = NULL;
+		lt_priv_free(c->priv);
+		c->priv = NULL;
 		return;
 	}
 	lt_subs_close_all(L, c);
 	c->closed = true;
-	lt_priv_free(c->priv); /* credentials cleansed */
-	c->priv = NULL;
 	lt_cl_free(c->cl);     /* waiting calls fail (not sent), sent ones connection_lost */
 	c->cl = NULL;
+	lt_priv_free(c->priv); /* credentials cleansed */
+	c->priv = NULL;
 	lt_rt *rt = c->rt;
 	if (c->prev)
 		c->prev->next = c->next;

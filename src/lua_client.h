@@ -71,8 +71,8 @@ int lt_fire(lua_State *L, lt_client *c, const lt_method *m, int params_idx);
 int lt_l_method(lua_State *L);
 int lt_l_call(lua_State *L);
 
-/* Tell the client:on_state handler (if any) about a state change: it runs as a new task with
- * (state, reason). Safe to call from libwebsockets callbacks (runs in protected mode). */
+/* Tell the client:on_state handler (if any) about a state change (lua_events.c): it runs as a
+ * new task with (state, reason). Safe to call from libwebsockets callbacks (protected mode). */
 void lt_client_emit_state(lt_client *c, const char *state, const char *reason);
 
 /* The private client's part (lua_private.c). */

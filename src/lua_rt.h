@@ -56,7 +56,11 @@ lt_task *lt_task_of(lua_State *L);
  * task or cannot yield here (metamethod, iterator, C callback). */
 lt_task *lt_task_require(lua_State *L, const char *what);
 
-/* Start fn (at fidx) with the nargs values above it as a new task (ready to run). Pops them. */
+/* Live tasks at most: the ready queue (each task on it at most once) is bounded by this. */
+#define LT_MAX_TASKS 1000000
+
+/* Start fn (at fidx) with the nargs values above it as a new task (ready to run). Pops them.
+ * Raises past LT_MAX_TASKS live tasks. */
 lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs);
 
 /* Suspend the running task t until lt_task_wake; then k runs with the woken values on top. */

@@ -23,7 +23,8 @@ struct lt_priv {
 	char client_id[128], scope[160];
 	lt_secret *secret, *access_token, *refresh_token;
 	lt_grant grant;
-	bool tier_auto, cod_wanted, refreshing;
+	bool tier_auto, cod_wanted;
+	uint64_t auth_seq;             /* the newest auth request's number (its tag >> 1) */
 	lt_auth_state state;
 	uint64_t epoch;
 	int restoring;                 /* restore requests still unanswered */
@@ -96,6 +97,8 @@ static void cod_done(void *ud, lt_req *r, const lt_req_end *e)
 	(void)r;
 	if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR)
 		lua_pop(e->L, 1);
+	if (e->how == LT_DONE_LOST || e->how == LT_DONE_REFUSED)
+		return; /* the connection went away: the next authentication restores again */
 	if (e->how != LT_DONE_RESULT)
 		lt_log(LT_LOG_ERROR, "%s: could not restore cancel-on-disconnect after "
 		       "reconnecting (%s)", lt_cl_url(p->cl), e->how == LT_DONE_ERROR
@@ -134,7 +137,7 @@ static void limits_done(void *ud, lt_req *r, const lt_req_end *e)
 		lua_State *L = e->L;
 		double rt = num_at(L, -1, me_rate), b = num_at(L, -1, me_burst);
 		double nr = num_at(L, -1, ne_rate), nb = num_at(L, -1, ne_burst);
-		int64_t now = lt_now_us();
+		int64_t now = lt_cl_now_us(p->cl);
 		lt_rl *rl = lt_cl_rl(p->cl);
 		if (rt > 0 && b > 0)
 			lt_rl_set_bucket(rl, LT_POOL_ME, b, rt, now);
@@ -143,6 +146,8 @@ static void limits_done(void *ud, lt_req *r, const lt_req_end *e)
 		lt_log(LT_LOG_INFO, "%s: rate limits from the account: matching engine %g/s burst "
 		       "%g, other requests %g/s burst %g", lt_cl_url(p->cl), rt, b, nr, nb);
 		lua_pop(L, 1);
+	} else if (e->how == LT_DONE_LOST || e->how == LT_DONE_REFUSED) {
+		return;
 	} else {
 		if (e->how == LT_DONE_ERROR)
 			lua_pop(e->L, 1);
@@ -267,9 +272,13 @@ static void auth_failed(lt_priv *p, int64_t code, const char *msg)
 static void auth_done(void *ud, lt_req *r, const lt_req_end *e)
 {
 	lt_priv *p = ud;
-	(void)r;
-	bool was_refresh = p->refreshing;
-	p->refreshing = false;
+	uint64_t tag = lt_req_tag(r);
+	bool was_refresh = tag & 1;
+	if ((tag >> 1) != p->auth_seq) { /* a newer auth request replaced this one */
+		if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR)
+			lua_pop(e->L, 1);
+		return;
+	}
 	if (e->how == LT_DONE_RESULT) {
 		const char *bad = auth_ok(p, e->L, was_refresh);
 		lua_settop(e->L, lua_gettop(e->L) - 1);
@@ -301,19 +310,20 @@ static void auth_done(void *ud, lt_req *r, const lt_req_end *e)
 			auth_failed(p, e->code ? e->code : 13009, msg);
 		return;
 	}
-	if (e->how == LT_DONE_TIMEOUT && lt_cl_is_open(p->cl)) {
-		if (was_refresh && p->state == LT_AUTH_OK)
-			send_auth(p, false); /* a slow refresh never drops a healthy connection */
-		else
-			retry_later(p, "no answer within auth_timeout");
-	}
-	/* LOST / REFUSED: the connection went away; the next open authenticates again */
+	if (!lt_cl_is_open(p->cl))
+		return; /* the connection went away; the next open authenticates again */
+	if (was_refresh && p->state == LT_AUTH_OK)
+		send_auth(p, false); /* a slow refresh never drops a healthy connection */
+	else if (p->state == LT_AUTH_PENDING)
+		retry_later(p, e->how == LT_DONE_TIMEOUT ? "no answer within auth_timeout"
+			    : "the request could not be sent");
 }
 
-static int build_auth(void *ud, int64_t id, lt_buf *out)
+/* An auth request's tag: its sequence number << 1 | 1 for a refresh. */
+static int build_auth(void *ud, uint64_t tag, int64_t id, lt_buf *out)
 {
 	lt_priv *p = ud;
-	bool refresh = p->refreshing && p->refresh_token;
+	bool refresh = (tag & 1) && p->refresh_token;
 	return lt_auth_request(out, id, refresh ? LT_GRANT_REFRESH : p->grant, p->client_id,
 			       refresh ? p->refresh_token : p->secret, p->scope[0] ? p->scope : NULL,
 			       lt_wall_ms());
@@ -326,14 +336,14 @@ static void send_auth(lt_priv *p, bool refresh)
 	s.flags = LT_REQ_BOUND | LT_REQ_FIRST | LT_REQ_SENSITIVE;
 	s.build = build_auth;
 	s.build_ud = p;
-	p->refreshing = refresh && p->refresh_token;
+	refresh = refresh && p->refresh_token;
+	uint64_t tag = (++p->auth_seq << 1) | (refresh ? 1u : 0u);
 	if (!refresh && p->state != LT_AUTH_OK) {
 		p->state = LT_AUTH_PENDING;
 		emit(p, "authenticating", NULL);
 	}
 	lt_err err;
-	if (lt_cl_submit(p->cl, &s, NULL, p->auth_timeout_ms, auth_done, p, 0, NULL, &err)) {
-		p->refreshing = false;
+	if (lt_cl_submit(p->cl, &s, NULL, p->auth_timeout_ms, auth_done, p, tag, NULL, &err)) {
 		lt_log(LT_LOG_ERROR, "%s: could not send public/auth: %s", lt_cl_url(p->cl),
 		       err.msg);
 	}
@@ -370,7 +380,6 @@ static void on_drop(void *ud)
 	lt_priv *p = ud;
 	lws_sul_cancel(&p->refresh_sul);
 	lws_sul_cancel(&p->retry_sul);
-	p->refreshing = false;
 	p->restoring = 0;
 	if (p->state != LT_AUTH_FAILED)
 		p->state = LT_AUTH_NONE; /* connection-scope tokens die with the connection */

@@ -54,7 +54,8 @@ typedef struct lt_priv_events {
 
 int lt_priv_new(lt_cl *cl, const lt_priv_opts *o, const lt_priv_events *ev, void *ud,
 		lt_priv **out, lt_err *err);
-/* Cleanse credentials and tokens, stop timers. Call before lt_cl_free. Accepts NULL. */
+/* Cleanse credentials and tokens, stop timers. Call after lt_cl_free (which ends the auth and
+ * restore requests through this state machine's callbacks). Accepts NULL. */
 void lt_priv_free(lt_priv *p);
 
 lt_auth_state lt_priv_state(const lt_priv *p);

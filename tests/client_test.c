@@ -9,8 +9,8 @@
  * Fake clock: it starts at 1 s and only the test moves it. The matching-engine pool holds
  * 19 credits (20 less the one kept back) refilled at 4.75/s: one credit per TOKEN_US.
  *
- * Tests named BUG_... show a defect of src/client.c; they fail until it is fixed (see the
- * comment above each).
+ * Tests whose comment starts "Regression" showed a defect that was then fixed; the comment
+ * says what it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -353,8 +353,9 @@ static void test_answer_ends_result_or_error_once(void **state)
 	assert_int_equal(lt_cl_get_stats(f->cl)->timeouts, 0);
 }
 
-/* One deadline per request, in every state: TIMEOUT with sent = false in WAIT_AUTH and
- * WAIT_LIMIT (never written afterwards), sent = true in SENT (its late answer is dropped). */
+/* One deadline per request, in every state: in WAIT_AUTH with no connection it ends REFUSED
+ * (not_sent: "not connected (why)"), in WAIT_LIMIT TIMEOUT with sent = false (never written
+ * afterwards), in SENT TIMEOUT with sent = true (its late answer is dropped). */
 static void test_deadline_in_each_state_ends_timeout(void **state)
 {
 	fx *f = *state;
@@ -366,9 +367,10 @@ static void test_deadline_in_each_state_ends_timeout(void **state)
 	int64_t ms = lt_test_run(f->loop, 1000, called, ra);
 	assert_int_equal(ra->calls, 1);
 	assert_true(ms >= 25);
-	assert_int_equal(ra->how, LT_DONE_TIMEOUT);
+	assert_int_equal(ra->how, LT_DONE_REFUSED);
 	assert_false(ra->sent);
-	assert_int_equal(ra->code, LT_CODE_TIMEOUT);
+	assert_int_equal(ra->code, LT_CODE_NOT_SENT);
+	assert_non_null(strstr(ra->msg, "not connected"));
 	assert_non_null(strstr(ra->msg, "not sent"));
 	assert_int_equal(lt_cl_get_stats(f->cl)->waiting, 0);
 	lt_fake_open(&f->tp);
@@ -612,13 +614,13 @@ static void test_gated_stale_auth_epoch_is_rechecked_before_write(void **state)
 	assert_int_equal(f->rec[30].calls, 0);
 }
 
-/* BUG (client.c pump_pool): when the heads of a pool go stale together (a new auth epoch, no
+/* Regression (client.c pump_pool): when the heads of a pool go stale together (a new auth epoch, no
  * drop), pump_pool moves each one to the FRONT of wait_auth (to_auth(cl, r, true)) one after
  * the other, which reverses them; gate() then puts them back into the pool in that reversed
  * order. Queued orders g1, g2, g3 are written g3, g2, g1. on_drop avoids this by walking from
  * the tail. Fix: in pump_pool collect the stale requests in order (e.g. on a local list) and
  * splice them in front of wait_auth as one block, or walk the pool from its tail as on_drop. */
-static void BUG_stale_gated_requests_keep_fifo_order(void **state)
+static void test_stale_gated_requests_keep_fifo_order(void **state)
 {
 	fx *f = *state;
 	start(f, true);
@@ -745,13 +747,13 @@ static void test_limiter_wait_over_deadline_is_refused_real_clock(void **state)
 	assert_int_equal(f->tp.nwire, ME_BURST);
 }
 
-/* BUG (client.c lt_cl_submit / pump_pool): the deadline is stored on the real clock
+/* Regression (client.c lt_cl_submit / pump_pool): the deadline is stored on the real clock
  * (r->deadline_us = lt_now_us() + ...) but pump_pool compares it with the limiter's clock
  * (now_of(cl) + d > r->deadline_us). With lt_cl_opts.now_us set the two differ: a clock behind
  * the real one never refuses (the request waits and ends TIMEOUT), a clock ahead refuses every
  * request that has to wait at all. Fix: take the deadline from the same clock,
  * r->deadline_us = now_of(cl) + timeout_ms * 1000 (the sul timer stays on real time). */
-static void BUG_limiter_deadline_uses_the_limiter_clock_behind(void **state)
+static void test_limiter_deadline_uses_the_limiter_clock_behind(void **state)
 {
 	fx *f = *state;
 	start(f, false); /* fake clock at 1 s: far behind the real monotonic clock */
@@ -761,7 +763,7 @@ static void BUG_limiter_deadline_uses_the_limiter_clock_behind(void **state)
 	assert_int_equal(f->tp.nwire, ME_BURST);
 }
 
-static void BUG_limiter_deadline_uses_the_limiter_clock_ahead(void **state)
+static void test_limiter_deadline_uses_the_limiter_clock_ahead(void **state)
 {
 	fx *f = *state;
 	lt_fake_clock_us = lt_now_us() + 3600LL * 1000000; /* an hour ahead of the real clock */
@@ -983,7 +985,7 @@ static void test_send_refused_by_transport_ends_refused(void **state)
 	assert_true(lt_fake_id(&f->tp, 0) >= 1);
 }
 
-/* BUG (client.c lt_cl_submit -> pump -> pump_pool): client.h promises that done is "never
+/* Regression (client.c lt_cl_submit -> pump -> pump_pool): client.h promises that done is "never
  * [called] from inside lt_cl_submit itself", but lt_cl_submit pumps synchronously, and two
  * refusals in pump_pool end the request right there: the limiter wait over the deadline
  * (req_refuse LT_CODE_RATE_LIMIT) and a write the transport refuses (send_req -> req_refuse
@@ -993,7 +995,7 @@ static void test_send_refused_by_transport_ends_refused(void **state)
  * accepting (return LT_EFULL with refusal_code/retry_after, as policy_error does), and defer
  * ends that happen while cl->pumping inside submit (a zero-delay lws_sul "ended" list, or
  * return the error from submit when the request submitted is the one refused). */
-static void BUG_done_runs_inside_lt_cl_submit(void **state)
+static void test_done_runs_inside_lt_cl_submit(void **state)
 {
 	fx *f = *state;
 	f->o.now_us = NULL; /* the real clock, so the deadline check itself works */
@@ -1173,18 +1175,18 @@ int main(void)
 		T(test_bound_requests_end_refused_on_drop),
 		T(test_gated_waits_until_ready_and_kick),
 		T(test_gated_stale_auth_epoch_is_rechecked_before_write),
-		T(BUG_stale_gated_requests_keep_fifo_order),
+		T(test_stale_gated_requests_keep_fifo_order),
 		T(test_limiter_is_fifo_per_pool),
 		T(test_policy_error_refuses_at_submit_with_retry_after),
 		T(test_limiter_wait_over_deadline_is_refused_real_clock),
-		T(BUG_limiter_deadline_uses_the_limiter_clock_behind),
-		T(BUG_limiter_deadline_uses_the_limiter_clock_ahead),
+		T(test_limiter_deadline_uses_the_limiter_clock_behind),
+		T(test_limiter_deadline_uses_the_limiter_clock_ahead),
 		T(test_heartbeat_answer_goes_through_the_limiter),
 		T(test_waiting_is_capped_at_lt_max_waiting),
 		T(test_request_over_max_request_is_refused),
 		T(test_free_ends_every_request_once),
 		T(test_send_refused_by_transport_ends_refused),
-		T(BUG_done_runs_inside_lt_cl_submit),
+		T(test_done_runs_inside_lt_cl_submit),
 		T(test_random_interleavings_keep_the_invariants),
 	};
 	lt_log_set_level(LT_LOG_ERROR);

@@ -6,11 +6,10 @@
  * answers are retried after a backoff, never a wedge or a storm; 10028 is retried, 13004 is
  * final; cancel-on-disconnect is restored before gated requests; random walks over all of it.
  *
- * Teardown frees the client before the lt_priv (the order private.h asks for, the other way
- * round, calls into the freed lt_priv: BUG_priv_free_before_cl_free_...).
+ * Teardown frees the client before the lt_priv (the order private.h asks for).
  *
- * Tests named BUG_... show a defect of src/private.c (or of what it relies on); they fail until
- * it is fixed (see the comment above each).
+ * Tests whose comment starts "Regression" showed a defect that was then fixed; the comment
+ * says what it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -460,10 +459,10 @@ static void test_13009_reauthenticates_and_fails_only_that_call(void **state)
 	assert_int_equal(lt_priv_get_stats(f->p)->revoked, 1);
 }
 
-/* BUG (client.c pump_pool, seen through private.c): a 13009 while orders wait in the limiter
+/* Regression (client.c pump_pool, seen through private.c): a 13009 while orders wait in the limiter
  * sends them in REVERSE order after the new authentication (q3, q2, q1): see
- * client_test.c BUG_stale_gated_requests_keep_fifo_order for the cause and fix. */
-static void BUG_13009_keeps_the_order_of_queued_orders(void **state)
+ * client_test.c test_stale_gated_requests_keep_fifo_order for the cause and fix. */
+static void test_13009_keeps_the_order_of_queued_orders(void **state)
 {
 	fx *f = *state;
 	start(f);
@@ -586,14 +585,14 @@ static void test_huge_expires_in_is_clamped(void **state)
 	}
 }
 
-/* BUG (json_decode.c / lua_secret.c, as private.c meets it): an auth result with
+/* Regression (json_decode.c / lua_secret.c, as private.c meets it): an auth result with
  * "access_token":"" is dropped whole as a malformed message: the decoder pushes the token with
  * lt_lua_secret_push, which raises ("secret: empty or out of memory") for an empty string, so
  * the answer never reaches auth_done; the request stays pending until auth_timeout_ms (10 s by
  * default) and only then is retried, instead of the promised backoff for "an empty one"
  * (private.h). Fix: decode an empty secret as nil (or an empty secret) instead of raising, in
  * json_decode.c cb_string (check len == 0 before lt_lua_secret_push). */
-static void BUG_empty_access_token_is_retried_after_a_backoff(void **state)
+static void test_empty_access_token_is_retried_after_a_backoff(void **state)
 {
 	fx *f = *state;
 	f->po.auth_timeout_ms = 5000;
@@ -697,14 +696,14 @@ static void test_auth_timeout_is_retried(void **state)
 	assert_int_equal(lt_priv_state(f->p), LT_AUTH_OK);
 }
 
-/* BUG (private.c auth_done): an auth request that ends REFUSED while the connection is open
+/* Regression (private.c auth_done): an auth request that ends REFUSED while the connection is open
  * (the transport refused the write: its send queue is full; or the limiter refused it) is
  * ignored ("LOST / REFUSED: the connection went away"), so nothing ever retries: the state
  * stays PENDING with no auth in flight and no retry timer, and every gated request waits
  * until its deadline (forever without one) — a wedge until the connection happens to drop.
  * Fix: in auth_done, on LT_DONE_REFUSED (and LOST) while lt_cl_is_open(p->cl) and the
  * request's connection is the current one, retry_later(p, ...) as for a timeout. */
-static void BUG_auth_refused_by_the_transport_is_retried(void **state)
+static void test_auth_refused_by_the_transport_is_retried(void **state)
 {
 	fx *f = *state;
 	start(f);
@@ -719,7 +718,7 @@ static void BUG_auth_refused_by_the_transport_is_retried(void **state)
 			 lt_priv_state_name(f->p), lt_rpc_pending_count(lt_cl_rpc(f->cl)));
 }
 
-/* BUG (private.c, the shared p->refreshing flag): "was this answer a refresh?" is read from
+/* Regression (private.c, the shared p->refreshing flag): "was this answer a refresh?" is read from
  * one flag that send_auth overwrites. When a 13009 starts a fresh authentication while a
  * refresh is in flight, send_auth(p, false) clears p->refreshing, so the refresh's answer is
  * taken for the fresh auth's: a refresh refused (its token died with the session) becomes
@@ -728,7 +727,7 @@ static void BUG_auth_refused_by_the_transport_is_retried(void **state)
  * when it succeeds). Fix: carry the kind per request (e.g. lt_req_tag = 1 for a refresh,
  * read with lt_req_tag(r) in auth_done) and ignore answers of an auth request that a newer
  * one superseded (keep the current one's lt_req and compare). */
-static void BUG_refresh_answer_is_not_taken_for_the_fresh_auth(void **state)
+static void test_refresh_answer_is_not_taken_for_the_fresh_auth(void **state)
 {
 	fx *f = *state;
 	f->po.refresh_fraction = 0.5;
@@ -755,13 +754,13 @@ static void BUG_refresh_answer_is_not_taken_for_the_fresh_auth(void **state)
 	assert_int_equal(lt_priv_state(f->p), LT_AUTH_OK);
 }
 
-/* BUG (client.c rpc_done): the private layer hears of a gated answer only when the request
+/* Regression (client.c rpc_done): the private layer hears of a gated answer only when the request
  * still has an owner ("if (... && cl->hooks.on_answer && r->done)"): a 13009 to a request that
  * was withdrawn (its task went away) is dropped without re-authenticating, although it says the
  * same thing — the venue no longer knows the session — and the next orders are written into the
  * dead session (each then costs a 13009). Fix: call hooks.on_answer for every GATED answer,
  * withdrawn or not (on_answer does not touch the owner). */
-static void BUG_13009_to_a_withdrawn_request_still_reauthenticates(void **state)
+static void test_13009_to_a_withdrawn_request_still_reauthenticates(void **state)
 {
 	fx *f = *state;
 	start(f);
@@ -845,13 +844,13 @@ static void test_cancel_on_disconnect_is_restored_before_gated_requests(void **s
 	assert_int_equal(f->tp.nwire, 3);
 }
 
-/* BUG (private.c cod_done / limits_done -> restored_one): when the connection drops while a
+/* Regression (private.c cod_done / limits_done -> restored_one): when the connection drops while a
  * restore is in flight, the client ends it LOST (or REFUSED) and its done callback counts it as
  * "restored": the state becomes OK, "authenticated" is emitted and lt_cl_set_ready resets the
  * reconnect backoff — on a connection that just dropped (on_drop then sets NONE). Fix: in
  * cod_done / limits_done, only count the restore when e->how is RESULT or ERROR (or when the
  * request's connection epoch is still the current one); on LOST/REFUSED do nothing. */
-static void BUG_drop_while_restoring_does_not_report_authenticated(void **state)
+static void test_drop_while_restoring_does_not_report_authenticated(void **state)
 {
 	fx *f = *state;
 	f->want_cod = true;
@@ -867,12 +866,12 @@ static void BUG_drop_while_restoring_does_not_report_authenticated(void **state)
 			 f->tp.set_ready_calls);
 }
 
-/* BUG (private.c limits_done): tier = "auto" applies the account's limits with
+/* Regression (private.c limits_done): tier = "auto" applies the account's limits with
  * lt_rl_set_bucket(..., lt_now_us()) — the real clock — while the client's limiter runs on
  * lt_cl_opts.now_us; with a fake clock the bucket's last refill lands in its future and it
  * never refills (the next order waits forever). Fix: use the client's clock (expose it, e.g.
  * int64_t lt_cl_now_us(const lt_cl *), and call it in limits_done). */
-static void BUG_tier_auto_limits_use_the_client_clock(void **state)
+static void test_tier_auto_limits_use_the_client_clock(void **state)
 {
 	fx *f = *state;
 	f->po.tier_auto = true;
@@ -902,14 +901,11 @@ static void BUG_tier_auto_limits_use_the_client_clock(void **state)
 		fail_msg("the matching-engine bucket never refilled on the client's clock");
 }
 
-/* BUG (private.h / lt_priv_free): the documented order, lt_priv_free before lt_cl_free, makes
- * lt_cl_free end the lt_priv's own requests (public/auth, restores) through auth_done /
- * cod_done with the freed lt_priv as ud: a use after free (auth_done reads and writes
- * p->refreshing; cod_done writes p->restoring, may emit and kick). Shown in a child process;
- * only AddressSanitizer sees it (the plain build passes). Fix: lt_priv_free withdraws the
- * requests it owns (keep their lt_req handles; lt_req_withdraw) and clears the client's hooks
- * (lt_cl_set_hooks with an empty struct), or document and enforce the opposite order. */
-static void BUG_priv_free_before_cl_free_calls_into_the_freed_priv(void **state)
+/* The order private.h documents, lt_cl_free then lt_priv_free, with the auth and restore
+ * requests in flight: lt_cl_free ends them through auth_done / cod_done while the lt_priv is
+ * alive; nothing touches it after lt_priv_free. Run in a child process so that an
+ * AddressSanitizer report fails this test instead of the whole binary. */
+static void test_cl_free_then_priv_free_with_requests_in_flight(void **state)
 {
 	fx *f = *state;
 	f->want_cod = true;
@@ -923,14 +919,14 @@ static void BUG_priv_free_before_cl_free_calls_into_the_freed_priv(void **state)
 		gated(f, &f->rec[0], "g", 0);
 		lt_fake_drop(&f->tp, "test");
 		lt_fake_open(&f->tp);     /* a new public/auth is in flight */
-		lt_priv_free(f->p);       /* the order private.h documents */
-		lt_cl_free(f->cl);
+		lt_cl_free(f->cl);        /* the order private.h documents */
+		lt_priv_free(f->p);
 		_exit(0);
 	}
 	int st = 0;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("lt_priv_free then lt_cl_free crashed the child (status 0x%x): see the "
+		fail_msg("lt_cl_free then lt_priv_free crashed the child (status 0x%x): see the "
 			 "AddressSanitizer report above", st);
 }
 
@@ -1123,23 +1119,23 @@ int main(void)
 		T(test_queued_orders_wait_for_the_new_auth_after_a_drop),
 		T(test_refresh_keeps_gated_requests_flowing),
 		T(test_13009_reauthenticates_and_fails_only_that_call),
-		T(BUG_13009_keeps_the_order_of_queued_orders),
+		T(test_13009_keeps_the_order_of_queued_orders),
 		T(test_hostile_auth_answers_are_retried_after_a_backoff),
 		T(test_repeated_hostile_answers_never_storm),
 		T(test_huge_expires_in_is_clamped),
-		T(BUG_empty_access_token_is_retried_after_a_backoff),
+		T(test_empty_access_token_is_retried_after_a_backoff),
 		T(test_10028_on_auth_is_retried_later),
 		T(test_13004_fails_for_good_and_refuses_gated_requests),
 		T(test_auth_timeout_is_retried),
-		T(BUG_auth_refused_by_the_transport_is_retried),
-		T(BUG_refresh_answer_is_not_taken_for_the_fresh_auth),
-		T(BUG_13009_to_a_withdrawn_request_still_reauthenticates),
+		T(test_auth_refused_by_the_transport_is_retried),
+		T(test_refresh_answer_is_not_taken_for_the_fresh_auth),
+		T(test_13009_to_a_withdrawn_request_still_reauthenticates),
 		T(test_free_with_requests_in_every_state),
 		T(test_cancel_on_disconnect_is_restored_before_gated_requests),
-		T(BUG_drop_while_restoring_does_not_report_authenticated),
-		T(BUG_tier_auto_limits_use_the_client_clock),
+		T(test_drop_while_restoring_does_not_report_authenticated),
+		T(test_tier_auto_limits_use_the_client_clock),
 		T(test_random_interleavings_keep_the_invariants),
-		T(BUG_priv_free_before_cl_free_calls_into_the_freed_priv),
+		T(test_cl_free_then_priv_free_with_requests_in_flight),
 	};
 	lt_log_set_level(LT_LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,10 +243,8 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 		return lt_jd_fail(d, "invalid UTF8 in key");
 	if (d->skip)
 		return 1;
-	if (f->kind == JF_ENV || f->kind == JF_PARAMS) {
-		f->slot = lt_jenv_slot(d, f, (const char *)k, len);
-		return 1;
-	}
+	if (f->kind == JF_ENV || f->kind == JF_PARAMS)
+		return lt_jenv_key(d, f, (const char *)k, len);
 	if (!room(d))
 		return 0;
 	if (i >= 0) {  /* a known field: its name is already a Lua string */
@@ -387,7 +385,8 @@ void lt_jd_init(lt_jd *d, lua_State *L, lt_jd_kind root, const lt_schema *schema
 	d->chan_len = 0;
 	d->payload = 0;
 	d->payload_slot = JS_IGNORE;
-	d->pending_typed = d->payload_typed = false;
+	d->deferred = false;
+	d->known = NULL;
 	d->fr[0] = (lt_jd_frame){.kind = root, .next = schema, .slot = JS_IGNORE};
 }
 

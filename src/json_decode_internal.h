@@ -6,7 +6,7 @@
  *   json_number.c    number text -> Lua integer or float, as a schema asks
  *   json_utf8.c      the one UTF-8 check of strings and keys
  *   json_arena.c     the per-Lua-state box: the yajl handle of a call and its memory arena
- *   json_retype.c    retyping a value decoded as ANY once its schema is known
+ *   json_retype.c    the schema of an envelope payload that comes before its id/channel
  */
 #ifndef LT_JSON_DECODE_INTERNAL_H
 #define LT_JSON_DECODE_INTERNAL_H
@@ -34,6 +34,15 @@ typedef enum {
 } lt_jd_slot;
 
 typedef enum { JM_NONE, JM_SUBSCRIPTION, JM_HEARTBEAT, JM_OTHER } lt_jd_method;
+
+/* The selectors a first envelope pass found, for the second pass that decodes the payload it
+ * had to skip (json_retype.c). */
+typedef struct lt_jd_known {
+	bool has_id, has_channel;
+	int64_t id;
+	size_t chan_len;
+	char channel[sizeof ((lt_envelope *)0)->channel];
+} lt_jd_known;
 
 typedef struct lt_jd_frame {
 	const lt_schema *schema;  /* JF_OBJ: object schema with fields, else NULL */
@@ -65,9 +74,9 @@ typedef struct lt_jd {
 	bool has_channel;
 	size_t chan_len;
 	int payload;              /* stack index of result/error/params.data, 0 = none yet */
-	lt_jd_slot payload_slot;
-	bool pending_typed;       /* the payload about to be decoded has its real schema */
-	bool payload_typed;
+	lt_jd_slot payload_slot;  /* which one it is (or the deferred one) */
+	bool deferred;            /* the payload came before its selector and was skipped */
+	const lt_jd_known *known; /* second pass: what the first found; NULL in a first pass */
 	lt_jd_frame fr[LT_JD_MAX_DEPTH + 1];
 } lt_jd;
 
@@ -106,9 +115,10 @@ static inline bool lt_jenv_in(const lt_jd_frame *f)
 	return f->kind >= JF_ENVROOT && f->slot < JS_RESULT;
 }
 
-/* The slot key k selects in envelope frame f; for a payload key, also its schema in f->next
- * when the selecting id/channel is already known. */
-lt_jd_slot lt_jenv_slot(lt_jd *d, lt_jd_frame *f, const char *k, size_t len);
+/* A key k in envelope frame f: sets f->slot to what it selects and, for a payload, f->next to
+ * the payload's schema; a payload whose selector is not known yet is deferred (json_retype.c)
+ * and gets JS_IGNORE. 1, or 0 after lt_jd_fail (a second payload). */
+int lt_jenv_key(lt_jd *d, lt_jd_frame *f, const char *k, size_t len);
 /* A scalar of JSON kind jt (LT_J_*) under envelope frame f, outside any payload. 1, or 0 after
  * lt_jd_fail. */
 int lt_jenv_scalar(lt_jd *d, lt_jd_frame *f, int jt, const char *s, size_t len);
@@ -151,8 +161,10 @@ void lt_jarena_close(lt_jarena *a, bool text);
 
 /* ---- json_retype.c ------------------------------------------------------------------------ */
 
-/* Give the value at the top of the stack the types schema s declares, as a direct decode with
- * s would have (see json_retype.c). */
-void lt_jretype(lua_State *L, const lt_schema *s);
+/* For a payload key in envelope frame f (f->slot is JS_RESULT or JS_DATA) whose selector
+ * (id, params.channel) has not come yet in this pass: false in a first pass (defer the
+ * payload); in the second, sets f->next to the schema the resolver names for the selector the
+ * first pass found and returns true. */
+bool lt_jretype_select(lt_jd *d, lt_jd_frame *f);
 
 #endif

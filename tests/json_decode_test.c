@@ -987,6 +987,164 @@ static void test_envelope_errors(void **state)
 	lua_close(L);
 }
 
+/* Decode expecting LT_EJSON with want in the message, and the resolver never asked. */
+static void decode_fails_unasked(lua_State *L, const char *text, const char *want)
+{
+	resolver_ctx ctx = {0};
+	lt_resolver res = {resolve_result, resolve_data, &ctx};
+	lt_envelope env;
+	lt_err err = {0};
+	if (lt_json_decode_envelope(L, text, strlen(text), &res, &env, &err) != LT_EJSON)
+		fail_msg("expected LT_EJSON for <%s>", text);
+	assert_int_equal(lua_gettop(L), 0);
+	if (!strstr(err.msg, want))
+		fail_msg("<%s>: message \"%s\" lacks \"%s\"", text, err.msg, want);
+	if (ctx.result_calls || ctx.data_calls)
+		fail_msg("<%s>: the resolver was asked", text);
+	assert_false(env.has_id);
+}
+
+/* The selector is the top-level id / params.channel only: one nested in the payload (or in an
+ * unknown key) selects nothing, before or after the payload. */
+static void test_nested_id_or_channel_selects_nothing(void **state)
+{
+	(void)state;
+	lua_State *L = lt_test_lua_new();
+	lt_envelope env;
+	resolver_ctx ctx;
+	static const char with_id[] = "{\"result\": {\"id\": 5, \"x\": [{\"id\": 6}]}, \"id\": 9}";
+	decode_ok(L, with_id, strlen(with_id), &lt_s_any, &env, &ctx);
+	assert_int_equal(env.id, 9);
+	assert_int_equal(ctx.result_calls, 1);
+	assert_int_equal(ctx.last_id, 9);
+	lt_test_assert_int(L, -1, "id", 5);
+	lt_test_assert_int(L, -1, "x.1.id", 6);
+	lua_pop(L, 1);
+	decode_fails_unasked(L, "{\"result\": {\"id\": 5, \"x\": [{\"id\": 6}]}, \"jsonrpc\": \"2.0\"}",
+			     "result without an id");
+	decode_fails_unasked(L, "{\"result\": 1, \"x\": {\"id\": 5}}", "result without an id");
+	decode_fails_unasked(L, "{\"result\": {\"a\": {\"b\": {\"id\": 5}}}}", "result without an id");
+
+	static const char with_chan[] =
+		"{\"params\": {\"data\": {\"channel\": \"ticker.ETH-PERPETUAL.raw\", \"id\": 3}, "
+		"\"channel\": \"ticker.BTC-PERPETUAL.100ms\"}, \"method\": \"subscription\"}";
+	decode_ok(L, with_chan, strlen(with_chan), NULL, &env, &ctx);
+	assert_int_equal(env.kind, LT_MSG_NOTIFY);
+	assert_false(env.has_id);
+	assert_string_equal(env.channel, "ticker.BTC-PERPETUAL.100ms");
+	assert_int_equal(ctx.data_calls, 1);
+	assert_string_equal(ctx.last_channel, "ticker.BTC-PERPETUAL.100ms");
+	lt_test_assert_str(L, -1, "channel", "ticker.ETH-PERPETUAL.raw");
+	lua_pop(L, 1);
+	decode_fails_unasked(L,
+			     "{\"params\": {\"data\": {\"channel\": \"ticker.X.raw\"}}, \"method\": "
+			     "\"subscription\"}", "without params.channel");
+	decode_fails_unasked(L,
+			     "{\"method\": \"subscription\", \"channel\": \"ticker.X.raw\", "
+			     "\"params\": {\"data\": 1}}", "without params.channel");
+	lua_close(L);
+}
+
+/* A payload before its selector is checked like one after it: a second payload, a second or
+ * bad id or channel fail, and the resolver is never asked for a message that fails. */
+static void test_payload_before_selector_errors(void **state)
+{
+	(void)state;
+	lua_State *L = lt_test_lua_new();
+	static const struct { const char *text, *want; } cases[] = {
+		{"{\"result\": 1, \"error\": {\"code\": 1}, \"id\": 1}", "both result and error"},
+		{"{\"error\": {\"code\": 1}, \"result\": {\"a\": 1}, \"id\": 1}", "both error and result"},
+		{"{\"result\": 1, \"result\": 2, \"id\": 1}", "duplicate result"},
+		{"{\"result\": 1, \"params\": {\"data\": 1}, \"id\": 1}", "both result and params.data"},
+		{"{\"params\": {\"data\": 1, \"data\": 2, \"channel\": \"x\"}, \"method\": "
+		 "\"subscription\"}", "duplicate params.data"},
+		{"{\"result\": 1, \"id\": 1, \"id\": 2}", "duplicate id"},
+		{"{\"result\": 1, \"id\": \"1\"}", "string id"},
+		{"{\"result\": 1, \"id\": 1.5}", "id is not an integer"},
+		{"{\"result\": 1, \"id\": {\"id\": 1}}", "id is not an integer"},
+		{"{\"params\": {\"data\": 1, \"channel\": \"a\", \"channel\": \"b\"}, \"method\": "
+		 "\"subscription\"}", "duplicate params.channel"},
+		{"{\"result\": {\"a\": [1, 2}, \"id\": 1}", "parse error"},
+		{"{\"result\": {\"a\": \"\xff\"}, \"id\": 1}", "invalid UTF8"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		decode_fails_unasked(L, cases[i].text, cases[i].want);
+	/* id first: a second id or channel fails too (it could select another schema) */
+	static const char ids[] = "{\"id\": 1, \"result\": 1, \"id\": 2}";
+	decode_fails(L, ids, strlen(ids), "duplicate id");
+	static const char chans[] = "{\"method\": \"subscription\", \"params\": {\"channel\": \"a\", "
+				    "\"data\": 1, \"channel\": \"b\"}}";
+	decode_fails(L, chans, strlen(chans), "duplicate params.channel");
+	/* a heartbeat's params.data is not returned, in either order */
+	lt_envelope env;
+	resolver_ctx ctx;
+	static const char hb[] = "{\"params\": {\"data\": {\"x\": 1}, \"type\": \"heartbeat\"}, "
+				 "\"method\": \"heartbeat\"}";
+	decode_ok(L, hb, strlen(hb), NULL, &env, &ctx);
+	assert_int_equal(env.kind, LT_MSG_HEARTBEAT);
+	assert_true(lua_isnil(L, -1));
+	assert_int_equal(ctx.data_calls, 0);
+	lua_close(L);
+}
+
+/* Every prefix of a message whose payload comes before its selector (fed one byte longer each
+ * time) fails with LT_EJSON and a message, without asking the resolver: the payload of a
+ * message that never names its selector is never decoded. The whole message decodes. */
+static void test_every_prefix_of_a_late_selector(void **state)
+{
+	(void)state;
+	lua_State *L = lt_test_lua_new();
+	size_t len, vlen, dlen, clen;
+	char *book = lt_test_fixture("http_get_order_book.json", &len);
+	char *ticker = lt_test_fixture("ws_ticker.json", &len);
+	const char *v = value_span(book, "result", &vlen);
+	const char *data = value_span(ticker, "data", &dlen);
+	const char *chan = value_span(ticker, "channel", &clen);
+	size_t cap = vlen + dlen + clen + 256;
+	char *docs[2];
+	docs[0] = malloc(cap);
+	docs[1] = malloc(cap);
+	assert_non_null(docs[0]);
+	assert_non_null(docs[1]);
+	snprintf(docs[0], cap, "{\"jsonrpc\": \"2.0\", \"result\": %.*s, \"usIn\": 1, \"id\": 3}",
+		 (int)vlen, v);
+	snprintf(docs[1], cap,
+		 "{\"params\": {\"data\": %.*s, \"channel\": %.*s}, \"method\": \"subscription\"}",
+		 (int)dlen, data, (int)clen, chan);
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strlen(docs[i]);
+		for (size_t k = 0; k < n; k++) {
+			resolver_ctx ctx = {0};
+			lt_resolver res = {resolve_result, resolve_data, &ctx};
+			lt_envelope env;
+			lt_err err = {0};
+			char *copy = malloc(k ? k : 1);  /* exact size: ASan sees any read past it */
+			assert_non_null(copy);
+			memcpy(copy, docs[i], k);
+			int rc = lt_json_decode_envelope(L, copy, k, &res, &env, &err);
+			free(copy);
+			if (rc != LT_EJSON || strncmp(err.msg, "json", 4) != 0)
+				fail_msg("prefix of %zu bytes: %d \"%s\"", k, rc, err.msg);
+			assert_int_equal(lua_gettop(L), 0);
+			assert_int_equal(ctx.result_calls + ctx.data_calls, 0);
+		}
+		lt_envelope env;
+		resolver_ctx ctx;
+		decode_ok(L, docs[i], n, &lt_s_order_book, &env, &ctx);
+		assert_int_equal(ctx.result_calls + ctx.data_calls, 1);
+		lua_pop(L, 1);
+		/* cut where the selector would begin: truncated */
+		const char *at = strstr(docs[i], i == 0 ? "\"id\": 3" : "\"channel\"");
+		decode_fails(L, docs[i], (size_t)(at - docs[i]), "truncated input");
+	}
+	free(docs[1]);
+	free(docs[0]);
+	free(ticker);
+	free(book);
+	lua_close(L);
+}
+
+
 static void test_resolver_may_be_absent(void **state)
 {
 	(void)state;
@@ -1031,6 +1189,9 @@ int main(void)
 		cmocka_unit_test(test_key_order_does_not_matter),
 		cmocka_unit_test(test_unknown_keys_are_skipped),
 		cmocka_unit_test(test_envelope_errors),
+		cmocka_unit_test(test_nested_id_or_channel_selects_nothing),
+		cmocka_unit_test(test_payload_before_selector_errors),
+		cmocka_unit_test(test_every_prefix_of_a_late_selector),
 		cmocka_unit_test(test_resolver_may_be_absent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,12 @@
 /* auth_test.c — public/auth (src/methods/auth.c): the descriptor (no Lua name and no
  * parameters: the request is src/auth.c's lt_auth_request, tested in tests/auth_test.c) and the
  * decoding of real-shaped answers with its result schema: deribit-api.md §10 sample 3 exactly,
- * the optional fields of §3 with the id last (decoded before the schema is known, then
- * retyped), tokens that always end up as luatrade.Secret objects, empty tokens, every truncated
+ * the optional fields of §3 with the id last (the result comes before the id that selects its
+ * schema), tokens that always end up as luatrade.Secret objects, empty tokens, every truncated
  * prefix fed byte by byte and every single-byte corruption failing cleanly, an error reply,
- * and no copy of a token left in the decoder's own memory once a decode is over.
+ * no copy of a token left in the decoder's own memory once a decode is over, and the proof
+ * that no token is ever a Lua string, whatever the key order and however the answer is broken:
+ * a Lua allocator that looks for token text in every block it hands out.
  * The answers are strings here because tests/fixtures has no auth answer (the venue's answer
  * carries live tokens, so none was captured).
  */
@@ -130,8 +132,8 @@ static void auth_decodes_sample(void **state)
 	lua_close(L);
 }
 
-/* Decoded as ANY first, then retyped with the result schema: the tokens still end up as
- * secrets and expires_in as an integer. */
+/* The result comes before the id that selects its schema: the tokens still end up as secrets
+ * and expires_in as an integer (auth_no_token_in_the_lua_heap: never as strings meanwhile). */
 static void auth_decodes_late_id(void **state)
 {
 	(void)state;
@@ -179,7 +181,7 @@ static void auth_truncated_rejected(void **state)
 	(void)state;
 	static const char *const texts[] = {sample3, late_id};
 	lua_State *L = mt_lua();
-	for (size_t t = 0; t < MT_N(texts); t++) {
+	for (size_t t = 0; t < MT_N(texts); t++) {  /* (and in auth_no_token_in_the_lua_heap) */
 		size_t len = strlen(texts[t]);
 		for (size_t n = 0; n < len; n++) {
 			lt_envelope env;
@@ -194,30 +196,153 @@ static void auth_truncated_rejected(void **state)
 }
 
 /* Every byte replaced in turn by each of a few troublemakers decodes or fails with LT_EJSON,
- * with the Lua stack balanced either way. */
+ * with the Lua stack balanced either way; in either key order. */
 static void auth_corrupted_bytes(void **state)
 {
 	(void)state;
 	static const char bad[] = {'\0', '"', '}', ']', ',', '\\', '1', (char)0xff};
+	static const char *const texts[] = {sample3, late_id};
 	lua_State *L = mt_lua();
-	size_t len = strlen(sample3);
-	char *text = malloc(len);
-	assert_non_null(text);
-	for (size_t i = 0; i < len; i++)
-		for (size_t k = 0; k < sizeof bad; k++) {
-			memcpy(text, sample3, len);
-			text[i] = bad[k];
+	for (size_t t = 0; t < MT_N(texts); t++) {
+		size_t len = strlen(texts[t]);
+		char *text = malloc(len);
+		assert_non_null(text);
+		for (size_t i = 0; i < len * sizeof bad; i++) {
+			memcpy(text, texts[t], len);
+			text[i / sizeof bad] = bad[i % sizeof bad];
 			lt_envelope env;
 			lt_err err = {0};
 			int rc = decode(L, text, len, &env, &err);
 			if (rc != 0 && rc != LT_EJSON)
-				fail_msg("byte %zu = 0x%02x gave %d: %s", i, (unsigned char)bad[k], rc,
-					 err.msg);
+				fail_msg("byte %zu = 0x%02x gave %d: %s", i / sizeof bad,
+					 (unsigned char)bad[i % sizeof bad], rc, err.msg);
 			assert_int_equal(lua_gettop(L), rc == 0 ? 1 : 0);
 			lua_settop(L, 0);
 		}
-	free(text);
+		free(text);
+	}
 	lua_close(L);
+}
+
+/* ---- a Lua heap that can be searched ------------------------------------------------------
+ *
+ * A Lua state whose allocator keeps every block it hands out on a list, zeroes the bytes it
+ * adds (so what malloc recycled, such as a freed copy of the input, is no finding), and looks
+ * for token text in a block whenever the block is freed or moved (lua_close frees them all)
+ * and, on demand, in every live block. A Lua string is such a block holding its bytes, so a
+ * token decoded as a string, even for a moment, is seen when the string goes, if not before.
+ * A secret's box holds only a pointer (secret.c mallocs the bytes), and the decoder's own box
+ * (a userdata holding yajl's arena) is cleansed after a parse that copied string text into it,
+ * so neither is a false alarm; auth_heap_watch_sees_strings shows that tokens decoded as
+ * strings are seen. */
+
+typedef union watch_block {
+	struct {
+		union watch_block *prev, *next;
+		size_t n;
+	} h;
+	max_align_t align;
+} watch_block;
+
+typedef struct heap_watch {
+	watch_block *live;  /* every block the state holds */
+	size_t blocks;
+	int hits;           /* blocks seen holding token text */
+} heap_watch;
+
+/* Any 8 bytes of the random part of a token (its prefix is a timestamp, which usIn shares). */
+static bool holds_token(const unsigned char *p, size_t n)
+{
+	static const char *const tokens[] = {ACCESS, REFRESH};
+	for (size_t t = 0; t < MT_N(tokens); t++) {
+		const char *rnd = strchr(tokens[t], '.') + 1;
+		for (size_t i = 0; i + 8 <= strlen(rnd); i++)
+			if (memmem(p, n, rnd + i, 8))
+				return true;
+	}
+	return false;
+}
+
+static void watch_look(heap_watch *w, watch_block *b)
+{
+	if (holds_token((const unsigned char *)(b + 1), b->h.n))
+		w->hits++;
+}
+
+static void watch_link(heap_watch *w, watch_block *b)
+{
+	b->h.prev = NULL;
+	b->h.next = w->live;
+	if (w->live)
+		w->live->h.prev = b;
+	w->live = b;
+	w->blocks++;
+}
+
+static void watch_unlink(heap_watch *w, watch_block *b)
+{
+	if (b->h.prev)
+		b->h.prev->h.next = b->h.next;
+	else
+		w->live = b->h.next;
+	if (b->h.next)
+		b->h.next->h.prev = b->h.prev;
+	w->blocks--;
+}
+
+static void *watch_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	heap_watch *w = ud;
+	watch_block *b = ptr ? (watch_block *)ptr - 1 : NULL;
+	(void)osize;
+	if (b) {  /* its bytes are about to be freed or moved: look at them now */
+		watch_look(w, b);
+		watch_unlink(w, b);
+	}
+	if (nsize == 0) {
+		free(b);
+		return NULL;
+	}
+	size_t old = b ? b->h.n : 0;
+	watch_block *nb = realloc(b, sizeof *nb + nsize);
+	if (!nb) {
+		if (b)
+			watch_link(w, b);
+		return NULL;
+	}
+	if (nsize > old)  /* what malloc recycled (the freed input, say) is no finding */
+		memset((unsigned char *)(nb + 1) + old, 0, nsize - old);
+	nb->h.n = nsize;
+	watch_link(w, nb);
+	return nb + 1;
+}
+
+/* Look at every block the state holds now; returns the hits so far. */
+static int watch_all(heap_watch *w)
+{
+	for (watch_block *b = w->live; b; b = b->h.next)
+		watch_look(w, b);
+	return w->hits;
+}
+
+static lua_State *watched_lua(heap_watch *w)
+{
+	memset(w, 0, sizeof *w);
+	lua_State *L = lua_newstate(watch_alloc, w);
+	assert_non_null(L);
+	return L;
+}
+
+/* Collect, look at what is left, close (every block is looked at as it is freed): the hits. */
+static int watched_close(lua_State *L, heap_watch *w)
+{
+	lua_settop(L, 0);
+	lua_gc(L, LUA_GCCOLLECT);
+	watch_all(w);
+	lua_close(L);
+	assert_null(w->live);
+	assert_int_equal(w->blocks, 0);
+	return w->hits;
 }
 
 /* Whether a full userdata held by the registry (the decoder's box, with yajl's arena, among
@@ -241,7 +366,8 @@ static bool registry_holds(lua_State *L, const char *needle, size_t n)
 static void auth_leaves_no_copy(void **state)
 {
 	(void)state;
-	lua_State *L = mt_lua();
+	heap_watch w;
+	lua_State *L = watched_lua(&w);  /* its new blocks are zeroed: no stale bytes from malloc */
 	lt_envelope env;
 	static const char escaped[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"access_token\":"
 				      "\"1767225600150.1AbCdEfG\\/q8V0m2Lr7sXw\",\"expires_in\":900}}";
@@ -266,6 +392,146 @@ static void auth_error_reply(void **state)
 	mt_error_reply(mt_method(M));
 }
 
+/* ---- the proof: no token is ever a Lua string -------------------------------------------- */
+
+#define TOKENS "\"access_token\":\"" ACCESS "\",\"refresh_token\":\"" REFRESH "\""
+#define META "\"usIn\":1767225600140012,\"usOut\":1767225600150877,\"usDiff\":10865,\"testnet\":false"
+
+/* Answers whose "id" is late, nested, missing or doubled, next to tokens. */
+static const struct proof_case {
+	const char *what, *text;
+	int rc;
+	const char *want;  /* in the error message */
+} proof_cases[] = {
+	{"result before id", late_id, 0, NULL},
+	{"an id inside the result, the real one after it",
+	 "{\"jsonrpc\":\"2.0\",\"result\":{\"id\":99," TOKENS ",\"expires_in\":900,"
+	 "\"token_type\":\"bearer\",\"sid\":{\"id\":98}}," META ",\"id\":7}", 0, NULL},
+	{"an id only inside the result",
+	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS ",\"id\":7,\"expires_in\":900}," META "}",
+	 LT_EJSON, "result without an id"},
+	{"no id", "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS ",\"expires_in\":900}," META "}",
+	 LT_EJSON, "result without an id"},
+	{"an error before the id, then a result",
+	 "{\"jsonrpc\":\"2.0\",\"error\":{\"message\":\"invalid_credentials\",\"code\":13004},"
+	 "\"result\":{" TOKENS "}," META ",\"id\":7}", LT_EJSON, "both error and result"},
+	{"a result, then an error, then the id",
+	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "},\"error\":{\"code\":13004,"
+	 "\"message\":\"invalid_credentials\"}," META ",\"id\":7}", LT_EJSON, "both result and error"},
+	{"a string id after the result",
+	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "}," META ",\"id\":\"7\"}", LT_EJSON, "string id"},
+	{"two ids after the result",
+	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "},\"id\":7," META ",\"id\":8}", LT_EJSON,
+	 "duplicate id"},
+	{"an error reply with the id last (§3: 13004)",
+	 "{\"jsonrpc\":\"2.0\",\"error\":{\"message\":\"invalid_credentials\",\"code\":13004},"
+	 META ",\"id\":7}", 0, NULL},
+};
+
+static void proof_decode(lua_State *L, const struct proof_case *c)
+{
+	lt_envelope env;
+	lt_err err = {0};
+	int rc = decode(L, c->text, strlen(c->text), &env, &err);
+	if (rc != c->rc)
+		fail_msg("%s: got %d (%s), want %d", c->what, rc, err.msg, c->rc);
+	if (rc != 0) {
+		if (!strstr(err.msg, c->want))
+			fail_msg("%s: message \"%s\" lacks \"%s\"", c->what, err.msg, c->want);
+		assert_int_equal(lua_gettop(L), 0);
+		return;
+	}
+	assert_int_equal(env.id, 7);
+	assert_int_equal(lua_gettop(L), 1);
+	if (env.kind == LT_MSG_ERROR) {
+		assert_int_equal(env.error_code, 13004);
+		mt_str(L, -1, "message", "invalid_credentials");
+		return;
+	}
+	assert_int_equal(env.kind, LT_MSG_RESULT);
+	assert_secret(L, "access_token", ACCESS);
+	assert_secret(L, "refresh_token", REFRESH);
+	mt_int(L, -1, "expires_in", c->text == late_id ? 31536000 : 900);
+}
+
+/* Each answer, decoded in its own watched state: the outcome it should have, and no block of
+ * the Lua heap ever held token text, neither after the decode (live blocks) nor at any moment
+ * (every block freed or moved, until lua_close). */
+static void auth_no_token_in_the_lua_heap(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < MT_N(proof_cases); i++) {
+		heap_watch w;
+		lua_State *L = watched_lua(&w);
+		proof_decode(L, &proof_cases[i]);
+		assert_int_equal(lua_gettop(L), proof_cases[i].rc == 0 ? 1 : 0);
+		if (watch_all(&w) || watched_close(L, &w))
+			fail_msg("%s: token text in %d Lua heap block(s)", proof_cases[i].what, w.hits);
+	}
+}
+
+/* Every proper prefix of each answer, one byte longer each time, in one watched state: always
+ * LT_EJSON with a message, nothing pushed, and never token text in the Lua heap. */
+static void auth_no_token_in_the_lua_heap_when_truncated(void **state)
+{
+	(void)state;
+	heap_watch w;
+	lua_State *L = watched_lua(&w);
+	for (size_t i = 0; i < MT_N(proof_cases); i++) {
+		const char *text = proof_cases[i].text;
+		for (size_t n = 0; n < strlen(text); n++) {
+			lt_envelope env;
+			lt_err err = {0};
+			int rc = decode(L, text, n, &env, &err);
+			if (rc != LT_EJSON || err.msg[0] == '\0')
+				fail_msg("%s: prefix of %zu bytes gave %d", proof_cases[i].what, n, rc);
+			assert_int_equal(lua_gettop(L), 0);
+			if (watch_all(&w))
+				fail_msg("%s: prefix of %zu bytes left token text in the Lua heap",
+					 proof_cases[i].what, n);
+		}
+	}
+	if (watched_close(L, &w))
+		fail_msg("token text in %d Lua heap block(s)", w.hits);
+}
+
+/* Where the id is cut off, the message says the input is truncated. */
+static void auth_truncated_before_the_id(void **state)
+{
+	(void)state;
+	lua_State *L = mt_lua();
+	size_t n = (size_t)(strstr(late_id, "\"id\":7") - late_id);
+	lt_envelope env;
+	lt_err err = {0};
+	assert_int_equal(decode(L, late_id, n, &env, &err), LT_EJSON);
+	assert_non_null(strstr(err.msg, "json: truncated input at byte"));
+	assert_int_equal(lua_gettop(L), 0);
+	lua_close(L);
+}
+
+static const lt_schema *no_schema(void *ud, int64_t id)
+{
+	(void)ud;
+	(void)id;
+	return NULL;
+}
+
+/* The instrument works: the same answer decoded without its schema (ANY) leaves the tokens as
+ * Lua strings, and the watch sees them. */
+static void auth_heap_watch_sees_strings(void **state)
+{
+	(void)state;
+	heap_watch w;
+	lua_State *L = watched_lua(&w);
+	lt_resolver res = {no_schema, NULL, NULL};
+	lt_envelope env;
+	lt_err err = {0};
+	assert_int_equal(lt_json_decode_envelope(L, late_id, strlen(late_id), &res, &env, &err), 0);
+	mt_str(L, -1, "access_token", ACCESS);
+	assert_true(watch_all(&w) > 0);
+	assert_true(watched_close(L, &w) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +544,10 @@ int main(void)
 		cmocka_unit_test(auth_corrupted_bytes),
 		cmocka_unit_test(auth_leaves_no_copy),
 		cmocka_unit_test(auth_error_reply),
+		cmocka_unit_test(auth_no_token_in_the_lua_heap),
+		cmocka_unit_test(auth_no_token_in_the_lua_heap_when_truncated),
+		cmocka_unit_test(auth_truncated_before_the_id),
+		cmocka_unit_test(auth_heap_watch_sees_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

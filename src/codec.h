@@ -106,10 +106,11 @@ typedef struct lt_resolver {
 /* Decode one venue message. On success fills *env and pushes exactly one Lua value:
  * the result (LT_MSG_RESULT), the error object as a table {code=int, message=str, data=any}
  * (LT_MSG_ERROR), params.data (LT_MSG_NOTIFY), or nil (LT_MSG_HEARTBEAT).
- * The resolver is asked as soon as "id" / "params.channel" is known; if the key comes after
- * the value it selects, the value is decoded as ANY and then retyped with the schema, so the
- * outcome does not depend on key order. Returns LT_EJSON (nothing pushed) for malformed JSON,
- * a message that is none of the four kinds, a missing channel, a non-integer id. */
+ * The resolver is asked once, as soon as "id" / "params.channel" is known; a payload that comes
+ * before the key that selects its schema is skipped and decoded in a second pass with that
+ * schema, so the outcome does not depend on key order and a secret (LT_T_SECRET) never exists
+ * as a Lua string. Returns LT_EJSON (nothing pushed) for malformed JSON, a message that is none
+ * of the four kinds, a missing channel, a non-integer id, a second id or params.channel. */
 int lt_json_decode_envelope(lua_State *L, const char *buf, size_t len, const lt_resolver *res,
 			    lt_envelope *env, lt_err *err);
 

@@ -11,25 +11,12 @@ describe("the request lifecycle", function()
   local venue
 
   setup(function()
-    local accounts = {}
-    for i = 1, 6 do accounts[#accounts + 1] = ("--account lc%d:secret-lc-%d"):format(i, i) end
-    venue = S.venue_process("--tick-ms 2 " .. table.concat(accounts, " "))
+    venue = S.venue_process("--tick-ms 2 " .. S.account_args("lc", 6))
   end)
 
   teardown(function() venue:stop() end)
-
-  local function private(n, opts)
-    local o = { url = venue.url, ca_file = "build/sim/ca.pem", client_id = "lc" .. n,
-                client_secret = "secret-lc-" .. n, timeout = 30 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return lt.private(o)
-  end
-
-  local function public(opts)
-    local o = { url = venue.url, ca_file = "build/sim/ca.pem", timeout = 10 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return lt.public(o)
-  end
+  local C = S.clients_of(function() return venue.url end, "lc")
+  local private, public = C.private, C.public
 
   -- regression: a call waiting in the rate limiter when the connection dropped was written on
   -- the new connection before public/auth (30 queued orders + a drop -> 2 answered 13009)
@@ -125,12 +112,7 @@ describe("subscriptions in the lifecycle", function()
 
   setup(function() venue = S.venue_process("--tick-ms 2") end)
   teardown(function() venue:stop() end)
-
-  local function public(opts)
-    local o = { url = venue.url, ca_file = "build/sim/ca.pem", timeout = 10 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return lt.public(o)
-  end
+  local public = S.clients_of(function() return venue.url end, "lc").public
 
   -- regression: a subscribe refused locally left a ghost channel: retrying said "already
   -- subscribed", and the ghost was restored after every reconnect

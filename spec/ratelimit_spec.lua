@@ -17,19 +17,17 @@ describe("rate limits", function()
   local venue, url
 
   setup(function()
-    local accounts = {}
-    for i = 1, 7 do accounts[#accounts + 1] = ("--account rl%d:secret-rl-%d"):format(i, i) end
-    venue = S.venue_process(table.concat(accounts, " "))
+    venue = S.venue_process(S.account_args("rl", 7))
     url = venue.url
   end)
 
   teardown(function() venue:stop() end)
 
+  local make = S.clients_of(function() return url end, "rl").private
   local function private(n, opts)
-    local o = { url = url, ca_file = "build/sim/ca.pem", client_id = "rl" .. n,
-                client_secret = "secret-rl-" .. n, timeout = 60 }
+    local o = { timeout = 60 }
     for k, v in pairs(opts or {}) do o[k] = v end
-    return lt.private(o)
+    return make(n, o)
   end
 
   local function passive_price(pub)

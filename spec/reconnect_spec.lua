@@ -10,19 +10,11 @@ describe("a private session across faults", function()
   local p
 
   setup(function()
-    local accounts = {}
-    for i = 1, 8 do accounts[#accounts + 1] = ("--account rc%d:secret-rc-%d"):format(i, i) end
-    p = assert(venue.process{ args = table.concat(accounts, " ") })
+    p = assert(venue.process{ args = S.account_args("rc", 8) })
   end)
 
   teardown(function() p:stop() end)
-
-  local function private(n, opts)
-    local o = { url = p.url, ca_file = "build/sim/ca.pem", client_id = "rc" .. n,
-                client_secret = "secret-rc-" .. n, timeout = 10 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return lt.private(o)
-  end
+  local private = S.clients_of(function() return p.url end, "rc").private
 
   local function wait_state(client, want, seconds)
     return S.wait_for(function() return client:state() == want end, seconds or 10)
@@ -129,12 +121,7 @@ describe("liveness and backoff", function()
 
   setup(function() p = assert(venue.process{ args = "" }) end)
   teardown(function() p:stop() end)
-
-  local function public(opts)
-    local o = { url = p.url, ca_file = "build/sim/ca.pem", timeout = 10 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return lt.public(o)
-  end
+  local public = S.clients_of(function() return p.url end, "rc").public
 
   -- regression: a venue that stopped sending left the client "open" for minutes
   it("declares a silent connection dead within dead_after, fails the call in flight, and reconnects", function()

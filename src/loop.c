@@ -2,6 +2,9 @@
 #include "loop.h"
 
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,6 +66,19 @@ static bool same_ca(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Does the file hold at least one PEM certificate? */
+static bool holds_certificate(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	X509_free(x);
+	return x != NULL;
+}
+
 struct lws_vhost *lt_loop_client_vhost(lt_loop *loop, const char *ca_file, lt_err *err)
 {
 	for (client_vhost *v = loop->vhosts; v; v = v->next)
@@ -78,6 +94,12 @@ struct lws_vhost *lt_loop_client_vhost(lt_loop *loop, const char *ca_file, lt_er
 		free(v->ca_file);
 		free(v);
 		lt_err_set(err, LT_ETLS, "ca_file %s cannot be read", ca_file);
+		return NULL;
+	}
+	if (ca_file && !holds_certificate(ca_file)) { /* lws would only log it, then trust nothing */
+		free(v->ca_file);
+		free(v);
+		lt_err_set(err, LT_ETLS, "ca_file %s holds no PEM certificate", ca_file);
 		return NULL;
 	}
 	char name[32];

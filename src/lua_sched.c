@@ -151,14 +151,19 @@ lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 	if (!t)
 		luaL_error(L, "luatrade: out of memory");
 	t->co = lua_newthread(L);
+	if (!lua_checkstack(t->co, nargs + 1)) {
+		lua_pop(L, 1);
+		free(t);
+		luaL_error(L, "spawn: too many arguments (%d)", nargs);
+	}
 	t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	set_task(L, t->co, t);
 	(void)fidx; /* fidx is top - nargs: function and args move in order */
 	lua_xmove(L, t->co, nargs + 1);
 	t->rt = rt;
-	t->id = ++rt->next_task_id;
-	if (t->id == 0) /* 0 means "no task" to completions */
+	do /* 0 means "no task" to completions; a wrapped counter skips ids still alive */
 		t->id = ++rt->next_task_id;
+	while (t->id == 0 || lt_task_find(rt, t->id));
 	t->id_next = rt->by_id[t->id & 255];
 	rt->by_id[t->id & 255] = t;
 	t->nargs = nargs;
@@ -199,6 +204,10 @@ void lt_task_wake(lt_task *t, lua_State *from, int n)
 		return;
 	}
 	t->cancel = NULL;
+	if (n > 0 && !lua_checkstack(t->co, n)) { /* no room: the task gets nothing, not garbage */
+		lua_pop(from, n);
+		n = 0;
+	}
 	if (n > 0)
 		lua_xmove(from, t->co, n);
 	t->nargs = n;

@@ -99,21 +99,38 @@ end
 
 --- lt.public(opts): a public (market-data) client. It takes no credentials: passing any
 -- (client_id, client_secret, access_token, ...) raises. Only inside lt.run.
---   opts.venue     "sim" (default: the built-in venue in this process), "testnet", "mainnet"
+--   opts.venue     "sim" (default: the built-in venue in this process), "testnet", "mainnet";
+--                  any other name raises
 --   opts.url       wss://host/ws/api/v2 instead of venue; opts.ca_file for a private CA
---   opts.timeout   default per-call timeout in seconds (10)
---   opts.heartbeat public/set_heartbeat interval sent after every (re)connect (off by default)
+--   opts.timeout   default per-call timeout in seconds (10): the whole budget of a call,
+--                  waiting for the connection, authentication and the limiter included
+--   opts.heartbeat public/set_heartbeat interval sent after every (re)connect: seconds >= 10
+--                  (default 10; less raises) or false
+--   opts.dead_after seconds of silence that declare the connection dead (default twice the
+--                  heartbeat): it is dropped, calls in flight fail with connection_lost,
+--                  on_state gets "reconnecting" with a reason starting "dead:"
+--   opts.reconnect true (default), false, or { base = 0.25, cap = 30, stable = 10 }: full
+--                  jitter backoff that resets only after `stable` seconds of being ready
 --   opts.rate_limit "wait" (default: calls wait their turn, FIFO) or "error" (nil, err at once
 --                  with err.kind == "rate_limit" and err.retry_after); "off" only for a server
 --                  on a loopback address (benchmarks), refused for any other url
---   opts.insecure_loopback allow ws:// to a loopback address; opts.reconnect (true)
+--   opts.insecure_loopback allow ws:// to a loopback address (127.0.0.0/8, ::1, localhost)
+-- Errors carry err.sent: false when the request never left (not_sent with the reason,
+-- request_too_large over 32 kB, rate_limited, a timeout while waiting), true when it did
+-- (connection_lost, timeouts of sent requests: the outcome is unknown). call("public/auth")
+-- and private/ methods raise on a public client.
 -- Methods (each awaitable, each takes an optional timeout in seconds as last argument):
 --   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,
 --   ticker, get_order_book, get_index_price, unsubscribe, unsubscribe_all: the venue method
---   of that name with a params table; subscribe(channels, handler) -> subscription;
+--   of that name with a params table; subscribe(channels, handler [, {timeout, max_queue}])
+--   -> subscription (sub:close(), sub:channels(), sub:stats() -> queued, high_water, cap,
+--   dropped, resyncs, delivered; on overflow of max_queue (1,000) snapshot-like channels keep
+--   the newest message, incremental books resync from a snapshot, trades and user.* fail the
+--   subscription with on_state("subscription_failed", reason));
 --   call(method, params) for any other method; close(); state(); stats(); rate_limit_status();
 --   on_state(fn): fn(state, reason) runs as a task after each change (connecting, open,
---   reconnecting, closed; on private clients authenticated and auth_failed instead of open).
+--   reconnecting, closed; on private clients authenticated and auth_failed instead of open;
+--   subscription_failed when a subscription had to be closed or could not be restored).
 -- Rate limits: each client has its own limiter, consulted before every send: 500 credits of
 -- the non-matching-engine pool per call (50,000 cap, 10,000/s), subscribe/unsubscribe 3,000
 -- of their own pool, get_instruments 10,000 of its own.

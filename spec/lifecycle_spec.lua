@@ -136,7 +136,7 @@ describe("subscriptions in the lifecycle", function()
   end)
 
   it("keep memory flat behind a slow handler: snapshot-like channels keep the newest", function()
-    local heap_mid, heap_end, stats, got = 0, 0, nil, 0
+    local heap_mid, heap_end, stats, got, client_stats = 0, 0, nil, 0, nil
     lt.run(function()
       local pub = public()
       local sub = assert(pub:subscribe("ticker.BTC-PERPETUAL.100ms", function()
@@ -146,11 +146,14 @@ describe("subscriptions in the lifecycle", function()
       lt.sleep(2); collectgarbage(); heap_mid = collectgarbage("count")
       lt.sleep(2); collectgarbage(); heap_end = collectgarbage("count")
       stats = sub:stats()
+      client_stats = pub:stats()
       sub:close(); pub:close()
     end)
     assert.is_true(got > 50)
     assert.is_true(stats.dropped > 0, "nothing was dropped: the stream was not faster than the handler")
     assert.is_true(stats.high_water <= stats.cap)
+    assert.equal(1, client_stats.subscriptions)
+    assert.is_true(client_stats.sub_dropped >= stats.dropped)
     assert.is_true(heap_end - heap_mid < 4096, ("heap grew by %.0f KiB"):format(heap_end - heap_mid))
   end)
 

@@ -413,6 +413,7 @@ static int l_stats(lua_State *L)
 		set_count(L, "sessions_lost", p->revoked);
 	}
 	set_count(L, "pending", (unsigned long long)lt_rpc_pending_count(lt_cl_rpc(c->cl)));
+	lt_subs_stats(L, c);
 	return 1;
 }
 

@@ -90,5 +90,8 @@ void lt_subs_close_all(lua_State *L, lt_client *c);     /* client closing */
 void lt_subs_restore(lua_State *L, lt_client *c);       /* after a reconnect */
 int lt_client_subscribe(lua_State *L);                  /* client:subscribe(...) */
 int lt_sub_next(lua_State *L);                          /* core.sub_next(sub) */
+/* Set subscriptions, sub_queued, sub_high_water (the largest), sub_dropped, sub_resyncs of the
+ * open subscriptions on the table on top (client:stats()). */
+void lt_subs_stats(lua_State *L, lt_client *c);
 
 #endif

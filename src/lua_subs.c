@@ -592,6 +592,38 @@ static int l_sub_stats(lua_State *L)
 	return 1;
 }
 
+void lt_subs_stats(lua_State *L, lt_client *c)
+{
+	int out = lua_gettop(L);
+	lua_Integer queued = 0, high = 0, dropped = 0, resyncs = 0, n = 0;
+	push_map(L, c);
+	lua_newtable(L); /* subscriptions seen (one may hold several channels) */
+	lua_pushnil(L);
+	while (lua_next(L, -3)) {
+		lt_sub *s = lua_touserdata(L, -1);
+		lua_pushvalue(L, -1);
+		if (s && lua_rawget(L, -4) == LUA_TNIL) {
+			lua_pushvalue(L, -2);
+			lua_pushboolean(L, 1);
+			lua_rawset(L, -6);
+			n++;
+			queued += s->qtail - s->qhead;
+			high = s->high_water > high ? s->high_water : high;
+			dropped += (lua_Integer)s->dropped;
+			resyncs += (lua_Integer)s->resyncs;
+		}
+		lua_pop(L, 2);
+	}
+	lua_settop(L, out);
+	static const char *const k[] = {"subscriptions", "sub_queued", "sub_high_water",
+					"sub_dropped", "sub_resyncs"};
+	lua_Integer v[] = {n, queued, high, dropped, resyncs};
+	for (int i = 0; i < 5; i++) {
+		lua_pushinteger(L, v[i]);
+		lua_setfield(L, out, k[i]);
+	}
+}
+
 static int l_sub_tostring(lua_State *L)
 {
 	lt_sub *s = check_sub(L, 1);

@@ -39,6 +39,7 @@ typedef struct lt_rt {
 	int main_error_ref;       /* the main function's error, re-raised by lt.run */
 	unsigned next_task_id;
 	lt_task *by_id[256];      /* live tasks by id (their generation): lt_task_find */
+	int max_tasks;            /* live tasks at most (0 = LT_MAX_TASKS) */
 } lt_rt;
 
 /* The runtime of L's state (created on first use). */
@@ -56,11 +57,12 @@ lt_task *lt_task_of(lua_State *L);
  * task or cannot yield here (metamethod, iterator, C callback). */
 lt_task *lt_task_require(lua_State *L, const char *what);
 
-/* Live tasks at most: the ready queue (each task on it at most once) is bounded by this. */
+/* Live tasks at most unless rt->max_tasks says otherwise: the ready queue (each task on it at
+ * most once) is bounded by this. */
 #define LT_MAX_TASKS 1000000
 
 /* Start fn (at fidx) with the nargs values above it as a new task (ready to run). Pops them.
- * Raises past LT_MAX_TASKS live tasks. */
+ * Raises past the live-task cap ("... tasks are alive"). */
 lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs);
 
 /* Suspend the running task t until lt_task_wake; then k runs with the woken values on top. */

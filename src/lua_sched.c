@@ -144,9 +144,9 @@ static void make_ready(lt_task *t)
 
 lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 {
-	if (rt->ntasks >= LT_MAX_TASKS)
-		luaL_error(L, "luatrade: %d tasks are alive; not starting another (a task leak?)",
-			   LT_MAX_TASKS);
+	int cap = rt->max_tasks > 0 ? rt->max_tasks : LT_MAX_TASKS;
+	if (rt->ntasks >= cap)
+		luaL_error(L, "luatrade: %d tasks are alive; not starting another (a task leak?)", cap);
 	lt_task *t = calloc(1, sizeof *t);
 	if (!t)
 		luaL_error(L, "luatrade: out of memory");

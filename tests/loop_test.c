@@ -198,7 +198,7 @@ static void test_an_unreadable_ca_file_is_lt_etls_and_not_remembered(void **stat
 	assert_int_equal(ok.code, 0);
 }
 
-/* FAILS TODAY (loop.c lt_loop_client_vhost): a CA file that can be read but holds no certificate
+/* Regression (loop.c lt_loop_client_vhost, fixed): a CA file that can be read but holds no certificate
  * (/dev/null, a JSON file, a private key) is accepted: libwebsockets only logs "Unable to load
  * SSL Client certs file ... client ssl isn't going to work" and still creates the vhost, so the
  * "(missing or not PEM?)" LT_ETLS branch never runs for it. Every connection then fails later

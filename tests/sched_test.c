@@ -263,6 +263,15 @@ static lt_task *spawn_lua(fx *f, const char *src, int nargs, const char *const *
 
 static lt_task *spawn_lua0(fx *f, const char *src) { return spawn_lua(f, src, 0, NULL); }
 
+/* Under lua_pcall: spawn one more task on this thread (the cap raises here). */
+static int spawn_one_more(lua_State *L)
+{
+	fx *f = lua_touserdata(L, 1);
+	luaL_loadstring(L, "rec('z')");
+	lt_task_spawn(f->rt, L, lua_gettop(L), 0);
+	return 0;
+}
+
 /* Capture what the runtime logs (stderr) while it runs fn. */
 typedef struct capture {
 	int saved;
@@ -443,7 +452,7 @@ static void test_a_task_spawned_by_a_task_runs_in_the_same_drain_after_those_rea
 	assert_null(f->rt->ready_tail);
 }
 
-/* FAILS TODAY (lua_sched.c lt_task_spawn). lt.spawn(fn, ...) passes whatever the caller
+/* Regression (lua_sched.c lt_task_spawn, fixed): lt.spawn(fn, ...) passes whatever the caller
  * passes. A fresh coroutine has room for about 20
  * values (LUA_MINSTACK) and lua_xmove does not grow the destination: lt_task_spawn must
  * lua_checkstack(t->co, nargs + 1) before moving the function and its arguments. */
@@ -473,7 +482,7 @@ static void test_spawn_passes_many_arguments(void **state)
 	in_child(spawn_many, "lt_task_spawn with 100 arguments");
 }
 
-/* FAILS TODAY, same cause: from Lua, the way a strategy calls lt.spawn(fn, table.unpack(args))
+/* Regression, same cause: from Lua, the way a strategy calls lt.spawn(fn, table.unpack(args))
  * (through the real lt.spawn, 60 arguments crash the process). */
 static const char *spawn_many_from_lua(fx *f)
 {
@@ -488,6 +497,28 @@ static void test_spawn_from_lua_passes_many_arguments(void **state)
 {
 	(void)state;
 	in_child(spawn_many_from_lua, "spawn(fn, 60 arguments) from a task");
+}
+
+/* The ready queue is bounded: past the live-task cap a spawn raises, and tasks that end make
+ * room again. */
+static void test_spawn_past_the_task_cap_raises(void **state)
+{
+	fx *f = *state;
+	f->rt->max_tasks = 5;
+	int live = f->rt->ntasks;
+	for (int i = live; i < 5; i++)
+		spawn_lua0(f, "rec('x')");
+	lua_State *L = f->L;
+	int top = lua_gettop(L);
+	lua_pushcfunction(L, spawn_one_more);
+	lua_pushlightuserdata(L, f);
+	assert_int_not_equal(lua_pcall(L, 1, 0, 0), LUA_OK);
+	assert_non_null(strstr(lua_tostring(L, -1), "tasks are alive"));
+	lua_settop(L, top);
+	lt_sched_drain(f->rt);          /* they end */
+	spawn_lua0(f, "rec('y')");     /* room again */
+	lt_sched_drain(f->rt);
+	assert_non_null(strstr(f->log, "y"));
 }
 
 /* ---- await and wake ------------------------------------------------------------------------------ */
@@ -570,7 +601,7 @@ static void test_woken_tasks_run_in_wake_order(void **state)
 	assert_string_equal(f->log, "c0 a1 b2");
 }
 
-/* FAILS TODAY (lua_sched.c lt_task_wake; latent: today's callers pass 1 or 2 values). A wake
+/* Regression (lua_sched.c lt_task_wake, fixed; latent: the callers pass 1 or 2 values). A wake
  * with more values than LUA_MINSTACK: lt_task_wake must make room on the task's stack
  * (lua_checkstack) before lua_xmove, as lt_task_spawn must. */
 static const char *wake_many(fx *f)
@@ -739,7 +770,7 @@ static void test_ids_are_never_reused_over_many_spawns_and_collisions(void **sta
 	assert_int_equal(f->cancels, MANY / 4); /* one per killed waiting task */
 }
 
-/* FAILS TODAY (lua_sched.c lt_task_spawn). When the 32-bit counter wraps (2^32 spawns in a long-lived process: a task per event), a new
+/* Regression (lua_sched.c lt_task_spawn, fixed): When the 32-bit counter wraps (2^32 spawns in a long-lived process: a task per event), a new
  * task must not take the id of a task that is still alive, or lt_task_find(old id) returns the
  * new task and the old task's completion resumes the wrong coroutine. lt_task_spawn skips only
  * 0; it must also skip ids still in use (while (id == 0 || lt_task_find(rt, id)) id = ++next). */
@@ -1123,6 +1154,7 @@ int main(void)
 		T(test_a_task_spawned_by_a_task_runs_in_the_same_drain_after_those_ready),
 		T(test_spawn_passes_many_arguments),
 		T(test_spawn_from_lua_passes_many_arguments),
+		T(test_spawn_past_the_task_cap_raises),
 		T(test_await_then_wake_resumes_the_continuation_once_with_the_values),
 		T(test_a_task_may_await_inside_pcall_and_await_again),
 		T(test_woken_tasks_run_in_wake_order),

@@ -2,12 +2,14 @@
  * in-process venue, logging; the client and subscription types come from lua_client.c and
  * lua_subs.c. lua/luatrade/init.lua wraps this module into the documented public API. */
 #include <lauxlib.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "lua_client.h"
@@ -20,18 +22,25 @@
 
 void lt_client_open(lua_State *L);
 
-/* A signal handler can only reach the runtime through a static: the one exception to the
- * no-globals rule, set only while lt.run is running. */
+/* A signal handler can only reach the runtime through statics: the one exception to the
+ * no-globals rule, set only while lt.run is running. signal_graceful: lt.run got an on_signal
+ * function, so the first signal starts a graceful stop and a second one exits at once. */
 static lt_rt *volatile signal_rt;
+static volatile sig_atomic_t signal_graceful;
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	lt_rt *rt = signal_rt;
-	if (rt) {
-		rt->interrupted = 1;
-		lt_loop_wake(rt->loop);
+	if (!rt)
+		return;
+	if (signal_graceful && rt->interrupted) {
+		static const char msg[] = "luatrade: interrupted again: exiting now\n";
+		ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+		(void)w;
+		_exit(128 + SIGINT);
 	}
+	rt->interrupted = sig == SIGTERM ? 2 : 1;
+	lt_loop_wake(rt->loop);
 }
 
 static void shutdown_run(lt_rt *rt)
@@ -46,33 +55,61 @@ static void shutdown_run(lt_rt *rt)
 			break;
 }
 
-/* lt.run(fn): run fn as the main task and the loop until every task has ended (or SIGINT /
- * SIGTERM); then close every client. Re-raises the main function's error with its traceback. */
-static int l_run(lua_State *L)
+/* The loop of lt.run. Without an on_signal function (at index 2) a signal ends it at once;
+ * with one, the first signal starts on_signal(name) as a task and the loop ends when that task
+ * has ended (or every task has). */
+static void run_loop(lua_State *L, lt_rt *rt, bool graceful)
 {
-	luaL_checktype(L, 1, LUA_TFUNCTION);
-	lt_rt *rt = lt_rt_get(L);
-	if (rt->running)
-		return luaL_error(L, "run: already running (lt.run does not nest; use lt.spawn)");
-	lt_rt_loop(L, rt);
-	lua_settop(L, 1);
-	rt->main_task = lt_task_spawn(rt, L, 1, 0);
-	struct sigaction sa, old_int, old_term;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	signal_rt = rt;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rt->running = true;
-	rt->interrupted = 0;
-	while (!rt->interrupted) {
+	unsigned stop_id = 0;
+	for (;;) {
 		lt_sched_drain(rt);
-		if (rt->ntasks == 0 || rt->interrupted)
+		if (rt->ntasks == 0 || rt->main_error_ref != LUA_NOREF)
+			break;
+		if (rt->interrupted && !graceful)
+			break;
+		if (rt->interrupted && stop_id == 0) {
+			lt_log(LT_LOG_INFO, "interrupted: stopping (interrupt again to exit at once)");
+			lua_pushvalue(L, 2);
+			lua_pushstring(L, rt->interrupted == 2 ? "SIGTERM" : "SIGINT");
+			stop_id = lt_task_id(lt_task_spawn(rt, L, lua_gettop(L) - 1, 1));
+			continue;
+		}
+		if (stop_id && !lt_task_find(rt, stop_id))
 			break;
 		if (lt_loop_service(rt->loop))
 			break;
 	}
+}
+
+/* lt.run(fn [, on_signal]): run fn as the main task and the loop until every task has ended or
+ * SIGINT / SIGTERM; then close every client. With on_signal, a signal does not end the loop:
+ * on_signal("SIGINT" | "SIGTERM") runs as a task inside it (it may await) and the loop ends
+ * when it returns; a second signal meanwhile exits the process at once (status 130).
+ * Re-raises the main function's error with its traceback. */
+static int l_run(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	bool graceful = !lua_isnoneornil(L, 2);
+	if (graceful)
+		luaL_checktype(L, 2, LUA_TFUNCTION);
+	lt_rt *rt = lt_rt_get(L);
+	if (rt->running)
+		return luaL_error(L, "run: already running (lt.run does not nest; use lt.spawn)");
+	lt_rt_loop(L, rt);
+	lua_settop(L, 2);
+	lua_pushvalue(L, 1);
+	rt->main_task = lt_task_spawn(rt, L, 3, 0);
+	struct sigaction sa, old_int, old_term;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	rt->interrupted = 0;
+	signal_graceful = graceful;
+	signal_rt = rt;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rt->running = true;
+	run_loop(L, rt, graceful);
 	if (rt->interrupted && rt->main_error_ref == LUA_NOREF)
 		lt_log(LT_LOG_INFO, "interrupted: stopping tasks and closing connections");
 	shutdown_run(rt);
@@ -80,6 +117,7 @@ static int l_run(lua_State *L)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	signal_rt = NULL;
+	signal_graceful = 0;
 	if (rt->main_error_ref != LUA_NOREF) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, rt->main_error_ref);
 		luaL_unref(L, LUA_REGISTRYINDEX, rt->main_error_ref);
@@ -87,6 +125,22 @@ static int l_run(lua_State *L)
 		return lua_error(L);
 	}
 	lua_pushboolean(L, !rt->interrupted);
+	return 1;
+}
+
+/* core._kill(id): end the live task with this id (its wait is withdrawn, its to-be-closed
+ * variables run); true, or false when it already ended. The runner uses it to end a stop()
+ * that overran its time limit. A task cannot kill itself. */
+static int l_kill(lua_State *L)
+{
+	lt_rt *rt = lt_rt_get(L);
+	lua_Integer id = luaL_checkinteger(L, 1);
+	lt_task *t = id > 0 && id <= (lua_Integer)UINT_MAX ? lt_task_find(rt, (unsigned)id) : NULL;
+	if (t && lt_task_of(L) == t)
+		return luaL_error(L, "kill: a task cannot kill itself");
+	if (t)
+		lt_task_kill(t);
+	lua_pushboolean(L, t != NULL);
 	return 1;
 }
 
@@ -202,7 +256,7 @@ static int l_set_log_level(lua_State *L)
 LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"run", l_run}, {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now},
+		{"run", l_run}, {"spawn", l_spawn}, {"_kill", l_kill}, {"sleep", l_sleep}, {"now", l_now},
 		{"sim_start", l_sim_start}, {"sim_demo_account", l_sim_demo_account}, {"log", l_log}, {"set_log_level", l_set_log_level},
 		{NULL, NULL}};
 	lt_rt_get(L);

@@ -32,9 +32,14 @@ static void run_usage(FILE *f)
 	      "\n"
 	      "Runs the strategy module (a file returning {start = function(ctx, state), stop = ...})\n"
 	      "until it and its tasks end or Ctrl-C. ctx.public is a public client, ctx.private an\n"
-	      "authenticated one (the demo account on the built-in venue; DERIBIT_CLIENT_ID and\n"
-	      "DERIBIT_CLIENT_SECRET elsewhere), ctx.config the --set values, ctx.log(level, fmt, ...)\n"
-	      "logs.\n"
+	      "authenticated one, created on first use or when the module sets private = true (the\n"
+	      "demo account on the built-in venue; DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET\n"
+	      "elsewhere), ctx.config the --set values, ctx.log(level, fmt, ...) logs.\n"
+	      "\n"
+	      "Ctrl-C or SIGTERM: stop(ctx, \"shutdown\") runs inside the loop (it may await) for at\n"
+	      "most --stop-timeout seconds; then the open orders this run placed are cancelled and\n"
+	      "their answers awaited (at most --cancel-timeout seconds), the connections close and the\n"
+	      "exit status is 0. A second Ctrl-C exits at once with status 130.\n"
 	      "\n"
 	      "options:\n"
 	      "  --venue NAME      sim (default: the built-in venue, started in this process),\n"
@@ -45,6 +50,9 @@ static void run_usage(FILE *f)
 	      "  --secret-file F   client secret for a real venue (mode 600), instead of the\n"
 	      "                    DERIBIT_CLIENT_SECRET variable; DERIBIT_CLIENT_ID names the key\n"
 	      "  --set KEY=VALUE   strategy configuration, repeatable (ctx.config.KEY = VALUE)\n"
+	      "  --stop-timeout S  seconds stop(ctx, \"shutdown\") may take (default 10)\n"
+	      "  --cancel-timeout S  seconds for cancelling this run's orders at exit (default 10)\n"
+	      "  --keep-orders     leave this run's open orders on the venue at exit\n"
 	      "  --log-level L     error, warn, info (default) or debug\n"
 	      "  -h, --help        this help\n", f);
 }
@@ -64,7 +72,14 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--seed") == 0    ? "seed"
 				  : strcmp(a, "--log-level") == 0 ? "log_level"
 				  : strcmp(a, "--secret-file") == 0 ? "secret_file"
+				  : strcmp(a, "--stop-timeout") == 0 ? "stop_timeout"
+				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
 								  : NULL;
+		if (strcmp(a, "--keep-orders") == 0) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "keep_orders");
+			continue;
+		}
 		if (key || strcmp(a, "--set") == 0) {
 			if (!v) {
 				fprintf(stderr, "luatrade run: %s needs a value\n", a);

@@ -1,0 +1,258 @@
+-- spec/shutdown_spec.lua — Ctrl-C of `luatrade run`, checked on the venue: the command runs as a
+-- process of its own against a venue process, gets SIGINT, and the venue says what remains.
+local lt = require "luatrade"
+local venue = require "venue"
+local S = require "support"
+
+local BUILD = os.getenv("LUATRADE_BUILD") or "build"
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a"); f:close()
+  return s
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w")); f:write(text); f:close()
+end
+
+local function sleep(s) if coroutine.isyieldable() then lt.sleep(s) else os.execute("sleep " .. s) end end
+
+-- Start `luatrade run` for account prefix..n; returns a handle with pid, log, rc().
+local function run(url, account, strategy, args)
+  local h = { log = os.tmpname(), rcfile = os.tmpname(), pidfile = os.tmpname() }
+  os.remove(h.rcfile)
+  os.execute(("DERIBIT_CLIENT_ID=%s DERIBIT_CLIENT_SECRET=secret-%s sh -c '%s/luatrade run --url %s"
+    .. " --ca-file build/sim/ca.pem %s %s > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s' < /dev/null > /dev/null 2>&1 &")
+    :format(account, (account:gsub("(%a+)(%d+)", "%1-%2")), BUILD, url, args or "", strategy,
+            h.log, h.pidfile, h.rcfile))
+  for _ = 1, 100 do
+    h.pid = (read(h.pidfile) or ""):match("%d+")
+    if h.pid then break end
+    sleep(0.02)
+  end
+  assert(h.pid, "luatrade run did not start")
+  function h.signal(sig) os.execute(("kill -%s %s 2>/dev/null"):format(sig or "INT", h.pid)) end
+  -- the exit status, waiting up to `seconds`; nil while it still runs
+  function h.rc(seconds)
+    local deadline = lt.now() + (seconds or 0)
+    repeat
+      local rc = (read(h.rcfile) or ""):match("%d+")
+      if rc then return tonumber(rc) end
+      sleep(0.05)
+    until lt.now() > deadline
+    return nil
+  end
+  function h.output() return read(h.log) or "" end
+  function h.cleanup()
+    if not h.rc(0) then h.signal("KILL") end
+    os.remove(h.log); os.remove(h.rcfile); os.remove(h.pidfile)
+  end
+  return h
+end
+
+local function strategy_file(src)
+  local path = os.tmpname() .. ".lua"
+  write(path, src)
+  return path
+end
+
+local function open_orders(priv)
+  local list, err = priv:call("private/get_open_orders_by_currency", { currency = "BTC" })
+  assert(list, tostring(err))
+  return list
+end
+
+describe("luatrade run on Ctrl-C", function()
+  local proc, C
+  setup(function()
+    proc = assert(venue.process{ args = S.account_args("sd", 8) })
+    C = S.clients_of(function() return proc.url end, "sd")
+  end)
+  teardown(function() if proc then proc:stop() end end)
+
+  local function quoting(n, args)
+    local h = run(proc.url, "sd" .. n, "strategies/market_maker.lua", args)
+    local priv = C.private(n)
+    assert.is_true(S.wait_for(function() return #open_orders(priv) >= 2 end, 10),
+                   "the market maker quotes: " .. h.output())
+    return h, priv
+  end
+
+  it("cancels the quotes of the strategy before it exits with status 0", function()
+    lt.run(function()
+      local h, priv = quoting(1)
+      h.signal("INT")
+      local rc = h.rc(15)
+      local out = h.output()
+      h.cleanup()
+      assert.equal(0, rc, out)
+      assert.same({}, open_orders(priv))
+      assert.truthy(out:find("cancelled %d+ open order"), out)
+      priv:close()
+    end)
+  end)
+
+  it("leaves them with --keep-orders", function()
+    lt.run(function()
+      local h, priv = quoting(2, "--keep-orders")
+      h.signal("INT")
+      local rc = h.rc(15)
+      h.cleanup()
+      assert.equal(0, rc)
+      assert.is_true(#open_orders(priv) >= 1)
+      priv:call("private/cancel_all", {})
+      priv:close()
+    end)
+  end)
+
+  it("does not cancel orders of the same account placed by another client", function()
+    lt.run(function()
+      local priv = C.private(3)
+      local pub = C.public()
+      local t = assert(pub:ticker{ instrument_name = "BTC-PERPETUAL" })
+      local mine = assert(priv:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
+        price = math.floor(t.best_bid_price * 0.95), post_only = true, label = "mm-bid" })
+      local h = run(proc.url, "sd3", "strategies/market_maker.lua")
+      assert.is_true(S.wait_for(function() return #open_orders(priv) >= 3 end, 10), h.output())
+      h.signal("INT")
+      local rc = h.rc(15)
+      h.cleanup()
+      assert.equal(0, rc)
+      local left = open_orders(priv)
+      assert.equal(1, #left)
+      assert.equal(mine.order.order_id, left[1].order_id)
+      priv:call("private/cancel_all", {})
+      priv:close(); pub:close()
+    end)
+  end)
+
+  it("runs stop(ctx, \"shutdown\") inside the loop, where it can await", function()
+    local marker = os.tmpname(); os.remove(marker)
+    local path = strategy_file(([[
+      local M = { private = true }
+      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end) end
+      function M.stop(ctx, reason)
+        local orders = assert(ctx.private:get_open_orders_by_instrument{ instrument_name = "BTC-PERPETUAL" })
+        local t = assert(ctx.public:get_time{})
+        local f = assert(io.open(%q, "w")); f:write(reason, " ", #orders, " ", tostring(t)); f:close()
+      end
+      return M]]):format(marker))
+    lt.run(function()
+      local h = run(proc.url, "sd4", path)
+      local pub = C.public()
+      assert.is_true(S.wait_for(function()
+        return ((venue.stats(pub, "sd4") or {}).auths or 0) >= 1 end, 10), h.output())
+      h.signal("INT")
+      local rc = h.rc(15)
+      local out = h.output()
+      h.cleanup()
+      assert.equal(0, rc, out)
+      assert.truthy((read(marker) or ""):match("^shutdown 0 %d+"), out)
+      pub:close()
+    end)
+    os.remove(marker); os.remove(path)
+  end)
+
+  it("ends a stop that overruns --stop-timeout and still exits with status 0", function()
+    local marker = os.tmpname(); os.remove(marker)
+    local path = strategy_file(([[
+      local lt = require "luatrade"
+      local M = {}
+      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end) end
+      function M.stop(ctx)
+        lt.sleep(30)
+        local f = io.open(%q, "w"); f:write("late"); f:close()
+      end
+      return M]]):format(marker))
+    lt.run(function()
+      local h = run(proc.url, "sd5", path, "--stop-timeout 1")
+      lt.sleep(1)
+      local t0 = lt.now()
+      h.signal("INT")
+      local rc = h.rc(10)
+      local took = lt.now() - t0
+      local out = h.output()
+      h.cleanup()
+      assert.equal(0, rc, out)
+      assert.is_true(took >= 0.9 and took < 6, "took " .. took)
+      assert.truthy(out:find("overran", 1, true), out)
+      assert.is_nil(read(marker))
+    end)
+    os.remove(path)
+  end)
+
+  it("exits at once with status 130 on a second Ctrl-C", function()
+    local path = strategy_file([[
+      local lt = require "luatrade"
+      local M = {}
+      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end) end
+      function M.stop() lt.sleep(30) end
+      return M]])
+    lt.run(function()
+      local h = run(proc.url, "sd6", path)
+      lt.sleep(1)
+      h.signal("INT")
+      lt.sleep(0.5)
+      assert.is_nil(h.rc(0), "still stopping after the first Ctrl-C")
+      local t0 = lt.now()
+      h.signal("INT")
+      local rc = h.rc(5)
+      local took = lt.now() - t0
+      h.cleanup()
+      assert.equal(130, rc)
+      assert.is_true(took < 2, "took " .. took)
+    end)
+    os.remove(path)
+  end)
+
+  it("never logs in for a public-only strategy", function()
+    local path = strategy_file([[
+      local M = {}
+      function M.start(ctx)
+        ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function(t)
+          if not M.seen then M.seen = true; ctx.log("info", "ticker %s", t.instrument_name) end
+        end)
+      end
+      return M]])
+    lt.run(function()
+      local h = run(proc.url, "sd7", path)
+      assert.is_true(S.wait_for(function() return h.output():find("ticker BTC", 1, true) ~= nil end, 10),
+                     h.output())
+      h.signal("INT")
+      local rc = h.rc(15)
+      h.cleanup()
+      assert.equal(0, rc)
+      local pub = C.public()
+      local st = assert(venue.stats(pub, "sd7"))
+      assert.equal(0, st.auths)
+      pub:close()
+    end)
+    os.remove(path)
+  end)
+
+  it("does log in when the strategy touches ctx.private", function()
+    local path = strategy_file([[
+      local M = {}
+      function M.start(ctx)
+        assert(ctx.private:get_positions{ currency = "BTC" })
+        ctx.log("info", "positions read")
+        ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end)
+      end
+      return M]])
+    lt.run(function()
+      local h = run(proc.url, "sd8", path)
+      assert.is_true(S.wait_for(function() return h.output():find("positions read", 1, true) ~= nil end, 10),
+                     h.output())
+      h.signal("TERM")
+      local rc = h.rc(15)
+      h.cleanup()
+      assert.equal(0, rc)
+      local pub = C.public()
+      assert.is_true(assert(venue.stats(pub, "sd8")).auths >= 1)
+      pub:close()
+    end)
+    os.remove(path)
+  end)
+end)

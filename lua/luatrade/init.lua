@@ -19,10 +19,14 @@ local M = { _VERSION = "luatrade 0.1.0" }
 --- JSON null as it arrives from the venue (same value as cjson.null).
 M.null = core.null
 
---- lt.run(fn): run fn as the main task, and the event loop until fn and every task it spawned
--- (subscription handlers included) have ended, or SIGINT/SIGTERM arrives. Then every client is
--- closed. Re-raises fn's error (with the task's traceback). Returns true, or false when
--- interrupted. Example: `lt.run(function() lt.sleep(1) end)`. No rate limit applies.
+--- lt.run(fn [, on_signal]): run fn as the main task, and the event loop until fn and every
+-- task it spawned (subscription handlers included) have ended, or SIGINT/SIGTERM arrives. Then
+-- every client is closed. With on_signal, a first signal does not end the loop: on_signal(
+-- "SIGINT" | "SIGTERM") runs as a task inside it (it may await: cancel orders, flush) and the
+-- loop ends when that task ends; a second signal exits the process at once (status 130).
+-- Re-raises fn's error (with the task's traceback). Returns true, or false when interrupted.
+-- Example: `lt.run(function() lt.sleep(1) end, function(sig) cleanup() end)`. No rate limit
+-- applies.
 M.run = core.run
 
 --- lt.spawn(fn, ...): start fn(...) as a new task; returns its id. Errors in it are logged

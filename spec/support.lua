@@ -19,34 +19,7 @@ local next_account = 0
 --- A fresh account of the in-process venue: client_id, client_secret (plain strings).
 function S.account()
   next_account = next_account % #S.accounts + 1
-  --- "--account P1:secret-P-1 --account P2:secret-P-2 ..." for a venue process: n accounts of
--- their own (the venue's limits are per account).
-function S.account_args(prefix, n)
-  local list = {}
-  for i = 1, n do list[i] = ("--account %s%d:secret-%s-%d"):format(prefix, i, prefix, i) end
-  return table.concat(list, " ")
-end
-
-local function merged(o, opts)
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return o
-end
-
---- Client makers for a venue process: url() gives its url (it may only be known in setup);
--- private(n, opts) logs in as account prefix..n of S.account_args(prefix, ...).
-function S.clients_of(url, prefix)
-  local C = {}
-  function C.public(opts)
-    return lt.public(merged({ url = url(), ca_file = "build/sim/ca.pem", timeout = 10 }, opts))
-  end
-  function C.private(n, opts)
-    return lt.private(merged({ url = url(), ca_file = "build/sim/ca.pem", timeout = 30,
-      client_id = prefix .. n, client_secret = ("secret-%s-%d"):format(prefix, n) }, opts))
-  end
-  return C
-end
-
-return S.accounts[next_account].id, S.accounts[next_account].secret
+  return S.accounts[next_account].id, S.accounts[next_account].secret
 end
 
 --- Run fn inside lt.run with a public client on the built-in venue; returns what fn returned.

@@ -255,4 +255,22 @@ describe("luatrade run on Ctrl-C", function()
     end)
     os.remove(path)
   end)
+
+  -- regression (this change): a strategy that ended by itself no longer had stop() called
+  it("still runs stop after a strategy that ends by itself", function()
+    local mark = os.tmpname()
+    local path = strategy_file(([[
+      local M = {}
+      function M.start(ctx) ctx.log("info", "started") end
+      function M.stop(ctx, reason) local f = io.open(%q, "w"); f:write(reason); f:close() end
+      return M]]):format(mark))
+    lt.run(function()
+      local h = run(proc.url, "sd1", path)
+      local rc = h.rc(15)
+      h.cleanup()
+      assert.equal(0, rc)
+    end)
+    assert.equal("shutdown", read(mark))
+    os.remove(path); os.remove(mark)
+  end)
 end)

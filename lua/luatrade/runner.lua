@@ -221,7 +221,9 @@ function M.run(opts)
     return rawget(t, "private")
   end })
   function ctx.log(level, fmt, ...) lt.log(level, fmt, ...) end
+  local signalled = false
   local function on_signal(sig)
+    signalled = true
     lt.log("info", "%s: stopping the strategy (limit %g s)", sig, stop_timeout)
     bounded_stop(strategy, ctx, stop_timeout)
     own.closing = true
@@ -234,6 +236,12 @@ function M.run(opts)
     if strategy.private == true then local _ = ctx.private end
     strategy.start(ctx, nil)
   end, on_signal)
+  -- the strategy ended by itself (every task done): stop still runs, as it always did, but the
+  -- loop is over, so it cannot await there
+  if not signalled and type(strategy.stop) == "function" then
+    local ok, err = pcall(strategy.stop, ctx, "shutdown")
+    if not ok then lt.log("error", "strategy stop failed: %s", tostring(err)) end
+  end
 end
 
 return M

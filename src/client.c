@@ -11,60 +11,17 @@
 
 /* ---- connection events ------------------------------------------------------------------- */
 
-static void hb_done(void *ud, lt_req *r, const lt_req_end *e)
-{
-	lt_cl *cl = ud;
-	(void)r;
-	if (e->how == LT_DONE_RESULT)
-		lua_pop(e->L, 1);
-	else if (e->how == LT_DONE_ERROR) {
-		lua_getfield(e->L, -1, "message");
-		lt_log(LT_LOG_ERROR, "%s: public/set_heartbeat refused (%lld: %s): no heartbeat on "
-		       "this connection", cl->url, (long long)e->code,
-		       lua_type(e->L, -1) == LUA_TSTRING ? lua_tostring(e->L, -1) : "error");
-		lua_pop(e->L, 2);
-	}
-}
-
-static void hb_answered(void *ud, lt_req *r, const lt_req_end *e)
-{
-	(void)r;
-	if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR)
-		lua_pop(e->L, 1);
-	else if (e->how == LT_DONE_REFUSED)
-		lt_log(LT_LOG_WARN, "%s: could not answer a heartbeat test_request: %s",
-		       ((lt_cl *)ud)->url, e->msg);
-}
-
 /* The venue's test_request: public/test through the limiter like every request (§2). */
 static void answer_test_request(void *ud)
 {
-	lt_cl *cl = ud;
-	static const char text[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"public/test\"}";
-	lt_buf b;
-	lt_buf_init(&b, LWS_PRE);
-	lt_buf_add(&b, text, sizeof text - 1);
-	lt_req_spec s = lt_req_spec_of(lt_method_find("public/test"), "public/test");
-	s.flags = LT_REQ_BOUND | LT_REQ_FIRST;
-	lt_err err;
-	if (lt_cl_submit(cl, &s, &b, 10000, hb_answered, cl, 0, NULL, &err))
-		lt_log(LT_LOG_WARN, "%s: %s", cl->url, err.msg);
+	lt_cl_background(ud, "public/test", NULL, LT_REQ_BOUND | LT_REQ_FIRST, 10000, NULL, NULL);
 }
 
 static void set_heartbeat(lt_cl *cl)
 {
-	const lt_method *m = lt_method_find("public/set_heartbeat");
-	lt_buf b;
-	lt_buf_init(&b, LWS_PRE);
-	char text[96];
-	int n = snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
-			 "\"params\":{\"interval\":%d}}", m->name, cl->o.heartbeat_s);
-	lt_buf_add(&b, text, (size_t)n);
-	lt_req_spec s = lt_req_spec_of(m, m->name);
-	s.flags = LT_REQ_BOUND;
-	lt_err err;
-	if (lt_cl_submit(cl, &s, &b, 10000, hb_done, cl, 0, NULL, &err))
-		lt_log(LT_LOG_ERROR, "%s: %s", cl->url, err.msg);
+	char params[32];
+	snprintf(params, sizeof params, "{\"interval\":%d}", cl->o.heartbeat_s);
+	lt_cl_background(cl, "public/set_heartbeat", params, LT_REQ_BOUND, 10000, NULL, NULL);
 }
 
 static void emit(lt_cl *cl, const char *state, const char *reason)
@@ -85,7 +42,7 @@ static void on_open(lt_cl *cl)
 		lt_cl_set_ready(cl);
 	if (cl->o.heartbeat_s > 0)
 		set_heartbeat(cl);
-	lt_reqs_pump(cl);
+	lt_cl_kick(cl);
 }
 
 /* The connection is gone: sent requests end LOST, waiting ones wait again (bound ones end). */

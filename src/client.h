@@ -175,6 +175,16 @@ void lt_cl_free(lt_cl *cl);
 int lt_cl_submit(lt_cl *cl, const lt_req_spec *spec, lt_buf *text, int64_t timeout_ms,
 		 lt_req_done_fn done, void *ud, uint64_t tag, lt_req **out, lt_err *err);
 
+/* A runtime's own request from literal JSON params (NULL = none), e.g.
+ *     lt_cl_background(cl, "public/set_heartbeat", "{\"interval\":10}", LT_REQ_BOUND, 10000,
+ *                      NULL, NULL);
+ * done NULL = lt_cl_log_outcome (the answer only matters to the log). Returns lt_cl_submit's
+ * result (a refusal is logged). */
+int lt_cl_background(lt_cl *cl, const char *method, const char *params, unsigned flags,
+		     int64_t timeout_ms, lt_req_done_fn done, void *ud);
+/* A done callback that logs what did not succeed and pops the answer; ud is the lt_cl. */
+void lt_cl_log_outcome(void *ud, lt_req *r, const lt_req_end *e);
+
 /* Why the last lt_cl_submit refused: an LT_CODE_* or venue code (auth failed), and for the
  * limiter the retry_after in seconds. */
 int64_t lt_cl_refusal(const lt_cl *cl, double *retry_after);
@@ -186,7 +196,6 @@ void lt_req_withdraw(lt_req *r);
 lt_req_state lt_req_get_state(const lt_req *r);
 const char *lt_req_method(const lt_req *r);
 int64_t lt_req_id(const lt_req *r);          /* 0 until sent */
-unsigned lt_req_flags(const lt_req *r);
 uint64_t lt_req_auth_epoch(const lt_req *r); /* the auth epoch it was sent under */
 uint64_t lt_req_tag(const lt_req *r);
 

@@ -74,7 +74,5 @@ static inline int64_t lt_cl_clock(const lt_cl *cl)
 void lt_reqs_requeue(lt_cl *cl);
 /* The client closes: every waiting request ends REFUSED (not sent). */
 void lt_reqs_close(lt_cl *cl);
-/* Readiness changed (an open): move what became ready and send what the limiter allows. */
-void lt_reqs_pump(lt_cl *cl);
 
 #endif

@@ -178,16 +178,6 @@ int lt_call_result(lua_State *L)
 
 /* ---- background requests ----------------------------------------------------------------- */
 
-static void fire_done(void *ud, lt_req *r, const lt_req_end *e)
-{
-	lt_client *c = ud;
-	if (e->how != LT_DONE_RESULT && e->how != LT_DONE_REFUSED)
-		lt_log(LT_LOG_WARN, "%s: background %s: %s", c->url, lt_req_method(r),
-		       e->how == LT_DONE_ERROR ? "the venue refused it" : "no answer");
-	if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR)
-		lua_pop(e->L, 1);
-}
-
 int lt_fire(lua_State *L, lt_client *c, const lt_method *m, int params_idx)
 {
 	if (c->closed || !m)
@@ -201,7 +191,7 @@ int lt_fire(lua_State *L, lt_client *c, const lt_method *m, int params_idx)
 		return err.code;
 	}
 	lt_req_spec s = spec_for(c, m, m->name);
-	int rc = lt_cl_submit(c->cl, &s, &b, 30000, fire_done, c, 0, NULL, &err);
+	int rc = lt_cl_submit(c->cl, &s, &b, 30000, lt_cl_log_outcome, c->cl, 0, NULL, &err);
 	if (rc)
 		lt_log(LT_LOG_WARN, "%s: %s", c->url, err.msg);
 	return rc;

@@ -73,7 +73,7 @@ static int l_on_state(lua_State *L)
 static const char *const credential_fields[] = {
 	"client_id", "client_secret", "secret", "access_token", "refresh_token", "key", NULL};
 
-static const char *opt_string(lua_State *L, int idx, const char *name)
+const char *lt_opt_string(lua_State *L, int idx, const char *name)
 {
 	lua_getfield(L, idx, name);
 	if (lua_isnil(L, -1)) {
@@ -87,8 +87,8 @@ static const char *opt_string(lua_State *L, int idx, const char *name)
 	return s;
 }
 
-static double opt_number(lua_State *L, int idx, const char *name, double def, double lo,
-			 double hi)
+double lt_opt_number(lua_State *L, int idx, const char *name, double def, double lo,
+		     double hi)
 {
 	lua_getfield(L, idx, name);
 	double v = def;
@@ -211,9 +211,9 @@ static void opt_reconnect(lua_State *L, int idx, lt_ws_opts *wo)
 				luaL_error(L, "option 'reconnect': unknown field '%s' (base, cap, stable)",
 					   luaL_tolstring(L, -1, NULL));
 		}
-		double base = opt_number(L, t, "base", 0.25, 0.001, 3600);
-		double cap = opt_number(L, t, "cap", 30, 0.001, 86400);
-		double stable = opt_number(L, t, "stable", 10, 0, 86400);
+		double base = lt_opt_number(L, t, "base", 0.25, 0.001, 3600);
+		double cap = lt_opt_number(L, t, "cap", 30, 0.001, 86400);
+		double stable = lt_opt_number(L, t, "stable", 10, 0, 86400);
 		if (cap < base)
 			luaL_error(L, "option 'reconnect': cap must be at least base");
 		wo->backoff_base_ms = (int)(base * 1000);
@@ -228,20 +228,20 @@ static void read_options(lua_State *L, int idx, bool private, lt_cl_opts *o, int
 {
 	check_options(L, idx, private);
 	lt_ws_opts *wo = &o->ws;
-	wo->url = opt_string(L, idx, "url");
+	wo->url = lt_opt_string(L, idx, "url");
 	if (!wo->url)
 		luaL_error(L, "%s: option 'url' (or venue = \"sim\") is required",
 			   private ? "private" : "public");
-	wo->ca_file = opt_string(L, idx, "ca_file");
+	wo->ca_file = lt_opt_string(L, idx, "ca_file");
 	wo->insecure_loopback = opt_bool(L, idx, "insecure_loopback", false);
-	wo->max_message = (size_t)opt_number(L, idx, "max_message", 8 << 20, 1024, 1 << 30);
+	wo->max_message = (size_t)lt_opt_number(L, idx, "max_message", 8 << 20, 1024, 1 << 30);
 	opt_reconnect(L, idx, wo);
 	o->heartbeat_s = opt_heartbeat(L, idx);
 	/* dead_after: seconds of silence that declare the link dead; default 2 x the heartbeat */
-	double dead = opt_number(L, idx, "dead_after", 2.0 * o->heartbeat_s, 0, 86400);
+	double dead = lt_opt_number(L, idx, "dead_after", 2.0 * o->heartbeat_s, 0, 86400);
 	wo->dead_after_ms = (int)(dead * 1000);
 	o->answer_test_request = opt_bool(L, idx, "answer_test_request", true);
-	set_policy(L, o, opt_string(L, idx, "rate_limit"), wo->url);
+	set_policy(L, o, lt_opt_string(L, idx, "rate_limit"), wo->url);
 	*tier = opt_tier(L, idx, private);
 }
 
@@ -274,7 +274,7 @@ static int client_new(lua_State *L, bool private)
 	memset(&o, 0, sizeof o);
 	int tier = 4;
 	read_options(L, 1, private, &o, &tier);
-	double timeout = opt_number(L, 1, "timeout", 10, 0.001, 86400);
+	double timeout = lt_opt_number(L, 1, "timeout", 10, 0.001, 86400);
 
 	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);
 	memset(c, 0, sizeof *c);

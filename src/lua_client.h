@@ -75,6 +75,12 @@ int lt_l_call(lua_State *L);
  * new task with (state, reason). Safe to call from libwebsockets callbacks (protected mode). */
 void lt_client_emit_state(lt_client *c, const char *state, const char *reason);
 
+/* Client options (lua_client.c), raising "option 'name' must be ...": a string (NULL when
+ * absent; the options table keeps it alive) and a number in [lo, hi] (def when absent). */
+const char *lt_opt_string(lua_State *L, int idx, const char *name);
+double lt_opt_number(lua_State *L, int idx, const char *name, double def, double lo,
+		     double hi);
+
 /* The private client's part (lua_private.c). */
 /* Read client_id, client_secret, grant, scope, refresh_fraction, auth_timeout from the options
  * at idx and make c private (c->priv); raises a clear error for missing credentials (the

@@ -8,32 +8,16 @@
 #include "lua_client.h"
 #include "lua_secret.h"
 
+/* A string option copied into out (cap bytes), raising when empty or too long. */
 static void opt_str(lua_State *L, int idx, const char *name, char *out, size_t cap)
 {
-	lua_getfield(L, idx, name);
-	if (!lua_isnil(L, -1)) {
-		size_t n;
-		const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-		if (!s || n == 0 || n >= cap)
-			luaL_error(L, "private: option '%s' must be a non-empty string under %d bytes",
-				   name, (int)cap);
+	const char *s = lt_opt_string(L, idx, name);
+	size_t n = s ? strlen(s) : 0;
+	if (s && (n == 0 || n >= cap))
+		luaL_error(L, "private: option '%s' must be a non-empty string under %d bytes", name,
+			   (int)cap);
+	if (s)
 		memcpy(out, s, n + 1);
-	}
-	lua_pop(L, 1);
-}
-
-static double opt_range(lua_State *L, int idx, const char *name, double def, double lo,
-			double hi, const char *what)
-{
-	lua_getfield(L, idx, name);
-	double v = def;
-	if (!lua_isnil(L, -1)) {
-		v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : lo - 1;
-		if (!(v >= lo && v <= hi))
-			luaL_error(L, "private: %s must be between %g and %g%s", name, lo, hi, what);
-	}
-	lua_pop(L, 1);
-	return v;
 }
 
 static lt_grant opt_grant(lua_State *L, int idx)
@@ -60,9 +44,9 @@ void lt_private_setup(lua_State *L, lt_client *c, int idx, bool tier_auto,
 	po.client_id = client_id;
 	po.scope = scope;
 	po.grant = opt_grant(L, idx);
-	po.refresh_fraction = opt_range(L, idx, "refresh_fraction", 0.8, 0.1, 0.95, "");
-	po.auth_timeout_ms = (int64_t)(opt_range(L, idx, "auth_timeout", 10, 0.001, 300,
-						 " seconds") * 1000);
+	po.refresh_fraction = lt_opt_number(L, idx, "refresh_fraction", 0.8, 0.1, 0.95);
+	po.auth_timeout_ms = (int64_t)(lt_opt_number(L, idx, "auth_timeout", 10, 0.001, 300) *
+				       1000);
 	po.tier_auto = tier_auto;
 	lua_getfield(L, idx, "client_secret");
 	if (lua_isnil(L, -1))

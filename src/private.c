@@ -159,21 +159,10 @@ static void limits_done(void *ud, lt_req *r, const lt_req_end *e)
 
 static void restore(lt_priv *p, const char *method, const char *params, lt_req_done_fn done)
 {
-	const lt_method *m = lt_method_find(method);
-	lt_buf b;
-	lt_buf_init(&b, LWS_PRE);
-	char text[200];
-	int n = snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
-			 "\"params\":%s}", method, params);
-	lt_buf_add(&b, text, (size_t)n);
-	lt_req_spec s = lt_req_spec_of(m, method);
-	s.flags = LT_REQ_BOUND | LT_REQ_FIRST;
-	lt_err err;
 	p->restoring++;
-	if (lt_cl_submit(p->cl, &s, &b, p->auth_timeout_ms, done, p, 0, NULL, &err)) {
-		lt_log(LT_LOG_ERROR, "%s: %s", lt_cl_url(p->cl), err.msg);
+	if (lt_cl_background(p->cl, method, params, LT_REQ_BOUND | LT_REQ_FIRST,
+			     p->auth_timeout_ms, done, p))
 		p->restoring--;
-	}
 }
 
 /* ---- the auth exchange ------------------------------------------------------------------- */

@@ -176,6 +176,13 @@ static void to_auth(lt_cl *cl, lt_req *r, bool front)
 
 static void rpc_done(void *ud, lt_done how, lua_State *L);
 
+/* The local limiter says wait d µs and the request may not: its refusal text. */
+static void limit_msg(char *out, size_t n, const char *method, int64_t d)
+{
+	snprintf(out, n, "%s: local rate limit reached, retry after %.3f s; not sent", method,
+		 (double)d / 1e6);
+}
+
 static int set_id(const lt_buf *text, int64_t id, lt_buf *out)
 {
 	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
@@ -214,12 +221,13 @@ static void send_req(lt_cl *cl, lt_req *r)
 
 static void pool_due(lws_sorted_usec_list_t *sul);
 
-/* Move what became ready from WAIT_AUTH to WAIT_LIMIT (in order). */
 static int64_t gated_refusal(lt_cl *cl, const char **msg)
 {
 	return cl->hooks.refusal ? cl->hooks.refusal(cl->hooks.ud, msg) : 0;
 }
 
+/* Move what became ready from WAIT_AUTH to WAIT_LIMIT (in order); while the private layer says
+ * gated requests must fail (auth failed), they end here. */
 static void gate(lt_cl *cl)
 {
 	cl->gate_dirty = false;
@@ -253,8 +261,7 @@ static void pump_pool(lt_cl *cl, int p)
 		int64_t d = cl->o.rl_off ? 0 : lt_rl_delay(&cl->rl, r->pool, r->cost, now);
 		if (d > 0 && (cl->o.policy_error || (r->deadline_us && now + d > r->deadline_us))) {
 			char msg[160];
-			snprintf(msg, sizeof msg, "%s: local rate limit reached, retry after %.3f s; "
-				 "not sent", r->method, (double)d / 1e6);
+			limit_msg(msg, sizeof msg, r->method, d);
 			req_refuse(r, LT_CODE_RATE_LIMIT, msg, (double)d / 1e6);
 			continue;
 		}
@@ -267,9 +274,8 @@ static void pump_pool(lt_cl *cl, int p)
 		}
 		if (!cl->o.rl_off)
 			lt_rl_reserve(&cl->rl, r->pool, r->cost, now);
-		if (r->throttled) {
+		if (r->throttled)
 			cl->rl.waited_s += (double)(now - r->limit_since_us) / 1e6;
-		}
 		send_req(cl, r);
 	}
 }
@@ -333,20 +339,17 @@ static void deadline_due(lws_sorted_usec_list_t *sul)
 	lt_cl *cl = r->cl;
 	cl->stats.timeouts++;
 	lt_req_end e = {LT_DONE_TIMEOUT, r->state == LT_REQ_SENT, LT_CODE_TIMEOUT, NULL, 0, NULL};
+	char msg[240];
 	if (r->state == LT_REQ_SENT) {
 		lt_rpc_cancel(cl->rpc, r->id);
 		e.msg = "no answer within the timeout (the request was sent and may have been "
 			"executed)";
-	} else if (r->state == LT_REQ_WAIT_AUTH && !cl->open) {
-		char msg[240];
+	} else if (r->state == LT_REQ_WAIT_AUTH && !cl->open) { /* say why it never left */
 		snprintf(msg, sizeof msg, "not connected (%s); not sent",
 			 cl->down_reason[0] ? cl->down_reason : "still connecting");
 		e.how = LT_DONE_REFUSED;
 		e.code = LT_CODE_NOT_SENT;
 		e.msg = msg;
-		req_end(r, &e);
-		lt_loop_wake(cl->loop);
-		return;
 	} else if (r->state == LT_REQ_WAIT_AUTH)
 		e.msg = "not authenticated within the timeout; not sent";
 	else
@@ -428,8 +431,9 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 				*out = NULL;
 			req_free(r);
 			cl->stats.refused++;
-			return lt_err_set(err, LT_EFULL, "%s: local rate limit reached, retry after "
-					  "%.3f s; not sent", s->method, (double)d / 1e6);
+			char msg[160];
+			limit_msg(msg, sizeof msg, s->method, d);
+			return lt_err_set(err, LT_EFULL, "%s", msg);
 		}
 	}
 	r->state = LT_REQ_WAIT_AUTH;
@@ -440,6 +444,44 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 	pump(cl);
 	r->in_submit = false;
 	return 0;
+}
+
+void lt_cl_log_outcome(void *ud, lt_req *r, const lt_req_end *e)
+{
+	lt_cl *cl = ud;
+	if (e->how == LT_DONE_ERROR) {
+		lua_getfield(e->L, -1, "message");
+		lt_log(LT_LOG_WARN, "%s: %s: the venue refused it (%lld: %s)", cl->url,
+		       lt_req_method(r), (long long)e->code,
+		       lua_type(e->L, -1) == LUA_TSTRING ? lua_tostring(e->L, -1) : "error");
+		lua_pop(e->L, 1);
+	} else if (e->how != LT_DONE_RESULT)
+		lt_log(LT_LOG_WARN, "%s: %s: %s", cl->url, lt_req_method(r),
+		       e->msg ? e->msg : "no answer");
+	if (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR)
+		lua_pop(e->L, 1);
+}
+
+int lt_cl_background(lt_cl *cl, const char *method, const char *params, unsigned flags,
+		     int64_t timeout_ms, lt_req_done_fn done, void *ud)
+{
+	lt_buf b;
+	lt_buf_init(&b, LWS_PRE);
+	lt_buf_add(&b, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":", 33);
+	lt_jw_string(&b, method, strlen(method));
+	if (params) {
+		lt_buf_add(&b, ",\"params\":", 10);
+		lt_buf_add(&b, params, strlen(params));
+	}
+	lt_buf_add(&b, "}", 1);
+	lt_req_spec s = lt_req_spec_of(lt_method_find(method), method);
+	s.flags = flags;
+	lt_err err;
+	int rc = lt_cl_submit(cl, &s, &b, timeout_ms, done ? done : lt_cl_log_outcome,
+			      done ? ud : cl, 0, NULL, &err);
+	if (rc)
+		lt_log(LT_LOG_WARN, "%s: %s", cl->url, err.msg);
+	return rc;
 }
 
 int64_t lt_cl_refusal(const lt_cl *cl, double *retry_after)
@@ -465,7 +507,6 @@ void lt_req_withdraw(lt_req *r)
 lt_req_state lt_req_get_state(const lt_req *r) { return r->state; }
 const char *lt_req_method(const lt_req *r) { return r->method; }
 int64_t lt_req_id(const lt_req *r) { return r->id; }
-unsigned lt_req_flags(const lt_req *r) { return r->flags; }
 uint64_t lt_req_auth_epoch(const lt_req *r) { return r->auth_epoch; }
 uint64_t lt_req_tag(const lt_req *r) { return r->tag; }
 
@@ -506,9 +547,4 @@ void lt_reqs_close(lt_cl *cl)
 		refuse_due(&cl->refusing.head->sul);
 }
 
-void lt_reqs_pump(lt_cl *cl)
-{
-	cl->gate_dirty = true;
-	pump(cl);
-}
 

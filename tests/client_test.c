@@ -82,16 +82,7 @@ static int setup(void **state)
 {
 	fx *f = calloc(1, sizeof *f);
 	assert_non_null(f);
-	f->L = luaL_newstate();
-	assert_non_null(f->L);
-	luaL_openlibs(f->L);
-	lt_err err;
-	assert_int_equal(lt_loop_new(&f->loop, &err), 0);
-	lt_fake_tp_init(&f->tp);
-	f->o.transport = &lt_fake_transport;
-	f->o.now_us = lt_fake_now_us;
-	f->o.ws.url = "wss://fake.invalid/ws/api/v2";
-	lt_fake_clock_us = CLOCK0;
+	lt_fake_env_open(&f->L, &f->loop, &f->tp, &f->o, CLOCK0);
 	lt_test_in_submit = 0;
 	lt_test_seq = 0;
 	*state = f;
@@ -103,9 +94,7 @@ static int teardown(void **state)
 	fx *f = *state;
 	lt_test_in_submit = 0;
 	lt_cl_free(f->cl);
-	lt_fake_tp_free(&f->tp);
-	lt_loop_free(f->loop);
-	lua_close(f->L);
+	lt_fake_env_close(f->L, f->loop, &f->tp);
 	free(f->big);
 	free(f->big_calls);
 	free(f);

@@ -8,7 +8,9 @@
 
 #include "fake_transport.h"
 
+#include <lauxlib.h>
 #include <libwebsockets.h>
+#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +174,26 @@ int64_t lt_test_run(lt_loop *loop, int64_t ms, bool (*done)(void *arg), void *ar
 		assert_int_equal(lt_loop_service(loop), 0);
 	lws_sul_cancel(&k.sul);
 	return (lt_now_us() - start) / 1000;
+}
+
+void lt_fake_env_open(lua_State **L, lt_loop **loop, lt_fake_tp *tp, lt_cl_opts *o,
+		      int64_t clock0_us)
+{
+	*L = luaL_newstate();
+	assert_non_null(*L);
+	luaL_openlibs(*L);
+	lt_err err;
+	assert_int_equal(lt_loop_new(loop, &err), 0);
+	lt_fake_tp_init(tp);
+	o->transport = &lt_fake_transport;
+	o->now_us = lt_fake_now_us;
+	o->ws.url = "wss://fake.invalid/ws/api/v2";
+	lt_fake_clock_us = clock0_us;
+}
+
+void lt_fake_env_close(lua_State *L, lt_loop *loop, lt_fake_tp *tp)
+{
+	lt_fake_tp_free(tp);
+	lt_loop_free(loop);
+	lua_close(L);
 }

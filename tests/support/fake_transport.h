@@ -76,4 +76,11 @@ int64_t lt_fake_now_us(void);
  * the milliseconds that passed. */
 int64_t lt_test_run(lt_loop *loop, int64_t ms, bool (*done)(void *arg), void *arg);
 
+/* What every lifecycle test starts from: a Lua state with the standard libraries, a real
+ * loop, the fake transport and client options that use it and the fake clock (set to
+ * clock0_us). env_close releases them (the client must be freed first). */
+void lt_fake_env_open(lua_State **L, lt_loop **loop, lt_fake_tp *tp, lt_cl_opts *o,
+		      int64_t clock0_us);
+void lt_fake_env_close(lua_State *L, lt_loop *loop, lt_fake_tp *tp);
+
 #endif

@@ -48,6 +48,7 @@ static void shutdown_run(lt_rt *rt)
 	while (rt->tasks)
 		lt_task_kill(rt->tasks);
 	rt->ready_head = rt->ready_tail = NULL;
+	rt->nready = 0;
 	lt_clients_close_all(rt);
 	int64_t deadline = lt_now_us() + 2000000;
 	while (*lt_loop_conn_count(rt->loop) > 0 && lt_now_us() < deadline)
@@ -263,6 +264,7 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 	luaL_newlib(L, fns);
 	lua_pushlightuserdata(L, NULL);
 	lua_setfield(L, -2, "null");
+	lt_sched_open(L);
 	lt_client_open(L);
 	lt_subs_open(L);
 	lt_lua_secret_open(L);

@@ -32,6 +32,7 @@ typedef struct lt_rt {
 	lt_task *tasks;           /* every live task */
 	lt_task *ready_head, *ready_tail;
 	int ntasks;
+	int nready;               /* tasks on the ready queue */
 	lt_client *clients;       /* open clients, closed when lt.run ends */
 	bool running;
 	volatile sig_atomic_t interrupted;
@@ -40,6 +41,8 @@ typedef struct lt_rt {
 	unsigned next_task_id;
 	lt_task *by_id[256];      /* live tasks by id (their generation): lt_task_find */
 	int max_tasks;            /* live tasks at most (0 = LT_MAX_TASKS) */
+	unsigned next_group;      /* the last task group handed out */
+	unsigned spawn_group;     /* set by core._spawn_in while it spawns */
 } lt_rt;
 
 /* The runtime of L's state (created on first use). */
@@ -89,6 +92,20 @@ lt_task *lt_task_find(lt_rt *rt, unsigned id);
 /* The task's id (never reused) and its coroutine. */
 unsigned lt_task_id(const lt_task *t);
 lua_State *lt_task_thread(lt_task *t);
+
+/* Task groups: every task belongs to one (0: the runtime's own); a task spawned by a task
+ * joins its group, core._spawn_in(g, fn) starts one in group g. The runner gives each strategy
+ * version a group so that a reload can end exactly that version's tasks.
+ * lt_group_cancel: every task of g except the caller is cancelled: its pending await is
+ * withdrawn and it resumes by raising the value at err_idx, as does every later await; tasks
+ * that never ran are dropped. Returns how many were cancelled. An error that is the group's
+ * cancel value ends the task without a "task failed" log.
+ * lt_group_end: kill what is left of g (to-be-closed variables run) and forget its error.
+ * lt_sched_open: the core._*group* functions on the table at the top of L's stack. */
+int lt_group_cancel(lt_rt *rt, lua_State *L, unsigned g, int err_idx);
+int lt_group_count(const lt_rt *rt, unsigned g);
+void lt_group_end(lt_rt *rt, lua_State *L, unsigned g);
+void lt_sched_open(lua_State *L);
 
 /* Close every open client (lua_client.c); used when lt.run ends. */
 void lt_clients_close_all(lt_rt *rt);

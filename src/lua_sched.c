@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <libwebsockets.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,11 @@ struct lt_task {
 	lt_task *ready_next;
 	lt_task *id_next;         /* rt->by_id chain */
 	bool in_ready;
+	bool started;             /* resumed at least once */
+	bool cancelled;           /* its group was cancelled: every await raises the group's error */
+	unsigned group;           /* its task group (0: the runtime's own); see lua_rt.h */
+	lua_KFunction k;          /* the continuation of the current await (run by k_task) */
+	lua_KContext kctx;
 };
 
 static const char RT_KEY = 'r';
@@ -114,6 +120,30 @@ static void set_task(lua_State *L, lua_State *co, lt_task *t)
 	lua_pop(L, 1);
 }
 
+/* The error of a cancelled group: registry[&CANCEL_KEY][group]. */
+static const char CANCEL_KEY = 'c';
+
+static void push_cancel_errors(lua_State *L)
+{
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CANCEL_KEY) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_rawsetp(L, LUA_REGISTRYINDEX, &CANCEL_KEY);
+	}
+}
+
+static int raise_cancelled(lua_State *L, lt_task *t)
+{
+	push_cancel_errors(L);
+	if (lua_rawgeti(L, -1, t->group) == LUA_TNIL)
+		lua_pushliteral(L, "cancelled: the task's group was cancelled");
+	return lua_error(L);
+}
+
+static int k_task(lua_State *L, int status, lua_KContext ctx);
+static void make_ready(lt_task *t);
+
 lt_task *lt_task_require(lua_State *L, const char *what)
 {
 	lt_task *t = lt_task_of(L);
@@ -124,6 +154,12 @@ lt_task *lt_task_require(lua_State *L, const char *what)
 		luaL_error(L, "%s: cannot wait here: awaitable calls do not work inside metamethods, "
 			   "iterators, table.sort comparators, string.gsub callbacks or the top level "
 			   "of a required chunk", what);
+	if (t->cancelled) { /* to the back of the queue first, then raise: a task that swallows
+			     * its error in a loop cannot starve the others */
+		t->k = NULL;
+		make_ready(t);
+		lua_yieldk(L, 0, (lua_KContext)t, k_task);
+	}
 	return t;
 }
 
@@ -134,6 +170,7 @@ static void make_ready(lt_task *t)
 	if (t->in_ready)
 		return;
 	t->in_ready = true;
+	rt->nready++;
 	t->ready_next = NULL;
 	if (rt->ready_tail)
 		rt->ready_tail->ready_next = t;
@@ -161,6 +198,8 @@ lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 	(void)fidx; /* fidx is top - nargs: function and args move in order */
 	lua_xmove(L, t->co, nargs + 1);
 	t->rt = rt;
+	lt_task *parent = rt->spawn_group ? NULL : lt_task_of(L);
+	t->group = rt->spawn_group ? rt->spawn_group : parent ? parent->group : 0;
 	do /* 0 means "no task" to completions; a wrapped counter skips ids still alive */
 		t->id = ++rt->next_task_id;
 	while (t->id == 0 || lt_task_find(rt, t->id));
@@ -187,6 +226,16 @@ lt_task *lt_task_find(lt_rt *rt, unsigned id)
 }
 lua_State *lt_task_thread(lt_task *t) { return t->co; }
 
+/* Every await resumes here first: a task whose group was cancelled meanwhile raises the
+ * group's error instead of running the awaitable's own continuation. */
+static int k_task(lua_State *L, int status, lua_KContext ctx)
+{
+	lt_task *t = (lt_task *)ctx;
+	if (t->cancelled)
+		return raise_cancelled(L, t);
+	return t->k(L, status, t->kctx);
+}
+
 int lt_task_await(lua_State *L, lt_task *t, lt_wait_cancel cancel, void *obj, int64_t id,
 		  lua_KFunction k, lua_KContext ctx)
 {
@@ -194,7 +243,9 @@ int lt_task_await(lua_State *L, lt_task *t, lt_wait_cancel cancel, void *obj, in
 	t->cancel = cancel;
 	t->wait_obj = obj;
 	t->wait_id = id;
-	return lua_yieldk(L, 0, ctx, k);
+	t->k = k;
+	t->kctx = ctx;
+	return lua_yieldk(L, 0, (lua_KContext)t, k_task);
 }
 
 void lt_task_wake(lt_task *t, lua_State *from, int n)
@@ -240,6 +291,7 @@ static void task_free(lt_task *t)
 {
 	lt_rt *rt = t->rt;
 	if (t->in_ready) { /* unlink from the ready queue */
+		rt->nready--;
 		lt_task **pp = &rt->ready_head, *prev = NULL;
 		while (*pp != t) {
 			prev = *pp;
@@ -288,6 +340,18 @@ void lt_task_kill(lt_task *t)
 	task_free(t);
 }
 
+/* Did t end with its group's cancel error (on top of co)? Not a failure: not logged. */
+static bool is_cancel_error(lt_task *t, lua_State *co)
+{
+	if (!t->cancelled || lua_type(co, -1) != LUA_TTABLE)
+		return false;
+	push_cancel_errors(co);
+	lua_rawgeti(co, -1, t->group);
+	bool same = lua_rawequal(co, -1, -3);
+	lua_pop(co, 2);
+	return same;
+}
+
 /* The one resume function: runs t until it waits, yields, returns or fails. */
 static void task_resume(lt_task *t)
 {
@@ -296,6 +360,7 @@ static void task_resume(lt_task *t)
 	int nres = 0, nargs = t->nargs;
 	t->nargs = 0;
 	t->state = T_RUNNING;
+	t->started = true;
 	int st = lua_resume(co, rt->L, nargs, &nres);
 	if (st == LUA_YIELD) {
 		lua_pop(co, nres);
@@ -314,7 +379,9 @@ static void task_resume(lt_task *t)
 			rt->main_error_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
 			rt->interrupted = 1;
 		} else {
-			lt_log(LT_LOG_ERROR, "task %u failed: %s", t->id, lua_tostring(rt->L, -1));
+			if (!is_cancel_error(t, co))
+				lt_log(LT_LOG_ERROR, "task %u failed: %s", t->id,
+				       lua_tostring(rt->L, -1));
 			lua_pop(rt->L, 1);
 		}
 		close_thread(t);
@@ -324,12 +391,148 @@ static void task_resume(lt_task *t)
 
 void lt_sched_drain(lt_rt *rt)
 {
-	while (rt->ready_head) {
+	/* only the tasks ready now: one that yields again at once (a bare coroutine.yield in a
+	 * loop, a cancelled task swallowing its error) runs again after the next poll, so I/O and
+	 * timers are never starved; the poll then returns at once */
+	for (int budget = rt->nready; budget > 0 && rt->ready_head; budget--) {
 		lt_task *t = rt->ready_head;
 		rt->ready_head = t->ready_next;
 		if (!rt->ready_head)
 			rt->ready_tail = NULL;
 		t->in_ready = false;
+		rt->nready--;
 		task_resume(t);
 	}
+	if (rt->ready_head)
+		lt_loop_wake(rt->loop);
+}
+
+/* ---- task groups ------------------------------------------------------------------------- */
+
+int lt_group_cancel(lt_rt *rt, lua_State *L, unsigned g, int err_idx)
+{
+	err_idx = lua_absindex(L, err_idx);
+	push_cancel_errors(L);
+	lua_pushvalue(L, err_idx);
+	lua_rawseti(L, -2, g);
+	lua_pop(L, 1);
+	lt_task *self = lt_task_of(L);
+	int n = 0;
+	for (lt_task *t = rt->tasks, *next; t; t = next) {
+		next = t->next;
+		if (t->group != g || t == self || t->cancelled)
+			continue;
+		n++;
+		t->cancelled = true;
+		if (t->state == T_READY && !t->started) { /* nothing ran yet: nothing to unwind */
+			lt_task_kill(t);
+		} else if (t->state == T_WAITING) {
+			if (t->cancel)
+				t->cancel(t->wait_obj, t->wait_id);
+			t->cancel = NULL;
+			lws_sul_cancel(&t->sul);
+			t->nargs = 0;
+			make_ready(t); /* k_task raises the group's error */
+		}
+	}
+	return n;
+}
+
+int lt_group_count(const lt_rt *rt, unsigned g)
+{
+	int n = 0;
+	for (const lt_task *t = rt->tasks; t; t = t->next)
+		n += t->group == g;
+	return n;
+}
+
+void lt_group_end(lt_rt *rt, lua_State *L, unsigned g)
+{
+	lt_task *self = lt_task_of(L);
+	for (bool again = true; again;) { /* a closing task may spawn: look again until none */
+		again = false;
+		for (lt_task *t = rt->tasks; t; t = t->next)
+			if (t->group == g && t != self) {
+				t->cancelled = true;
+				lt_task_kill(t);
+				again = true;
+				break;
+			}
+	}
+	push_cancel_errors(L);
+	lua_pushnil(L);
+	lua_rawseti(L, -2, g);
+	lua_pop(L, 1);
+}
+
+static unsigned check_group(lua_State *L, int idx)
+{
+	lua_Integer g = luaL_checkinteger(L, idx);
+	luaL_argcheck(L, g > 0 && g <= (lua_Integer)UINT_MAX, idx, "not a task group");
+	return (unsigned)g;
+}
+
+/* core._new_group() -> g: a fresh task group id (> 0). */
+static int l_new_group(lua_State *L)
+{
+	lt_rt *rt = lt_rt_get(L);
+	lua_pushinteger(L, ++rt->next_group);
+	return 1;
+}
+
+/* core._spawn_in(g, fn, ...) -> task id: like lt.spawn, but the task (and what it spawns)
+ * belongs to group g. */
+static int l_spawn_in(lua_State *L)
+{
+	lt_rt *rt = lt_rt_get(L);
+	unsigned g = check_group(L, 1);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	if (!rt->running)
+		return luaL_error(L, "spawn: only inside lt.run");
+	rt->spawn_group = g;
+	lt_task *t = lt_task_spawn(rt, L, 2, lua_gettop(L) - 2);
+	rt->spawn_group = 0;
+	lua_pushinteger(L, lt_task_id(t));
+	return 1;
+}
+
+/* core._cancel_group(g, err) -> n: every task of g but the caller is cancelled: its pending
+ * await (and every later one) raises err; tasks that never ran are dropped. */
+static int l_cancel_group(lua_State *L)
+{
+	unsigned g = check_group(L, 1);
+	luaL_checkany(L, 2);
+	lua_pushinteger(L, lt_group_cancel(lt_rt_get(L), L, g, 2));
+	return 1;
+}
+
+/* core._end_group(g): kill what is left of g (to-be-closed variables run) and forget its
+ * error. */
+static int l_end_group(lua_State *L)
+{
+	lt_group_end(lt_rt_get(L), L, check_group(L, 1));
+	return 0;
+}
+
+/* core._group_count(g) -> live tasks of g; core._group() -> the calling task's group. */
+static int l_group_count(lua_State *L)
+{
+	lua_pushinteger(L, lt_group_count(lt_rt_get(L), check_group(L, 1)));
+	return 1;
+}
+
+static int l_group(lua_State *L)
+{
+	lt_task *t = lt_task_of(L);
+	lua_pushinteger(L, t ? t->group : 0);
+	return 1;
+}
+
+void lt_sched_open(lua_State *L)
+{
+	static const luaL_Reg fns[] = {{"_new_group", l_new_group}, {"_spawn_in", l_spawn_in},
+				       {"_cancel_group", l_cancel_group}, {"_end_group", l_end_group},
+				       {"_group_count", l_group_count}, {"_group", l_group},
+				       {NULL, NULL}};
+	luaL_setfuncs(L, fns, 0);
 }

@@ -245,6 +245,7 @@ static int k_next(lua_State *L, int status, lua_KContext ctx)
 int lt_sub_next(lua_State *L)
 {
 	lt_sub *s = check_sub(L, 1);
+	lt_task *t = lt_task_require(L, "sub_next"); /* first: a cancelled task takes nothing */
 	if (s->qhead < s->qtail) {
 		lua_getiuservalue(L, 1, 2);
 		lua_rawgeti(L, -1, s->qhead);
@@ -258,7 +259,6 @@ int lt_sub_next(lua_State *L)
 		lua_pushnil(L);
 		return 1;
 	}
-	lt_task *t = lt_task_require(L, "sub_next");
 	s->waiter = t;
 	return lt_task_await(L, t, cancel_wait, s, 0, k_next, 0);
 }

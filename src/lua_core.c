@@ -265,6 +265,7 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 	lua_pushlightuserdata(L, NULL);
 	lua_setfield(L, -2, "null");
 	lt_sched_open(L);
+	lt_event_open(L);
 	lt_client_open(L);
 	lt_subs_open(L);
 	lt_lua_secret_open(L);

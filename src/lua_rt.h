@@ -106,6 +106,8 @@ int lt_group_cancel(lt_rt *rt, lua_State *L, unsigned g, int err_idx);
 int lt_group_count(const lt_rt *rt, unsigned g);
 void lt_group_end(lt_rt *rt, lua_State *L, unsigned g);
 void lt_sched_open(lua_State *L);
+/* core._event (lua_event.c) on the table at the top of L's stack. */
+void lt_event_open(lua_State *L);
 
 /* Close every open client (lua_client.c); used when lt.run ends. */
 void lt_clients_close_all(lt_rt *rt);

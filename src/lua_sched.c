@@ -528,11 +528,20 @@ static int l_group(lua_State *L)
 	return 1;
 }
 
+/* core._cancelled() -> was the calling task's group cancelled? */
+static int l_cancelled(lua_State *L)
+{
+	lt_task *t = lt_task_of(L);
+	lua_pushboolean(L, t && t->cancelled);
+	return 1;
+}
+
 void lt_sched_open(lua_State *L)
 {
 	static const luaL_Reg fns[] = {{"_new_group", l_new_group}, {"_spawn_in", l_spawn_in},
 				       {"_cancel_group", l_cancel_group}, {"_end_group", l_end_group},
 				       {"_group_count", l_group_count}, {"_group", l_group},
+				       {"_cancelled", l_cancelled},
 				       {NULL, NULL}};
 	luaL_setfuncs(L, fns, 0);
 }

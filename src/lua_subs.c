@@ -39,6 +39,7 @@ typedef struct lt_sub {
 	lua_Integer qhead, qtail;
 	int policy;
 	bool confirmed, resyncing;
+	bool multi;            /* more than one channel: the queue keeps each message's channel */
 	lua_Integer cap, high_water;
 	unsigned long long dropped, resyncs, delivered;
 } lt_sub;
@@ -113,6 +114,8 @@ static void clear_queue(lua_State *L, int sub_idx, lt_sub *s)
 {
 	lua_newtable(L);
 	lua_setiuservalue(L, sub_idx, 2);
+	lua_newtable(L);
+	lua_setiuservalue(L, sub_idx, 3);
 	s->qhead = s->qtail = 1;
 }
 
@@ -133,8 +136,7 @@ static void sub_close(lua_State *L, int sub_idx, bool unsubscribe)
 	if (s->waiter) {
 		lt_task *w = s->waiter;
 		s->waiter = NULL;
-		lua_pushnil(L);
-		lt_task_wake(w, L, 1);
+		lt_task_wake(w, L, 0);
 	}
 }
 
@@ -207,23 +209,30 @@ int lt_subs_deliver(lt_client *c, const char *channel, lua_State *L)
 		s->resyncing = false;
 	}
 	s->delivered++;
-	if (s->waiter) {
-		lt_task *w = s->waiter;
-		s->waiter = NULL;
-		lt_task_wake(w, L, 1);
-		lua_pop(L, 1);
-		return 0;
-	}
 	if (s->qtail - s->qhead >= s->cap && !overflow(L, sub_idx, s, channel)) {
 		lua_settop(L, sub_idx - 1);
 		return 0;
 	}
+	/* queued even when the pump waits: a message leaves the queue only when the pump runs,
+	 * so a pump ended before it ran (a reload) loses nothing */
 	lua_getiuservalue(L, sub_idx, 2); /* sub data queue */
 	lua_insert(L, -2);
-	lua_rawseti(L, -2, s->qtail++);
+	lua_rawseti(L, -2, s->qtail);
+	if (s->multi) {
+		lua_getiuservalue(L, sub_idx, 3);
+		lua_pushstring(L, channel);
+		lua_rawseti(L, -2, s->qtail);
+		lua_pop(L, 1);
+	}
+	s->qtail++;
 	if (s->qtail - s->qhead > s->high_water)
 		s->high_water = s->qtail - s->qhead;
 	lua_pop(L, 2);
+	if (s->waiter) {
+		lt_task *w = s->waiter;
+		s->waiter = NULL;
+		lt_task_wake(w, L, 0);
+	}
 	return 0;
 }
 
@@ -233,28 +242,49 @@ static void cancel_wait(void *obj, int64_t id)
 	((lt_sub *)obj)->waiter = NULL;
 }
 
+/* Pop the queue's head: message, channel (sub at 1). */
+static int pop_head(lua_State *L, lt_sub *s)
+{
+	lua_getiuservalue(L, 1, 2);
+	lua_rawgeti(L, -1, s->qhead);
+	lua_pushnil(L);
+	lua_rawseti(L, -3, s->qhead);
+	if (s->multi) {
+		lua_getiuservalue(L, 1, 3);
+		lua_rawgeti(L, -1, s->qhead);
+		lua_pushnil(L);
+		lua_rawseti(L, -3, s->qhead);
+		lua_remove(L, -2);
+	} else {
+		lua_getiuservalue(L, 1, 1);
+		lua_rawgeti(L, -1, 1);
+		lua_remove(L, -2);
+	}
+	if (++s->qhead == s->qtail)
+		s->qhead = s->qtail = 1;
+	return 2;
+}
+
 static int k_next(lua_State *L, int status, lua_KContext ctx)
 {
-	(void)L;
 	(void)status;
 	(void)ctx;
+	lt_sub *s = check_sub(L, 1);
+	if (s->qhead < s->qtail)
+		return pop_head(L, s);
+	lua_pushnil(L); /* closed */
 	return 1;
 }
 
-/* core.sub_next(sub) — the next message, waiting for one; nil once the subscription is closed. */
+/* core.sub_next(sub) — the next message and its channel, waiting for one; nil once the
+ * subscription is closed. Raises in a task whose group was cancelled, taking nothing. */
 int lt_sub_next(lua_State *L)
 {
 	lt_sub *s = check_sub(L, 1);
+	lua_settop(L, 1);
 	lt_task *t = lt_task_require(L, "sub_next"); /* first: a cancelled task takes nothing */
-	if (s->qhead < s->qtail) {
-		lua_getiuservalue(L, 1, 2);
-		lua_rawgeti(L, -1, s->qhead);
-		lua_pushnil(L);
-		lua_rawseti(L, -3, s->qhead++);
-		if (s->qhead == s->qtail)
-			s->qhead = s->qtail = 1;
-		return 1;
-	}
+	if (s->qhead < s->qtail)
+		return pop_head(L, s);
 	if (!s->c) {
 		lua_pushnil(L);
 		return 1;
@@ -374,6 +404,7 @@ static void register_channels(lua_State *L, lt_client *c, lt_sub *s)
 			s->policy = p;
 		lua_pushvalue(L, 6);
 		lua_rawset(L, -4);
+		s->multi = i > 1;
 	}
 	lua_pop(L, 3);
 	s->cap = s->policy == POLICY_NEVER ? CAP_NEVER : CAP_DROPPABLE;
@@ -397,7 +428,7 @@ int lt_client_subscribe(lua_State *L)
 	lt_buf_free(&scratch);
 	if (rc)
 		return luaL_error(L, "subscribe: %s", err.msg);
-	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 2);         /* 6 */
+	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 3);         /* 6 */
 	memset(s, 0, sizeof *s);
 	s->c = c;
 	s->qhead = s->qtail = 1;
@@ -406,6 +437,8 @@ int lt_client_subscribe(lua_State *L)
 	lua_setiuservalue(L, 6, 1);
 	lua_newtable(L);
 	lua_setiuservalue(L, 6, 2);
+	lua_newtable(L);
+	lua_setiuservalue(L, 6, 3);
 	register_channels(L, c, s);
 	if (lua_istable(L, 4)) { /* {timeout = s, max_queue = n} */
 		lua_getfield(L, 4, "max_queue");
@@ -559,6 +592,64 @@ static int l_sub_close(lua_State *L)
 	return 0;
 }
 
+/* sub:_drop(channel) -> true: stop receiving one of the subscription's channels (unsubscribed
+ * at the venue, removed from the registry); closes the subscription when it was the last one.
+ * false when the subscription does not hold it. The runner's hot reload releases channels
+ * only the old version used with it. */
+static int l_sub_drop(lua_State *L)
+{
+	lt_sub *s = check_sub(L, 1);
+	luaL_checkstring(L, 2);
+	lua_settop(L, 2);
+	lua_getiuservalue(L, 1, 1);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 3), at = 0;
+	for (lua_Integer i = 1; i <= n && !at; i++) {
+		lua_rawgeti(L, 3, i);
+		if (lua_rawequal(L, -1, 2))
+			at = i;
+		lua_pop(L, 1);
+	}
+	if (!s->c || !at) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (n == 1) {
+		sub_close(L, 1, true);
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	for (lua_Integer i = at; i < n; i++) { /* remove it from the list */
+		lua_rawgeti(L, 3, i + 1);
+		lua_rawseti(L, 3, i);
+	}
+	lua_pushnil(L);
+	lua_rawseti(L, 3, n);
+	if (!s->c->closed) {
+		push_map(L, s->c);
+		lua_pushvalue(L, 2);
+		lua_pushnil(L);
+		lua_rawset(L, -3);
+		lua_pop(L, 1);
+		if (s->confirmed) {
+			lua_createtable(L, 0, 1);
+			lua_createtable(L, 1, 0);
+			lua_pushvalue(L, 2);
+			lua_rawseti(L, -2, 1);
+			lua_setfield(L, -2, "channels");
+			lt_fire(L, s->c, sub_method(s->c, false), -1);
+		}
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sub:_is_open() -> false once the subscription was closed (by close, or by the runtime). */
+static int l_sub_is_open(lua_State *L)
+{
+	lua_pushboolean(L, check_sub(L, 1)->c != NULL);
+	return 1;
+}
+
 static int l_sub_channels(lua_State *L)
 {
 	check_sub(L, 1);
@@ -645,7 +736,9 @@ static int l_set_pump(lua_State *L)
 void lt_subs_open(lua_State *L)
 {
 	static const luaL_Reg meths[] = {{"close", l_sub_close}, {"channels", l_sub_channels},
-					 {"stats", l_sub_stats}, {NULL, NULL}};
+					 {"stats", l_sub_stats}, {"_drop", l_sub_drop},
+					 {"_is_open", l_sub_is_open},
+					 {NULL, NULL}};
 	if (luaL_newmetatable(L, LT_SUB_MT)) {
 		luaL_newlib(L, meths);
 		lua_setfield(L, -2, "__index");

@@ -36,6 +36,13 @@ static void run_usage(FILE *f)
 	      "demo account on the built-in venue; DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET\n"
 	      "elsewhere), ctx.config the --set values, ctx.log(level, fmt, ...) logs.\n"
 	      "\n"
+	      "Hot reload: saving the strategy file (or a module it loaded from its directory), or\n"
+	      "SIGHUP, loads the new version in a fresh environment; if it compiles and loads, the old\n"
+	      "version's tasks end (their awaits raise err.kind \"reloaded\"), its stop(ctx, \"reload\")\n"
+	      "returns a state and the new version's start(ctx, state) gets it. Connections, the\n"
+	      "channels both versions subscribe and the open orders (ctx.orders) carry over; if the\n"
+	      "new start() fails, the old version starts again with that state.\n"
+	      "\n"
 	      "Ctrl-C or SIGTERM: stop(ctx, \"shutdown\") runs inside the loop (it may await) for at\n"
 	      "most --stop-timeout seconds; then the open orders this run placed are cancelled and\n"
 	      "their answers awaited (at most --cancel-timeout seconds), the connections close and the\n"
@@ -53,6 +60,8 @@ static void run_usage(FILE *f)
 	      "  --stop-timeout S  seconds stop(ctx, \"shutdown\") may take (default 10)\n"
 	      "  --cancel-timeout S  seconds for cancelling this run's orders at exit (default 10)\n"
 	      "  --keep-orders     leave this run's open orders on the venue at exit\n"
+	      "  --start-timeout S seconds start(ctx, state) may take (default 10)\n"
+	      "  --no-watch        do not reload when the files change (SIGHUP still reloads)\n"
 	      "  --log-level L     error, warn, info (default) or debug\n"
 	      "  -h, --help        this help\n", f);
 }
@@ -74,10 +83,14 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--secret-file") == 0 ? "secret_file"
 				  : strcmp(a, "--stop-timeout") == 0 ? "stop_timeout"
 				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
+				  : strcmp(a, "--start-timeout") == 0 ? "start_timeout"
 								  : NULL;
-		if (strcmp(a, "--keep-orders") == 0) {
+		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
+				   : strcmp(a, "--no-watch") == 0  ? "no_watch"
+								   : NULL;
+		if (flag) {
 			lua_pushboolean(L, 1);
-			lua_setfield(L, -2, "keep_orders");
+			lua_setfield(L, -2, flag);
 			continue;
 		}
 		if (key || strcmp(a, "--set") == 0) {

@@ -59,16 +59,21 @@ M.sim = sim
 -- Example: `local url, ca = lt.sim.start(1, { accounts = "alice:s3cret" })`.
 function sim.start(seed, opts) return core.sim_start(seed, opts) end
 
--- The handler task of every subscription: messages in order, one at a time; a handler that
--- raises is logged with its traceback and keeps receiving.
-core._set_pump(function(sub, handler)
+-- The handler task of every subscription: messages in order, one at a time, as
+-- handler(msg, sub, channel); a handler that raises is logged with its traceback and keeps
+-- receiving. A task ended by a reload (core._cancelled()) ends here too, quietly.
+function core._pump(sub, handler)
   while true do
-    local msg = core.sub_next(sub)
+    local msg, channel = core.sub_next(sub)
     if msg == nil then return end
-    local ok, err = xpcall(handler, debug.traceback, msg, sub)
-    if not ok then core.log("error", "subscription handler failed: " .. tostring(err)) end
+    local ok, err = xpcall(handler, debug.traceback, msg, sub, channel)
+    if not ok then
+      if core._cancelled() then error(err, 0) end
+      core.log("error", "subscription handler failed: " .. tostring(err))
+    end
   end
-end)
+end
+core._set_pump(core._pump)
 
 --- lt.sim.demo_account(): the in-process venue's ready demo account: client_id (string) and
 -- client_secret (a secret object). Starts the venue if needed.

@@ -28,19 +28,11 @@
 -- strategy never logs in.
 local lt = require "luatrade"
 local core = require "luatrade.core"
+local version = require "luatrade.version"
+local orders = require "luatrade.orders"
+local handover = require "luatrade.handover"
 
-local M = { _VERSION = "runner 0.2.0" }
-
-local function load_strategy(path)
-  local chunk, err = loadfile(path)
-  if not chunk then error("cannot load strategy: " .. err, 0) end
-  local ok, mod = pcall(chunk)
-  if not ok then error("strategy failed while loading: " .. tostring(mod), 0) end
-  if type(mod) ~= "table" or type(mod.start) ~= "function" then
-    error(path .. ": a strategy must return a table with a start(ctx, state) function", 0)
-  end
-  return mod
-end
+local M = { _VERSION = "runner 0.3.0" }
 
 --- The strategy's private client: the demo account on the built-in venue; elsewhere
 -- DERIBIT_CLIENT_ID with DERIBIT_CLIENT_SECRET (or --secret-file); nil without credentials.
@@ -55,138 +47,202 @@ function M.private_client(where, opts)
   return lt.private(o)
 end
 
--- ---- the order book-keeping of one run ------------------------------------------------------
-
-local shutdown_err = setmetatable({ kind = "shutdown", name = "shutting_down", sent = false,
-  retryable = false, message = "the runner is shutting down: no new orders" },
-  { __tostring = function(e) return e.name .. ": " .. e.message end })
-
-local LIVE = { open = true, untriggered = true }
-
--- A proxy of client `real` for the strategy: every method runs on the real client; buy, sell,
--- edit and cancel also keep `own` (ids, instruments, in-flight count, closing flag) up to date.
-local function tracked(real, own)
-  local proxy, cache = {}, {}
-  local function place(method)
-    return function(_, params, ...)
-      if own.closing then return nil, shutdown_err end
-      if type(params) == "table" then
-        if params.label == nil then
-          local p = {}
-          for k, v in pairs(params) do p[k] = v end
-          p.label, params = own.label, p
-        end
-        if type(params.instrument_name) == "string" then own.instruments[params.instrument_name] = true end
-      end
-      own.inflight = own.inflight + 1
-      local r, err = real[method](real, params, ...)
-      own.inflight = own.inflight - 1
-      local o = type(r) == "table" and r.order
-      if type(o) == "table" and o.order_id then
-        own.ids[o.order_id] = LIVE[o.order_state] and (o.instrument_name or true) or nil
-      end
-      return r, err
-    end
-  end
-  local special = {
-    buy = place("buy"), sell = place("sell"),
-    edit = function(_, params, ...)
-      if own.closing then return nil, shutdown_err end
-      own.inflight = own.inflight + 1
-      local r, err = real:edit(params, ...)
-      own.inflight = own.inflight - 1
-      local o = type(r) == "table" and r.order
-      if type(o) == "table" and o.order_id and own.ids[o.order_id] and not LIVE[o.order_state] then
-        own.ids[o.order_id] = nil
-      end
-      return r, err
-    end,
-    cancel = function(_, params, ...)
-      local r, err = real:cancel(params, ...)
-      if (r or (err and (err.name == "order_not_found" or err.name == "not_open_order")))
-         and type(params) == "table" and params.order_id then
-        own.ids[params.order_id] = nil
-      end
-      return r, err
-    end,
-  }
-  return setmetatable(proxy, {
-    __name = "luatrade.runner.Private",
-    __tostring = function() return tostring(real) end,
-    __index = function(_, k)
-      local f = special[k] or cache[k]
-      if f then return f end
-      local v = real[k]
-      if type(v) ~= "function" then return v end
-      f = function(self, ...) return v(self == proxy and real or self, ...) end
-      cache[k] = f
-      return f
-    end,
-  })
+-- The error a reload ends the old version's tasks with (a new one per version).
+local function reloaded_error()
+  return setmetatable({ kind = "reloaded", name = "reloaded", retryable = false,
+    message = "the strategy was reloaded: this task of the old version ended (a call it had " ..
+              "sent is still tracked by the runtime)" },
+    { __tostring = function(e) return e.name .. ": " .. e.message end })
 end
 
--- Wait in this task until pred() or the deadline (lt.now() seconds); returns pred().
-local function wait_until(pred, deadline)
-  while not pred() and lt.now() < deadline do lt.sleep(0.01) end
-  return pred()
-end
-
--- The open orders of `own` on the venue, by order_id -> true; nil, err if a listing failed.
-local function own_open_orders(real, own, timeout)
-  local mine = {}
-  for instrument in pairs(own.instruments) do
-    local list, err = real:get_open_orders_by_instrument({ instrument_name = instrument }, timeout)
-    if not list then return nil, err end
-    for _, o in ipairs(list) do
-      if own.ids[o.order_id] or o.label == own.label then mine[#mine + 1] = o.order_id end
-    end
-  end
-  return mine
-end
-
--- Cancel the open orders this run placed; every cancel awaited, all within `seconds`.
-local function cancel_own(real, own, seconds)
-  local deadline = lt.now() + seconds
-  if not wait_until(function() return own.inflight == 0 end, deadline) then
-    lt.log("warn", "shutdown: %d order call(s) still unanswered", own.inflight)
-  end
-  local ids, err = own_open_orders(real, own, math.max(deadline - lt.now(), 0.1))
-  if not ids then
-    lt.log("warn", "shutdown: cannot list open orders (%s); cancelling every recorded id", tostring(err))
-    ids = {}
-    for id in pairs(own.ids) do ids[#ids + 1] = id end
-  end
-  local pending, failed = #ids, 0
-  for _, id in ipairs(ids) do
-    lt.spawn(function()
-      local _, cerr = real:cancel({ order_id = id }, math.max(deadline - lt.now(), 0.1))
-      if cerr and cerr.name ~= "order_not_found" and cerr.name ~= "not_open_order" then
-        failed = failed + 1
-        lt.log("warn", "shutdown: cancel %s: %s", id, tostring(cerr))
-      end
-      pending = pending - 1
-    end)
-  end
-  if not wait_until(function() return pending == 0 end, deadline) then
-    lt.log("warn", "shutdown: %d cancel(s) unanswered after %g s", pending, seconds)
-  end
-  lt.log("info", "shutdown: cancelled %d open order(s) of this run%s", #ids - pending - failed,
-         failed > 0 and (" (%d failed)"):format(failed) or "")
-end
-
--- Run strategy.stop(ctx, "shutdown") as a task of its own, ended after `seconds`.
-local function bounded_stop(strategy, ctx, seconds)
-  if type(strategy.stop) ~= "function" then return end
-  local done = false
-  local id = lt.spawn(function()
-    local ok, err = pcall(strategy.stop, ctx, "shutdown")
-    if not ok then lt.log("error", "strategy stop failed: %s", tostring(err)) end
-    done = true
+-- Run fn(...) as a task of `group`; wait at most `seconds`. Returns "ok", result |
+-- "error", message | "overran" (the task is then ended).
+local function bounded(group, seconds, fn, ...)
+  local ev, args = core._event(), table.pack(...)
+  local id = core._spawn_in(group, function()
+    local ok, res = xpcall(fn, debug.traceback, table.unpack(args, 1, args.n))
+    if not ev:is_set() then ev:set(ok and "ok" or "error", res) end
   end)
-  if not wait_until(function() return done end, lt.now() + seconds) then
-    core._kill(id)
-    lt.log("warn", "strategy stop overran its %g s limit: ended", seconds)
+  local timer = lt.spawn(function()
+    lt.sleep(seconds)
+    if not ev:is_set() then ev:set("overran") end
+  end)
+  local how, res = ev:wait()
+  core._kill(timer)
+  if how == "overran" then core._kill(id) end
+  return how, res
+end
+
+-- End every task of version (or stop group) `v`: pending awaits raise "reloaded" and the
+-- tasks unwind; what is still alive after a few loop rounds is killed.
+local function end_group(group)
+  core._cancel_group(group, reloaded_error())
+  local deadline = lt.now() + 0.5
+  while core._group_count(group) > 0 and lt.now() < deadline do lt.sleep(0) end
+  core._end_group(group)
+end
+
+-- ---- one run --------------------------------------------------------------------------------
+
+local Run = {}
+Run.__index = Run
+
+function Run:private()
+  if not self.tried then
+    self.tried = true
+    self.real_priv = M.private_client(self.where, self.opts)
   end
+  return self.real_priv
+end
+
+-- A version of the strategy: its module, its task group and its ctx.
+function Run:version(mod)
+  local v = { mod = mod, group = core._new_group() }
+  local run = self
+  local ctx = setmetatable({ config = self.opts.config or {}, orders = self.orders }, {
+    __index = function(t, k)
+      if k ~= "private" then return nil end
+      local rc = run:private()
+      if not rc then return nil end
+      local p = run.H:client(rc, v)
+      rawset(t, "private", p)
+      return p
+    end })
+  function ctx.log(level, fmt, ...) lt.log(level, fmt, ...) end
+  ctx.public = self.H:client(self.real_pub, v)
+  v.ctx = ctx
+  return v
+end
+
+-- Start v with `state`; true, or false, message.
+function Run:start(v, state)
+  self.H.current = v
+  if v.mod.private == true then local _ = v.ctx.private end
+  local how, res = bounded(v.group, self.start_timeout, v.mod.start, v.ctx, state)
+  if how == "ok" then return true end
+  if how == "overran" then return false, ("start overran its %g s limit"):format(self.start_timeout) end
+  return false, tostring(res)
+end
+
+-- Run v.mod.stop(ctx, reason) in a group of its own within the stop limit; returns its state.
+function Run:stop(v, reason)
+  if type(v.mod.stop) ~= "function" then return nil end
+  local g = core._new_group()
+  local how, res = bounded(g, self.stop_timeout, v.mod.stop, v.ctx, reason)
+  end_group(g)
+  self.H:hold(v)
+  if how == "overran" then
+    lt.log("warn", "strategy stop overran its %g s limit: ended", self.stop_timeout)
+  elseif how == "error" then
+    lt.log("error", "strategy stop failed: %s", tostring(res))
+  end
+  return how == "ok" and res or nil
+end
+
+-- End version v: its tasks end ("reloaded"), its channels are held for the next version.
+function Run:finish(v)
+  end_group(v.group)
+  self.H:hold(v)
+  if self.H.current == v then self.H.current = nil end
+end
+
+--- Reload: load and compile the new version first (an error keeps the old one untouched);
+-- end the old version's tasks, run its stop(ctx, "reload") and hand the state it returns to
+-- the new version's start(ctx, state). If that start fails, what it started is undone and the
+-- old version starts again with the same state. Channels nobody took are then unsubscribed.
+function Run:reload(trigger)
+  local t0 = lt.now()
+  local mod, err, files = version.load(self.path)
+  if mod then files = err end
+  for _, f in ipairs(files or {}) do self:watch(f) end
+  if not mod then
+    lt.log("error", "reload (%s): %s; the running version stays", trigger, err)
+    return false
+  end
+  self.reloading = true
+  local old, state = self.cur, nil
+  if old then
+    self:finish(old)
+    state = self:stop(old, "reload")
+  end
+  if self.real_priv then
+    local ok, rerr = self.orders:reconcile(self.real_priv, 2)
+    if not ok then lt.log("warn", "reload: orders not reconciled: %s", tostring(rerr)) end
+  end
+  local new = self:version(mod)
+  local ok, serr = self:start(new, state)
+  if ok then
+    self.cur = new
+  else
+    lt.log("error", "reload (%s): the new version's start failed: %s", trigger, serr)
+    self:finish(new)
+    self.cur = nil
+    if old then
+      local again = self:version(old.mod)
+      local ok2, e2 = self:start(again, state)
+      if ok2 then self.cur = again
+      else
+        lt.log("error", "reload: the old version's start failed too (%s); no strategy runs " ..
+               "until the next reload", e2)
+        self:finish(again)
+      end
+    end
+  end
+  local dropped = self.H:drop_held()
+  self.reloads = self.reloads + 1
+  self.reloading = false
+  lt.log("info", "reload (%s): %s; switch took %.1f ms (%d channel(s) handed over, %d unsubscribed)",
+         trigger, ok and "the new version runs" or "kept the old version",
+         (lt.now() - t0) * 1000, self.H:count(), dropped)
+  return ok
+end
+
+function Run:watch(path)
+  if self.watcher and self.watch_files then
+    local ok, err = pcall(self.watcher.add, self.watcher, path)
+    if not ok then lt.log("warn", "not watching %s: %s", path, tostring(err)) end
+  end
+end
+
+-- The supervisor task: waits for file changes (debounced: a burst reloads once) and SIGHUP,
+-- reloads; when the strategy has ended by itself, runs its stop(ctx, "shutdown") and returns.
+function Run:supervise()
+  while not self.stopping do
+    local ev, why
+    if self.watcher then ev, why = self.watcher:wait(0.5) else lt.sleep(0.5) end
+    if self.stopping or why == "closed" then return end
+    if ev then
+      local trigger = ev.hup and "SIGHUP" or (ev.paths[1] or "?"):match("[^/]*$")
+      local quiet_until = lt.now() + 1
+      while lt.now() < quiet_until do -- wait for 30 ms of quiet, at most 1 s
+        local more = self.watcher:wait(0.03)
+        if not more then break end
+        if more.hup then trigger = "SIGHUP" end
+      end
+      if self.stopping then return end
+      self:reload(trigger)
+    elseif self.cur and core._group_count(self.cur.group) == 0 then
+      self:stop(self.cur, "shutdown")   -- the strategy ended by itself
+      self.ended = true
+      if self.watcher then self.watcher:close() end
+      return
+    end
+  end
+end
+
+-- Ctrl-C / SIGTERM: stop the strategy inside the loop, then cancel this run's orders.
+function Run:shutdown(sig)
+  self.stopping = true
+  if self.watcher then self.watcher:close() end
+  local deadline = lt.now() + self.stop_timeout
+  while self.reloading and lt.now() < deadline do lt.sleep(0.01) end
+  lt.log("info", "%s: stopping the strategy (limit %g s)", sig, self.stop_timeout)
+  if self.cur then self:stop(self.cur, "shutdown") end
+  self.orders.closing = true
+  if self.real_pub then self.real_pub:close() end -- market data would only wake handlers now
+  local real = self.real_priv
+  if real and not self.opts.keep_orders then self.orders:cancel_own(real, self.cancel_timeout)
+  elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
 end
 
 local function number_opt(v, name, default)
@@ -198,50 +254,42 @@ end
 
 --- runner.run(opts): opts.path (strategy file), opts.venue / opts.url / opts.ca_file,
 -- opts.seed, opts.log_level, opts.secret_file, opts.config (table of strings),
--- opts.stop_timeout and opts.cancel_timeout (seconds, default 10), opts.keep_orders.
--- Raises on a strategy error.
+-- opts.stop_timeout, opts.start_timeout and opts.cancel_timeout (seconds, default 10),
+-- opts.keep_orders, opts.no_watch. Raises when the strategy cannot be loaded or its first
+-- start() fails.
 function M.run(opts)
   if opts.log_level then lt.set_log_level(opts.log_level) end
-  local stop_timeout = number_opt(opts.stop_timeout, "--stop-timeout", 10)
-  local cancel_timeout = number_opt(opts.cancel_timeout, "--cancel-timeout", 10)
-  local strategy = load_strategy(opts.path)
+  local run = setmetatable({ opts = opts, path = opts.path, reloads = 0,
+    stop_timeout = number_opt(opts.stop_timeout, "--stop-timeout", 10),
+    start_timeout = number_opt(opts.start_timeout, "--start-timeout", 10),
+    cancel_timeout = number_opt(opts.cancel_timeout, "--cancel-timeout", 10),
+    watch_files = not opts.no_watch }, Run)
+  local mod, files = version.load(opts.path)
+  if not mod then error("cannot load strategy: " .. files, 0) end
   if (opts.venue == nil or opts.venue == "sim") and not opts.url then
     lt.sim.start(tonumber(opts.seed) or 1)
   end
-  local where = { venue = not opts.url and (opts.venue or "sim") or nil,
-                  url = opts.url, ca_file = opts.ca_file }
-  local own = { label = ("lt%x%04x"):format(os.time(), math.random(0, 0xffff)),
-                ids = {}, instruments = {}, inflight = 0, closing = false }
-  local real, tried
-  local ctx = setmetatable({ config = opts.config or {} }, { __index = function(t, k)
-    if k ~= "private" or tried then return nil end
-    tried = true
-    real = M.private_client(where, opts)
-    if real then rawset(t, "private", tracked(real, own)) end
-    return rawget(t, "private")
-  end })
-  function ctx.log(level, fmt, ...) lt.log(level, fmt, ...) end
-  local signalled = false
-  local function on_signal(sig)
-    signalled = true
-    lt.log("info", "%s: stopping the strategy (limit %g s)", sig, stop_timeout)
-    bounded_stop(strategy, ctx, stop_timeout)
-    own.closing = true
-    if ctx.public then ctx.public:close() end -- market data would only wake handlers now
-    if real and not opts.keep_orders then cancel_own(real, own, cancel_timeout)
-    elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
-  end
+  run.where = { venue = not opts.url and (opts.venue or "sim") or nil,
+                url = opts.url, ca_file = opts.ca_file }
+  local ok_w, w = pcall(core.watch_new, { hup = true })
+  if ok_w then run.watcher = w
+  else lt.log("warn", "no file watching or SIGHUP reload: %s", tostring(w)) end
   lt.run(function()
-    ctx.public = lt.public(where)
-    if strategy.private == true then local _ = ctx.private end
-    strategy.start(ctx, nil)
-  end, on_signal)
-  -- the strategy ended by itself (every task done): stop still runs, as it always did, but the
-  -- loop is over, so it cannot await there
-  if not signalled and type(strategy.stop) == "function" then
-    local ok, err = pcall(strategy.stop, ctx, "shutdown")
-    if not ok then lt.log("error", "strategy stop failed: %s", tostring(err)) end
-  end
+    run.rt_group = core._new_group()
+    run.orders = orders.new(run.rt_group)
+    run.H = handover.new(run.orders)
+    run.real_pub = lt.public(run.where)
+    for _, f in ipairs(files) do run:watch(f) end
+    local v = run:version(mod)
+    local ok, serr = run:start(v, nil)
+    if not ok then
+      run:finish(v)
+      error("strategy start failed: " .. serr, 0)
+    end
+    run.cur = v
+    core._spawn_in(run.rt_group, run.supervise, run)
+  end, function(sig) run:shutdown(sig) end)
+  if run.watcher then run.watcher:close() end
 end
 
 return M

@@ -4,59 +4,8 @@ local lt = require "luatrade"
 local venue = require "venue"
 local S = require "support"
 
-local BUILD = os.getenv("LUATRADE_BUILD") or "build"
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a"); f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w")); f:write(text); f:close()
-end
-
-local function sleep(s) if coroutine.isyieldable() then lt.sleep(s) else os.execute("sleep " .. s) end end
-
--- Start `luatrade run` for account prefix..n; returns a handle with pid, log, rc().
-local function run(url, account, strategy, args)
-  local h = { log = os.tmpname(), rcfile = os.tmpname(), pidfile = os.tmpname() }
-  os.remove(h.rcfile)
-  os.execute(("DERIBIT_CLIENT_ID=%s DERIBIT_CLIENT_SECRET=secret-%s sh -c '%s/luatrade run --url %s"
-    .. " --ca-file build/sim/ca.pem %s %s > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s' < /dev/null > /dev/null 2>&1 &")
-    :format(account, (account:gsub("(%a+)(%d+)", "%1-%2")), BUILD, url, args or "", strategy,
-            h.log, h.pidfile, h.rcfile))
-  for _ = 1, 100 do
-    h.pid = (read(h.pidfile) or ""):match("%d+")
-    if h.pid then break end
-    sleep(0.02)
-  end
-  assert(h.pid, "luatrade run did not start")
-  function h.signal(sig) os.execute(("kill -%s %s 2>/dev/null"):format(sig or "INT", h.pid)) end
-  -- the exit status, waiting up to `seconds`; nil while it still runs
-  function h.rc(seconds)
-    local deadline = lt.now() + (seconds or 0)
-    repeat
-      local rc = (read(h.rcfile) or ""):match("%d+")
-      if rc then return tonumber(rc) end
-      sleep(0.05)
-    until lt.now() > deadline
-    return nil
-  end
-  function h.output() return read(h.log) or "" end
-  function h.cleanup()
-    if not h.rc(0) then h.signal("KILL") end
-    os.remove(h.log); os.remove(h.rcfile); os.remove(h.pidfile)
-  end
-  return h
-end
-
-local function strategy_file(src)
-  local path = os.tmpname() .. ".lua"
-  write(path, src)
-  return path
-end
+local read, run, strategy_file = S.read, S.run_strategy, S.strategy_file
 
 local function open_orders(priv)
   local list, err = priv:call("private/get_open_orders_by_currency", { currency = "BTC" })

@@ -94,4 +94,60 @@ function S.clients_of(url, prefix)
   return C
 end
 
+--- The contents of a file, or nil; write a file.
+function S.read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a"); f:close()
+  return s
+end
+
+function S.write(path, text)
+  local f = assert(io.open(path, "w")); f:write(text); f:close()
+end
+
+local function sleep(s) if coroutine.isyieldable() then lt.sleep(s) else os.execute("sleep " .. s) end end
+
+--- Start `luatrade run` as a process for account prefix..n of a venue process at url (n digits
+-- last: "sd3" logs in as sd3 with secret-sd-3). Returns a handle: pid, signal(sig),
+-- rc(seconds) (the exit status, nil while it runs), output(), cleanup().
+function S.run_strategy(url, account, strategy, args)
+  local build = os.getenv("LUATRADE_BUILD") or "build"
+  local h = { log = os.tmpname(), rcfile = os.tmpname(), pidfile = os.tmpname() }
+  os.remove(h.rcfile)
+  os.execute(("DERIBIT_CLIENT_ID=%s DERIBIT_CLIENT_SECRET=secret-%s sh -c '%s/luatrade run --url %s"
+    .. " --ca-file build/sim/ca.pem %s %s > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s' < /dev/null > /dev/null 2>&1 &")
+    :format(account, (account:gsub("(%a+)(%d+)", "%1-%2")), build, url, args or "", strategy,
+            h.log, h.pidfile, h.rcfile))
+  for _ = 1, 100 do
+    h.pid = (S.read(h.pidfile) or ""):match("%d+")
+    if h.pid then break end
+    sleep(0.02)
+  end
+  assert(h.pid, "luatrade run did not start")
+  function h.signal(sig) os.execute(("kill -%s %s 2>/dev/null"):format(sig or "INT", h.pid)) end
+  function h.rc(seconds)
+    local deadline = lt.now() + (seconds or 0)
+    repeat
+      local rc = (S.read(h.rcfile) or ""):match("%d+")
+      if rc then return tonumber(rc) end
+      sleep(0.05)
+    until lt.now() > deadline
+    return nil
+  end
+  function h.output() return S.read(h.log) or "" end
+  function h.cleanup()
+    if not h.rc(0) then h.signal("KILL") end
+    os.remove(h.log); os.remove(h.rcfile); os.remove(h.pidfile)
+  end
+  return h
+end
+
+--- A strategy file with this source in a fresh temp dir; returns its path.
+function S.strategy_file(src)
+  local path = os.tmpname() .. ".lua"
+  S.write(path, src)
+  return path
+end
+
 return S

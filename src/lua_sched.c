@@ -528,6 +528,13 @@ static int l_group(lua_State *L)
 	return 1;
 }
 
+/* core._task_count() -> live tasks (leak checks). */
+static int l_task_count(lua_State *L)
+{
+	lua_pushinteger(L, lt_rt_get(L)->ntasks);
+	return 1;
+}
+
 /* core._cancelled() -> was the calling task's group cancelled? */
 static int l_cancelled(lua_State *L)
 {
@@ -541,7 +548,7 @@ void lt_sched_open(lua_State *L)
 	static const luaL_Reg fns[] = {{"_new_group", l_new_group}, {"_spawn_in", l_spawn_in},
 				       {"_cancel_group", l_cancel_group}, {"_end_group", l_end_group},
 				       {"_group_count", l_group_count}, {"_group", l_group},
-				       {"_cancelled", l_cancelled},
+				       {"_cancelled", l_cancelled}, {"_task_count", l_task_count},
 				       {NULL, NULL}};
 	luaL_setfuncs(L, fns, 0);
 }

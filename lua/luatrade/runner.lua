@@ -1,25 +1,45 @@
 --- luatrade.runner — what `luatrade run STRATEGY.lua` does: load the strategy module, give it a
--- context (ctx.public, ctx.private, ctx.log, ctx.config), start it inside lt.run, and on Ctrl-C
--- (SIGINT) or SIGTERM stop it gracefully, inside the loop:
+-- context (ctx.public, ctx.private, ctx.orders, ctx.log, ctx.config), start it inside lt.run,
+-- reload it while connected when its files change or on SIGHUP, and stop it gracefully on
+-- Ctrl-C (SIGINT) or SIGTERM.
 --
---   1. strategy.stop(ctx, "shutdown") runs as a task (it may await: cancel, flush, log); it
---      gets opts.stop_timeout seconds (default 10), then it is ended (core._kill) and logged.
+-- Lifecycle: M.start(ctx, state) must return within --start-timeout (long work goes into
+-- lt.spawn); M.stop(ctx, reason) -> state, reason "reload" or "shutdown", runs as a task inside
+-- the loop (it may await) within --stop-timeout, then it is ended and logged.
+--
+-- Hot reload (luatrade.version, luatrade.handover): the strategy file and every module it
+-- loaded from its own directory are watched (inotify on the directory, so saves by rename
+-- count; a burst of writes reloads once, after 30 ms of quiet); SIGHUP reloads too, and with
+-- opts.no_watch only SIGHUP does. A reload:
+--   1. loads and compiles the new version in a fresh environment; a syntax or load error is
+--      logged (file:line) and the running version is not touched;
+--   2. ends the old version's tasks: their pending awaits (and any later one) raise an error
+--      with err.kind "reloaded", to-be-closed variables run; a call already sent is tracked by
+--      the runtime (order calls run in runtime tasks: the answer reaches ctx.orders);
+--   3. runs old.stop(ctx, "reload") and hands its result to new.start(ctx, state); meanwhile
+--      the notifications of the old version's channels queue, in order;
+--   4. channels the new version subscribes that the old one had are taken over without a
+--      request (its handler gets the queued notifications first), the others are subscribed;
+--      channels only the old version had are unsubscribed once the new one has started;
+--   5. if new.start raises or overruns, everything it started is undone (its tasks end, its
+--      channels are unsubscribed) and the old version starts again with the same state.
+--   Each reload is logged with its outcome and how long the switch took.
+--
+-- Shutdown (Ctrl-C or SIGTERM), inside the loop:
+--   1. strategy.stop(ctx, "shutdown") runs as a task within opts.stop_timeout (default 10).
 --   2. From then on the strategy's buy/sell/edit fail at once (err.kind "shutdown") and
 --      ctx.public is closed, so its handlers cannot quote again while we clean up.
 --   3. Unless opts.keep_orders, the open orders this runtime placed are cancelled and the
 --      venue's answers awaited (all of it within opts.cancel_timeout, default 10 s).
 --   4. lt.run ends: the remaining tasks are ended, the connections closed; exit status 0.
 --   A second signal meanwhile exits the process at once with status 130 (lua_core.c).
+-- A strategy whose tasks have all ended by themselves gets stop(ctx, "shutdown") too, and the
+-- run ends.
 --
--- Which orders "this runtime placed": ctx.private is not the client itself but a proxy whose
--- buy and sell (a) add the run's own label ("lt" .. time .. random, unique per run) when the
--- strategy gives none, and (b) record the order_id of every result whose order is open or
--- untriggered, with its instrument; edit and cancel results drop ids that are no longer open.
--- At shutdown the runner waits (bounded) for order calls still in flight, asks the venue for
--- the open orders of each instrument the strategy sent orders on (get_open_orders_by_instrument)
--- and cancels by order_id those that are recorded or carry the run label. Orders of the same
--- account placed by anyone else — another process, another client — are never touched, and a
--- strategy label is never rewritten, so the strategy can keep querying its own labels.
+-- Which orders "this runtime placed" (luatrade.orders): buy and sell through ctx.private add
+-- the run's own label when the strategy gives none and record every result; at shutdown the
+-- open orders of the instruments traded that are recorded or carry the run label are
+-- cancelled by order_id. Orders of the same account placed by anyone else are never touched.
 -- Limits: an order whose outcome stayed unknown (timeout, connection lost) and that carries a
 -- strategy label is not recognised as ours; neither is an order sent through priv:call.
 --

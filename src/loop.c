@@ -1,6 +1,9 @@
-/* loop.c — the libwebsockets context and its client vhosts; see loop.h. */
+/* loop.c — the libwebsockets context, its client vhosts and the raw-file vhost that polls other
+ * descriptors (inotify); see loop.h. */
 #include "loop.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -18,9 +21,18 @@ typedef struct client_vhost {
 	struct client_vhost *next;
 } client_vhost;
 
+/* A descriptor polled by lt_loop_watch_fd: the wsi's opaque user data until it closes. */
+typedef struct fd_watch {
+	void (*on_readable)(void *arg);
+	void *arg;
+	struct lws **slot;        /* the owner's handle, set to NULL when the wsi closes */
+} fd_watch;
+
 struct lt_loop {
 	struct lws_context *ctx;
 	client_vhost *vhosts;
+	struct lws_vhost *fd_vh;  /* the raw-file vhost, made on the first lt_loop_watch_fd */
+	bool adopt_made_wsi;      /* lws made a wsi during the adoption in progress */
 	int conns;
 };
 
@@ -125,6 +137,106 @@ struct lws_vhost *lt_loop_client_vhost(lt_loop *loop, const char *ca_file, lt_er
 	v->next = loop->vhosts;
 	loop->vhosts = v;
 	return v->vh;
+}
+
+/* ---- other descriptors: libwebsockets' raw-file role ---------------------------------------
+ *
+ * What lws 4.1.6 does (lib/roles/raw-file/ops-raw-file.c, lib/core-net/close.c, adopt.c): an
+ * adopted raw file's wsi closes its descriptor itself (__lws_close_free_wsi_final calls
+ * compatible_close on wsi->desc) right after LWS_CALLBACK_RAW_CLOSE_FILE, both when it is
+ * killed and when the context is destroyed. So lws gets a duplicate it owns and the caller
+ * keeps its own descriptor, valid whatever lws does: each is closed exactly once. A failed
+ * adoption that already made its wsi (LWS_CALLBACK_WSI_CREATE seen) leaves the wsi, holding the
+ * duplicate, on the vhost's list of wsi awaiting a socket, which the vhost closes when it is
+ * destroyed: only a failure before that point leaves the duplicate to us. */
+
+#define FD_PROTOCOL "lt-fd"
+
+static int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len)
+{
+	(void)user;
+	(void)in;
+	(void)len;
+	fd_watch *fw = lws_get_opaque_user_data(wsi);
+	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE:
+		((lt_loop *)lws_context_user(lws_get_context(wsi)))->adopt_made_wsi = true;
+		break;
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (fw)
+			fw->on_readable(fw->arg);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE: /* killed, or the context is going: lws closes the fd */
+		if (fw) {
+			lws_set_opaque_user_data(wsi, NULL);
+			*fw->slot = NULL;
+			free(fw);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static struct lws_vhost *fd_vhost(lt_loop *loop, lt_err *err)
+{
+	static const struct lws_protocols protocols[] = {
+		{FD_PROTOCOL, fd_callback, 0, 0, 0, NULL, 0},
+		{NULL, NULL, 0, 0, 0, NULL, 0}};
+	if (loop->fd_vh)
+		return loop->fd_vh;
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.vhost_name = "lt-fd";
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	loop->fd_vh = lws_create_vhost(loop->ctx, &info);
+	if (!loop->fd_vh)
+		lt_err_set(err, LT_EIO, "loop: cannot create the vhost for file descriptors");
+	return loop->fd_vh;
+}
+
+int lt_loop_watch_fd(lt_loop *loop, int fd, void (*on_readable)(void *arg), void *arg,
+		     struct lws **slot, lt_err *err)
+{
+	*slot = NULL;
+	if (!fd_vhost(loop, err))
+		return LT_EIO;
+	fd_watch *fw = malloc(sizeof *fw);
+	if (!fw)
+		return lt_err_set(err, LT_ENOMEM, "out of memory");
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0) {
+		int e = errno;
+		free(fw);
+		return lt_err_set(err, LT_EIO, "loop: cannot duplicate fd %d: %s", fd, strerror(e));
+	}
+	lws_sock_file_fd_type u;
+	memset(&u, 0, sizeof u);
+	u.filefd = dup_fd;
+	loop->adopt_made_wsi = false;
+	struct lws *wsi = lws_adopt_descriptor_vhost(loop->fd_vh, LWS_ADOPT_RAW_FILE_DESC, u,
+						     FD_PROTOCOL, NULL);
+	if (!wsi) {
+		if (!loop->adopt_made_wsi) /* else lws holds the duplicate (see above) */
+			close(dup_fd);
+		free(fw);
+		return lt_err_set(err, LT_EIO, "loop: libwebsockets cannot poll fd %d", fd);
+	}
+	fw->on_readable = on_readable;
+	fw->arg = arg;
+	fw->slot = slot;
+	lws_set_opaque_user_data(wsi, fw); /* nothing reached fd_callback's RX before this */
+	*slot = wsi;
+	return 0;
+}
+
+void lt_loop_unwatch_fd(struct lws **slot)
+{
+	if (*slot) /* closes now: RAW_CLOSE_FILE frees the watch and clears *slot */
+		lws_set_timeout(*slot, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 int lt_loop_service(lt_loop *loop)

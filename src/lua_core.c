@@ -63,6 +63,10 @@ static void run_loop(lua_State *L, lt_rt *rt, bool graceful)
 {
 	unsigned stop_id = 0;
 	for (;;) {
+		if (rt->hup_pending) {
+			rt->hup_pending = 0;
+			lt_watch_deliver_hup(rt);
+		}
 		lt_sched_drain(rt);
 		if (rt->ntasks == 0 || rt->main_error_ref != LUA_NOREF)
 			break;
@@ -110,11 +114,13 @@ static int l_run(lua_State *L)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	rt->running = true;
+	lt_watch_signals(rt);
 	run_loop(L, rt, graceful);
 	if (rt->interrupted && rt->main_error_ref == LUA_NOREF)
 		lt_log(LT_LOG_INFO, "interrupted: stopping tasks and closing connections");
 	shutdown_run(rt);
 	rt->running = false;
+	lt_watch_signals(rt);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	signal_rt = NULL;
@@ -269,5 +275,6 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 	lt_client_open(L);
 	lt_subs_open(L);
 	lt_lua_secret_open(L);
+	lt_watch_open(L);
 	return 1;
 }

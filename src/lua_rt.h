@@ -22,6 +22,7 @@
 
 typedef struct lt_task lt_task;
 typedef struct lt_client lt_client;
+typedef struct lt_watcher lt_watcher;
 struct lt_sim;
 
 typedef struct lt_rt {
@@ -34,6 +35,8 @@ typedef struct lt_rt {
 	int ntasks;
 	int nready;               /* tasks on the ready queue */
 	lt_client *clients;       /* open clients, closed when lt.run ends */
+	lt_watcher *watchers;     /* open file watchers (lua_watch.c), closed with the runtime */
+	volatile sig_atomic_t hup_pending; /* SIGHUP caught (lua_watch.c); lt.run's loop delivers it */
 	bool running;
 	volatile sig_atomic_t interrupted;
 	lt_task *main_task;
@@ -111,5 +114,15 @@ void lt_event_open(lua_State *L);
 
 /* Close every open client (lua_client.c); used when lt.run ends. */
 void lt_clients_close_all(lt_rt *rt);
+
+/* File watchers (lua_watch.c). lt_watch_open puts core.watch_new on the table on top.
+ * lt_watch_signals: catch SIGHUP while rt->running and a hup watcher is open, else restore its
+ * previous disposition (call it when rt->running changes). lt_watch_deliver_hup: after
+ * rt->hup_pending, mark hup on every hup watcher and wake its waiter. lt_watch_close_all: close
+ * every watcher (waiters get nil, "closed"); before the loop is freed. */
+void lt_watch_open(lua_State *L);
+void lt_watch_signals(lt_rt *rt);
+void lt_watch_deliver_hup(lt_rt *rt);
+void lt_watch_close_all(lt_rt *rt);
 
 #endif

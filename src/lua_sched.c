@@ -44,6 +44,7 @@ static int rt_gc(lua_State *L)
 	while (rt->tasks)
 		lt_task_kill(rt->tasks);
 	lt_clients_close_all(rt);
+	lt_watch_close_all(rt);
 	lt_sim_free(rt->sim);
 	rt->sim = NULL;
 	lt_loop_free(rt->loop);

@@ -8,6 +8,11 @@
  * blocks until its next timer (otherwise a quick return would prove nothing), then require the
  * woken service to return well before the guard: bounds are generous for a loaded 2-core
  * machine under ASan.
+ *
+ * Watched descriptors (lt_loop_watch_fd): a pipe's read end is polled by the loop itself (data
+ * makes a blocked service call on_readable); unwatching stops that at once and closes the
+ * duplicate the loop polled, leaving the caller's descriptor open; freeing the loop with a watch
+ * still on clears the owner's handle and closes the duplicate too (counted in /proc/self/fd).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -342,6 +349,107 @@ static void test_a_wake_from_another_thread_ends_a_blocked_service(void **state)
 			 (long long)took);
 }
 
+/* ---- watched descriptors ------------------------------------------------------------------- */
+
+typedef struct reader {
+	int fd;
+	int calls;
+	size_t bytes;
+} reader;
+
+static void on_readable(void *arg)
+{
+	reader *r = arg;
+	char buf[64];
+	ssize_t n;
+	r->calls++;
+	while ((n = read(r->fd, buf, sizeof buf)) > 0)
+		r->bytes += (size_t)n;
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void make_pipe(int p[2])
+{
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+/* Data on a watched fd ends a blocked service and reaches on_readable; unwatching stops that,
+ * closes the loop's duplicate and leaves ours open. */
+static void test_a_watched_fd_is_polled_by_the_service_until_unwatched(void **state)
+{
+	lt_loop *loop = *state;
+	settle(loop);
+	int p[2];
+	make_pipe(p);
+	int before = open_fds();
+	reader r = {p[0], 0, 0};
+	struct lws *wsi = NULL;
+	lt_err err = {0, ""};
+	assert_int_equal(lt_loop_watch_fd(loop, p[0], on_readable, &r, &wsi, &err), 0);
+	assert_non_null(wsi);
+	assert_int_equal(open_fds(), before + 1); /* the duplicate */
+	settle(loop); /* the adoption woke the loop; then, with nothing to read, it blocks */
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(write(p[1], "abc", 3), 3);
+	int64_t took = 0;
+	for (int i = 0; i < 5 && !r.calls; i++)
+		took += service_timed(loop, 5 * S);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.bytes, 3);
+	if (took > 1 * S)
+		fail_msg("data on the fd ended the service after %lld us", (long long)took);
+
+	lt_loop_unwatch_fd(&wsi);
+	assert_null(wsi);
+	assert_int_equal(open_fds(), before);
+	lt_loop_unwatch_fd(&wsi); /* again: nothing */
+	assert_int_equal(write(p[1], "de", 2), 2);
+	assert_true(service_timed(loop, 300 * MS) >= 250 * MS);
+	assert_int_equal(r.calls, 1);
+	on_readable(&r); /* our descriptor is still open and still ours */
+	assert_int_equal(r.bytes, 5);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* lt_loop_free with a watch still on: the owner's handle becomes NULL, the duplicate is closed
+ * once (ASan: nothing leaks or is used after free), our descriptor stays open. */
+static void test_freeing_the_loop_ends_a_watch_still_on(void **state)
+{
+	(void)state;
+	int p[2];
+	make_pipe(p);
+	int before = open_fds(); /* the loop's own descriptors come and go with it */
+	lt_loop *loop;
+	lt_err err = {0, ""};
+	assert_int_equal(lt_loop_new(&loop, &err), 0);
+	int with_loop = open_fds();
+	reader r = {p[0], 0, 0};
+	struct lws *a = NULL, *b = NULL;
+	assert_int_equal(lt_loop_watch_fd(loop, p[0], on_readable, &r, &a, &err), 0);
+	assert_int_equal(lt_loop_watch_fd(loop, p[0], on_readable, &r, &b, &err), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(open_fds(), with_loop + 2);
+	assert_int_equal(lt_loop_service(loop), 0);
+	lt_loop_free(loop);
+	assert_null(a);
+	assert_null(b);
+	assert_int_equal(open_fds(), before);
+	assert_int_equal(fcntl(p[0], F_GETFD), FD_CLOEXEC);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* ---- clocks ---------------------------------------------------------------------------------- */
 
 static void test_now_us_never_goes_back_and_follows_a_sleep(void **state)
@@ -407,6 +515,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_wake_from_another_thread_ends_a_blocked_service,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_watched_fd_is_polled_by_the_service_until_unwatched,
+						setup, teardown),
+		cmocka_unit_test(test_freeing_the_loop_ends_a_watch_still_on),
 		cmocka_unit_test(test_now_us_never_goes_back_and_follows_a_sleep),
 		cmocka_unit_test(test_wall_ms_is_the_epoch_time_in_milliseconds),
 	};

@@ -3,8 +3,8 @@
 --     lua5.4 bench/reload.lua BUILD [RELOADS]
 --
 -- Starts a venue process (`luatrade sim --tick-ms 1`) and `luatrade run` of a strategy with 10
--- subscriptions (ticker raw and 100ms, book raw and 100ms, trades raw of BTC-PERPETUAL and
--- ETH-PERPETUAL) whose handlers note the time of every notification. The file is rewritten
+-- subscriptions (ticker, book, trades, quote and a grouped book of BTC-PERPETUAL and
+-- ETH-PERPETUAL; the venue publishes them every tick) whose handlers note the time of every notification. The file is rewritten
 -- RELOADS times (default 20); for each switch the strategy logs
 --   - pause: the gap in handler delivery across the switch (first notification handled by the
 --     new version minus the last one handled by the old version), and
@@ -22,7 +22,7 @@ local lt = require "luatrade"
 
 local CHANNELS = {}
 for _, i in ipairs{ "BTC-PERPETUAL", "ETH-PERPETUAL" } do
-  for _, c in ipairs{ "ticker.%s.raw", "ticker.%s.100ms", "book.%s.raw", "book.%s.100ms", "trades.%s.raw" } do
+  for _, c in ipairs{ "ticker.%s.100ms", "book.%s.100ms", "trades.%s.100ms", "quote.%s", "book.%s.none.10.100ms" } do
     CHANNELS[#CHANNELS + 1] = c:format(i)
   end
 end

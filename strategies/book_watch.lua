@@ -23,10 +23,14 @@ local function apply(side, levels)
   end
 end
 
-function M.start(ctx)
+-- Hot reload: stop() hands the book to the next version's start(), which keeps applying the
+-- same channel's changes (the runner keeps it subscribed and queues what arrives meanwhile).
+function M.start(ctx, state)
   local instrument = ctx.config.instrument or "BTC-PERPETUAL"
   local channel = ("book.%s.%s"):format(instrument, ctx.config.interval or "100ms")
-  local book = { bids = {}, asks = {}, change_id = nil }
+  local book = state and state.channel == channel and state.book
+               or { bids = {}, asks = {}, change_id = nil }
+  M.state = { channel = channel, book = book }
 
   local function resync()
     local snap, err = ctx.public:get_order_book{ instrument_name = instrument, depth = 1000 }
@@ -66,5 +70,7 @@ function M.start(ctx)
   end
   ctx.log("info", "watching %s (Ctrl-C to stop)", channel)
 end
+
+function M.stop() return M.state end
 
 return M

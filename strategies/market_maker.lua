@@ -15,7 +15,10 @@ local M = {}
 
 local function round_to(x, tick) return math.floor(x / tick + 0.5) * tick end
 
-function M.start(ctx)
+-- Hot reload: stop(ctx, "reload") returns the quotes and the position; the next version's
+-- start(ctx, state) takes them over (the quotes rest on the venue meanwhile), so an edit to
+-- the spread takes effect without cancelling anything. On Ctrl-C the runner cancels them.
+function M.start(ctx, state)
   local cfg = ctx.config
   local instrument = cfg.instrument or "BTC-PERPETUAL"
   local spread = tonumber(cfg.spread) or 2.0            -- USD between bid and ask
@@ -26,7 +29,10 @@ function M.start(ctx)
 
   local inst = assert(pub:get_instrument{ instrument_name = instrument })
   local tick = inst.tick_size
-  local s = { position = 0, cash = 0, fills = 0, quotes = {}, paused = {} }
+  local s = state or { position = 0, cash = 0, fills = 0, quotes = {}, paused = {} }
+  for side, q in pairs(s.quotes) do              -- filled or cancelled while we switched?
+    if not ctx.orders:get(q.order_id) then s.quotes[side] = nil end
+  end
   local label = { buy = "mm-bid", sell = "mm-ask" }
 
   local function report()
@@ -113,8 +119,8 @@ function M.start(ctx)
   M.ctx, M.state = ctx, s
 end
 
-function M.stop(ctx)
-  ctx.log("info", "market_maker stopped")
+function M.stop(ctx, reason)
+  ctx.log("info", "market_maker stopped (%s)", reason)
   return M.state
 end
 

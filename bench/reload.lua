@@ -19,6 +19,7 @@ package.cpath = BUILD .. "/?.so;" .. package.cpath
 local RELOADS = tonumber(arg[2]) or 20
 
 local lt = require "luatrade"
+lt.set_log_level("warn")            -- the peer's reconnects would log a line each
 
 local CHANNELS = {}
 for _, i in ipairs{ "BTC-PERPETUAL", "ETH-PERPETUAL" } do

@@ -110,14 +110,15 @@ local function sleep(s) if coroutine.isyieldable() then lt.sleep(s) else os.exec
 
 --- Start `luatrade run` as a process for account prefix..n of a venue process at url (n digits
 -- last: "sd3" logs in as sd3 with secret-sd-3). Returns a handle: pid, signal(sig),
--- rc(seconds) (the exit status, nil while it runs), output(), cleanup().
-function S.run_strategy(url, account, strategy, args)
+-- rc(seconds) (the exit status, nil while it runs), output(), cleanup(). env: "NAME=value ..."
+-- for the process.
+function S.run_strategy(url, account, strategy, args, env)
   local build = os.getenv("LUATRADE_BUILD") or "build"
   local h = { log = os.tmpname(), rcfile = os.tmpname(), pidfile = os.tmpname() }
   os.remove(h.rcfile)
-  os.execute(("DERIBIT_CLIENT_ID=%s DERIBIT_CLIENT_SECRET=secret-%s sh -c '%s/luatrade run --url %s"
+  os.execute(("%s DERIBIT_CLIENT_ID=%s DERIBIT_CLIENT_SECRET=secret-%s sh -c '%s/luatrade run --url %s"
     .. " --ca-file build/sim/ca.pem %s %s > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s' < /dev/null > /dev/null 2>&1 &")
-    :format(account, (account:gsub("(%a+)(%d+)", "%1-%2")), build, url, args or "", strategy,
+    :format(env or "", account, (account:gsub("(%a+)(%d+)", "%1-%2")), build, url, args or "", strategy,
             h.log, h.pidfile, h.rcfile))
   for _ = 1, 100 do
     h.pid = (S.read(h.pidfile) or ""):match("%d+")

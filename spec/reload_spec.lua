@@ -72,7 +72,7 @@ end
 describe("luatrade run hot reload", function()
   local proc, C, pub
   setup(function()
-    proc = assert(venue.process{ args = "--tick-ms 2 " .. S.account_args("rl", 6) })
+    proc = assert(venue.process{ args = "--tick-ms 2 " .. S.account_args("rl", 8) })
     C = S.clients_of(function() return proc.url end, "rl")
   end)
   teardown(function() if proc then proc:stop() end end)
@@ -281,6 +281,52 @@ describe("luatrade run hot reload", function()
       q.signal("INT")
       assert.equal(0, q.rc(15), q.output())
       q.cleanup(); os.remove(path)
+    end)
+  end)
+
+  it("keeps ctx.orders in step with the venue between reloads (user.orders) and across them", function()
+    local src = [[
+      local lt = require "luatrade"
+      local M = { private = true }
+      function M.start(ctx, state)
+        local ok, err = pcall(ctx.private.subscribe, ctx.private, "user.orders.any.any.raw", function() end)
+        ctx.log("info", "reserved: %s", ok and "no" or tostring(err))
+        if not state then
+          local t = assert(ctx.public:ticker{ instrument_name = "BTC-PERPETUAL" })
+          for i = 1, 2 do
+            assert(ctx.private:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
+              price = math.floor(t.best_bid_price * 0.9) - i, post_only = true, label = "rl7-" .. i })
+          end
+        end
+        lt.spawn(function()
+          local last
+          while true do
+            local n = #ctx.orders:open("BTC-PERPETUAL")
+            if n ~= last then ctx.log("info", "@V@ open orders: %d", n); last = n end
+            lt.sleep(0.02)
+          end
+        end)
+        ctx.log("info", "version @V@ running")
+      end
+      function M.stop() return true end
+      return M]]
+    lt.run(function()
+      local priv = C.private(7)
+      local path = S.strategy_file((src:gsub("@V@", "1")))
+      local h = S.run_strategy(proc.url, "rl7", path)
+      assert.is_true(S.wait_for(function() return h.output():find("1 open orders: 2", 1, true) ~= nil end, 10), h.output())
+      assert.truthy(h.output():find("'user.orders.any.any.raw' is the runtime's own", 1, true), h.output())
+      -- cancelled by another client of the account: the runner hears it on user.orders
+      assert(priv:cancel_by_label{ label = "rl7-1" })
+      assert.is_true(S.wait_for(function() return h.output():find("1 open orders: 1", 1, true) ~= nil end, 10), h.output())
+      S.write(path, (src:gsub("@V@", "2")))
+      assert.is_true(S.wait_for(function() return h.output():find("2 open orders: 1", 1, true) ~= nil end, 10), h.output())
+      assert(priv:cancel_by_label{ label = "rl7-2" })
+      assert.is_true(S.wait_for(function() return h.output():find("2 open orders: 0", 1, true) ~= nil end, 10), h.output())
+      h.signal("INT")
+      assert.equal(0, h.rc(15), h.output())
+      h.cleanup(); os.remove(path)
+      priv:close()
     end)
   end)
 

@@ -28,10 +28,12 @@ local M = { _VERSION = "handover 0.1.0" }
 local H = {}
 H.__index = H
 
---- handover.new(orders): orders = a luatrade.orders tracker for the private proxies (or nil).
-function M.new(orders)
+--- handover.new(orders [, reserved]): orders = a luatrade.orders tracker for the private
+-- proxies (or nil); reserved = { [channel] = "why" }, channels versions may not subscribe.
+-- Channels the runtime itself listens to: a version may not subscribe them.
+function M.new(orders, reserved)
   return setmetatable({ chans = {}, listening = {}, orders = orders, current = nil,
-                        skipped = 0 }, H)
+                        skipped = 0, reserved = reserved or {} }, H)
 end
 
 local function chans_of(self, rc)
@@ -91,7 +93,9 @@ local function subscribe(self, rc, v, channels, handler, opts)
   local fresh, taken = {}, {}
   for _, ch in ipairs(list) do
     local e = chans[ch]
-    if e and e.owner ~= nil and e.sub:_is_open() then
+    if self.reserved[ch] then
+      error("subscribe: '" .. tostring(ch) .. "' is the runtime's own (" .. self.reserved[ch] .. ")", 3)
+    elseif e and e.owner ~= nil and e.sub:_is_open() then
       error("subscribe: channel '" .. tostring(ch) .. "' is already subscribed on this client", 3)
     elseif e and e.sub:_is_open() then
       taken[#taken + 1] = ch

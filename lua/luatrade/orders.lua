@@ -8,13 +8,18 @@
 --     local o = ctx.orders:get(order_id)        -- nil once it is no longer open
 --
 -- Records: order_id, instrument_name, direction, price, amount, filled_amount,
--- average_price, label, state (open | untriggered), last_update_timestamp. A record leaves once
--- its order is filled, cancelled or rejected, so the book-keeping is bounded by the account's
--- open orders. Orders placed without a label get the run's own label (ctx.orders:label()), so
--- that those whose outcome stayed unknown (a timeout, a lost connection) are still found by
--- reconcile() and at shutdown. reconcile() (at every reload) asks the venue for the open orders
--- of every instrument traded and the state of every record it no longer lists. Rate limits:
--- each call is the venue method's own (order methods draw from the matching-engine bucket).
+-- average_price, label, state (open | untriggered), last_update_timestamp. They are kept up to
+-- date from the call results and from the private client's user.orders.any.any.raw channel
+-- (tracker:watch), which the runtime subscribes for this (a strategy subscribing that exact
+-- channel gets an error naming it; narrower user.orders channels are free). A record leaves
+-- once its order is filled, cancelled or rejected, so the book-keeping is bounded by the
+-- account's open orders. Orders placed without a label get the run's own label
+-- (ctx.orders:label()); the label of an order call whose outcome stayed unknown (a timeout, a
+-- lost connection) is remembered, so the order is taken in when the venue reports it, and
+-- found by reconcile() and at shutdown. Nothing is ever re-sent. reconcile() (at every reload)
+-- asks the venue for the open orders of every instrument traded and the state of every record
+-- it no longer lists. Rate limits: each call is the venue method's own (order methods draw from
+-- the matching-engine bucket).
 local core = require "luatrade.core"
 
 local M = { _VERSION = "orders 0.1.0" }
@@ -24,6 +29,10 @@ T.__index = T
 T.__name = "luatrade.Orders"
 
 local LIVE = { open = true, untriggered = true }
+local MAX_REMEMBERED = 1000   -- closed ids and unknown-outcome labels kept, each
+
+--- The channel the tracker listens to (tracker:watch).
+M.CHANNEL = "user.orders.any.any.raw"
 local FIELDS = { "order_id", "instrument_name", "direction", "price", "amount", "filled_amount",
                  "average_price", "label", "last_update_timestamp" }
 
@@ -34,6 +43,7 @@ local shutdown_err = setmetatable({ kind = "shutdown", name = "shutting_down", s
 --- orders.new(group): a tracker whose calls run in task group `group` (the runtime's own).
 function M.new(group)
   return setmetatable({ group = group, byid = {}, instruments = {}, inflight = 0,
+    closed = {}, nclosed = 0, unknown = {}, nunknown = 0,
     closing = false, own_label = ("lt%x%04x"):format(os.time(), math.random(0, 0xffff)) }, T)
 end
 
@@ -46,15 +56,48 @@ end
 --- tracker:label(): the run's own label, given to orders placed without one.
 function T:label() return self.own_label end
 
---- tracker:record(order): take in an order object (a call's result, a listing).
+-- Remember key in set (a bounded one: cleared when full).
+local function remember(self, set, count, key, value)
+  if self[count] >= MAX_REMEMBERED then self[set], self[count] = {}, 0 end
+  if self[set][key] == nil then self[count] = self[count] + 1 end
+  self[set][key] = value
+end
+
+--- tracker:record(order): take in an order object (a call's result, a listing, user.orders).
+-- An older view than the one recorded (last_update_timestamp) is ignored, and so is an open
+-- view of an order already seen closed.
 function T:record(o)
   if type(o) ~= "table" or o.order_id == nil then return end
-  if not LIVE[o.order_state] then self.byid[o.order_id] = nil return end
-  local rec = self.byid[o.order_id] or {}
+  local id, rec = o.order_id, self.byid[o.order_id]
+  local ts = tonumber(o.last_update_timestamp)
+  if rec and ts and rec.last_update_timestamp and ts < rec.last_update_timestamp then return end
+  if not LIVE[o.order_state] then
+    self.byid[id] = nil
+    remember(self, "closed", "nclosed", id, true)
+    return
+  end
+  if self.closed[id] then return end
+  rec = rec or {}
   for _, k in ipairs(FIELDS) do if o[k] ~= nil then rec[k] = o[k] end end
   rec.state = o.order_state
-  self.byid[o.order_id] = rec
+  self.byid[id] = rec
   if rec.instrument_name then self.instruments[rec.instrument_name] = true end
+end
+
+-- A user.orders notification: taken in when the order is ours (recorded, the run label, or
+-- the label of a call whose outcome is unknown).
+local function on_order(self, o)
+  if type(o) ~= "table" then return end
+  if self.byid[o.order_id] or (o.label ~= nil and (o.label == self.own_label or self.unknown[o.label])) then
+    if o.label ~= nil then self.unknown[o.label] = nil end
+    self:record(o)
+  end
+end
+
+--- tracker:watch(client): subscribe client's user.orders.any.any.raw for the records (in a
+-- task; returns the subscription, or nil, err).
+function T:watch(client)
+  return client:subscribe(M.CHANNEL, function(o) on_order(self, o) end)
 end
 
 --- tracker:open([instrument]): the open orders (copies), oldest id first.
@@ -86,6 +129,7 @@ local function settle(self, method, params, r, err)
   if method == "cancel" and type(params) == "table" and params.order_id and
      (r or (err and (err.name == "order_not_found" or err.name == "not_open_order"))) then
     self.byid[params.order_id] = nil
+    remember(self, "closed", "nclosed", params.order_id, true)
   elseif method == "edit" and err and type(params) == "table" and
          (err.name == "order_not_found" or err.name == "not_open_order") then
     self.byid[params.order_id] = nil
@@ -110,6 +154,9 @@ function T:call(client, method, params, timeout)
     local ok, r, err = pcall(client[method], client, params, timeout)
     self.inflight = self.inflight - 1
     if ok then settle(self, method, params, r, err) end
+    if ok and err and err.sent ~= false and (method == "buy" or method == "sell") and params.label then
+      remember(self, "unknown", "nunknown", params.label, params.instrument_name or true)
+    end
     ev:set(ok, r, err)
   end)
   local ok, r, err = ev:wait()
@@ -130,7 +177,9 @@ local function venue_open(self, client, timeout)
     local list, err = client:get_open_orders_by_instrument({ instrument_name = instrument }, timeout)
     if not list then return nil, err end
     for _, o in ipairs(list) do
-      if self.byid[o.order_id] or o.label == self.own_label then mine[o.order_id] = o end
+      if self.byid[o.order_id] or o.label == self.own_label or (o.label and self.unknown[o.label]) then
+        mine[o.order_id] = o
+      end
     end
   end
   return mine

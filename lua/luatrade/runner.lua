@@ -111,6 +111,12 @@ function Run:private()
   if not self.tried then
     self.tried = true
     self.real_priv = M.private_client(self.where, self.opts)
+    if self.real_priv then -- ctx.orders follows the venue's user.orders (a runtime task)
+      core._spawn_in(self.rt_group, function()
+        local sub, err = self.orders:watch(self.real_priv)
+        if not sub then lt.log("warn", "ctx.orders: cannot subscribe %s: %s", orders.CHANNEL, tostring(err)) end
+      end)
+    end
   end
   return self.real_priv
 end
@@ -297,7 +303,8 @@ function M.run(opts)
   lt.run(function()
     run.rt_group = core._new_group()
     run.orders = orders.new(run.rt_group)
-    run.H = handover.new(run.orders)
+    run.H = handover.new(run.orders, { [orders.CHANNEL] = "ctx.orders follows it; subscribe " ..
+      "a narrower user.orders channel, e.g. user.orders.BTC-PERPETUAL.raw" })
     run.real_pub = lt.public(run.where)
     for _, f in ipairs(files) do run:watch(f) end
     local v = run:version(mod)

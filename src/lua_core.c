@@ -1,6 +1,8 @@
 /* lua_core.c — luaopen_luatrade_core: lt.run, lt.spawn, lt.sleep, lt.now, lt.null, the
  * in-process venue, logging; the client and subscription types come from lua_client.c and
- * lua_subs.c. lua/luatrade/init.lua wraps this module into the documented public API. */
+ * lua_subs.c, the runner's task groups from lua_sched.c, core._event from lua_event.c and the
+ * file watchers (hot reload, SIGHUP) from lua_watch.c. lua/luatrade/init.lua wraps this module
+ * into the documented public API. */
 #include <lauxlib.h>
 #include <limits.h>
 #include <math.h>

@@ -81,7 +81,7 @@ describe("luatrade run on Ctrl-C", function()
     local marker = os.tmpname(); os.remove(marker)
     local path = strategy_file(([[
       local M = { private = true }
-      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end) end
+      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end); ctx.log("info", "started") end
       function M.stop(ctx, reason)
         local orders = assert(ctx.private:get_open_orders_by_instrument{ instrument_name = "BTC-PERPETUAL" })
         local t = assert(ctx.public:get_time{})
@@ -109,7 +109,7 @@ describe("luatrade run on Ctrl-C", function()
     local path = strategy_file(([[
       local lt = require "luatrade"
       local M = {}
-      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end) end
+      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end); ctx.log("info", "started") end
       function M.stop(ctx)
         lt.sleep(30)
         local f = io.open(%q, "w"); f:write("late"); f:close()
@@ -117,7 +117,7 @@ describe("luatrade run on Ctrl-C", function()
       return M]]):format(marker))
     lt.run(function()
       local h = run(proc.url, "sd5", path, "--stop-timeout 1")
-      lt.sleep(1)
+      assert.is_true(S.wait_for(function() return h.output():find("started", 1, true) ~= nil end, 20), h.output())
       local t0 = lt.now()
       h.signal("INT")
       local rc = h.rc(10)
@@ -136,12 +136,12 @@ describe("luatrade run on Ctrl-C", function()
     local path = strategy_file([[
       local lt = require "luatrade"
       local M = {}
-      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end) end
+      function M.start(ctx) ctx.public:subscribe("ticker.BTC-PERPETUAL.100ms", function() end); ctx.log("info", "started") end
       function M.stop() lt.sleep(30) end
       return M]])
     lt.run(function()
       local h = run(proc.url, "sd6", path)
-      lt.sleep(1)
+      assert.is_true(S.wait_for(function() return h.output():find("started", 1, true) ~= nil end, 20), h.output())
       h.signal("INT")
       lt.sleep(0.5)
       assert.is_nil(h.rc(0), "still stopping after the first Ctrl-C")

@@ -50,7 +50,7 @@ static void shutdown_run(lt_rt *rt)
 	while (rt->tasks)
 		lt_task_kill(rt->tasks);
 	rt->ready_head = rt->ready_tail = NULL;
-	rt->nready = 0;
+	rt->later_head = rt->later_tail = NULL;
 	lt_clients_close_all(rt);
 	int64_t deadline = lt_now_us() + 2000000;
 	while (*lt_loop_conn_count(rt->loop) > 0 && lt_now_us() < deadline)

@@ -33,7 +33,9 @@ typedef struct lt_rt {
 	lt_task *tasks;           /* every live task */
 	lt_task *ready_head, *ready_tail;
 	int ntasks;
-	int nready;               /* tasks on the ready queue */
+	unsigned drain_gen;       /* lt_sched_drain's count */
+	bool draining;
+	lt_task *later_head, *later_tail; /* ready again in this drain: run in the next one */
 	lt_client *clients;       /* open clients, closed when lt.run ends */
 	lt_watcher *watchers;     /* open file watchers (lua_watch.c), closed with the runtime */
 	volatile sig_atomic_t hup_pending; /* SIGHUP caught (lua_watch.c); lt.run's loop delivers it */

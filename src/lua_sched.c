@@ -28,9 +28,11 @@ struct lt_task {
 	lt_task *ready_next;
 	lt_task *id_next;         /* rt->by_id chain */
 	bool in_ready;
+	bool in_later;            /* its ready entry is on rt->later (lt_sched_drain) */
 	bool started;             /* resumed at least once */
 	bool cancelled;           /* its group was cancelled: every await raises the group's error */
 	unsigned group;           /* its task group (0: the runtime's own); see lua_rt.h */
+	unsigned drain_gen;       /* the drain it last ran in (lt_sched_drain) */
 	lua_KFunction k;          /* the continuation of the current await (run by k_task) */
 	lua_KContext kctx;
 };
@@ -171,13 +173,16 @@ static void make_ready(lt_task *t)
 	if (t->in_ready)
 		return;
 	t->in_ready = true;
-	rt->nready++;
 	t->ready_next = NULL;
-	if (rt->ready_tail)
-		rt->ready_tail->ready_next = t;
+	/* ready again in the drain it already ran in: it waits for the next drain (see there) */
+	t->in_later = rt->draining && t->drain_gen == rt->drain_gen;
+	lt_task **head = t->in_later ? &rt->later_head : &rt->ready_head;
+	lt_task **tail = t->in_later ? &rt->later_tail : &rt->ready_tail;
+	if (*tail)
+		(*tail)->ready_next = t;
 	else
-		rt->ready_head = t;
-	rt->ready_tail = t;
+		*head = t;
+	*tail = t;
 }
 
 lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
@@ -291,16 +296,16 @@ int lt_task_sleep(lua_State *L, lt_task *t, int64_t ms, lua_KFunction k, lua_KCo
 static void task_free(lt_task *t)
 {
 	lt_rt *rt = t->rt;
-	if (t->in_ready) { /* unlink from the ready queue */
-		rt->nready--;
-		lt_task **pp = &rt->ready_head, *prev = NULL;
+	if (t->in_ready) { /* unlink from its queue */
+		lt_task **pp = t->in_later ? &rt->later_head : &rt->ready_head, *prev = NULL;
+		lt_task **tail = t->in_later ? &rt->later_tail : &rt->ready_tail;
 		while (*pp != t) {
 			prev = *pp;
 			pp = &(*pp)->ready_next;
 		}
 		*pp = t->ready_next;
-		if (rt->ready_tail == t)
-			rt->ready_tail = prev;
+		if (*tail == t)
+			*tail = prev;
 	}
 	if (t->prev)
 		t->prev->next = t->next;
@@ -392,19 +397,28 @@ static void task_resume(lt_task *t)
 
 void lt_sched_drain(lt_rt *rt)
 {
-	/* only the tasks ready now: one that yields again at once (a bare coroutine.yield in a
-	 * loop, a cancelled task swallowing its error) runs again after the next poll, so I/O and
-	 * timers are never starved; the poll then returns at once */
-	for (int budget = rt->nready; budget > 0 && rt->ready_head; budget--) {
+	/* every ready task runs, also those made ready meanwhile, but a task that already ran in
+	 * this drain and is ready again (a bare coroutine.yield in a loop, a cancelled task that
+	 * swallows its error and awaits again) waits in rt->later for the next drain, after the
+	 * loop's poll (which then returns at once): I/O and timers are never starved */
+	rt->drain_gen++;
+	rt->draining = true;
+	while (rt->ready_head) {
 		lt_task *t = rt->ready_head;
 		rt->ready_head = t->ready_next;
 		if (!rt->ready_head)
 			rt->ready_tail = NULL;
 		t->in_ready = false;
-		rt->nready--;
+		t->drain_gen = rt->drain_gen;
 		task_resume(t);
 	}
-	if (rt->ready_head)
+	rt->draining = false;
+	for (lt_task *t = rt->later_head; t; t = t->ready_next)
+		t->in_later = false;
+	rt->ready_head = rt->later_head;
+	rt->ready_tail = rt->later_tail;
+	rt->later_head = rt->later_tail = NULL;
+	if (rt->ready_head && rt->loop)
 		lt_loop_wake(rt->loop);
 }
 

@@ -630,6 +630,14 @@ static void test_a_wake_moves_many_values(void **state)
 	in_child(wake_many, "lt_task_wake with 200 values");
 }
 
+/* Drain until nothing is ready: a task that yields again runs in the next drain (after the
+ * loop's poll), so a test of bare yields drains more than once. */
+static void drain_all(fx *f)
+{
+	for (int i = 0; i < 100 && f->rt->ready_head; i++)
+		lt_sched_drain(f->rt);
+}
+
 static void test_a_wake_of_a_task_not_waiting_is_dropped(void **state)
 {
 	fx *f = *state;
@@ -650,7 +658,7 @@ static void test_a_wake_of_a_task_not_waiting_is_dropped(void **state)
 	char src[128];
 	snprintf(src, sizeof src, "rec('waker'); wake(%u, 'stray')", lt_task_id(t));
 	spawn_lua0(f, src);
-	lt_sched_drain(f->rt);
+	drain_all(f);
 	assert_string_equal(f->log, "waker y0");
 
 	/* woken, not yet resumed: a second completion is dropped */
@@ -1046,8 +1054,25 @@ static void test_a_bare_yield_goes_to_the_back_of_the_ready_queue(void **state)
 	spawn_lua0(f, "rec('a1'); coroutine.yield(); rec('a2'); coroutine.yield(1, 2, 3); rec('a3')");
 	spawn_lua0(f, "rec('b1'); coroutine.yield(); rec('b2')");
 	spawn_lua0(f, "rec('c1')");
-	lt_sched_drain(f->rt);
+	drain_all(f);
 	assert_string_equal(f->log, "a1 b1 c1 a2 b2 a3");
+	assert_int_equal(f->rt->ntasks, 0);
+}
+
+/* A task that yields again at once is left for the next drain: a drain always returns, so the
+ * loop polls (a bare yield in a loop, or a cancelled task swallowing its error, cannot starve
+ * I/O and timers). Those made ready by others during the drain still run in it. */
+static void test_a_task_that_yields_forever_does_not_keep_the_drain_from_returning(void **state)
+{
+	fx *f = *state;
+	lt_task *spin = spawn_lua0(f, "while true do rec('s'); coroutine.yield() end");
+	spawn_lua0(f, "rec('b'); spawn(function() rec('child') end)");
+	lt_sched_drain(f->rt);
+	assert_string_equal(f->log, "s b child");
+	assert_ptr_equal(f->rt->ready_head, spin);
+	lt_sched_drain(f->rt);
+	assert_string_equal(f->log, "s b child s");
+	lt_task_kill(spin);
 	assert_int_equal(f->rt->ntasks, 0);
 }
 
@@ -1058,7 +1083,7 @@ static void test_a_bare_yield_resumes_with_no_values(void **state)
 	spawn_lua0(f, "rec(select('#', coroutine.yield(1, 2))); "
 		      "local ok, n = pcall(function() return select('#', coroutine.yield('x')) end); "
 		      "rec(tostring(ok) .. n)");
-	lt_sched_drain(f->rt);
+	drain_all(f);
 	assert_string_equal(f->log, "0 true0");
 }
 
@@ -1176,6 +1201,7 @@ int main(void)
 		T(test_a_killed_sleeper_never_wakes),
 		T(test_a_bare_yield_goes_to_the_back_of_the_ready_queue),
 		T(test_a_bare_yield_resumes_with_no_values),
+		T(test_a_task_that_yields_forever_does_not_keep_the_drain_from_returning),
 		T(test_a_plain_coroutine_inside_a_task_is_not_a_task),
 		T(test_task_require_raises_outside_a_task),
 		T(test_task_require_inside_a_task_accepts_only_where_it_can_wait),

@@ -308,12 +308,13 @@ function M.run(opts)
     run.real_pub = lt.public(run.where)
     for _, f in ipairs(files) do run:watch(f) end
     local v = run:version(mod)
+    run.cur = v   -- a signal during the first start still gets its stop
     local ok, serr = run:start(v, nil)
     if not ok then
+      run.cur = nil
       run:finish(v)
       error("strategy start failed: " .. serr, 0)
     end
-    run.cur = v
     core._spawn_in(run.rt_group, run.supervise, run)
   end, function(sig) run:shutdown(sig) end)
   if run.watcher then run.watcher:close() end

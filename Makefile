@@ -24,8 +24,12 @@ CFLAGS ?=
 # Hidden by default: luatrade.so exports luaopen_* only (LT_EXPORT in lua_core.c), the command
 # nothing; tests and benchmarks link the static library, which is unaffected.
 VISIBILITY = -fvisibility=hidden
+# No path of the checkout is compiled into the command or the module (src/paths.c finds the
+# Lua directory and the certificates at run time; the prefix map keeps it out of the debug info).
+# Only the test binaries, never installed, get the absolute certificate directory.
 LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(VISIBILITY) -fPIC -MMD -MP \
-	-DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_LUA_DIR='"$(abspath lua)"' $(DEP_CFLAGS)
+	-ffile-prefix-map=$(CURDIR)=. $(DEP_CFLAGS)
+TEST_DEFS = -DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_FIXTURES='"$(abspath tests/fixtures)"'
 
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/methods/*.c) $(wildcard src/sim/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -66,7 +70,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libluatrade.a $(TEST_SUPPORT_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc -Itests -DLT_FIXTURES='"$(abspath tests/fixtures)"' \
+	$(CC) $(LT_CFLAGS) $(TEST_DEFS) $(CPPFLAGS) $(CFLAGS) -Isrc -Itests \
 		$(SAN_LDFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libluatrade.a $(DEP_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libluatrade.a

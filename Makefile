@@ -1,4 +1,4 @@
-# luatrade — one entry point: all, test, demo, bench, fuzz, clean.
+# luatrade — one entry point: all, test, demo, bench, fuzz, install, uninstall, clean.
 # Dependencies come from Debian packages (scripts/install-deps) and are found with pkg-config.
 
 PKG_CONFIG ?= pkg-config
@@ -7,6 +7,13 @@ BUILD ?= build
 CERTDIR ?= build/sim
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Lua's layout (what lua5.4's default package.path/cpath search under /usr/local): the command
+# finds its Lua modules at <bindir>/../share/lua/5.4, so keep BINDIR and LUA_DIR siblings.
+LUA_V ?= 5.4
+BINDIR ?= $(PREFIX)/bin
+LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_V)
+LUA_DIR ?= $(PREFIX)/share/lua/$(LUA_V)
+DOCDIR ?= $(PREFIX)/share/doc/luatrade
 SAN ?=
 
 PKGS = lua5.4 libwebsockets yajl openssl
@@ -24,8 +31,12 @@ CFLAGS ?=
 # Hidden by default: luatrade.so exports luaopen_* only (LT_EXPORT in lua_core.c), the command
 # nothing; tests and benchmarks link the static library, which is unaffected.
 VISIBILITY = -fvisibility=hidden
+# No path of the checkout is compiled into the command or the module (src/paths.c finds the
+# Lua directory and the certificates at run time; the prefix map keeps it out of the debug info).
+# Only the test binaries, never installed, get the absolute certificate directory.
 LT_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(VISIBILITY) -fPIC -MMD -MP \
-	-DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_LUA_DIR='"$(abspath lua)"' $(DEP_CFLAGS)
+	-ffile-prefix-map=$(CURDIR)=. $(DEP_CFLAGS)
+TEST_DEFS = -DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_FIXTURES='"$(abspath tests/fixtures)"'
 
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/methods/*.c) $(wildcard src/sim/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -39,14 +50,19 @@ BENCH_BIN = $(BENCH_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all deps test unit-tests demo bench fuzz clean install certs
 
-all: $(BUILD)/luatrade $(BUILD)/luatrade.so $(UNIT_BIN) certs
+# Every build step waits for `deps` (order-only: it never forces a rebuild); the pkg-config
+# variables above are expanded only when a recipe runs, so a fresh machine builds in one go.
+all: deps $(BUILD)/luatrade $(BUILD)/luatrade.so $(UNIT_BIN) certs
+
+# The command and the module only: what `make install`, the demo and the rockspec need.
+programs: $(BUILD)/luatrade $(BUILD)/luatrade.so
 
 deps:
 	@scripts/install-deps
 
 certs: $(CERTDIR)/server.pem
 
-$(CERTDIR)/server.pem: scripts/gen-cert
+$(CERTDIR)/server.pem: scripts/gen-cert | deps
 	@scripts/gen-cert $(CERTDIR)
 
 $(BUILD)/libluatrade.a: $(LIB_OBJ)
@@ -60,13 +76,13 @@ $(BUILD)/luatrade.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared $(OPT) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(filter-out -llua5.4,$(DEP_LIBS))
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(LT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libluatrade.a $(TEST_SUPPORT_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc -Itests -DLT_FIXTURES='"$(abspath tests/fixtures)"' \
+	$(CC) $(LT_CFLAGS) $(TEST_DEFS) $(CPPFLAGS) $(CFLAGS) -Isrc -Itests \
 		$(SAN_LDFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libluatrade.a $(DEP_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libluatrade.a
@@ -80,9 +96,30 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all
 	@scripts/run-tests build build/asan
 
-demo: deps
-	@$(MAKE) --no-print-directory all
+demo: programs certs
 	./$(BUILD)/luatrade run strategies/market_maker.lua
+
+# Lua's conventions: the command in BINDIR, the C module as luatrade/core.so under LUA_LIBDIR
+# (require "luatrade.core" finds it by the standard cpath), the Lua modules under LUA_DIR, the
+# README and example strategies under DOCDIR. Honours DESTDIR; the rockspec sets the dirs.
+LUA_FILES = $(wildcard lua/luatrade/*.lua)
+EXAMPLES = $(wildcard strategies/*.lua)
+.PHONY: programs uninstall
+install: programs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_LIBDIR)/luatrade $(DESTDIR)$(LUA_DIR)/luatrade \
+		$(DESTDIR)$(DOCDIR)/strategies
+	install -m 755 $(BUILD)/luatrade $(DESTDIR)$(BINDIR)/luatrade
+	install -m 755 $(BUILD)/luatrade.so $(DESTDIR)$(LUA_LIBDIR)/luatrade/core.so
+	install -m 644 $(LUA_FILES) $(DESTDIR)$(LUA_DIR)/luatrade/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/strategies/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/luatrade $(DESTDIR)$(LUA_LIBDIR)/luatrade/core.so \
+		$(addprefix $(DESTDIR)$(LUA_DIR)/luatrade/,$(notdir $(LUA_FILES))) \
+		$(DESTDIR)$(DOCDIR)/README.md $(addprefix $(DESTDIR)$(DOCDIR)/strategies/,$(notdir $(EXAMPLES)))
+	rmdir $(DESTDIR)$(LUA_LIBDIR)/luatrade $(DESTDIR)$(LUA_DIR)/luatrade \
+		$(DESTDIR)$(DOCDIR)/strategies $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
@@ -100,9 +137,6 @@ fuzz:
 		$(shell $(PKG_CONFIG) --libs lua5.4 yajl openssl) -lm
 	cp tests/fixtures/*.json fuzz/seeds/*.json $(BUILD)/fuzz/corpus/
 	$(BUILD)/fuzz/envelope_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
-
-install: all
-	install -D -m 755 $(BUILD)/luatrade $(DESTDIR)$(PREFIX)/bin/luatrade
 
 clean:
 	rm -rf build

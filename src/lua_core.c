@@ -16,11 +16,8 @@
 #include "log.h"
 #include "lua_client.h"
 #include "lua_secret.h"
+#include "paths.h"
 #include "sim/sim.h"
-
-#ifndef LT_CERT_DIR
-#define LT_CERT_DIR "build/sim"
-#endif
 
 void lt_client_open(lua_State *L);
 
@@ -208,23 +205,25 @@ static int l_sim_start(lua_State *L)
 	if (!rt->sim) {
 		lt_sim_opts o;
 		memset(&o, 0, sizeof o);
-		const char *dir = getenv("LUATRADE_CERT_DIR");
-		dir = dir ? dir : LT_CERT_DIR;
+		char dir[LT_PATHS_MAX];
+		lt_err err = {0, ""};
+		if (lt_paths_cert_dir(dir, sizeof dir, &err))
+			return luaL_error(L, "sim: %s", err.msg);
 		lua_pushfstring(L, "%s/server.pem", dir);
 		lua_pushfstring(L, "%s/server.key", dir);
 		o.cert_file = lua_tostring(L, -2);
 		o.key_file = lua_tostring(L, -1);
 		o.seed = seed;
 		o.accounts = accounts;
-		lt_err err = {0, ""};
+		if (snprintf(rt->sim_ca, sizeof rt->sim_ca, "%s/ca.pem", dir) >= (int)sizeof rt->sim_ca)
+			return luaL_error(L, "sim: certificate path too long");
 		if (lt_sim_new(lt_loop_context(lt_rt_loop(L, rt)), &o, &rt->sim, &err))
 			return luaL_error(L, "sim: %s", err.msg);
 		snprintf(rt->sim_url, sizeof rt->sim_url, "wss://127.0.0.1:%d/ws/api/v2",
 			 lt_sim_port(rt->sim));
 	}
 	lua_pushstring(L, rt->sim_url);
-	const char *dir = getenv("LUATRADE_CERT_DIR");
-	lua_pushfstring(L, "%s/ca.pem", dir ? dir : LT_CERT_DIR);
+	lua_pushstring(L, rt->sim_ca);
 	return 2;
 }
 

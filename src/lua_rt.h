@@ -30,6 +30,7 @@ typedef struct lt_rt {
 	lt_loop *loop;
 	struct lt_sim *sim;
 	char sim_url[80];
+	char sim_ca[4096];        /* the CA file that verifies the in-process venue (paths.h) */
 	lt_task *tasks;           /* every live task */
 	lt_task *ready_head, *ready_tail;
 	int ntasks;

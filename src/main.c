@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef LT_LUA_DIR
-#define LT_LUA_DIR "lua"
-#endif
+#include "paths.h"
 
 int luaopen_luatrade_core(lua_State *L);
 int lt_sim_main(int argc, char **argv);
@@ -23,7 +21,11 @@ static void usage(FILE *f)
 	      "  sim [options]                run the built-in venue as a server (`luatrade sim --help`)\n"
 	      "  version                      print the version\n"
 	      "\n"
-	      "Environment: LUATRADE_LOG=error|warn|info|debug sets the log level.\n", f);
+	      "Environment: LUATRADE_LOG=error|warn|info|debug sets the log level;\n"
+	      "LUATRADE_LUA_DIR the directory of luatrade's Lua modules (default: found beside\n"
+	      "the command); LUATRADE_CERT_DIR the built-in venue's certificate directory\n"
+	      "(default: the checkout's build/sim, else ~/.local/state/luatrade/sim, made at\n"
+	      "first use).\n", f);
 }
 
 static void run_usage(FILE *f)
@@ -130,6 +132,22 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 	return path;
 }
 
+/* Put luatrade's own Lua directory (paths.h: LUATRADE_LUA_DIR, the installed share/lua/5.4
+ * beside the command, or the checkout's lua/) before package.path; when there is none, Lua's
+ * default package.path has to find luatrade.runner. */
+static void add_lua_dir(lua_State *L)
+{
+	char dir[LT_PATHS_MAX];
+	if (lt_paths_lua_dir(dir, sizeof dir) != 0)
+		return;
+	lua_getglobal(L, "package");
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+	lua_getfield(L, -2, "path");
+	lua_concat(L, 2);
+	lua_setfield(L, -2, "path");
+	lua_pop(L, 1);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
@@ -145,13 +163,7 @@ static int cmd_run(int argc, char **argv)
 	lua_pushcfunction(L, luaopen_luatrade_core);
 	lua_setfield(L, -2, "luatrade.core");
 	lua_pop(L, 1);
-	const char *dir = getenv("LUATRADE_LUA_DIR");
-	lua_getglobal(L, "package");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir ? dir : LT_LUA_DIR, dir ? dir : LT_LUA_DIR);
-	lua_getfield(L, -2, "path");
-	lua_concat(L, 2);
-	lua_setfield(L, -2, "path");
-	lua_pop(L, 1);
+	add_lua_dir(L);
 	int bad = 0, rc = 0;
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "luatrade.runner");

@@ -13,11 +13,8 @@
 
 #include <libwebsockets.h>
 
+#include "paths.h"
 #include "sim.h"
-
-#ifndef LT_CERT_DIR
-#define LT_CERT_DIR "build/sim"
-#endif
 
 int lt_sim_main(int argc, char **argv);
 
@@ -39,8 +36,8 @@ static void usage(FILE *f)
 		"  --port N           TCP port to listen on (default 8443; 0 = any free port)\n"
 		"  --iface ADDR       address to listen on (default 127.0.0.1)\n"
 		"  --seed N           seed of the synthetic market; same seed, same market (default 1)\n"
-		"  --cert FILE        PEM server certificate (default %s/server.pem)\n"
-		"  --key FILE         PEM private key (default %s/server.key)\n"
+		"  --cert FILE        PEM server certificate (default DIR/server.pem, see below)\n"
+		"  --key FILE         PEM private key (default DIR/server.key)\n"
 		"  --tick-ms N        market update period in milliseconds (default 100)\n"
 		"  --min-heartbeat S  smallest public/set_heartbeat interval accepted, seconds (default 10)\n"
 		"  --account ID:SECRET  add an account (repeatable); the demo account always exists\n"
@@ -49,8 +46,9 @@ static void usage(FILE *f)
 		"  -v                 more log output on stderr: -v connections, -vv every message\n"
 		"  -h, --help         show this help\n"
 		"\n"
-		"Clients verify the server with the CA in %s/ca.pem (make certs creates it).\n",
-		LT_CERT_DIR, LT_CERT_DIR, LT_CERT_DIR);
+		"DIR is $LUATRADE_CERT_DIR if set, else the checkout's build/sim when run from a checkout\n"
+		"build (make certs creates it), else ~/.local/state/luatrade/sim ($XDG_STATE_HOME/\n"
+		"luatrade/sim), generated at first use. Clients verify the server with DIR/ca.pem.\n");
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -159,16 +157,41 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Fill the --cert and --key not given from the certificate directory (paths.h, generated at
+ * first use); ca gets its CA file when --cert is the default. Returns 0, or 1 with a message. */
+static int default_cert_files(lt_sim_opts *o, char *cert, char *key, char *ca, size_t n)
+{
+	char dir[LT_PATHS_MAX];
+	lt_err err = { 0, "" };
+	if (lt_paths_cert_dir(dir, sizeof dir, &err) != 0) {
+		fprintf(stderr, "luatrade sim: %s\n", err.msg);
+		return 1;
+	}
+	snprintf(cert, n, "%s/server.pem", dir);
+	snprintf(key, n, "%s/server.key", dir);
+	if (!o->cert_file) {
+		o->cert_file = cert;
+		snprintf(ca, n, "%s/ca.pem", dir);
+	}
+	if (!o->key_file)
+		o->key_file = key;
+	return 0;
+}
+
 int lt_sim_main(int argc, char **argv)
 {
-	lt_sim_opts o = { .port = 8443, .seed = 1, .cert_file = LT_CERT_DIR "/server.pem",
-			  .key_file = LT_CERT_DIR "/server.key" };
+	lt_sim_opts o = { .port = 8443, .seed = 1 };
 	char *accounts = NULL;
 	int rc = parse_args(argc, argv, &o, &accounts);
 	o.accounts = accounts;
 	if (rc) {
 		free(accounts);
 		return rc == 1 ? 0 : 2;
+	}
+	char cert[LT_PATHS_MAX + 16], key[LT_PATHS_MAX + 16], ca[LT_PATHS_MAX + 16] = "";
+	if ((!o.cert_file || !o.key_file) && default_cert_files(&o, cert, key, ca, sizeof cert)) {
+		free(accounts);
+		return 1;
 	}
 	lws_set_log_level(o.log_level >= 2 ? LLL_ERR | LLL_WARN | LLL_USER : LLL_ERR, NULL);
 	struct lws_context *ctx = make_context();
@@ -185,10 +208,9 @@ int lt_sim_main(int argc, char **argv)
 		free(accounts);
 		return 1;
 	}
-	bool default_cert = strcmp(o.cert_file, LT_CERT_DIR "/server.pem") == 0;
 	printf("luatrade sim listening on wss://%s:%d/ws/api/v2 (ca_file: %s)\n",
 	       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim),
-	       default_cert ? LT_CERT_DIR "/ca.pem" : "the CA that signed --cert");
+	       o.cert_file == cert ? ca : "the CA that signed --cert");
 	const char *demo_id, *demo_secret;
 	if (lt_sim_demo_account(sim, &demo_id, &demo_secret) == 0)
 		printf("demo account: client_id=%s client_secret=%s\n", demo_id, demo_secret);

@@ -132,6 +132,7 @@ end
 --   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,
 --   ticker, get_order_book, get_index_price, unsubscribe, unsubscribe_all: the venue method
 --   of that name with a params table; subscribe(channels, handler [, {timeout, max_queue}])
+--   (handler(msg, sub, channel) runs in one task per subscription, messages in order)
 --   -> subscription (sub:close(), sub:channels(), sub:stats() -> queued, high_water, cap,
 --   dropped, resyncs, delivered; on overflow of max_queue (1,000) snapshot-like channels keep
 --   the newest message, incremental books resync from a snapshot, trades and user.* fail the

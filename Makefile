@@ -125,18 +125,46 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@scripts/run-bench $(BUILD)
 
-# Coverage-guided fuzzing of the venue-message decoder (clang's libFuzzer, with ASan+UBSan).
+# Coverage-guided fuzzing (clang's libFuzzer, with ASan+UBSan): one binary per fuzz/*_fuzz.c,
+# linked against a clang-built copy of the library and tests/support; each runs FUZZ_SECONDS
+# on its corpus (seeded from fuzz/seeds/<target>/ and, for envelope_fuzz, tests/fixtures) with
+# fuzz/deribit.dict. scripts/run-fuzz prints the runs and findings per target; the exit status
+# is non-zero if any target found a crash (kept under $(BUILD)/fuzz/findings/<target>/).
 FUZZ_SECONDS ?= 60
-FUZZ_SRC = src/json_decode.c src/json_envelope.c src/json_number.c src/json_utf8.c src/json_arena.c \
-	src/json_retype.c src/lua_secret.c src/secret.c src/log.c src/schemas.c src/lt.c src/buf.c
+FUZZ_CC ?= clang
+FUZZ_JOBS ?= 2
+FUZZ_TARGETS = $(patsubst fuzz/%.c,%,$(wildcard fuzz/*_fuzz.c))
+FUZZ_DIR = $(BUILD)/fuzz
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined -Wall -Wextra \
+	-DLT_CERT_DIR='"$(abspath $(CERTDIR))"' -DLT_LUA_DIR='"$(abspath lua)"' \
+	-DLT_FIXTURES='"$(abspath tests/fixtures)"' -Isrc -Itests $(DEP_CFLAGS)
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(TEST_SUPPORT:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BIN = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+.PHONY: fuzz-build fuzz-ci
 fuzz:
 	@scripts/install-deps clang libclang-rt-14-dev
-	@mkdir -p $(BUILD)/fuzz/corpus
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-		$(DEP_CFLAGS) -o $(BUILD)/fuzz/envelope_fuzz fuzz/envelope_fuzz.c $(FUZZ_SRC) \
-		$(shell $(PKG_CONFIG) --libs lua5.4 yajl openssl) -lm
-	cp tests/fixtures/*.json fuzz/seeds/*.json $(BUILD)/fuzz/corpus/
-	$(BUILD)/fuzz/envelope_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
+	@$(MAKE) --no-print-directory certs
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) fuzz-build
+	@scripts/run-fuzz $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/libluatrade.a: $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c $(FUZZ_DIR)/libluatrade.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libluatrade.a \
+		$(DEP_LIBS) $(CMOCKA_LIBS)
+
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build

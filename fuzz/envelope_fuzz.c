@@ -2,7 +2,7 @@
  * with the real channel schemas and, by id, the ticker, order and auth result schemas (the
  * last with tokens, LT_T_SECRET): any input must decode or fail with LT_EJSON, leave the Lua
  * stack balanced, and never crash or raise. Run with `make fuzz` (seeds: tests/fixtures and
- * fuzz/seeds). */
+ * fuzz/seeds/envelope_fuzz/). */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
@@ -39,12 +39,11 @@ static const lt_schema *res_data(void *ud, const char *channel, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static lua_State *L;
-	if (!L)
-		L = luaL_newstate();
 	lt_resolver res = {res_result, res_data, NULL};
 	lt_envelope env;
 	lt_err err;
+	/* a fresh state per input: nothing outlives it, so LeakSanitizer sees real leaks only */
+	lua_State *L = luaL_newstate();
 	int top = lua_gettop(L);
 	int rc = lt_json_decode_envelope(L, (const char *)data, size, &res, &env, &err);
 	if ((rc == 0 && lua_gettop(L) != top + 1) || (rc != 0 && lua_gettop(L) != top))
@@ -52,5 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lua_settop(L, top);
 	rc = lt_json_decode(L, (const char *)data, size, NULL, &err);
 	lua_settop(L, top);
+	lua_close(L);
 	return 0;
 }

@@ -11,6 +11,8 @@
  * 5 % of sustained throughput. */
 #include "ratelimit.h"
 
+#include <math.h>
+
 /* One request's cost per pool: the headroom kept below the venue's capacity. */
 static const double reserve_of[4] = {500, 1, 3000, 10000};
 
@@ -70,10 +72,12 @@ int lt_rl_set_tier(lt_rl *rl, int tier, int64_t now_us)
 	return 0;
 }
 
+/* Whole microseconds until the bucket holds cost, rounded up: a wait a fraction of a
+ * microsecond short would let the request go before its credits are there. */
 static int64_t wait_us(const lt_rl_bucket *b, double cost)
 {
 	double missing = cost - b->level;
-	return missing <= 0 ? 0 : (int64_t)(missing / b->rate * 1e6 + 0.999);
+	return missing <= 0 ? 0 : (int64_t)ceil(missing / b->rate * 1e6);
 }
 
 int64_t lt_rl_delay(lt_rl *rl, lt_pool pool, int cost, int64_t now_us)

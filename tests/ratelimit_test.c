@@ -590,6 +590,26 @@ static void test_venue_model_rejects_an_exact_rate_limiter(void **state)
 	}
 }
 
+/* Regression (seen while analysing a fuzz/ratelimit_fuzz.c finding): the wait was rounded up as (int64)(x + 0.999),
+ * which rounds down when x is within 0.001 µs above an integer, so a request could be sent a
+ * fraction of a microsecond before its bucket had the credits. Here the refill of one credit
+ * takes 100000.0005 µs: the wait must be 100001, and at the end of it the credits are there. */
+static void test_wait_is_rounded_up_even_by_a_fraction(void **state)
+{
+	(void)state;
+	lt_rl rl;
+	lt_rl_init(&rl, T0);
+	double local_rate = 1e6 / 100000.0005; /* credits per second */
+	lt_rl_set_bucket(&rl, LT_POOL_ME, ME_BURST, local_rate / LT_RL_RATE_MARGIN, T0);
+	lt_rl_drain(&rl, LT_POOL_ME, T0);
+	int64_t w = lt_rl_reserve(&rl, LT_POOL_ME, 1, T0);
+	assert_int_equal(w, (int64_t)ceil(1 / rl.pool[LT_POOL_ME].rate * 1e6));
+	assert_int_equal(w, 100001);
+	/* at T0 + w the reservation's credit has been refilled: the level is back to >= 0 */
+	assert_int_equal(lt_rl_delay(&rl, LT_POOL_ME, 0, T0 + w), 0);
+	assert_true(rl.pool[LT_POOL_ME].level >= 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_waited_counters),
 		cmocka_unit_test(test_jittered_sends_never_exceed_the_venue),
 		cmocka_unit_test(test_venue_model_rejects_an_exact_rate_limiter),
+		cmocka_unit_test(test_wait_is_rounded_up_even_by_a_fraction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

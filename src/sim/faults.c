@@ -194,7 +194,8 @@ static void fault_blackhole(lt_sim_req *rq)
 	lt_sim_conn_drop_queue(c);
 	if (freeze && !c->frozen) {
 		c->frozen = true;
-		lws_rx_flow_control(c->wsi, 0);
+		if (c->wsi)
+			lws_rx_flow_control(c->wsi, 0);
 	}
 	lws_sul_cancel(&c->bh_sul);
 	if (ms > 0)

@@ -150,6 +150,16 @@ void lt_sim_log(const lt_sim *sim, int level, const char *fmt, ...)
 void lt_sim_log_text(const lt_sim *sim, int level, const char *what, unsigned conn,
 		     const char *text, size_t len);
 
+/* ---- connection lifecycle (server.c) ---- */
+/* A new connection: c is the lws user memory of wsi (LWS_CALLBACK_ESTABLISHED), zeroed and
+ * linked into sim. wsi may be NULL: a connection without a socket (tests/sim_dispatch_test.c,
+ * fuzz/sim_dispatch_fuzz.c), fed through lt_sim_dispatch, whose answers stay queued in
+ * c->q_head and whose closes only mark it closing (close_now). */
+void lt_sim_conn_open(lt_sim *sim, struct lws *wsi, lt_sim_conn *c);
+/* The connection ended (LWS_CALLBACK_CLOSED): cancel on disconnect and connection tokens
+ * (auth.c), then everything c owns is freed and c unlinked (c->sim becomes NULL). Idempotent. */
+void lt_sim_conn_closed(lt_sim_conn *c);
+
 /* ---- connection output (server.c) ---- */
 lt_sim_msg *lt_sim_msg_new(void);
 void lt_sim_msg_free(lt_sim_msg *m);

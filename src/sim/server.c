@@ -77,15 +77,16 @@ void lt_sim_msg_free(lt_sim_msg *m)
 
 void lt_sim_conn_close(lt_sim_conn *c)
 {
-	if (!c->wsi || c->close_now)
+	if (c->close_now)
 		return;
 	c->close_now = true;
-	lws_callback_on_writable(c->wsi);
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
 }
 
 void lt_sim_conn_close_code(lt_sim_conn *c, int code, const char *reason)
 {
-	if (!c->wsi || c->close_now)
+	if (c->close_now)
 		return;
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
@@ -130,7 +131,8 @@ void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m)
 		c->q_head = m;
 	c->q_tail = m;
 	c->q_bytes += m->b.len;
-	lws_callback_on_writable(c->wsi);
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
 }
 
 void lt_sim_conn_send_raw(lt_sim_conn *c, const char *s, size_t n)
@@ -174,7 +176,8 @@ static int conn_write(lt_sim_conn *c)
 
 /* ---- connection lifecycle ---------------------------------------------------------------- */
 
-static void conn_open(lt_sim *sim, struct lws *wsi, lt_sim_conn *c)
+/* Contract in internal.h. */
+void lt_sim_conn_open(lt_sim *sim, struct lws *wsi, lt_sim_conn *c)
 {
 	memset(c, 0, sizeof *c);
 	c->sim = sim;
@@ -212,6 +215,16 @@ static void conn_release(lt_sim_conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	c->sim = NULL;
+}
+
+/* Contract in internal.h. */
+void lt_sim_conn_closed(lt_sim_conn *c)
+{
+	if (!c->sim)
+		return;
+	lt_sim_log(c->sim, 1, "#%u closed", c->id);
+	lt_sim_auth_conn_closed(c); /* cancel on disconnect, connection tokens */
+	conn_release(c);
 }
 
 /* Append a received chunk; dispatch when the message is complete. */
@@ -268,7 +281,7 @@ static int sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		lt_sim *sim = lws_vhost_user(lws_get_vhost(wsi));
 		if (!sim || !c)
 			return -1;
-		conn_open(sim, wsi, c);
+		lt_sim_conn_open(sim, wsi, c);
 		lt_sim_faults_flap(c); /* sim/fault flap: closed again at once */
 		return 0;
 	}
@@ -279,11 +292,8 @@ static int sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c ? conn_write(c) : -1;
 	case LWS_CALLBACK_CLOSED:
-		if (c && c->sim) {
-			lt_sim_log(c->sim, 1, "#%u closed", c->id);
-			lt_sim_auth_conn_closed(c); /* cancel on disconnect, connection tokens */
-			conn_release(c);
-		}
+		if (c)
+			lt_sim_conn_closed(c);
 		return 0;
 	default:
 		break;
@@ -399,7 +409,8 @@ void lt_sim_free(lt_sim *sim)
 		lt_sim_conn *c = sim->conns;
 		struct lws *wsi = c->wsi;
 		conn_release(c);
-		lws_callback_on_writable(wsi); /* detached: the writeable callback closes it */
+		if (wsi)
+			lws_callback_on_writable(wsi); /* detached: the writeable callback closes it */
 	}
 	lws_vhost_destroy(sim->vh);
 	lws_cancel_service(sim->ctx); /* let the loop finish closing the vhost soon */

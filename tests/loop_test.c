@@ -20,7 +20,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -32,6 +31,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "support/fds.h"
 
 #ifndef LT_CERT_DIR
 #define LT_CERT_DIR "build/sim"
@@ -367,17 +367,6 @@ static void on_readable(void *arg)
 		r->bytes += (size_t)n;
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void make_pipe(int p[2])
 {
 	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
@@ -391,13 +380,13 @@ static void test_a_watched_fd_is_polled_by_the_service_until_unwatched(void **st
 	settle(loop);
 	int p[2];
 	make_pipe(p);
-	int before = open_fds();
+	int before = lt_test_open_fds();
 	reader r = {p[0], 0, 0};
 	struct lws *wsi = NULL;
 	lt_err err = {0, ""};
 	assert_int_equal(lt_loop_watch_fd(loop, p[0], on_readable, &r, &wsi, &err), 0);
 	assert_non_null(wsi);
-	assert_int_equal(open_fds(), before + 1); /* the duplicate */
+	assert_int_equal(lt_test_open_fds(), before + 1); /* the duplicate */
 	settle(loop); /* the adoption woke the loop; then, with nothing to read, it blocks */
 	assert_int_equal(r.calls, 0);
 	assert_int_equal(write(p[1], "abc", 3), 3);
@@ -411,7 +400,7 @@ static void test_a_watched_fd_is_polled_by_the_service_until_unwatched(void **st
 
 	lt_loop_unwatch_fd(&wsi);
 	assert_null(wsi);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(lt_test_open_fds(), before);
 	lt_loop_unwatch_fd(&wsi); /* again: nothing */
 	assert_int_equal(write(p[1], "de", 2), 2);
 	assert_true(service_timed(loop, 300 * MS) >= 250 * MS);
@@ -429,22 +418,22 @@ static void test_freeing_the_loop_ends_a_watch_still_on(void **state)
 	(void)state;
 	int p[2];
 	make_pipe(p);
-	int before = open_fds(); /* the loop's own descriptors come and go with it */
+	int before = lt_test_open_fds(); /* the loop's own descriptors come and go with it */
 	lt_loop *loop;
 	lt_err err = {0, ""};
 	assert_int_equal(lt_loop_new(&loop, &err), 0);
-	int with_loop = open_fds();
+	int with_loop = lt_test_open_fds();
 	reader r = {p[0], 0, 0};
 	struct lws *a = NULL, *b = NULL;
 	assert_int_equal(lt_loop_watch_fd(loop, p[0], on_readable, &r, &a, &err), 0);
 	assert_int_equal(lt_loop_watch_fd(loop, p[0], on_readable, &r, &b, &err), 0);
 	assert_ptr_not_equal(a, b);
-	assert_int_equal(open_fds(), with_loop + 2);
+	assert_int_equal(lt_test_open_fds(), with_loop + 2);
 	assert_int_equal(lt_loop_service(loop), 0);
 	lt_loop_free(loop);
 	assert_null(a);
 	assert_null(b);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(lt_test_open_fds(), before);
 	assert_int_equal(fcntl(p[0], F_GETFD), FD_CLOEXEC);
 	close(p[0]);
 	close(p[1]);

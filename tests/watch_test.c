@@ -14,26 +14,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lua_rt.h"
 #include "support/lua_helpers.h"
+#include "support/fds.h"
 
 int luaopen_luatrade_core(lua_State *L);
-
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static lua_State *state_with_core(void)
 {
@@ -62,7 +51,7 @@ static void assert_global_str(lua_State *L, const char *expr, const char *want)
 static void test_a_watcher_with_a_waiter_is_closed_with_the_state(void **state)
 {
 	(void)state;
-	int before = open_fds();
+	int before = lt_test_open_fds();
 	lua_State *L = state_with_core();
 	lt_rt *rt = lt_rt_get(L);
 	run(L, "w = core.watch_new{ hup = true }; w:add('/tmp/lt-watch-test.lua')");
@@ -72,7 +61,7 @@ static void test_a_watcher_with_a_waiter_is_closed_with_the_state(void **state)
 	assert_int_equal(rt->ntasks, 1); /* it waits, its timeout scheduled on the loop */
 	assert_non_null(rt->watchers);
 	lua_close(L);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(lt_test_open_fds(), before);
 }
 
 /* Drop the runtime (the registry's only userdata with the luatrade.Runtime metatable). */
@@ -98,7 +87,7 @@ static void drop_runtime(lua_State *L)
 static void test_the_runtime_torn_down_first_closes_its_watchers(void **state)
 {
 	(void)state;
-	int before = open_fds();
+	int before = lt_test_open_fds();
 	lua_State *L = state_with_core();
 	run(L, "w = core.watch_new(); w:add('/tmp/lt-watch-test.lua')");
 	assert_global_str(L, "tostring(w)", "luatrade.Watcher(1 files, open)");
@@ -107,10 +96,10 @@ static void test_the_runtime_torn_down_first_closes_its_watchers(void **state)
 	lua_gc(L, LUA_GCCOLLECT); /* the runtime's memory is gone now, the watcher is alive */
 	assert_global_str(L, "tostring(w)", "luatrade.Watcher(0 files, closed)");
 	run(L, "w:close(); w = nil; collectgarbage(); collectgarbage()");
-	int after_gc = open_fds();
+	int after_gc = lt_test_open_fds();
 	lua_close(L);
 	assert_int_equal(after_gc, before); /* the loop's own descriptors went with the runtime */
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(lt_test_open_fds(), before);
 }
 
 int main(void)

@@ -52,6 +52,13 @@ local function dispatcher(self, rc, v)
   end
 end
 
+-- Unsubscribe channel ch (entry e of chans) and forget it; false if its subscription had
+-- already been closed.
+local function release(chans, ch, e)
+  chans[ch] = nil
+  return e.sub:_is_open() and e.sub:_drop(ch)
+end
+
 local Sub = {}
 Sub.__index = Sub
 Sub.__name = "luatrade.VersionSubscription"
@@ -60,10 +67,7 @@ function Sub:close()
   local chans = chans_of(self.h, self.rc)
   for _, ch in ipairs(self.list) do
     local e = chans[ch]
-    if e and e.owner == self.v and e.psub == self then
-      chans[ch] = nil
-      e.sub:_drop(ch)
-    end
+    if e and e.owner == self.v and e.psub == self then release(chans, ch, e) end
   end
 end
 Sub.__close = Sub.close
@@ -158,8 +162,9 @@ function H:client(rc, v)
     subscribe = function(_, ch, fn, opts) return subscribe(self, rc, v, ch, fn, opts) end,
     on_state = function(_, fn) return on_state(self, rc, v, fn) end,
     close = function()
-      for ch, e in pairs(chans_of(self, rc)) do
-        if e.owner == v then chans_of(self, rc)[ch] = nil; e.sub:_drop(ch) end
+      local chans = chans_of(self, rc)
+      for ch, e in pairs(chans) do
+        if e.owner == v then release(chans, ch, e) end -- clearing a field while in pairs is allowed
       end
     end,
   }
@@ -199,9 +204,7 @@ function H:drop_held()
     local drop = {}
     for ch, e in pairs(chans) do if e.owner == nil then drop[#drop + 1] = ch end end
     for _, ch in ipairs(drop) do
-      local e = chans[ch]
-      chans[ch] = nil
-      if e.sub:_is_open() then e.sub:_drop(ch); n = n + 1 end
+      if release(chans, ch, chans[ch]) then n = n + 1 end
     end
   end
   return n

@@ -100,15 +100,17 @@ function T:watch(client)
   return client:subscribe(M.CHANNEL, function(o) on_order(self, o) end)
 end
 
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
 --- tracker:open([instrument]): the open orders (copies), oldest id first.
 function T:open(instrument)
   local list = {}
   for _, rec in pairs(self.byid) do
-    if instrument == nil or rec.instrument_name == instrument then
-      local c = {}
-      for k, v in pairs(rec) do c[k] = v end
-      list[#list + 1] = c
-    end
+    if instrument == nil or rec.instrument_name == instrument then list[#list + 1] = copy(rec) end
   end
   table.sort(list, function(a, b) return tostring(a.order_id) < tostring(b.order_id) end)
   return list
@@ -117,10 +119,7 @@ end
 --- tracker:get(order_id): a copy of the record, or nil once the order is not open.
 function T:get(id)
   local rec = self.byid[id]
-  if not rec then return nil end
-  local c = {}
-  for k, v in pairs(rec) do c[k] = v end
-  return c
+  return rec and copy(rec)
 end
 
 local function settle(self, method, params, r, err)
@@ -142,9 +141,8 @@ function T:call(client, method, params, timeout)
   if self.closing and method ~= "cancel" then return nil, shutdown_err end
   if (method == "buy" or method == "sell") and type(params) == "table" then
     if params.label == nil then
-      local p = {}
-      for k, v in pairs(params) do p[k] = v end
-      p.label, params = self.own_label, p
+      params = copy(params)
+      params.label = self.own_label
     end
     if type(params.instrument_name) == "string" then self.instruments[params.instrument_name] = true end
   end

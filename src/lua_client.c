@@ -68,6 +68,28 @@ static int l_on_state(lua_State *L)
 	return 0;
 }
 
+/* client:_listen_state(fn): the runtime's own layers (the order tracker) hear every state
+ * event too, as fn(state, reason) in a task of its own, whatever handler the strategy sets
+ * with on_state. At most LT_STATE_LISTENERS per client (raises beyond); returns nothing. */
+static int l_listen_state(lua_State *L)
+{
+	lt_client *c = lt_client_check(L, 1);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	if (c->closed)
+		return luaL_error(L, "_listen_state: the client is closed");
+	if (c->listen_ref == LUA_NOREF) {
+		lua_newtable(L);
+		c->listen_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->listen_ref);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+	if (n >= LT_STATE_LISTENERS)
+		return luaL_error(L, "_listen_state: at most %d listeners per client", LT_STATE_LISTENERS);
+	lua_pushvalue(L, 2);
+	lua_rawseti(L, -2, n + 1);
+	return 0;
+}
+
 /* ---- options ----------------------------------------------------------------------------- */
 
 static const char *const credential_fields[] = {
@@ -278,7 +300,7 @@ static int client_new(lua_State *L, bool private)
 
 	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);
 	memset(c, 0, sizeof *c);
-	c->self_ref = c->subs_ref = c->state_ref = LUA_NOREF;
+	c->self_ref = c->subs_ref = c->state_ref = c->listen_ref = LUA_NOREF;
 	c->closed = true; /* until fully set up: __gc has nothing to release */
 	luaL_setmetatable(L, private ? LT_PRIVATE_MT : LT_CLIENT_MT);
 	c->rt = rt;
@@ -326,7 +348,8 @@ void lt_client_close(lua_State *L, lt_client *c)
 	luaL_unref(L, LUA_REGISTRYINDEX, c->subs_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, c->self_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
-	c->subs_ref = c->self_ref = c->state_ref = LUA_NOREF;
+	luaL_unref(L, LUA_REGISTRYINDEX, c->listen_ref);
+	c->subs_ref = c->self_ref = c->state_ref = c->listen_ref = LUA_NOREF;
 }
 
 void lt_clients_close_all(lt_rt *rt)
@@ -454,7 +477,8 @@ static void client_metatable(lua_State *L, const char *name, bool private)
 	static const luaL_Reg meths[] = {
 		{"call", lt_l_call}, {"close", l_close}, {"state", l_state}, {"stats", l_stats},
 		{"rate_limit_status", l_rate_limit_status}, {"subscribe", lt_client_subscribe},
-		{"_drop_connection", l_drop_connection}, {"on_state", l_on_state}, {NULL, NULL}};
+		{"_drop_connection", l_drop_connection}, {"on_state", l_on_state},
+		{"_listen_state", l_listen_state}, {NULL, NULL}};
 	if (!luaL_newmetatable(L, name)) {
 		lua_pop(L, 1);
 		return;

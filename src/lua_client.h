@@ -18,6 +18,7 @@
 #define LT_PRIVATE_MT "luatrade.PrivateClient"
 #define LT_SUB_MT "luatrade.Subscription"
 #define LT_ERROR_MT "luatrade.Error"
+#define LT_STATE_LISTENERS 8  /* client:_listen_state slots */
 
 struct lt_client {
 	lt_rt *rt;
@@ -27,6 +28,7 @@ struct lt_client {
 	int self_ref;             /* anchors the userdata while open */
 	int subs_ref;             /* table: channel -> subscription userdata */
 	int state_ref;            /* client:on_state handler, or LUA_NOREF */
+	int listen_ref;           /* table: the runtime's own state listeners (client:_listen_state) */
 	int64_t timeout_ms;       /* default per-call timeout */
 	char url[256];
 	unsigned long long unrouted;

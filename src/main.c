@@ -62,6 +62,9 @@ static void run_usage(FILE *f)
 	      "  --stop-timeout S  seconds stop(ctx, \"shutdown\") may take (default 10)\n"
 	      "  --cancel-timeout S  seconds for cancelling this run's orders at exit (default 10)\n"
 	      "  --keep-orders     leave this run's open orders on the venue at exit\n"
+	      "  --kill-file F     the kill switch fires when F appears (default: KILL in the\n"
+	      "                    working directory): this run's orders are cancelled, no new\n"
+	      "                    ones are sent, market data goes on\n"
 	      "  --start-timeout S seconds start(ctx, state) may take (default 10)\n"
 	      "  --no-watch        do not reload when the files change (SIGHUP still reloads)\n"
 	      "  --log-level L     error, warn, info (default) or debug\n"
@@ -86,6 +89,7 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--stop-timeout") == 0 ? "stop_timeout"
 				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
 				  : strcmp(a, "--start-timeout") == 0 ? "start_timeout"
+				  : strcmp(a, "--kill-file") == 0 ? "kill_file"
 								  : NULL;
 		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
 				   : strcmp(a, "--no-watch") == 0  ? "no_watch"

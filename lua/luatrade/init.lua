@@ -181,4 +181,26 @@ function M.private(opts)
   return core.private(o)
 end
 
+--- lt.orders(priv [, opts]) -> tracker | nil, err: the trading layer on a private client,
+-- as `luatrade run` gives it to strategies (ctx.orders, ctx.positions, ctx.risk, ctx.kill):
+-- tracked orders (luatrade.orders: buy, sell, edit, cancel, cancel_all, open, get, on_fill,
+-- on_order, reconcile, stats), tracker.positions (luatrade.positions: get, all, pnl, mark)
+-- and tracker.risk (luatrade.risk: set, check, kill, stats). opts.prefix: label tag ("lt");
+-- opts.risk: limits; opts.kill_file: a path whose appearance fires the kill switch. Only in a
+-- task: subscribes user.orders.any.any.raw and user.trades.any.any.raw on priv (that client
+-- cannot subscribe them itself afterwards) and awaits the first positions reconciliation.
+-- tracker:close() stops it (lt.run does not end while a tracker follows a client). Rate limits: the venue methods' own (see luatrade.orders).
+-- Example:
+--   local orders = assert(lt.orders(priv, { risk = { max_position = 100 } }))
+--   local r, err = orders:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
+--                              price = 90000, post_only = true }
+function M.orders(priv, opts)
+  local trading = require "luatrade.trading"
+  opts = opts or {}
+  local tr = trading.new(opts)
+  local ok, err = trading.attach(tr, priv, opts.kill_file)
+  if not ok then return nil, err end
+  return tr
+end
+
 return M

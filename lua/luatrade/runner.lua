@@ -36,12 +36,14 @@
 -- A strategy whose tasks have all ended by themselves gets stop(ctx, "shutdown") too, and the
 -- run ends.
 --
--- Which orders "this runtime placed" (luatrade.orders): buy and sell through ctx.private add
--- the run's own label when the strategy gives none and record every result; at shutdown the
--- open orders of the instruments traded that are recorded or carry the run label are
--- cancelled by order_id. Orders of the same account placed by anyone else are never touched.
--- Limits: an order whose outcome stayed unknown (timeout, connection lost) and that carries a
--- strategy label is not recognised as ours; neither is an order sent through priv:call.
+-- The trading layer (luatrade.trading): ctx.orders (the order tracker), ctx.positions,
+-- ctx.risk and ctx.kill(reason) belong to the run, not to a version: they carry over reloads.
+-- buy, sell, edit and cancel through ctx.private go through ctx.orders too, so every order
+-- gets the tracker's label and the risk limits. Limits come from opts.risk (the config file),
+-- then the strategy module's `M.risk = {...}` at each start, then ctx.risk:set{...}. The kill
+-- file is opts.kill_file (--kill-file; default "KILL" in the working directory). "This run's
+-- orders", cancelled at shutdown, are those the tracker placed (its label); orders of the same
+-- account placed by anyone else, or sent through priv:call, are never touched.
 --
 -- The private client is created only when the strategy uses it: on the first access of
 -- ctx.private, or at start when the strategy module sets `M.private = true`. A public-only
@@ -50,6 +52,7 @@ local lt = require "luatrade"
 local core = require "luatrade.core"
 local version = require "luatrade.version"
 local orders = require "luatrade.orders"
+local trading = require "luatrade.trading"
 local handover = require "luatrade.handover"
 
 local M = { _VERSION = "runner 0.3.0" }
@@ -113,8 +116,8 @@ function Run:private()
     self.real_priv = M.private_client(self.where, self.opts)
     if self.real_priv then -- ctx.orders follows the venue's user.orders (a runtime task)
       core._spawn_in(self.rt_group, function()
-        local sub, err = self.orders:watch(self.real_priv)
-        if not sub then lt.log("warn", "ctx.orders: cannot subscribe %s: %s", orders.CHANNEL, tostring(err)) end
+        local ok, err = trading.attach(self.orders, self.real_priv, self.opts.kill_file or "KILL")
+        if not ok then lt.log("warn", "ctx.orders: cannot subscribe %s: %s", orders.CHANNEL, tostring(err)) end
       end)
     end
   end
@@ -125,8 +128,15 @@ end
 function Run:version(mod)
   local v = { mod = mod, group = core._new_group() }
   local run = self
-  local ctx = setmetatable({ config = self.opts.config or {}, orders = self.orders }, {
+  local tr = self.orders
+  local layer = { orders = tr, positions = tr.positions, risk = tr.risk }
+  local ctx = setmetatable({ config = self.opts.config or {} }, {
     __index = function(t, k)
+      if layer[k] then -- the trading layer needs the private client
+        run:private()
+        rawset(t, k, layer[k])
+        return layer[k]
+      end
       if k ~= "private" then return nil end
       local rc = run:private()
       if not rc then return nil end
@@ -135,6 +145,7 @@ function Run:version(mod)
       return p
     end })
   function ctx.log(level, fmt, ...) lt.log(level, fmt, ...) end
+  function ctx.kill(reason) run:private(); tr.risk:kill(reason) end
   ctx.public = self.H:client(self.real_pub, v)
   v.ctx = ctx
   return v
@@ -144,6 +155,10 @@ end
 function Run:start(v, state)
   self.H.current = v
   if v.mod.private == true then local _ = v.ctx.private end
+  if type(v.mod.risk) == "table" then
+    local ok, err = pcall(self.orders.risk.set, self.orders.risk, v.mod.risk)
+    if not ok then return false, "M.risk: " .. tostring(err) end
+  end
   local how, res = bounded(v.group, self.start_timeout, v.mod.start, v.ctx, state)
   if how == "ok" then return true end
   if how == "overran" then return false, ("start overran its %g s limit"):format(self.start_timeout) end
@@ -168,6 +183,7 @@ end
 -- End version v: its tasks end ("reloaded"), its channels are held for the next version.
 function Run:finish(v)
   end_group(v.group)
+  self.orders:forget(v.group)
   self.H:hold(v)
   if self.H.current == v then self.H.current = nil end
 end
@@ -250,6 +266,7 @@ function Run:supervise()
     elseif self.cur and core._group_count(self.cur.group) == 0 then
       self:stop(self.cur, "shutdown")   -- the strategy ended by itself
       self.ended = true
+      self.orders:close()
       if self.watcher then self.watcher:close() end
       return
     end
@@ -269,6 +286,7 @@ function Run:shutdown(sig)
   local real = self.real_priv
   if real and not self.opts.keep_orders then self.orders:cancel_own(real, self.cancel_timeout)
   elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
+  self.orders:close()
 end
 
 local function number_opt(v, name, default)
@@ -281,7 +299,7 @@ end
 --- runner.run(opts): opts.path (strategy file), opts.venue / opts.url / opts.ca_file,
 -- opts.seed, opts.log_level, opts.secret_file, opts.config (table of strings),
 -- opts.stop_timeout, opts.start_timeout and opts.cancel_timeout (seconds, default 10),
--- opts.keep_orders, opts.no_watch. Raises when the strategy cannot be loaded or its first
+-- opts.keep_orders, opts.no_watch, opts.risk (limits), opts.kill_file. Raises when the strategy cannot be loaded or its first
 -- start() fails.
 function M.run(opts)
   if opts.log_level then lt.set_log_level(opts.log_level) end
@@ -302,9 +320,12 @@ function M.run(opts)
   else lt.log("warn", "no file watching or SIGHUP reload: %s", tostring(w)) end
   lt.run(function()
     run.rt_group = core._new_group()
-    run.orders = orders.new(run.rt_group)
-    run.H = handover.new(run.orders, { [orders.CHANNEL] = "ctx.orders follows it; subscribe " ..
-      "a narrower user.orders channel, e.g. user.orders.BTC-PERPETUAL.raw" })
+    run.orders = trading.new{ group = run.rt_group, risk = opts.risk }
+    run.H = handover.new(run.orders, {
+      [orders.CHANNEL] = "ctx.orders follows it; subscribe a narrower user.orders channel, " ..
+        "e.g. user.orders.BTC-PERPETUAL.raw",
+      [orders.TRADES] = "ctx.orders and ctx.positions follow it; subscribe a narrower " ..
+        "user.trades channel, e.g. user.trades.BTC-PERPETUAL.raw" })
     run.real_pub = lt.public(run.where)
     for _, f in ipairs(files) do run:watch(f) end
     local v = run:version(mod)

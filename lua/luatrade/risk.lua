@@ -214,6 +214,7 @@ function R:_check_loss()
   if day ~= self.day then self.day, self.base = day, {} end
   local ccys = {}
   for _, p in pairs(self.positions.by) do ccys[p.currency] = true end
+  for name in pairs(self.tracker.instruments) do ccys[name:match("^(%u+)") or "BTC"] = true end
   for ccy in pairs(ccys) do
     local l = type(lim) == "table" and lim[ccy] or (type(lim) == "number" and lim)
     if l then

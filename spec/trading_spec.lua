@@ -101,16 +101,17 @@ describe("lt.orders", function()
       -- the venue stops reading for 1.5 s, then processes what arrived: the buy times out here
       lt.spawn(function() priv:call("sim/fault", { action = "blackhole", mode = "freeze", ms = 1500 }, 3) end)
       lt.sleep(0.05)                                 -- (it is never answered)
-      local r, err = orders:buy({ instrument_name = BTC, amount = 10, type = "limit",
-                                  price = p, post_only = true, label = "ux" }, 0.4)
+      local r, err, o = orders:buy({ instrument_name = BTC, amount = 10, type = "limit",
+                                     price = p, post_only = true, label = "ux" }, 0.4)
       assert.is_nil(r)
       assert.equal("timeout", err.kind)
       local list = orders:open{ tag = "ux" }
       assert.equal(1, #list)
       assert.equal("unknown", list[1].state)
       local label = list[1].label
-      assert.is_true(S.wait_for(function() return orders:get(label).state == "open" end, 8))
-      local rec = orders:get(label)
+      assert.equal(label, o.label)
+      local rec = assert(orders:wait(label, 8))       -- settles once the venue was asked by label
+      assert.equal("open", rec.state)
       assert.is_not_nil(rec.order_id)
       assert.equal(1, orders:stats().unknown)
       assert.equal(1, venue_label_count(priv, id, label))   -- never re-sent

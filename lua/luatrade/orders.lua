@@ -253,11 +253,13 @@ local function settle(self, method, params, rec, r, err)
   end
 end
 
---- tracker:call(client, method, params [, timeout]) -> r, err: client[method] (buy, sell,
--- edit or cancel) checked by the risk limits (tracker.risk, if any) and run in the tracker's
--- task group, so the answer reaches the records even when the calling task is ended (a
--- reload). buy and sell get the tracker's label (see above). Returns what the client method
--- returns; raises what it raises (invalid parameters).
+--- tracker:call(client, method, params [, timeout]) -> r, err, record: client[method] (buy,
+-- sell, edit or cancel) checked by the risk limits (tracker.risk, if any) and run in the
+-- tracker's task group, so the answer reaches the records even when the calling task is ended
+-- (a reload). buy and sell get the tracker's label (see above) and return the record as a
+-- third value (a copy: its label finds it later, e.g. with tracker:wait after an unknown
+-- outcome). Returns what the client method returns; raises what it raises (invalid
+-- parameters).
 function T:call(client, method, params, timeout)
   if self.closing and method ~= "cancel" then
     return nil, mkerr("shutdown", "shutting_down", "the runner is shutting down: no new orders")
@@ -287,7 +289,23 @@ function T:call(client, method, params, timeout)
   end)
   local ok, r, err = ev:wait()
   if not ok then error(r, 2) end
-  return r, err
+  return r, err, rec and copy(rec)
+end
+
+--- tracker:wait(order_id | label [, timeout]) -> record | nil, "timeout": await (in a task)
+-- until the order is no longer pending or unknown (an unknown outcome settles once the venue
+-- has been asked by label), at most timeout seconds (10). Example:
+--   local r, err, o = orders:buy{ ... }
+--   if err and err.kind ~= "risk" then o = orders:wait(o.label) end   -- filled? open? never arrived?
+function T:wait(key, timeout)
+  local deadline = core.now() + (timeout or 10)
+  while true do
+    local rec = self.byid[key] or self.bylabel[key]
+    if rec == nil then return nil, "unknown order" end
+    if rec.state ~= "pending" and rec.state ~= "unknown" then return copy(rec) end
+    if core.now() >= deadline then return nil, "timeout" end
+    core.sleep(0.05)
+  end
 end
 
 --- tracker:buy(params [, timeout]), :sell, :edit, :cancel(order_id | params): the calls on the

@@ -181,4 +181,7 @@ function M.private(opts)
   return core.private(o)
 end
 
+--- lt.book(client, instrument [, opts]): a local order book kept from book.* (luatrade/book.lua).
+M.book = require("luatrade.book").new
+
 return M

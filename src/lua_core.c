@@ -20,6 +20,7 @@
 #include "sim/sim.h"
 
 void lt_client_open(lua_State *L);
+void lt_book_open(lua_State *L); /* lua_book.c: core.book_new */
 
 /* A signal handler can only reach the runtime through statics: the one exception to the
  * no-globals rule, set only while lt.run is running. signal_graceful: lt.run got an on_signal
@@ -275,6 +276,7 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 	lt_event_open(L);
 	lt_client_open(L);
 	lt_subs_open(L);
+	lt_book_open(L);
 	lt_lua_secret_open(L);
 	lt_watch_open(L);
 	return 1;

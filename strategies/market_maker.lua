@@ -59,7 +59,7 @@ function M.start(ctx, state)
     end
   end
 
-  local book = lt.book(ctx.public, instrument, { interval = "100ms" })
+  local book = assert(lt.book(ctx.public, instrument, { interval = "100ms" }))
   book:on_update(function()
     local bid, ask = book:best_bid(), book:best_ask()
     if not (bid and ask) then return end

@@ -189,7 +189,8 @@ end
 -- opts.risk: limits; opts.kill_file: a path whose appearance fires the kill switch. Only in a
 -- task: subscribes user.orders.any.any.raw and user.trades.any.any.raw on priv (that client
 -- cannot subscribe them itself afterwards) and awaits the first positions reconciliation.
--- tracker:close() stops it (lt.run does not end while a tracker follows a client). Rate limits: the venue methods' own (see luatrade.orders).
+-- tracker:close() stops it (lt.run does not end while a tracker follows a client).
+-- Rate limits: the venue methods' own (see luatrade.orders).
 -- Example:
 --   local orders = assert(lt.orders(priv, { risk = { max_position = 100 } }))
 --   local r, err = orders:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
@@ -202,5 +203,8 @@ function M.orders(priv, opts)
   if not ok then return nil, err end
   return tr
 end
+
+--- lt.book(client, instrument [, opts]): a local order book kept from book.* (luatrade/book.lua).
+M.book = require("luatrade.book").new
 
 return M

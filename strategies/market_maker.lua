@@ -77,7 +77,7 @@ end
 function M.stop(ctx, reason)
   local p = ctx.positions:get(ctx.config.instrument or "BTC-PERPETUAL")
   ctx.log("info", "market_maker stopped (%s): position %+g USD, realized %s, fees %s",
-          reason, p.size, coin(p.realized_pnl), coin(-p.fees))
+          reason, p.size, coin(p.realized_pnl), coin(p.fees))
   return M.quotes
 end
 

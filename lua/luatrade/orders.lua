@@ -416,10 +416,16 @@ function T:attach(client, on_trade)
   return true
 end
 
---- tracker:close(): stop following the client and the risk watch (orders stay on the venue).
-function T:close()
+--- tracker:stop(): end the tracker's own tasks (the reconcile loop, the risk watch); its
+-- channels stay subscribed. tracker:close(): stop, and unsubscribe them (one request).
+-- Orders stay on the venue either way.
+function T:stop()
   self.detached = true
   if self.risk then self.risk:stop() end
+end
+
+function T:close()
+  self:stop()
   if self.sub then self.sub:close(); self.sub = nil end
 end
 

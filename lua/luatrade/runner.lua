@@ -266,7 +266,7 @@ function Run:supervise()
     elseif self.cur and core._group_count(self.cur.group) == 0 then
       self:stop(self.cur, "shutdown")   -- the strategy ended by itself
       self.ended = true
-      self.orders:close()
+      self.orders:stop()
       if self.watcher then self.watcher:close() end
       return
     end
@@ -286,7 +286,7 @@ function Run:shutdown(sig)
   local real = self.real_priv
   if real and not self.opts.keep_orders then self.orders:cancel_own(real, self.cancel_timeout)
   elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
-  self.orders:close()
+  self.orders:stop()
 end
 
 local function number_opt(v, name, default)

@@ -145,6 +145,7 @@ local max_pause = math.max(table.unpack(pauses))
 local p, l, s = median(pauses), median(latencies), median(soft)
 print(("\nhot reload: %d reloads of a strategy with %d subscriptions (venue tick 1 ms), medians"):format(RELOADS, #CHANNELS))
 print(("%-44s %10.2f ms"):format("file change -> first notification handled", l))
-print(("%-44s %10.2f ms   (max %.2f)   < 5 ms %s"):format("switch pause (delivery gap across it)", p, max_pause, p < 5 and "met" or "MISSED"))
+print(("%-44s %10.2f ms   (max %.2f)   < 5 ms %s"):format("switch pause (delivery gap across it)", p, max_pause,
+  p < 5 and "met" or "MISSED"))
 print(("%-44s %10.2f ms"):format("peer: soft restart (reconnect + resubscribe)", s))
 print(("%-44s %10.3f"):format("ratio switch pause / soft restart", p / s))

@@ -95,6 +95,7 @@ describe("awaitable public calls", function()
       local label = "resend-" .. id
       assert(priv:call("sim/fault", { action = "delay", ms = 400 }))   -- executed now, answered later
       lt.spawn(function() lt.sleep(0.1); priv:_drop_connection() end)
+      local _
       _, err = priv:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
                          price = t.best_bid_price - 30, post_only = true, label = label }
       after = priv:get_time(nil, 5)             -- works again after the reconnect

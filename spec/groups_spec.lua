@@ -12,7 +12,8 @@ describe("task groups", function()
     lt.run(function()
       local g = core._new_group()
       core._spawn_in(g, function()
-        local guard <close> = setmetatable({}, { __close = function(_, e) closed_with = e end })
+        local guard <close> = -- luacheck: no unused
+          setmetatable({}, { __close = function(_, e) closed_with = e end })
         local ok, err = pcall(lt.sleep, 30)
         seen = { ok = ok, err = err }
         lt.sleep(0)                    -- every later await raises too

@@ -61,6 +61,7 @@ describe("the request lifecycle", function()
       local pub = public()
       assert(pub:get_time())
       sent_before = pub:stats().sent
+      local _
       _, err = pub:call("public/get_book_summary_by_currency", { currency = "BTC", pad = ("x"):rep(40000) })
       sent_after = pub:stats().sent
       pub:close()
@@ -76,6 +77,7 @@ describe("the request lifecycle", function()
     lt.run(function()
       local pub = lt.public{ url = "wss://127.0.0.1:1/ws/api/v2", ca_file = "build/sim/ca.pem",
                              timeout = 0.5 }
+      local _
       _, err = pub:get_time()
       pub:close()
     end)
@@ -120,10 +122,9 @@ describe("subscriptions in the lifecycle", function()
     local refused, again
     lt.run(function()
       local pub = public({ rate_limit = "error" })
-      local subs = {}
-      for i = 1, 12 do                               -- the subscribe pool holds 9 at once
+      for _ = 1, 12 do                               -- the subscribe pool holds 9 at once
         local s, err = pub:subscribe("ticker.BTC-PERPETUAL.100ms", function() end)
-        if s then subs[#subs + 1] = s; s:close() elseif err.kind == "rate_limit" then refused = err break end
+        if s then s:close() elseif err.kind == "rate_limit" then refused = err break end
         lt.sleep(0)
       end
       lt.sleep(0.5)                                   -- credits come back

@@ -275,7 +275,7 @@ describe("trading on the built-in venue", function()
     local portfolio, changes
     with_private(function(priv)
       local s = assert(priv:subscribe({ "user.portfolio.btc", "user.changes." .. BTC .. ".raw" },
-        function(msg, sub)
+        function(msg)
           if msg.equity then portfolio = msg else changes = msg end
         end))
       assert(priv:buy{ instrument_name = BTC, amount = 10, type = "market" })

@@ -44,7 +44,7 @@ describe("rate limits", function()
       status = priv:rate_limit_status()
       local done = 0
       local t0 = lt.now()
-      for i = 1, n_me do
+      for _ = 1, n_me do
         lt.spawn(function()
           local _, err = priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
                                    price = price, post_only = true, label = "rl-burst" }
@@ -83,7 +83,7 @@ describe("rate limits", function()
   end)
 
   it("under policy 'error' returns rate_limit errors and never a 10028", function()
-    local limited, venue, ok = 0, 0, 0
+    local limited, tens, ok = 0, 0, 0
     lt.run(function()
       local priv = private(2, { rate_limit = "error" })
       local price = passive_price(priv)
@@ -91,7 +91,7 @@ describe("rate limits", function()
         local r, err = priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
                                  price = price, post_only = true, label = "rl-err" }
         if r then ok = ok + 1
-        elseif err.code == 10028 then venue = venue + 1
+        elseif err.code == 10028 then tens = tens + 1
         elseif err.kind == "rate_limit" then
           limited = limited + 1
           -- at most one credit's refill at the local rate
@@ -102,7 +102,7 @@ describe("rate limits", function()
       priv:cancel_by_label{ label = "rl-err" }
       priv:close()
     end)
-    assert.equal(0, venue)
+    assert.equal(0, tens)
     assert.is_true(ok >= ME_BURST - 1 and ok < 40)  -- the burst less the request kept back
     assert.equal(40 - ok, limited)
   end)
@@ -215,7 +215,7 @@ describe("rate limits", function()
   end)
 
   it("is enforced by the venue too: without the local limiter a burst gets 10028", function()
-    local venue = 0
+    local tens = 0
     lt.run(function()
       local priv = private(6, { rate_limit = "off", tier = 1 })
       local price = passive_price(priv)
@@ -224,7 +224,7 @@ describe("rate limits", function()
         lt.spawn(function()
           local _, err = priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
                                    price = price, post_only = true, label = "rl-off" }
-          if err and err.code == 10028 then venue = venue + 1 end
+          if err and err.code == 10028 then tens = tens + 1 end
           done = done + 1
         end)
       end
@@ -233,6 +233,6 @@ describe("rate limits", function()
       priv:cancel_by_label{ label = "rl-off" }
       priv:close()
     end)
-    assert.is_true(venue >= 15)                    -- tier 4 account: burst 20 of 40
+    assert.is_true(tens >= 15)                    -- tier 4 account: burst 20 of 40
   end)
 end)

@@ -30,6 +30,7 @@ describe("a private session across faults", function()
       auths_before = assert(venue.stats(priv, "rc1")).auths
       assert(venue.revoke_tokens(priv))
       local t = assert(priv:ticker{ instrument_name = BTC })
+      local _
       _, first = priv:buy{ instrument_name = BTC, amount = 10, type = "limit", label = "rv-1",
                            price = t.best_bid_price - 40, post_only = true }
       second = priv:get_positions{ currency = "BTC" }          -- waits for the new session
@@ -135,6 +136,7 @@ describe("liveness and backoff", function()
       venue.freeze(pub, 4000)                  -- the venue stops reading and writing for 4 s
       lt.sleep(0.1)                            -- (the freeze request is on its way)
       local t0 = lt.now() - 0.1
+      local _
       _, err = pub:get_time(nil, 8)
       elapsed = lt.now() - t0
       S.wait_for(function() return pub:state() == "open" end, 15)
@@ -201,6 +203,7 @@ describe("liveness and backoff", function()
     local err
     lt.run(function()
       local pub = lt.public{ url = p.url, timeout = 1 }
+      local _
       _, err = pub:get_time()
       pub:close()
     end)

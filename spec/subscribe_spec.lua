@@ -27,7 +27,8 @@ describe("subscriptions", function()
     local n, after = 0, nil
     S.with_public(function(pub)
       do
-        local sub <close> = assert(pub:subscribe("ticker.BTC-PERPETUAL.100ms", function() n = n + 1 end))
+        local sub <close> = assert( -- luacheck: no unused
+          pub:subscribe("ticker.BTC-PERPETUAL.100ms", function() n = n + 1 end))
         S.wait_for(function() return n >= 2 end)
       end
       after = n
@@ -96,8 +97,8 @@ describe("heartbeats", function()
       assert(pub:call("sim/configure", { heartbeat_ms_per_s = 100 }))
       assert(pub:set_heartbeat{ interval = 10 })
       assert(pub:call("sim/fault", { action = "stall", count = 1 }))
-      local r
-      r, err = pub:get_time(nil, 5)             -- the venue drops us before answering
+      local _
+      _, err = pub:get_time(nil, 5)             -- the venue drops us before answering
     end, { answer_test_request = false, reconnect = false })
     assert.equal("connection_lost", err.name)
   end)

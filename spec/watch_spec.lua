@@ -261,13 +261,13 @@ describe("SIGHUP", function()
     assert.is_false(before) -- else this process handles SIGHUP itself and the test says nothing
     local seen = in_dir(function()
       local s = { no_watcher = hup_caught() }
-      local plain <close> = core.watch_new()
+      local plain <close> = core.watch_new() -- luacheck: no unused
       s.plain_watcher = hup_caught()
       local w = core.watch_new{ hup = true } -- made during the run: caught from now on
       s.hup_watcher = hup_caught()
       w:close()
       s.closed = hup_caught()
-      w = core.watch_new{ hup = true }
+      local again <close> = core.watch_new{ hup = true } -- luacheck: no unused
       s.again = hup_caught()
       return s
     end)

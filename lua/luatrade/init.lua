@@ -174,8 +174,8 @@ end
 --                            price = 90000, post_only = true, label = "bid-1" }
 function M.private(opts)
   local o = resolve_venue(opts, "private")
-  local sim = opts.venue == "sim" or (opts.venue == nil and opts.url == nil)
-  if sim and o.client_id == nil and o.client_secret == nil then
+  local on_sim = opts.venue == "sim" or (opts.venue == nil and opts.url == nil)
+  if on_sim and o.client_id == nil and o.client_secret == nil then
     o.client_id, o.client_secret = core.sim_demo_account()  -- only ever on the built-in venue
   end
   return core.private(o)

@@ -21,7 +21,7 @@ DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
 
-WARN = -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror
+WARN = -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Werror
 OPT ?= -O2 -g
 ifeq ($(SAN),1)
 OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

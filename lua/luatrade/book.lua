@@ -32,8 +32,9 @@
 -- Deribit; the client's limiter waits for its turn within opts.timeout); every resync makes an
 -- unsubscribe and a subscribe from the same pool, and b:close() one unsubscribe. A resync is
 -- made at most once per snapshot the venue sends (changes are ignored until it arrives, and a
--- snapshot that is itself crossed is kept, flagged by b:crossed(), not resynced), so a broken
--- feed cannot make the book spin faster than the limiter lets the subscribes out.
+-- snapshot that is itself crossed is kept, flagged by b:crossed(), not resynced), and resyncs
+-- that follow each other back off (at once, then 0.5 s, 1 s, 2 s ... 30 s apart; reset after 10
+-- quiet seconds), so a broken feed cannot spend the subscribe pool.
 local core = require "luatrade.core"
 
 local M = { _VERSION = "luatrade.book 0.1.0" }
@@ -47,6 +48,7 @@ local GROUPS = { none = true, ["1"] = true, ["2"] = true, ["5"] = true, ["10"] =
                  ["25"] = true, ["100"] = true, ["250"] = true }
 local INTERVALS = { raw = true, ["100ms"] = true, agg2 = true }
 local RETRIES = 5
+local STABLE = 10 -- seconds without a resync after which the resync backoff starts over
 
 local function log(level, fmt, ...) core.log(level, fmt:format(...)) end
 
@@ -87,6 +89,15 @@ local function resync(self, reason, detail)
   local old = self._sub
   self._sub = nil
   if old then old:close() end
+  -- back off when resyncs follow each other (a feed that keeps breaking): the first is at once,
+  -- then 0.5 s, 1 s, 2 s ... up to 30 s apart, back to at once after 10 quiet seconds
+  local now = core.now()
+  if now - self._last_resync > STABLE then self._spacing = 0 end
+  local wait = self._last_resync + self._spacing - now
+  if wait > 0 then core.sleep(wait) end
+  self._last_resync = core.now()
+  self._spacing = math.min(math.max(self._spacing * 2, 0.5), 30)
+  if self._closed then return end
   local ok, err = subscribe(self)
   if self.on_resync_fn then callback(self, self.on_resync_fn, reason, detail) end
   if not ok and not self._closed then
@@ -181,6 +192,7 @@ function M.new(client, instrument, opts)
     client = client, instrument = instrument, channel = channel, grouped = grouped,
     timeout = opts.timeout, max_queue = opts.max_queue, _c = core.book_new(ml),
     _resyncs = 0, _bad = 0, _skipped = 0, _pending = true, _closed = false,
+    _last_resync = -math.huge, _spacing = 0,
   }, Book)
   local ok, err = subscribe(self)
   if not ok then

@@ -157,6 +157,26 @@ describe("lt.book", function()
     assert.is_false(got.closed)
   end)
 
+  it("drives strategies/book_watch.lua as it is, across a hot reload", function()
+    local printed, resynced, after, rc, out
+    lt.run(function()
+      local h = S.run_strategy(proc.url, "bk3", "strategies/book_watch.lua")
+      local function lines() return select(2, h.output():gsub("spread %d", "")) end
+      printed = S.wait_for(function() return lines() >= 3 end, 15)
+      h.signal("HUP")
+      resynced = S.wait_for(function() return h.output():find("resync 1 (no_snapshot", 1, true) end, 15)
+      local before = lines()
+      after = S.wait_for(function() return lines() >= before + 3 end, 15)
+      h.signal("INT")
+      rc, out = h.rc(15), h.output()
+      h.cleanup()
+    end)
+    assert.is_true(printed, out)
+    assert.truthy(resynced, out)
+    assert.is_true(after, out)
+    assert.equal(0, rc, out)
+  end)
+
   it("keeps a raw book on an authenticated client", function()
     local ok, n
     lt.run(function()

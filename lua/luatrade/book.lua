@@ -82,7 +82,7 @@ end
 -- Empty the book and get a fresh snapshot: close the subscription, subscribe again.
 local function resync(self, reason, detail)
   self._resyncs = self._resyncs + 1
-  self._pending = true
+  self._pending, self._requested = true, true
   self._c:clear()
   log("warn", "book %s: %s (%s): resubscribing for a fresh snapshot", self.channel, reason,
       tostring(detail))
@@ -110,9 +110,14 @@ local function on_msg(self, msg)
   if self._closed then return end
   local c = self._c
   local snapshot = self.grouped or msg.type == "snapshot"
-  if self._pending and not snapshot then             -- a change from before the snapshot
-    self._skipped = self._skipped + 1
-    return
+  if self._pending and not snapshot then
+    if self._requested then                          -- from before the snapshot we asked for
+      self._skipped = self._skipped + 1
+      return
+    end
+    -- changes and no snapshot on a first subscription: the channel was already subscribed
+    -- (a strategy version took it over at a hot reload), so ask for a snapshot
+    return resync(self, "no_snapshot", "a change arrived before any snapshot")
   end
   local had = c:has_snapshot()
   local st, why = c:apply(msg)
@@ -258,7 +263,8 @@ function Book:on_update(fn)
 end
 
 --- b:on_resync(fn): fn(book, reason, detail) runs at each resync: reason "gap" (detail names
--- the two change_ids), "crossed", "bad_message" (detail: what was wrong), "snapshot" (the
+-- the two change_ids), "crossed", "bad_message" (detail: what was wrong), "no_snapshot" (changes
+-- came first: the channel was taken over from the previous version at a hot reload), "snapshot" (the
 -- venue sent a fresh snapshot unasked: a reconnect, or a backlog dropped by the client), and
 -- "failed" (the resubscribe failed; detail is the error; the book stays empty). nil removes.
 function Book:on_resync(fn)

@@ -109,6 +109,36 @@ describe("lt.book", function()
     assert.is_nil(mismatch)
   end)
 
+  it("resubscribes after a change that crosses the book or a malformed one, backing off", function()
+    local reasons, subscribes, synced, gap_s = {}, nil, {}, nil
+    local channel = "book." .. BTC .. ".100ms"
+    lt.run(function()
+      local pub = C.public()
+      local b = assert(lt.book(pub, BTC))
+      assert(b:wait(10))
+      b:on_resync(function(_, reason) reasons[#reasons + 1] = reason end)
+      local before = assert(venue.subscribe_count(pub, nil, channel))
+      local ask = b:best_ask()
+      b:_feed{ type = "change", change_id = b:change_id() + 1, prev_change_id = b:change_id(),
+               timestamp = 1, bids = { { "new", ask + 10, 1.0 } }, asks = {} }
+      synced[1] = b:best_bid()                     -- emptied at once, not stale
+      assert(b:wait(10))
+      local t0 = lt.now()
+      b:_feed{ type = "change", change_id = "x", bids = {}, asks = {} }
+      assert(b:wait(10))
+      gap_s = lt.now() - t0                        -- the second resync in a row waits 0.5 s
+      synced[2] = b:synced()
+      subscribes = assert(venue.subscribe_count(pub, nil, channel)) - before
+      b:close()
+      pub:close()
+    end)
+    assert.same({ "crossed", "bad_message" }, reasons)
+    assert.is_nil(synced[1])
+    assert.is_true(synced[2])
+    assert.equal(2, subscribes)
+    assert.is_true(gap_s >= 0.4, "second resync after " .. gap_s .. " s")
+  end)
+
   it("keeps a grouped top-N book from snapshots", function()
     local matched, mismatch, count, channel
     lt.run(function()

@@ -272,6 +272,10 @@ function Book:on_resync(fn)
   self.on_resync_fn = fn
 end
 
+--- b:_feed(msg): handle msg as if it had come from the venue on the book's channel (tests
+-- inject crossed or malformed messages with it; the resubscribes it may cause are real).
+function Book:_feed(msg) return on_msg(self, msg) end
+
 --- b:resyncs() -> how many times the book was rebuilt from a fresh snapshot after its first.
 function Book:resyncs() return self._resyncs end
 

@@ -150,9 +150,10 @@ static int read_msg(lt_lua_book *k, reader *r, lt_lbook_update *u)
 	if (!lua_istable(L, 2))
 		return snprintf(r->msg, sizeof r->msg, "message: expected a table, got %s",
 				luaL_typename(L, 2)), -1;
-	lua_getfield(L, 2, "type");
-	const char *type = lua_tostring(L, -1);
-	int snap = !type || !strcmp(type, "snapshot") ? 1 : !strcmp(type, "change") ? 0 : -1;
+	int tt = lua_getfield(L, 2, "type"); /* absent in grouped books: a snapshot */
+	const char *type = tt == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	int snap = tt == LUA_TNIL ? 1 : !type ? -1 : !strcmp(type, "snapshot") ? 1 :
+		   !strcmp(type, "change") ? 0 : -1;
 	lua_pop(L, 1);
 	if (snap < 0)
 		return snprintf(r->msg, sizeof r->msg, "type: expected \"snapshot\" or \"change\""), -1;

@@ -1,76 +1,49 @@
--- book_watch.lua — keep a local order book from book.{instrument}.{interval} notifications and
--- print the top of book and the spread.
+-- book_watch.lua — keep a local order book with lt.book and print the top of book, the spread
+-- and the depth of the best five levels a side.
 --   luatrade run strategies/book_watch.lua
---   luatrade run --set instrument=ETH-PERPETUAL strategies/book_watch.lua
+--   luatrade run --set instrument=ETH-PERPETUAL --set depth=10 strategies/book_watch.lua
 --
--- The venue sends a snapshot, then changes chained by prev_change_id (deribit-api.md §4). A
--- change whose prev_change_id is not the last change_id seen means a message was missed: the
--- book is rebuilt from public/get_order_book, and changes older than that snapshot are skipped.
+-- lt.book subscribes book.{instrument}.{interval} (or the grouped top-N channel with depth),
+-- applies the snapshot and every change in C, checks the prev_change_id chain, and on a gap or
+-- a crossed book resubscribes for a fresh snapshot (reported below through on_resync).
+-- Hot reload: the new version builds its own book; the channel stays subscribed meanwhile and
+-- the new book asks the venue for a fresh snapshot (on_resync reason "no_snapshot").
+local lt = require "luatrade"
+
 local M = {}
 
-local function best(side, better)
-  local top
-  for price in pairs(side) do
-    if top == nil or better(price, top) then top = price end
-  end
-  return top
-end
-
-local function apply(side, levels)
-  for _, l in ipairs(levels) do
-    local action, price, amount = l[1], l[2], l[3]
-    if action == "delete" or amount == 0 then side[price] = nil else side[price] = amount end
-  end
-end
-
--- Hot reload: stop() hands the book to the next version's start(), which keeps applying the
--- same channel's changes (the runner keeps it subscribed and queues what arrives meanwhile).
-function M.start(ctx, state)
+function M.start(ctx)
   local instrument = ctx.config.instrument or "BTC-PERPETUAL"
-  local channel = ("book.%s.%s"):format(instrument, ctx.config.interval or "100ms")
-  local book = state and state.channel == channel and state.book
-               or { bids = {}, asks = {}, change_id = nil }
-  M.state = { channel = channel, book = book }
-
-  local function resync()
-    local snap, err = ctx.public:get_order_book{ instrument_name = instrument, depth = 1000 }
-    if not snap then ctx.log("warn", "resync failed: %s", tostring(err)) return end
-    book.bids, book.asks = {}, {}
-    for _, l in ipairs(snap.bids) do book.bids[l[1]] = l[2] end
-    for _, l in ipairs(snap.asks) do book.asks[l[1]] = l[2] end
-    book.change_id = snap.change_id
-  end
-
-  local sub, err = ctx.public:subscribe(channel, function(msg)
-    if msg.type == "snapshot" then
-      book.bids, book.asks = {}, {}
-    elseif book.change_id and msg.change_id <= book.change_id then
-      return                                   -- already contained in a resync snapshot
-    elseif msg.prev_change_id ~= book.change_id then
-      ctx.log("warn", "gap in %s (prev %s, last %s): resyncing", channel,
-              tostring(msg.prev_change_id), tostring(book.change_id))
-      resync()                                 -- handlers may await: later messages wait
-      return
-    end
-    apply(book.bids, msg.bids)
-    apply(book.asks, msg.asks)
-    book.change_id = msg.change_id
-    local bid = best(book.bids, function(a, b) return a > b end)
-    local ask = best(book.asks, function(a, b) return a < b end)
-    if bid and ask then
-      print(("%s %-14s %10.2f x %-10g | %10.2f x %-10g spread %.2f"):format(
-        os.date("!%H:%M:%S", msg.timestamp // 1000), instrument, bid, book.bids[bid],
-        ask, book.asks[ask], ask - bid))
-      io.stdout:flush()
-    end
-  end)
-  if not sub then
-    ctx.log("error", "cannot subscribe to %s: %s", channel, tostring(err))
+  local depth = tonumber(ctx.config.depth)
+  local book, err = lt.book(ctx.public, instrument,
+                            { depth = depth, interval = ctx.config.interval or "100ms" })
+  if not book then
+    ctx.log("error", "cannot keep the %s book: %s", instrument, tostring(err))
     return
   end
-  ctx.log("info", "watching %s (Ctrl-C to stop)", channel)
+  book:on_resync(function(b, reason, detail)
+    ctx.log("warn", "%s: resync %d (%s: %s)", b.channel, b:resyncs(), reason, tostring(detail))
+  end)
+  book:on_update(function(b)
+    local bid, bid_amount = b:best_bid()
+    local ask, ask_amount = b:best_ask()
+    if not (bid and ask) then return end
+    local bids, asks = 0, 0
+    for _, amount in b:levels("bids", 5) do bids = bids + amount end
+    for _, amount in b:levels("asks", 5) do asks = asks + amount end
+    print(("%s %-14s %10.2f x %-10g | %10.2f x %-10g spread %.2f  top-5 %g / %g"):format(
+      os.date("!%H:%M:%S", b:timestamp() // 1000), instrument, bid, bid_amount,
+      ask, ask_amount, b:spread(), bids, asks))
+    io.stdout:flush()
+  end)
+  M.book = book
+  ctx.log("info", "watching %s (Ctrl-C to stop)", book.channel)
 end
 
-function M.stop() return M.state end
+-- At a reload the book is left to the runner (its channel stays subscribed for the next
+-- version); at shutdown it is closed (unsubscribed).
+function M.stop(_, reason)
+  if M.book and reason ~= "reload" then M.book:close() end
+end
 
 return M

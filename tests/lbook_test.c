@@ -580,6 +580,8 @@ static void test_binding_bad_input(void **state)
 		"local cases = {\n"
 		"  {42, 'message: expected a table'},\n"
 		"  {{type = 'x', change_id = 6, bids = {}, asks = {}}, 'type: expected'},\n"
+		"  {{type = {}, change_id = 6, bids = {}, asks = {}}, 'type: expected'},\n"
+		"  {{type = 7, change_id = 6, bids = {}, asks = {}}, 'type: expected'},\n"
 		"  {{type = 'change', prev_change_id = 5, bids = {}, asks = {}}, 'change_id: missing'},\n"
 		"  {{type = 'change', change_id = 6.5, prev_change_id = 5, bids = {}, asks = {}}, 'change_id: expected an integer'},\n"
 		"  {{type = 'change', change_id = '6', prev_change_id = 5, bids = {}, asks = {}}, 'change_id: expected an integer'},\n"

@@ -32,8 +32,9 @@
 -- Deribit; the client's limiter waits for its turn within opts.timeout); every resync makes an
 -- unsubscribe and a subscribe from the same pool, and b:close() one unsubscribe. A resync is
 -- made at most once per snapshot the venue sends (changes are ignored until it arrives, and a
--- snapshot that is itself crossed is kept, flagged by b:crossed(), not resynced), so a broken
--- feed cannot make the book spin faster than the limiter lets the subscribes out.
+-- snapshot that is itself crossed is kept, flagged by b:crossed(), not resynced), and resyncs
+-- that follow each other back off (at once, then 0.5 s, 1 s, 2 s ... 30 s apart; reset after 10
+-- quiet seconds), so a broken feed cannot spend the subscribe pool.
 local core = require "luatrade.core"
 
 local M = { _VERSION = "luatrade.book 0.1.0" }
@@ -47,6 +48,7 @@ local GROUPS = { none = true, ["1"] = true, ["2"] = true, ["5"] = true, ["10"] =
                  ["25"] = true, ["100"] = true, ["250"] = true }
 local INTERVALS = { raw = true, ["100ms"] = true, agg2 = true }
 local RETRIES = 5
+local STABLE = 10 -- seconds without a resync after which the resync backoff starts over
 
 local function log(level, fmt, ...) core.log(level, fmt:format(...)) end
 
@@ -80,13 +82,22 @@ end
 -- Empty the book and get a fresh snapshot: close the subscription, subscribe again.
 local function resync(self, reason, detail)
   self._resyncs = self._resyncs + 1
-  self._pending = true
+  self._pending, self._requested = true, true
   self._c:clear()
   log("warn", "book %s: %s (%s): resubscribing for a fresh snapshot", self.channel, reason,
       tostring(detail))
   local old = self._sub
   self._sub = nil
   if old then old:close() end
+  -- back off when resyncs follow each other (a feed that keeps breaking): the first is at once,
+  -- then 0.5 s, 1 s, 2 s ... up to 30 s apart, back to at once after 10 quiet seconds
+  local now = core.now()
+  if now - self._last_resync > STABLE then self._spacing = 0 end
+  local wait = self._last_resync + self._spacing - now
+  if wait > 0 then core.sleep(wait) end
+  self._last_resync = core.now()
+  self._spacing = math.min(math.max(self._spacing * 2, 0.5), 30)
+  if self._closed then return end
   local ok, err = subscribe(self)
   if self.on_resync_fn then callback(self, self.on_resync_fn, reason, detail) end
   if not ok and not self._closed then
@@ -99,9 +110,14 @@ local function on_msg(self, msg)
   if self._closed then return end
   local c = self._c
   local snapshot = self.grouped or msg.type == "snapshot"
-  if self._pending and not snapshot then             -- a change from before the snapshot
-    self._skipped = self._skipped + 1
-    return
+  if self._pending and not snapshot then
+    if self._requested then                          -- from before the snapshot we asked for
+      self._skipped = self._skipped + 1
+      return
+    end
+    -- changes and no snapshot on a first subscription: the channel was already subscribed
+    -- (a strategy version took it over at a hot reload), so ask for a snapshot
+    return resync(self, "no_snapshot", "a change arrived before any snapshot")
   end
   local had = c:has_snapshot()
   local st, why = c:apply(msg)
@@ -181,6 +197,7 @@ function M.new(client, instrument, opts)
     client = client, instrument = instrument, channel = channel, grouped = grouped,
     timeout = opts.timeout, max_queue = opts.max_queue, _c = core.book_new(ml),
     _resyncs = 0, _bad = 0, _skipped = 0, _pending = true, _closed = false,
+    _last_resync = -math.huge, _spacing = 0,
   }, Book)
   local ok, err = subscribe(self)
   if not ok then
@@ -246,13 +263,18 @@ function Book:on_update(fn)
 end
 
 --- b:on_resync(fn): fn(book, reason, detail) runs at each resync: reason "gap" (detail names
--- the two change_ids), "crossed", "bad_message" (detail: what was wrong), "snapshot" (the
+-- the two change_ids), "crossed", "bad_message" (detail: what was wrong), "no_snapshot" (changes
+-- came first: the channel was taken over from the previous version at a hot reload), "snapshot" (the
 -- venue sent a fresh snapshot unasked: a reconnect, or a backlog dropped by the client), and
 -- "failed" (the resubscribe failed; detail is the error; the book stays empty). nil removes.
 function Book:on_resync(fn)
   if fn ~= nil and type(fn) ~= "function" then error("on_resync: expected a function", 2) end
   self.on_resync_fn = fn
 end
+
+--- b:_feed(msg): handle msg as if it had come from the venue on the book's channel (tests
+-- inject crossed or malformed messages with it; the resubscribes it may cause are real).
+function Book:_feed(msg) return on_msg(self, msg) end
 
 --- b:resyncs() -> how many times the book was rebuilt from a fresh snapshot after its first.
 function Book:resyncs() return self._resyncs end

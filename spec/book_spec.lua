@@ -109,6 +109,30 @@ describe("lt.book", function()
     assert.is_nil(mismatch)
   end)
 
+  it("is not synced between a drop and the restored channel's fresh snapshot", function()
+    local during, after, matched, mismatch, listeners
+    lt.run(function()
+      local pub = C.public()
+      local b = assert(lt.book(pub, BTC))
+      assert(b:wait(10))
+      pub:_drop_connection()
+      during = S.wait_for(function() return not b:synced() end, 5)   -- the levels may be stale
+      assert.is_true(S.wait_for(function() return b:synced() end, 10))
+      after = b:synced()
+      matched, mismatch = compare(pub, b, 10)
+      b:close()
+      -- the book's state listener went with it: a fresh book per reload does not pile them up
+      listeners = 0
+      for _ = 1, 10 do local b2 = assert(lt.book(pub, BTC)); b2:close(); listeners = listeners + 1 end
+      pub:close()
+    end)
+    assert.is_true(during)
+    assert.is_true(after)
+    assert.is_true(matched >= 1, "comparisons at the same change_id: " .. matched)
+    assert.is_nil(mismatch)
+    assert.equal(10, listeners)
+  end)
+
   it("resubscribes after a change that crosses the book or a malformed one, backing off", function()
     local reasons, subscribes, synced, gap_s = {}, nil, {}, nil
     local channel = "book." .. BTC .. ".100ms"

@@ -90,6 +90,30 @@ static int l_listen_state(lua_State *L)
 	return 0;
 }
 
+/* client:_unlisten_state(fn): remove a listener added by _listen_state (by identity); a
+ * function that is not listening is ignored. */
+static int l_unlisten_state(lua_State *L)
+{
+	lt_client *c = lt_client_check(L, 1);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	if (c->listen_ref == LUA_NOREF)
+		return 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->listen_ref);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, -1), j = 1;
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, -1, i);
+		if (!lua_rawequal(L, -1, 2))
+			lua_rawseti(L, -2, j++);
+		else
+			lua_pop(L, 1);
+	}
+	for (; j <= n; j++) {
+		lua_pushnil(L);
+		lua_rawseti(L, -2, j);
+	}
+	return 0;
+}
+
 /* ---- options ----------------------------------------------------------------------------- */
 
 static const char *const credential_fields[] = {
@@ -478,7 +502,8 @@ static void client_metatable(lua_State *L, const char *name, bool private)
 		{"call", lt_l_call}, {"close", l_close}, {"state", l_state}, {"stats", l_stats},
 		{"rate_limit_status", l_rate_limit_status}, {"subscribe", lt_client_subscribe},
 		{"_drop_connection", l_drop_connection}, {"on_state", l_on_state},
-		{"_listen_state", l_listen_state}, {NULL, NULL}};
+		{"_listen_state", l_listen_state}, {"_unlisten_state", l_unlisten_state},
+		{NULL, NULL}};
 	if (!luaL_newmetatable(L, name)) {
 		lua_pop(L, 1);
 		return;

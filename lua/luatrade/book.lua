@@ -140,6 +140,7 @@ local function on_msg(self, msg)
     if self.on_resync_fn then callback(self, self.on_resync_fn, "snapshot", "fresh snapshot from the venue") end
   end
   self._pending = false
+  if snapshot then self._stale = false end
   if self.on_update_fn then callback(self, self.on_update_fn, msg) end
 end
 
@@ -205,6 +206,14 @@ function M.new(client, instrument, opts)
     self._c:close()
     return nil, err
   end
+  -- a drop: the levels may be stale until the client restores the channel and the venue's
+  -- fresh snapshot arrives (synced() is false meanwhile)
+  if client._listen_state then
+    self._listener = function(state)
+      if state == "reconnecting" or state == "closed" then self._stale = true end
+    end
+    client:_listen_state(self._listener)
+  end
   return self
 end
 
@@ -236,8 +245,12 @@ function Book:count(side) return self._c:count(side) end
 function Book:change_id() return self._c:change_id() end
 function Book:timestamp() return self._c:timestamp() end
 
---- b:synced() -> true when the book holds a snapshot and no resync is pending.
-function Book:synced() return not self._closed and not self._pending and self._c:has_snapshot() end
+--- b:synced() -> true when the book holds a snapshot, no resync is pending and the connection
+-- has not dropped since that snapshot (after a reconnect it is true again once the restored
+-- channel's fresh snapshot arrived; the levels meanwhile are the last known ones).
+function Book:synced()
+  return not self._closed and not self._pending and not self._stale and self._c:has_snapshot()
+end
 
 --- b:crossed() -> true when best bid >= best ask (only ever kept for a crossed snapshot).
 function Book:crossed() return self._c:crossed() end
@@ -292,6 +305,7 @@ end
 function Book:close()
   if self._closed then return end
   self._closed = true
+  if self._listener then self.client:_unlisten_state(self._listener) end
   local sub = self._sub
   self._sub = nil
   if sub then sub:close() end

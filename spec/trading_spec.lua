@@ -189,6 +189,23 @@ describe("lt.orders", function()
   end)
 end)
 
+describe("lt.orders lifetime", function()
+  it("can be made and closed many times on one client (its state listener goes with it)", function()
+    local n = 0
+    lt.run(function()
+      local id, secret = S.account()
+      local priv = lt.private{ venue = "sim", client_id = id, client_secret = secret, timeout = 5 }
+      for _ = 1, 10 do
+        local o = assert(lt.orders(priv))
+        o:close()
+        n = n + 1
+      end
+      priv:close()
+    end)
+    assert.equal(10, n)                              -- and lt.run ended: no task left behind
+  end)
+end)
+
 describe("positions", function()
   it("equal the venue's get_positions after a run of fills", function()
     with_trading(function(orders, priv)

@@ -393,14 +393,15 @@ function T:attach(client, on_trade)
   if not sub then return nil, err end
   self.sub = sub
   local seen_drop = false
-  client:_listen_state(function(state)
+  self.listener = function(state)
     if state == "reconnecting" or state == "closed" then seen_drop = true
     elseif state == "authenticated" and seen_drop then
       seen_drop = false
       self.dirty = true
       if self.on_reconnect then self.on_reconnect() end
     end
-  end)
+  end
+  client:_listen_state(self.listener)
   core._spawn_in(self.group, function()
     while not self.detached do
       if self.dirty and self.inflight == 0 and client:state() == "authenticated" then
@@ -422,6 +423,7 @@ end
 function T:stop()
   self.detached = true
   if self.risk then self.risk:stop() end
+  if self.listener then self.client:_unlisten_state(self.listener); self.listener = nil end
 end
 
 function T:close()

@@ -17,7 +17,7 @@ describe("rate limits", function()
   local venue, url
 
   setup(function()
-    venue = S.venue_process(S.account_args("rl", 7))
+    venue = S.venue_process(S.account_args("rl", 8))
     url = venue.url
   end)
 
@@ -212,6 +212,31 @@ describe("rate limits", function()
     assert.equal(0, venue_limited)
     assert.equal(0, waited)                        -- at tier 4 they would wait (60-19)/4.75 s
     assert.is_true(elapsed < (n - ME_BURST) / ME_RATE / 2, ("%d orders took %.2f s"):format(n, elapsed))
+  end)
+
+  -- regression: unsubscribes were counted in the subscribe pool while the venue charges them
+  -- to the non-matching-engine bucket (deribit-api.md §7: only subscribe has a bucket of its own)
+  it("counts unsubscribes in the non-matching-engine pool, as the venue does: no 10028", function()
+    local limited, failed, pending = 0, 0, 0
+    lt.run(function()
+      local priv = private(8)
+      assert(priv:get_time())
+      for i = 1, 140 do
+        pending = pending + 1
+        lt.spawn(function()
+          local _, err
+          if i % 7 == 0 then _, err = priv:unsubscribe{ channels = { "ticker." .. BTC .. ".100ms" } }
+          else _, err = priv:get_time() end
+          if err and err.code == 10028 then limited = limited + 1 elseif err then failed = failed + 1 end
+          pending = pending - 1
+        end)
+      end
+      S.wait_for(function() return pending == 0 end, 60)
+      priv:close()
+    end)
+    assert.equal(0, pending)
+    assert.equal(0, failed)
+    assert.equal(0, limited)
   end)
 
   it("is enforced by the venue too: without the local limiter a burst gets 10028", function()

@@ -142,7 +142,7 @@ end
 --   reconnecting, closed; on private clients authenticated and auth_failed instead of open;
 --   subscription_failed when a subscription had to be closed or could not be restored).
 -- Rate limits: each client has its own limiter, consulted before every send: 500 credits of
--- the non-matching-engine pool per call (50,000 cap, 10,000/s), subscribe/unsubscribe 3,000
+-- the non-matching-engine pool per call (50,000 cap, 10,000/s; unsubscribe too), subscribe 3,000
 -- of their own pool, get_instruments 10,000 of its own.
 -- Example: `local pub = lt.public{ venue = "sim" }`.
 function M.public(opts)

@@ -8,7 +8,8 @@
  *
  * Errors: invalid parameters raise ("channels: required", "channels: at least 1 entry",
  * "channels[1]: expected string, got number"); venue errors return nil, err.
- * Rate limit: the subscribe pool, 3,000 credits (deribit-api.md §7).
+ * Rate limit: the non-matching-engine pool, 500 credits (deribit-api.md §7: only subscribe has
+ * a bucket of its own; the venue charges unsubscribes to the default one).
  */
 #include "codec.h"
 
@@ -23,7 +24,7 @@ const lt_method lt_m_private_unsubscribe = {
 	.lua_name = NULL,
 	.params = private_unsubscribe_params,
 	.result = &lt_s_string_array,
-	.pool = LT_POOL_SUBSCRIBE,
-	.cost = 3000,
+	.pool = LT_POOL_NON_ME,
+	.cost = 500,
 	.flags = LT_MF_PRIVATE,
 };

@@ -1,7 +1,7 @@
 /* channels_cases.h — the tests of public/subscribe and public/unsubscribe, which take the same
  * parameters and give the same result shape: request text for one and many channels, every rule
- * on channels (required, array, 1..500 entries, non-empty UTF-8 strings), the subscribe
- * rate-limit pool, decoding of tests/fixtures/ws_subscribe_response.json (an array of channel
+ * on channels (required, array, 1..500 entries, non-empty UTF-8 strings), the rate-limit pool
+ * (CH_POOL and CH_COST, defined by the including file), decoding of tests/fixtures/ws_subscribe_response.json (an array of channel
  * names), truncated input and an error reply. The including file defines CH_METHOD (the JSON-RPC
  * name) and CH_LUA (the Lua method name), then lists CH_TESTS in its main. */
 #ifndef LT_CHANNELS_CASES_H
@@ -20,7 +20,7 @@
 static void ch_descriptor(void **state)
 {
 	(void)state;
-	mt_descriptor(CH_METHOD, CH_LUA, LT_POOL_SUBSCRIBE, 3000);
+	mt_descriptor(CH_METHOD, CH_LUA, CH_POOL, CH_COST);
 	const lt_method *m = mt_method(CH_METHOD);
 	assert_ptr_equal(m->result, &lt_s_string_array);
 }

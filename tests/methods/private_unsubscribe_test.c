@@ -17,7 +17,7 @@
 static void private_unsubscribe_descriptor(void **state)
 {
 	(void)state;
-	const lt_method *m = tt_private(M, NULL, LT_POOL_SUBSCRIBE, 3000);
+	const lt_method *m = tt_private(M, NULL, LT_POOL_NON_ME, 500);
 	assert_ptr_equal(m->result, &lt_s_string_array);
 	assert_ptr_equal(lt_method_find_lua("unsubscribe"), mt_method("public/unsubscribe"));
 }

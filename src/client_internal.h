@@ -31,6 +31,7 @@ struct lt_req {
 	double end_retry;
 	char end_msg[200];
 	int64_t id;
+	int64_t sent_us;           /* when it was written (the debug log's duration) */
 	uint64_t conn_epoch, auth_epoch;
 	lt_req_done_fn done;       /* NULL once withdrawn */
 	void *ud;

@@ -50,6 +50,10 @@ end
 --- lt.set_log_level(level): "error", "warn", "info" (default) or "debug".
 M.set_log_level = core.set_log_level
 
+--- lt.set_log_format(format): "text" (default) or "json" (one JSON object per line: time,
+-- level, component, message, fields). Raises on another name. Example: `lt.set_log_format("json")`.
+M.set_log_format = core.set_log_format
+
 local sim = {}
 M.sim = sim
 

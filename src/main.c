@@ -68,7 +68,11 @@ static void run_usage(FILE *f)
 	      "  -h, --help        this help\n", f);
 }
 
-/* Push a table of the run options parsed from argv; returns the strategy path or NULL. */
+#define RUN_HINT "usage: luatrade run [options] STRATEGY.lua (`luatrade run --help` lists them)\n"
+
+/* Push a table of the run options parsed from argv; returns the strategy path or NULL (then
+ * *bad says whether the command line was wrong; without a path the runner may take the
+ * strategy from --config). */
 static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 {
 	const char *path = NULL;
@@ -86,9 +90,13 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--stop-timeout") == 0 ? "stop_timeout"
 				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
 				  : strcmp(a, "--start-timeout") == 0 ? "start_timeout"
+				  : strcmp(a, "--connect-timeout") == 0 ? "connect_timeout"
+				  : strcmp(a, "--config") == 0 ? "config_file"
+				  : strcmp(a, "--log-format") == 0 ? "log_format"
 								  : NULL;
 		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
 				   : strcmp(a, "--no-watch") == 0  ? "no_watch"
+				   : strcmp(a, "--insecure-loopback") == 0 ? "insecure_loopback"
 								   : NULL;
 		if (flag) {
 			lua_pushboolean(L, 1);
@@ -97,7 +105,7 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 		}
 		if (key || strcmp(a, "--set") == 0) {
 			if (!v) {
-				fprintf(stderr, "luatrade run: %s needs a value\n", a);
+				fprintf(stderr, "luatrade run: %s needs a value\n" RUN_HINT, a);
 				*bad = 1;
 				return NULL;
 			}
@@ -109,7 +117,8 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 			}
 			const char *eq = strchr(v, '=');
 			if (!eq || eq == v) {
-				fprintf(stderr, "luatrade run: --set takes KEY=VALUE, got '%s'\n", v);
+				fprintf(stderr, "luatrade run: --set takes KEY=VALUE, got '%s'\n" RUN_HINT,
+					v);
 				*bad = 1;
 				return NULL;
 			}
@@ -119,11 +128,11 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 			lua_settable(L, -3);
 			lua_pop(L, 1);
 		} else if (a[0] == '-') {
-			fprintf(stderr, "luatrade run: unknown option %s\n", a);
+			fprintf(stderr, "luatrade run: unknown option %s\n" RUN_HINT, a);
 			*bad = 1;
 			return NULL;
 		} else if (path) {
-			fprintf(stderr, "luatrade run: one strategy file only\n");
+			fprintf(stderr, "luatrade run: one strategy file only\n" RUN_HINT);
 			*bad = 1;
 			return NULL;
 		} else
@@ -172,19 +181,28 @@ static int cmd_run(int argc, char **argv)
 		lua_close(L);
 		return 1;
 	}
-	lua_getfield(L, -1, "run");
+	lua_getfield(L, -1, "main");
 	const char *path = parse_run(L, argc, argv, &bad);
-	if (bad || !path) {
+	if (bad || argc < 2) {
 		if (!bad)
 			run_usage(stderr);
 		lua_close(L);
 		return 2;
 	}
-	lua_pushstring(L, path);
-	lua_setfield(L, -2, "path");
-	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+	if (path) {
+		lua_pushstring(L, path);
+		lua_setfield(L, -2, "path");
+	}
+	/* runner.main(opts) -> status, one-line message (status 2: a usage error) */
+	if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
 		fprintf(stderr, "luatrade: %s\n", lua_tostring(L, -1));
 		rc = 1;
+	} else {
+		rc = (int)lua_tointeger(L, -2);
+		if (rc != 0 && lua_isstring(L, -1))
+			fprintf(stderr, "luatrade: %s\n", lua_tostring(L, -1));
+		if (rc == 2)
+			fputs(RUN_HINT, stderr);
 	}
 	lua_close(L);
 	return rc;

@@ -413,7 +413,7 @@ function M.run(cmd)
     end
     local ok_p, pub = pcall(lt.public, pub_opts)
     if not ok_p then
-      run.failure = { exit = 2, message = tostring(pub):gsub("^.-:%d+: ", "") }
+      run.failure = { exit = 2, message = "client options: " .. tostring(pub):gsub("^.-:%d+: ", "") }
       error("bad client options", 0)
     end
     run.real_pub = pub

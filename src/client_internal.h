@@ -26,6 +26,7 @@ struct lt_req {
 	int64_t deadline_us;       /* 0 = none */
 	int64_t limit_since_us;    /* when it entered WAIT_LIMIT */
 	bool throttled;            /* it had to wait for credits there */
+	bool wait_logged;          /* its limiter wait is in the debug log */
 	bool in_submit;            /* lt_cl_submit is running for it: end it later, not now */
 	int64_t end_code;          /* a refusal deferred past lt_cl_submit */
 	double end_retry;

@@ -289,7 +289,8 @@ static void pump_pool(lt_cl *cl, int p)
 			continue;
 		}
 		if (d > 0) {
-			if (!r->throttled && lt_log_on(LT_LOG_DEBUG)) {
+			if (!r->wait_logged && lt_log_on(LT_LOG_DEBUG)) {
+				r->wait_logged = true;
 				lt_log_field f[] = {LT_LF_S("url", cl->url), LT_LF_S("method", r->method),
 						    LT_LF_N("pool", p), LT_LF_N("wait_ms", (double)d / 1000.0)};
 				lt_logf(LT_LOG_DEBUG, "limiter", f, 4, "%s waits %.1f ms for the rate "

@@ -434,8 +434,11 @@ function M.run(cmd)
       run:supervise()
       if not run.done:is_set() then run.done:set("ended") end
     end)
-    run.done:wait()
+    local how = run.done:wait()
     if run.failure then error("failed", 0) end
+    -- the strategy ended by itself: end the runtime's own tasks too (ctx.orders' user.orders
+    -- watch would keep a private run alive for ever), so lt.run ends
+    if how == "ended" and not run.stopping then end_group(run.rt_group) end
   end, function(sig) run:shutdown(sig) end)
   if run.watcher then run.watcher:close() end
   if run.failure then error(run.failure, 0) end

@@ -43,6 +43,12 @@
 -- Limits: an order whose outcome stayed unknown (timeout, connection lost) and that carries a
 -- strategy label is not recognised as ours; neither is an order sent through priv:call.
 --
+-- Exit statuses (runner.main, printed by main.c as one line "luatrade: ..."): 0 the run ended;
+-- 2 bad options or input (luatrade.cli checks them all before anything starts); 1 the strategy
+-- could not be loaded, its first start() failed, or a client could never connect (see "could
+-- never connect" below; --connect-timeout). --config FILE is read by luatrade.cli; its `risk`
+-- table is ctx.risk_config, its `client` table goes to lt.public / lt.private.
+--
 -- The private client is created only when the strategy uses it: on the first access of
 -- ctx.private, or at start when the strategy module sets `M.private = true`. A public-only
 -- strategy never logs in.

@@ -125,6 +125,20 @@ return M
     assert.matches("reconnected%s+[1-9]%d*%s+open", out)
   end)
 
+  it("prints the failure as one JSON object with --log-format json", function()
+    local code, out = run("--log-format json --url wss://127.0.0.1:1/ws/api/v2 " .. TICKER)
+    assert.equal(1, code, out)
+    local last
+    for line in out:gmatch("[^\n]+") do
+      assert.matches("^{", line)
+      last = require("cjson").decode(line)
+    end
+    assert.equal("error", last.level)
+    assert.equal("cli", last.component)
+    assert.equal(1, last.fields.exit_status)
+    assert.matches("^luatrade: cannot connect to wss://127.0.0.1:1/ws/api/v2: connection refused", last.message)
+  end)
+
   it("is 1 with one line (file:line) when start() fails", function()
     local path = S.strategy_file("local M = {}\nfunction M.start(ctx)\n  error('no quotes today')\nend\nreturn M\n")
     local code, out = run(path)

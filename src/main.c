@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "paths.h"
 
 int luaopen_luatrade_core(lua_State *L);
@@ -217,10 +218,17 @@ static int cmd_run(int argc, char **argv)
 		rc = 1;
 	} else {
 		rc = (int)lua_tointeger(L, -2);
-		if (rc != 0 && lua_isstring(L, -1))
-			fprintf(stderr, "luatrade: %s\n", lua_tostring(L, -1));
-		if (rc == 2)
-			fputs(RUN_HINT, stderr);
+		const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+		if (rc != 0 && msg && lt_log_get_format() == LT_LOG_JSON) {
+			/* a log shipper reads stderr: the failure is one JSON object like every line */
+			lt_log_field f[] = {LT_LF_N("exit_status", rc)};
+			lt_logf(LT_LOG_ERROR, "cli", f, 1, "luatrade: %s%s", msg,
+				rc == 2 ? " (`luatrade run --help` lists the options)" : "");
+		} else if (rc != 0 && msg) {
+			fprintf(stderr, "luatrade: %s\n", msg);
+			if (rc == 2)
+				fputs(RUN_HINT, stderr);
+		}
 	}
 	lua_close(L);
 	return rc;

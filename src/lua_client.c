@@ -361,13 +361,20 @@ static const char *fail_name(lt_ws_fail f)
 /* client:state() -> state [, reason [, failure]]: connecting, open, reconnecting, closed; a
  * private client that is open says unauthenticated, authenticating, authenticated or
  * auth_failed instead of open. While not open, reason is why (the last drop's or failed
- * attempt's text, e.g. "connection refused (...)") and failure classifies a failed attempt:
+ * attempt's text, e.g. "connection refused (...)"; after auth_failed, the venue's refusal)
+ * and failure classifies a failed attempt:
  * "refused", "tls", "dns", "handshake", "timeout" or "other" (nil once a connection opened).
  * Example: `local st, why, kind = pub:state()`. Never raises for a client. */
 static int l_state(lua_State *L)
 {
 	lt_client *c = lt_client_check(L, 1);
 	lua_pushstring(L, state_name(c));
+	const char *why = NULL;
+	if (!c->closed && c->priv && lt_priv_state(c->priv) == LT_AUTH_FAILED) {
+		lt_priv_fail(c->priv, &why);
+		lua_pushstring(L, why);  /* the venue's refusal: auth_failed stays */
+		return 2;
+	}
 	if (c->closed || lt_cl_is_open(c->cl) || !lt_cl_down_reason(c->cl)[0])
 		return 1;
 	lua_pushstring(L, lt_cl_down_reason(c->cl));

@@ -250,6 +250,16 @@ risk = { max_position = 1000 }
     end)
   end)
 
+  it("luatrade sim --plain serves only on a loopback address", function()
+    local out = os.tmpname()
+    local _, _, code = os.execute(("%s/luatrade sim --plain --iface 0.0.0.0 --port 0 > %s 2>&1")
+                                  :format(build, out))
+    local text = S.read(out) or ""
+    os.remove(out)
+    assert.equal(1, code, text)
+    assert.matches("plain ws:// only on a loopback iface", text, 1, true)
+  end)
+
   it("--insecure-loopback reaches a plain ws:// venue on loopback", function()
     assert.is_string(plain.port)
     local url = ("ws://127.0.0.1:%s/ws/api/v2"):format(plain.port)

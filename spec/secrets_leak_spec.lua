@@ -16,7 +16,7 @@ describe("secrets and tokens", function()
 
   teardown(function() venue:stop() end)
 
-  it("never appear in the runtime's output at the debug log level", function()
+  local function session(extra)
     assert.is_string(port)
     local strategy = dir .. "/leak.lua"
     local f = assert(io.open(strategy, "w"))
@@ -43,12 +43,17 @@ return M
 ]])
     f:close()
     local cmd = ("DERIBIT_CLIENT_ID=leaky DERIBIT_CLIENT_SECRET=%s LUATRADE_LOG=debug "
-              .. "%s/luatrade run --log-level debug --url wss://127.0.0.1:%s/ws/api/v2 "
-              .. "--ca-file build/sim/ca.pem %s 2>&1"):format(SECRET, build, port, strategy)
+              .. "%s/luatrade run --log-level debug %s --url wss://127.0.0.1:%s/ws/api/v2 "
+              .. "--ca-file build/sim/ca.pem %s 2>&1"):format(SECRET, build, extra, port, strategy)
     local p = io.popen(cmd)
     local out = p:read("a")
     p:close()
+    return out
+  end
+
+  local function check(out)
     assert.matches("authenticated as leaky", out, 1, true)  -- the session really ran
+    assert.matches("public/auth id %d+: sent", out)           -- the debug level really ran
     local refreshes = tonumber(out:match("after refresh%s+table: %S+%s+(%d+)"))
     assert.is_true(refreshes ~= nil and refreshes >= 1, "no token refresh happened:\n" .. out)
     assert.matches("a strategy error", out, 1, true)
@@ -56,5 +61,16 @@ return M
     assert.not_matches(SECRET, out, 1, true)
     -- the venue's tokens look like "<ms>.<32 hex>"; none may be printed
     assert.is_nil(out:match("%d%d%d%d%d%d%d%d%d%d%d%d%d%.%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x"))
+  end
+
+  it("never appear in the runtime's output at the debug log level", function()
+    check(session("--log-format text"))
+  end)
+
+  it("never appear in the json log format at the debug level", function()
+    local out = session("--log-format json")
+    check(out)
+    assert.matches('"component":"auth"', out, 1, true)
+    assert.matches('"level":"debug"', out, 1, true)
   end)
 end)

@@ -61,9 +61,35 @@ static void on_drop(lt_cl *cl, const char *reason)
 		cl->hooks.on_drop(cl->hooks.ud);
 }
 
+/* Debug log of every connection event, with the URL and the reason (close code and text when
+ * the venue closed); after a drop, the reconnect decision: retry number and delay. */
+static void log_state(lt_cl *cl, lt_ws_state st, const char *reason)
+{
+	if (!lt_log_on(LT_LOG_DEBUG))
+		return;
+	lt_ws *ws = lt_cl_ws(cl);
+	lt_log_field f[5] = {LT_LF_S("url", cl->url), LT_LF_S("state", lt_ws_state_name(st)),
+			     LT_LF_S("reason", reason ? reason : "")};
+	if (st == LT_WS_RECONNECTING && ws) {
+		const lt_ws_stats *w = lt_ws_get_stats(ws);
+		f[3] = LT_LF_N("retry", lt_ws_attempt(ws));
+		f[4] = LT_LF_N("delay_ms", w->last_backoff_ms);
+		lt_logf(LT_LOG_DEBUG, "client", f, 5, "%s: %s; reconnecting in %d ms (retry %d)",
+			cl->url, reason ? reason : "connection lost", w->last_backoff_ms,
+			lt_ws_attempt(ws));
+	} else if (st == LT_WS_CLOSED)
+		lt_logf(LT_LOG_DEBUG, "client", f, 3, "%s: closed for good (%s); no reconnect",
+			cl->url, reason ? reason : "closed");
+	else if (st == LT_WS_CONNECTING)
+		lt_logf(LT_LOG_DEBUG, "client", f, 2, "%s: connecting", cl->url);
+	else
+		lt_logf(LT_LOG_DEBUG, "client", f, 2, "%s: connection opened", cl->url);
+}
+
 static void ws_state(void *ud, lt_ws_state st, const char *reason)
 {
 	lt_cl *cl = ud;
+	log_state(cl, st, reason);
 	if (st == LT_WS_OPEN)
 		on_open(cl);
 	else if (st == LT_WS_RECONNECTING || st == LT_WS_CLOSED)
@@ -110,6 +136,10 @@ int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_even
 		cl->ev = *ev;
 	cl->ud = ud;
 	snprintf(cl->url, sizeof cl->url, "%s", o->ws.url ? o->ws.url : "");
+	if (lt_log_on(LT_LOG_DEBUG)) {
+		lt_log_field f[] = {LT_LF_S("url", cl->url), LT_LF_S("state", "connecting")};
+		lt_logf(LT_LOG_DEBUG, "client", f, 2, "%s: new client, connecting", cl->url);
+	}
 	lt_rl_init(&cl->rl, lt_cl_clock(cl));
 	for (int p = 0; p < 4; p++)
 		cl->pool_t[p].cl = cl;
@@ -149,6 +179,7 @@ void lt_cl_free(lt_cl *cl)
 uint64_t lt_cl_epoch(const lt_cl *cl) { return cl->epoch; }
 int64_t lt_cl_now_us(const lt_cl *cl) { return lt_cl_clock(cl); }
 bool lt_cl_is_open(const lt_cl *cl) { return cl->open; }
+const char *lt_cl_down_reason(const lt_cl *cl) { return cl->down_reason; }
 lt_ws *lt_cl_ws(lt_cl *cl) { return cl->tp == &lt_ws_transport ? cl->conn : NULL; }
 lt_loop *lt_cl_loop(lt_cl *cl) { return cl->loop; }
 lt_rpc *lt_cl_rpc(lt_cl *cl) { return cl->rpc; }

@@ -214,6 +214,9 @@ void lt_cl_set_ready(lt_cl *cl);
 
 /* The ws connection (NULL when a test's transport is in use). */
 lt_ws *lt_cl_ws(lt_cl *cl);
+/* Why the connection is not open: the last drop's or failed attempt's reason; "" while open
+ * or before the first attempt ended. */
+const char *lt_cl_down_reason(const lt_cl *cl);
 lt_loop *lt_cl_loop(lt_cl *cl);
 lt_rpc *lt_cl_rpc(lt_cl *cl);
 lt_rl *lt_cl_rl(lt_cl *cl);

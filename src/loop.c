@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "ws.h"
 
 typedef struct client_vhost {
@@ -36,13 +37,24 @@ struct lt_loop {
 	int conns;
 };
 
+/* libwebsockets' own error lines go through the runtime's log, at debug level (the failure
+ * they describe reaches the owner as a classified state event; log.h's format applies). */
+static void lws_emit(int level, const char *line)
+{
+	(void)level;
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	lt_logf(LT_LOG_DEBUG, "lws", NULL, 0, "libwebsockets: %.*s", (int)n, line);
+}
+
 int lt_loop_new(lt_loop **out, lt_err *err)
 {
 	*out = NULL;
 	lt_loop *loop = calloc(1, sizeof *loop);
 	if (!loop)
 		return lt_err_set(err, LT_ENOMEM, "out of memory");
-	lws_set_log_level(LLL_ERR, NULL);
+	lws_set_log_level(LLL_ERR, lws_emit);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;

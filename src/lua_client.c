@@ -398,12 +398,39 @@ static const char *state_name(const lt_client *c)
 	return lt_ws_state_name(st);
 }
 
-/* client:state(): connecting, open, reconnecting, closed; a private client that is open says
- * unauthenticated, authenticating, authenticated or auth_failed instead of open. */
+static const char *fail_name(lt_ws_fail f)
+{
+	static const char *const names[] = {NULL, "refused", "tls", "dns", "handshake", "timeout",
+		"other"};
+	return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "other";
+}
+
+/* client:state() -> state [, reason [, failure]]: connecting, open, reconnecting, closed; a
+ * private client that is open says unauthenticated, authenticating, authenticated or
+ * auth_failed instead of open. While not open, reason is why (the last drop's or failed
+ * attempt's text, e.g. "connection refused (...)"; after auth_failed, the venue's refusal)
+ * and failure classifies a failed attempt:
+ * "refused", "tls", "dns", "handshake", "timeout" or "other" (nil once a connection opened).
+ * Example: `local st, why, kind = pub:state()`. Never raises for a client. */
 static int l_state(lua_State *L)
 {
-	lua_pushstring(L, state_name(lt_client_check(L, 1)));
-	return 1;
+	lt_client *c = lt_client_check(L, 1);
+	lua_pushstring(L, state_name(c));
+	const char *why = NULL;
+	if (!c->closed && c->priv && lt_priv_state(c->priv) == LT_AUTH_FAILED) {
+		lt_priv_fail(c->priv, &why);
+		lua_pushstring(L, why);  /* the venue's refusal: auth_failed stays */
+		return 2;
+	}
+	if (c->closed || lt_cl_is_open(c->cl) || !lt_cl_down_reason(c->cl)[0])
+		return 1;
+	lua_pushstring(L, lt_cl_down_reason(c->cl));
+	lt_ws *ws = lt_cl_ws(c->cl);
+	const char *f = ws ? fail_name(lt_ws_last_fail(ws)) : NULL;
+	if (!f)
+		return 2;
+	lua_pushstring(L, f);
+	return 3;
 }
 
 static int l_tostring(lua_State *L)
@@ -435,6 +462,7 @@ static int l_stats(lua_State *L)
 	set_count(L, "dropped_oversize", w->dropped_oversize);
 	set_count(L, "dropped_binary", w->dropped_binary);
 	set_count(L, "reconnects", w->reconnects);
+	set_count(L, "connects", lt_cl_epoch(c->cl));
 	set_count(L, "results", r->results);
 	set_count(L, "errors", r->errors);
 	set_count(L, "notifications", r->notifications);

@@ -242,13 +242,34 @@ static int l_sim_demo_account(lua_State *L)
 	return 2;
 }
 
-/* core.log(level, message): the runtime's log (level "error", "warn", "info", "debug"). */
+/* core.log(level, message [, component]): the runtime's log (level "error", "warn", "info",
+ * "debug"; component default "lua"), through the same writer as the core's lines (text or
+ * json, log.h). Example: `core.log("info", "spread 1.5", "strategy")`. Raises on a bad level. */
 static int l_log(lua_State *L)
 {
 	int level = lt_log_parse_level(luaL_checkstring(L, 1));
 	luaL_argcheck(L, level >= 0, 1, "level must be error, warn, info or debug");
-	lt_log(level, "%s", luaL_checkstring(L, 2));
+	const char *msg = luaL_checkstring(L, 2);
+	lt_logf(level, luaL_optstring(L, 3, "lua"), NULL, 0, "%s", msg);
 	return 0;
+}
+
+/* core.set_log_format("text" | "json"): how lines are written (log.h). Raises on another name.
+ * Example: `core.set_log_format("json")`. */
+static int l_set_log_format(lua_State *L)
+{
+	int f = lt_log_parse_format(luaL_checkstring(L, 1));
+	luaL_argcheck(L, f >= 0, 1, "format must be text or json");
+	lt_log_set_format(f);
+	return 0;
+}
+
+/* core.log_level(): the current level's name ("info" unless LUATRADE_LOG or a setter said). */
+static int l_log_level(lua_State *L)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	lua_pushstring(L, names[lt_log_get_level() & 3]);
+	return 1;
 }
 
 static int l_set_log_level(lua_State *L)
@@ -267,6 +288,7 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"run", l_run}, {"spawn", l_spawn}, {"_kill", l_kill}, {"sleep", l_sleep}, {"now", l_now},
 		{"sim_start", l_sim_start}, {"sim_demo_account", l_sim_demo_account}, {"log", l_log}, {"set_log_level", l_set_log_level},
+		{"set_log_format", l_set_log_format}, {"log_level", l_log_level},
 		{NULL, NULL}};
 	lt_rt_get(L);
 	luaL_newlib(L, fns);

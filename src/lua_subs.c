@@ -119,6 +119,34 @@ static void clear_queue(lua_State *L, int sub_idx, lt_sub *s)
 	s->qhead = s->qtail = 1;
 }
 
+/* Debug log of a subscription state change: URL, what happened, how many channels, the first. */
+static void log_sub(const lt_client *c, const char *what, lua_Integer n, const char *first)
+{
+	if (!lt_log_on(LT_LOG_DEBUG))
+		return;
+	lt_log_field f[] = {LT_LF_S("url", c->url), LT_LF_S("event", what),
+			    LT_LF_S("channel", first ? first : ""), LT_LF_N("channels", n)};
+	if (n < 0)
+		lt_logf(LT_LOG_DEBUG, "subs", f, 3, "%s: subscription %s (first channel: %s)", c->url,
+			what, first ? first : "-");
+	else
+		lt_logf(LT_LOG_DEBUG, "subs", f, 4, "%s: subscription %s: %lld channel(s) (first: %s)",
+			c->url, what, (long long)n, first ? first : "-");
+}
+
+/* The first channel of the subscription at sub_idx (its list holds the string), or NULL. */
+static const char *first_channel(lua_State *L, int sub_idx)
+{
+	const char *ch = NULL;
+	if (lua_getiuservalue(L, sub_idx, 1) == LUA_TTABLE) {
+		if (lua_rawgeti(L, -1, 1) == LUA_TSTRING)
+			ch = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return ch;
+}
+
 static void sub_close(lua_State *L, int sub_idx, bool unsubscribe)
 {
 	sub_idx = lua_absindex(L, sub_idx);
@@ -126,6 +154,9 @@ static void sub_close(lua_State *L, int sub_idx, bool unsubscribe)
 	if (!s->c)
 		return;
 	lt_client *c = s->c;
+	if (lt_log_on(LT_LOG_DEBUG))
+		log_sub(c, unsubscribe ? "closed (unsubscribing)" : "closed", -1,
+			first_channel(L, sub_idx));
 	if (!c->closed) {
 		unregister(L, s, sub_idx);
 		if (unsubscribe && s->confirmed)
@@ -357,6 +388,12 @@ static int k_subscribed(lua_State *L, int status, lua_KContext ctx)
 				     "the venue accepted none of the channels", rejected, 0);
 	}
 	s->confirmed = true;
+	if (lt_log_on(LT_LOG_DEBUG)) {
+		lua_getiuservalue(L, 6, 1);
+		lua_rawgeti(L, -1, 1);
+		log_sub(s->c, "confirmed", (lua_Integer)lua_rawlen(L, -2), lua_tostring(L, -1));
+		lua_pop(L, 2);
+	}
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &PUMP_KEY);
 	lua_pushvalue(L, 6);
 	lua_pushvalue(L, 3);
@@ -515,7 +552,13 @@ static int k_restored(lua_State *L, int status, lua_KContext ctx)
 			lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
-	if (c->closed || lua_rawlen(L, missing) == 0)
+	if (c->closed)
+		return 0;
+	lua_rawgeti(L, lua_rawlen(L, missing) ? missing : 2, 1);
+	log_sub(c, lua_rawlen(L, missing) ? "restore incomplete" : "restored",
+		(lua_Integer)lua_rawlen(L, lua_rawlen(L, missing) ? missing : 2), lua_tostring(L, -1));
+	lua_pop(L, 1);
+	if (lua_rawlen(L, missing) == 0)
 		return 0;
 	lua_Integer attempt = lua_tointeger(L, 3);
 	if (attempt >= RESTORE_TRIES) {

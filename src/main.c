@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "paths.h"
 
 int luaopen_luatrade_core(lua_State *L);
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 	      "  version                      print the version\n"
 	      "\n"
 	      "Environment: LUATRADE_LOG=error|warn|info|debug sets the log level;\n"
+	      "LUATRADE_LOG_FORMAT=text|json the log format (json: one object per line);\n"
 	      "LUATRADE_LUA_DIR the directory of luatrade's Lua modules (default: found beside\n"
 	      "the command); LUATRADE_CERT_DIR the built-in venue's certificate directory\n"
 	      "(default: the checkout's build/sim, else ~/.local/state/luatrade/sim, made at\n"
@@ -36,7 +38,8 @@ static void run_usage(FILE *f)
 	      "until it and its tasks end or Ctrl-C. ctx.public is a public client, ctx.private an\n"
 	      "authenticated one, created on first use or when the module sets private = true (the\n"
 	      "demo account on the built-in venue; DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET\n"
-	      "elsewhere), ctx.config the --set values, ctx.log(level, fmt, ...) logs.\n"
+	      "elsewhere), ctx.config the --set values (and the config file's config table),\n"
+	      "ctx.risk_config the config file's risk table, ctx.log(level, fmt, ...) logs.\n"
 	      "\n"
 	      "Hot reload: saving the strategy file (or a module it loaded from its directory), or\n"
 	      "SIGHUP, loads the new version in a fresh environment; if it compiles and loads, the old\n"
@@ -50,11 +53,24 @@ static void run_usage(FILE *f)
 	      "their answers awaited (at most --cancel-timeout seconds), the connections close and the\n"
 	      "exit status is 0. A second Ctrl-C exits at once with status 130.\n"
 	      "\n"
+	      "Exit status: 0 the run ended (the strategy finished, or Ctrl-C/SIGTERM); 1 a runtime\n"
+	      "failure: the strategy could not be loaded, its first start() failed, or a client could\n"
+	      "never connect (certificate not trusted, host not found, connection refused three\n"
+	      "times, authentication refused, or no connection within --connect-timeout); 2 bad\n"
+	      "input (an option, a value, a missing file, DERIBIT_CLIENT_ID without a secret or the\n"
+	      "reverse); 130 a second Ctrl-C. Each failure prints one line \"luatrade: ...\" on stderr.\n"
+	      "A venue that was connected once and drops later is reconnected, never a failure.\n"
+	      "\n"
 	      "options:\n"
 	      "  --venue NAME      sim (default: the built-in venue, started in this process),\n"
 	      "                    testnet or mainnet\n"
 	      "  --url URL         connect to this wss:// URL instead of a named venue\n"
 	      "  --ca-file FILE    PEM CA file to verify the venue's certificate (for --url)\n"
+	      "  --insecure-loopback  allow a plain ws:// --url to a loopback host (127.0.0.0/8,\n"
+	      "                    ::1, localhost), e.g. `luatrade sim --plain`\n"
+	      "  --config FILE     options from a Lua file (venue, url, ca_file, client = {...},\n"
+	      "                    config = {...}, risk = {...}, stop_timeout, ...; see README\n"
+	      "                    \"Config file\"); options on the command line override it\n"
 	      "  --seed N          seed of the built-in venue's market (default 1)\n"
 	      "  --secret-file F   client secret for a real venue (mode 600), instead of the\n"
 	      "                    DERIBIT_CLIENT_SECRET variable; DERIBIT_CLIENT_ID names the key\n"
@@ -66,12 +82,19 @@ static void run_usage(FILE *f)
 	      "                    working directory): this run's orders are cancelled, no new\n"
 	      "                    ones are sent, market data goes on\n"
 	      "  --start-timeout S seconds start(ctx, state) may take (default 10)\n"
+	      "  --connect-timeout S  seconds the first connection may take (default 10)\n"
 	      "  --no-watch        do not reload when the files change (SIGHUP still reloads)\n"
 	      "  --log-level L     error, warn, info (default) or debug\n"
+	      "  --log-format F    text (default) or json (one object per line: time, level,\n"
+	      "                    component, message, fields)\n"
 	      "  -h, --help        this help\n", f);
 }
 
-/* Push a table of the run options parsed from argv; returns the strategy path or NULL. */
+#define RUN_HINT "usage: luatrade run [options] STRATEGY.lua (`luatrade run --help` lists them)\n"
+
+/* Push a table of the run options parsed from argv; returns the strategy path or NULL (then
+ * *bad says whether the command line was wrong; without a path the runner may take the
+ * strategy from --config). */
 static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 {
 	const char *path = NULL;
@@ -90,9 +113,13 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
 				  : strcmp(a, "--start-timeout") == 0 ? "start_timeout"
 				  : strcmp(a, "--kill-file") == 0 ? "kill_file"
+				  : strcmp(a, "--connect-timeout") == 0 ? "connect_timeout"
+				  : strcmp(a, "--config") == 0 ? "config_file"
+				  : strcmp(a, "--log-format") == 0 ? "log_format"
 								  : NULL;
 		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
 				   : strcmp(a, "--no-watch") == 0  ? "no_watch"
+				   : strcmp(a, "--insecure-loopback") == 0 ? "insecure_loopback"
 								   : NULL;
 		if (flag) {
 			lua_pushboolean(L, 1);
@@ -101,7 +128,7 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 		}
 		if (key || strcmp(a, "--set") == 0) {
 			if (!v) {
-				fprintf(stderr, "luatrade run: %s needs a value\n", a);
+				fprintf(stderr, "luatrade run: %s needs a value\n" RUN_HINT, a);
 				*bad = 1;
 				return NULL;
 			}
@@ -113,7 +140,8 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 			}
 			const char *eq = strchr(v, '=');
 			if (!eq || eq == v) {
-				fprintf(stderr, "luatrade run: --set takes KEY=VALUE, got '%s'\n", v);
+				fprintf(stderr, "luatrade run: --set takes KEY=VALUE, got '%s'\n" RUN_HINT,
+					v);
 				*bad = 1;
 				return NULL;
 			}
@@ -123,11 +151,11 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 			lua_settable(L, -3);
 			lua_pop(L, 1);
 		} else if (a[0] == '-') {
-			fprintf(stderr, "luatrade run: unknown option %s\n", a);
+			fprintf(stderr, "luatrade run: unknown option %s\n" RUN_HINT, a);
 			*bad = 1;
 			return NULL;
 		} else if (path) {
-			fprintf(stderr, "luatrade run: one strategy file only\n");
+			fprintf(stderr, "luatrade run: one strategy file only\n" RUN_HINT);
 			*bad = 1;
 			return NULL;
 		} else
@@ -176,19 +204,35 @@ static int cmd_run(int argc, char **argv)
 		lua_close(L);
 		return 1;
 	}
-	lua_getfield(L, -1, "run");
+	lua_getfield(L, -1, "main");
 	const char *path = parse_run(L, argc, argv, &bad);
-	if (bad || !path) {
+	if (bad || argc < 2) {
 		if (!bad)
 			run_usage(stderr);
 		lua_close(L);
 		return 2;
 	}
-	lua_pushstring(L, path);
-	lua_setfield(L, -2, "path");
-	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+	if (path) {
+		lua_pushstring(L, path);
+		lua_setfield(L, -2, "path");
+	}
+	/* runner.main(opts) -> status, one-line message (status 2: a usage error) */
+	if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
 		fprintf(stderr, "luatrade: %s\n", lua_tostring(L, -1));
 		rc = 1;
+	} else {
+		rc = (int)lua_tointeger(L, -2);
+		const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+		if (rc != 0 && msg && lt_log_get_format() == LT_LOG_JSON) {
+			/* a log shipper reads stderr: the failure is one JSON object like every line */
+			lt_log_field f[] = {LT_LF_N("exit_status", rc)};
+			lt_logf(LT_LOG_ERROR, "cli", f, 1, "luatrade: %s%s", msg,
+				rc == 2 ? " (`luatrade run --help` lists the options)" : "");
+		} else if (rc != 0 && msg) {
+			fprintf(stderr, "luatrade: %s\n", msg);
+			if (rc == 2)
+				fputs(RUN_HINT, stderr);
+		}
 	}
 	lua_close(L);
 	return rc;

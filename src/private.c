@@ -38,6 +38,21 @@ struct lt_priv {
 	lt_priv_stats stats;
 };
 
+/* Every change of the authentication state goes through here (debug log: URL, old and new
+ * state; never a token or the secret). */
+static void set_state(lt_priv *p, lt_auth_state st)
+{
+	static const char *const n[] = {"unauthenticated", "authenticating", "restoring",
+		"authenticated", "auth_failed"};
+	if (p->state != st && lt_log_on(LT_LOG_DEBUG)) {
+		lt_log_field f[] = {LT_LF_S("url", lt_cl_url(p->cl)), LT_LF_S("from", n[p->state % 5]),
+				    LT_LF_S("to", n[st % 5])};
+		lt_logf(LT_LOG_DEBUG, "auth", f, 3, "%s: auth state %s -> %s", lt_cl_url(p->cl),
+			n[p->state % 5], n[st % 5]);
+	}
+	p->state = st;
+}
+
 static void emit(lt_priv *p, const char *state, const char *reason)
 {
 	if (p->ev.on_state)
@@ -73,7 +88,7 @@ static void retry_later(lt_priv *p, const char *why)
 	d = d / 2 + (int64_t)(p->rng % (uint64_t)(d / 2 + 1));
 	p->attempt++;
 	p->stats.auth_retries++;
-	p->state = LT_AUTH_PENDING;
+	set_state(p, LT_AUTH_PENDING);
 	lt_log(LT_LOG_WARN, "%s: authentication: %s; retrying in %.1f s", lt_cl_url(p->cl), why,
 	       (double)d / 1000);
 	schedule(p, &p->retry_sul, retry_due, d);
@@ -85,7 +100,7 @@ static void restored_one(lt_priv *p)
 {
 	if (--p->restoring > 0 || p->state != LT_AUTH_RESTORING)
 		return;
-	p->state = LT_AUTH_OK;
+	set_state(p, LT_AUTH_OK);
 	lt_cl_set_ready(p->cl);
 	emit(p, "authenticated", NULL);
 	lt_cl_kick(p->cl);
@@ -231,7 +246,7 @@ static const char *auth_ok(lt_priv *p, lua_State *L, bool was_refresh)
 	}
 	p->stats.auths++;
 	p->epoch++;
-	p->state = LT_AUTH_RESTORING;
+	set_state(p, LT_AUTH_RESTORING);
 	p->restoring = 1; /* held until the restores below are submitted */
 	if (p->cod_wanted)
 		restore(p, "private/enable_cancel_on_disconnect", "{\"scope\":\"connection\"}",
@@ -249,7 +264,7 @@ static void auth_failed(lt_priv *p, int64_t code, const char *msg)
 	snprintf(p->fail_msg, sizeof p->fail_msg, "%s (%lld): %s", info.name, (long long)code,
 		 msg);
 	p->fail_code = code;
-	p->state = LT_AUTH_FAILED;
+	set_state(p, LT_AUTH_FAILED);
 	p->stats.auth_errors++;
 	lws_sul_cancel(&p->refresh_sul);
 	lt_log(LT_LOG_ERROR, "%s: authentication failed: %s; private calls fail until the "
@@ -328,7 +343,7 @@ static void send_auth(lt_priv *p, bool refresh)
 	refresh = refresh && p->refresh_token;
 	uint64_t tag = (++p->auth_seq << 1) | (refresh ? 1u : 0u);
 	if (!refresh && p->state != LT_AUTH_OK) {
-		p->state = LT_AUTH_PENDING;
+		set_state(p, LT_AUTH_PENDING);
 		emit(p, "authenticating", NULL);
 	}
 	lt_err err;
@@ -371,7 +386,7 @@ static void on_drop(void *ud)
 	lws_sul_cancel(&p->retry_sul);
 	p->restoring = 0;
 	if (p->state != LT_AUTH_FAILED)
-		p->state = LT_AUTH_NONE; /* connection-scope tokens die with the connection */
+		set_state(p, LT_AUTH_NONE); /* connection-scope tokens die with the connection */
 }
 
 /* 13009 / 10000 to a request sent under the current epoch: the venue forgot the session. */
@@ -387,7 +402,7 @@ static void on_answer(void *ud, lt_req *r, const lt_req_end *e)
 	       "authenticating again", lt_cl_url(p->cl), lt_error_info(e->code).name,
 	       lt_req_method(r));
 	lws_sul_cancel(&p->refresh_sul);
-	p->state = LT_AUTH_PENDING;
+	set_state(p, LT_AUTH_PENDING);
 	send_auth(p, false);
 }
 

@@ -79,9 +79,25 @@ static void req_free(lt_req *r)
 	free(r);
 }
 
+/* Debug log of a sent request's end: method, id, outcome, round trip. Never the parameters. */
+static void log_end(const lt_req *r, const lt_req_end *e)
+{
+	static const char *const how[] = {"result", "error", "timeout", "lost", "refused"};
+	if (r->state != LT_REQ_SENT || !lt_log_on(LT_LOG_DEBUG))
+		return;
+	const char *outcome = (unsigned)e->how < 5 ? how[e->how] : "ended";
+	double ms = (double)(lt_cl_clock(r->cl) - r->sent_us) / 1000.0;
+	lt_log_field f[] = {LT_LF_S("url", r->cl->url), LT_LF_S("method", r->method),
+			    LT_LF_N("id", r->id), LT_LF_S("outcome", outcome), LT_LF_N("ms", ms),
+			    LT_LF_N("code", e->code)};
+	lt_logf(LT_LOG_DEBUG, "request", f, 6, "%s id %lld: %s in %.1f ms", r->method,
+		(long long)r->id, outcome, ms);
+}
+
 /* The one way a request ends: off every list, its timer stopped, done called once, freed. */
 static void req_end(lt_req *r, const lt_req_end *e)
 {
+	log_end(r, e);
 	list_unlink(r);
 	lws_sul_cancel(&r->sul);
 	r->state = LT_REQ_DONE;
@@ -216,7 +232,14 @@ static void send_req(lt_cl *cl, lt_req *r)
 	}
 	r->id = id;
 	r->state = LT_REQ_SENT;
+	r->sent_us = lt_cl_clock(cl);
 	cl->stats.sent++;
+	if (lt_log_on(LT_LOG_DEBUG)) {
+		lt_log_field f[] = {LT_LF_S("url", cl->url), LT_LF_S("method", r->method),
+				    LT_LF_N("id", id)};
+		lt_logf(LT_LOG_DEBUG, "request", f, 3, "%s id %lld: sent", r->method,
+			(long long)id);
+	}
 }
 
 static void pool_due(lws_sorted_usec_list_t *sul);
@@ -266,6 +289,13 @@ static void pump_pool(lt_cl *cl, int p)
 			continue;
 		}
 		if (d > 0) {
+			if (!r->wait_logged && lt_log_on(LT_LOG_DEBUG)) {
+				r->wait_logged = true;
+				lt_log_field f[] = {LT_LF_S("url", cl->url), LT_LF_S("method", r->method),
+						    LT_LF_N("pool", p), LT_LF_N("wait_ms", (double)d / 1000.0)};
+				lt_logf(LT_LOG_DEBUG, "limiter", f, 4, "%s waits %.1f ms for the rate "
+					"limiter (pool %d)", r->method, (double)d / 1000.0, p);
+			}
 			cl->rl.waited += !r->throttled;
 			r->throttled = true;
 			lws_sul_schedule(lt_loop_context(cl->loop), 0, &cl->pool_t[p].sul, pool_due,

@@ -50,6 +50,10 @@ end
 --- lt.set_log_level(level): "error", "warn", "info" (default) or "debug".
 M.set_log_level = core.set_log_level
 
+--- lt.set_log_format(format): "text" (default) or "json" (one JSON object per line: time,
+-- level, component, message, fields). Raises on another name. Example: `lt.set_log_format("json")`.
+M.set_log_format = core.set_log_format
+
 local sim = {}
 M.sim = sim
 
@@ -137,7 +141,10 @@ end
 --   dropped, resyncs, delivered; on overflow of max_queue (1,000) snapshot-like channels keep
 --   the newest message, incremental books resync from a snapshot, trades and user.* fail the
 --   subscription with on_state("subscription_failed", reason));
---   call(method, params) for any other method; close(); state(); stats(); rate_limit_status();
+--   call(method, params) for any other method; close(); state() -> state [, reason [, failure]]
+--   (while not open: why, and for a failed attempt "refused", "tls", "dns", "handshake",
+--   "timeout" or "other"); stats() (counters; connects = connections opened so far);
+--   rate_limit_status();
 --   on_state(fn): fn(state, reason) runs as a task after each change (connecting, open,
 --   reconnecting, closed; on private clients authenticated and auth_failed instead of open;
 --   subscription_failed when a subscription had to be closed or could not be restored).

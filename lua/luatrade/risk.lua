@@ -48,12 +48,11 @@ function R.__tostring(self)
   return ("luatrade.Risk(%s)"):format(self.killed and ("killed: " .. self.killed) or "armed")
 end
 
---- risk:set(limits): set (or, with false, clear) limits; raises naming a key it does not know
--- or a value that is not a positive number (or a table of them by instrument / currency).
-function R:set(t)
-  if type(t) ~= "table" then error("risk:set: expected a table of limits", 2) end
+--- risk.validate(limits) -> true | nil, message: is limits a table risk:set accepts?
+function M.validate(t)
+  if type(t) ~= "table" then return nil, "expected a table of limits" end
   for k, v in pairs(t) do
-    if not KEYS[k] then error("risk:set: unknown limit '" .. tostring(k) .. "'", 2) end
+    if not KEYS[k] then return nil, "unknown limit '" .. tostring(k) .. "'" end
     local ok = v == false or (type(v) == "number" and v > 0)
     if type(v) == "table" then
       ok = true
@@ -61,9 +60,17 @@ function R:set(t)
         if type(name) ~= "string" or type(n) ~= "number" or n <= 0 then ok = false end
       end
     end
-    if not ok then error(("risk:set: %s must be a positive number or a table of them"):format(k), 2) end
-    self.limits[k] = v or nil
+    if not ok then return nil, k .. " must be a positive number or a table of them" end
   end
+  return true
+end
+
+--- risk:set(limits): set (or, with false, clear) limits; raises naming a key it does not know
+-- or a value that is not a positive number (or a table of them by instrument / currency).
+function R:set(t)
+  local ok, why = M.validate(t)
+  if not ok then error("risk:set: " .. why, 2) end
+  for k, v in pairs(t) do self.limits[k] = v or nil end
 end
 
 --- risk:get() -> a copy of the limits in force.

@@ -45,6 +45,12 @@
 -- orders", cancelled at shutdown, are those the tracker placed (its label); orders of the same
 -- account placed by anyone else, or sent through priv:call, are never touched.
 --
+-- Exit statuses (runner.main, printed by main.c as one line "luatrade: ..."): 0 the run ended;
+-- 2 bad options or input (luatrade.cli checks them all before anything starts); 1 the strategy
+-- could not be loaded, its first start() failed, or a client could never connect (see "could
+-- never connect" below; --connect-timeout). --config FILE is read by luatrade.cli; its `risk`
+-- table sets the run's risk limits (ctx.risk), its `client` table goes to lt.public / lt.private.
+--
 -- The private client is created only when the strategy uses it: on the first access of
 -- ctx.private, or at start when the strategy module sets `M.private = true`. A public-only
 -- strategy never logs in.
@@ -54,19 +60,28 @@ local version = require "luatrade.version"
 local orders = require "luatrade.orders"
 local trading = require "luatrade.trading"
 local handover = require "luatrade.handover"
+local cli = require "luatrade.cli"
 
-local M = { _VERSION = "runner 0.3.0" }
+local M = { _VERSION = "runner 0.4.0" }
+
+-- The runner's own log lines (component "runner").
+local function log(level, fmt, ...) core.log(level, fmt:format(...), "runner") end
 
 --- The strategy's private client: the demo account on the built-in venue; elsewhere
 -- DERIBIT_CLIENT_ID with DERIBIT_CLIENT_SECRET (or --secret-file); nil without credentials.
 function M.private_client(where, opts)
   local id = os.getenv("DERIBIT_CLIENT_ID")
-  if where.venue == "sim" and not id then return lt.private{ venue = "sim" } end
+  if where.venue == "sim" and not id then
+    local o = { venue = "sim" }
+    for k, v in pairs(opts.client or {}) do o[k] = v end
+    return lt.private(o)
+  end
   if not id then return nil end
   local secret = opts.secret_file and lt.secret.file(opts.secret_file)
                  or lt.secret.env("DERIBIT_CLIENT_SECRET")
   local o = { client_id = id, client_secret = secret }
   for k, v in pairs(where) do o[k] = v end
+  for k, v in pairs(opts.client or {}) do o[k] = v end
   return lt.private(o)
 end
 
@@ -114,10 +129,11 @@ function Run:private()
   if not self.tried then
     self.tried = true
     self.real_priv = M.private_client(self.where, self.opts)
+    if self.real_priv then self:watch_connect(self.real_priv, true) end
     if self.real_priv then -- ctx.orders follows the venue's user.orders (a runtime task)
       core._spawn_in(self.rt_group, function()
         local ok, err = trading.attach(self.orders, self.real_priv, self.opts.kill_file or "KILL")
-        if not ok then lt.log("warn", "ctx.orders: cannot subscribe %s: %s", orders.CHANNEL, tostring(err)) end
+        if not ok then log("warn", "ctx.orders: cannot subscribe %s: %s", orders.CHANNEL, tostring(err)) end
       end)
     end
   end
@@ -144,7 +160,9 @@ function Run:version(mod)
       rawset(t, "private", p)
       return p
     end })
-  function ctx.log(level, fmt, ...) lt.log(level, fmt, ...) end
+  function ctx.log(level, fmt, ...)
+    core.log(level, select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt), "strategy")
+  end
   function ctx.kill(reason) run:private(); tr.risk:kill(reason) end
   ctx.public = self.H:client(self.real_pub, v)
   v.ctx = ctx
@@ -173,9 +191,9 @@ function Run:stop(v, reason)
   end_group(g)
   self.H:hold(v)
   if how == "overran" then
-    lt.log("warn", "strategy stop overran its %g s limit: ended", self.stop_timeout)
+    log("warn", "strategy stop overran its %g s limit: ended", self.stop_timeout)
   elseif how == "error" then
-    lt.log("error", "strategy stop failed: %s", tostring(res))
+    log("error", "strategy stop failed: %s", tostring(res))
   end
   return how == "ok" and res or nil
 end
@@ -198,7 +216,7 @@ function Run:reload(trigger)
   if mod then files = err end
   for _, f in ipairs(files or {}) do self:watch(f) end
   if not mod then
-    lt.log("error", "reload (%s): %s; the running version stays", trigger, err)
+    log("error", "reload (%s): %s; the running version stays", trigger, err)
     return false
   end
   self.reloading = true
@@ -209,14 +227,14 @@ function Run:reload(trigger)
   end
   if self.real_priv then
     local ok, rerr = self.orders:reconcile(self.real_priv, 2)
-    if not ok then lt.log("warn", "reload: orders not reconciled: %s", tostring(rerr)) end
+    if not ok then log("warn", "reload: orders not reconciled: %s", tostring(rerr)) end
   end
   local new = self:version(mod)
   local ok, serr = self:start(new, state)
   if ok then
     self.cur = new
   else
-    lt.log("error", "reload (%s): the new version's start failed: %s", trigger, serr)
+    log("error", "reload (%s): the new version's start failed: %s", trigger, serr)
     self:finish(new)
     self.cur = nil
     if old then
@@ -224,7 +242,7 @@ function Run:reload(trigger)
       local ok2, e2 = self:start(again, state)
       if ok2 then self.cur = again
       else
-        lt.log("error", "reload: the old version's start failed too (%s); no strategy runs " ..
+        log("error", "reload: the old version's start failed too (%s); no strategy runs " ..
                "until the next reload", e2)
         self:finish(again)
       end
@@ -233,7 +251,7 @@ function Run:reload(trigger)
   local dropped = self.H:drop_held()
   self.reloads = self.reloads + 1
   self.reloading = false
-  lt.log("info", "reload (%s): %s; switch took %.1f ms (%d channel(s) handed over, %d unsubscribed)",
+  log("info", "reload (%s): %s; switch took %.1f ms (%d channel(s) handed over, %d unsubscribed)",
          trigger, ok and "the new version runs" or "kept the old version",
          (lt.now() - t0) * 1000, self.H:count(), dropped)
   return ok
@@ -242,7 +260,7 @@ end
 function Run:watch(path)
   if self.watcher and self.watch_files then
     local ok, err = pcall(self.watcher.add, self.watcher, path)
-    if not ok then lt.log("warn", "not watching %s: %s", path, tostring(err)) end
+    if not ok then log("warn", "not watching %s: %s", path, tostring(err)) end
   end
 end
 
@@ -279,66 +297,190 @@ function Run:shutdown(sig)
   if self.watcher then self.watcher:close() end
   local deadline = lt.now() + self.stop_timeout
   while self.reloading and lt.now() < deadline do lt.sleep(0.01) end
-  lt.log("info", "%s: stopping the strategy (limit %g s)", sig, self.stop_timeout)
+  log("info", "%s: stopping the strategy (limit %g s)", sig, self.stop_timeout)
   if self.cur then self:stop(self.cur, "shutdown") end
   self.orders.closing = true
   if self.real_pub then self.real_pub:close() end -- market data would only wake handlers now
   local real = self.real_priv
   if real and not self.opts.keep_orders then self.orders:cancel_own(real, self.cancel_timeout)
-  elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
+  elseif real then log("info", "shutdown: --keep-orders: open orders stay on the venue") end
   self.orders:stop()
 end
 
-local function number_opt(v, name, default)
-  if v == nil then return default end
-  local n = tonumber(v)
-  if not n or n < 0 then error(name .. " must be a number of seconds >= 0", 0) end
-  return n
+-- ---- "could never connect" ------------------------------------------------------------------
+--
+-- A client that has never connected is watched until it does. The run fails (exit status 1)
+-- with one line when its first attempt fails for a reason retrying cannot fix (certificate not
+-- trusted, host not found, an HTTP answer other than 429 / 5xx to the upgrade), when three
+-- attempts in a row were refused, when a private client's first authentication is refused, or
+-- when no connection opened within --connect-timeout seconds (default 10). A client that was
+-- connected once and drops later reconnects as before: it is not watched any more.
+
+local HINT = {
+  refused = "is the venue running? check --url and its port",
+  tls = "pass --ca-file FILE with the venue's CA for a self-signed venue, or check the host name",
+  dns = "check the host name in --url",
+  handshake = "is this a Deribit WebSocket endpoint? check the path in --url, e.g. /ws/api/v2",
+}
+
+-- The one line for client rc that has not connected: message, or nil while it may still.
+local function connect_failure(rc, private, deadline_passed, connect_timeout)
+  local st = rc:stats()
+  local state, reason, kind = rc:state()
+  local url = tostring(rc):match("%((.-), [%w_]+%)$") or "the venue"
+  if (st.connects or 0) > 0 then
+    if private and state == "auth_failed" and (st.authentications or 0) == 0 then
+      return ("authentication refused by %s: %s (check DERIBIT_CLIENT_ID and the secret, "
+              .. "and the key's scopes)"):format(url, reason or "refused")
+    end
+    return nil
+  end
+  if not reason then
+    if deadline_passed then
+      return ("cannot connect to %s: no connection within %g s (is the venue reachable? "
+              .. "raise --connect-timeout for a slow network)"):format(url, connect_timeout)
+    end
+    return nil
+  end
+  reason = reason:gsub("%s*;%s*pass ca_file for a self%-signed venue", "")
+  local transient = kind == "handshake" and (reason:match("HTTP 429") or reason:match("HTTP 5%d%d"))
+  local fatal = kind == "tls" or kind == "dns" or (kind == "handshake" and not transient)
+                or (kind == "refused" and (st.reconnects or 0) >= 3)
+  if fatal or deadline_passed then
+    if kind == "tls" and not reason:find("certificate") then
+      return ("cannot connect to %s: %s; is the venue serving wss:// (TLS) on this port? (a "
+              .. "plain ws:// venue on loopback needs a ws:// --url and --insecure-loopback)")
+             :format(url, reason)
+    end
+    local hint = (not fatal and kind ~= "refused") and
+      ("no connection within %g s; is the venue reachable? raise --connect-timeout for a slow "
+       .. "network"):format(connect_timeout) or HINT[kind] or "check --url"
+    return ("cannot connect to %s: %s; %s"):format(url, reason, hint)
+  end
+  return nil
 end
 
---- runner.run(opts): opts.path (strategy file), opts.venue / opts.url / opts.ca_file,
--- opts.seed, opts.log_level, opts.secret_file, opts.config (table of strings),
--- opts.stop_timeout, opts.start_timeout and opts.cancel_timeout (seconds, default 10),
--- opts.keep_orders, opts.no_watch, opts.risk (limits), opts.kill_file. Raises when the strategy cannot be loaded or its first
--- start() fails.
-function M.run(opts)
+-- The run failed for good: remember the one line, end the strategy's tasks, end lt.run.
+function Run:fail(message)
+  if self.failure or self.stopping then return end
+  self.failure = { exit = 1, message = message }
+  local fatal = setmetatable({ kind = "not_connected", name = "not_connected", retryable = false,
+    message = message }, { __tostring = function(e) return e.name .. ": " .. e.message end })
+  if self.cur then core._cancel_group(self.cur.group, fatal) end
+  self.done:set("failed")
+end
+
+--- Run:watch_connect(rc, private): a runtime task that ends the run when rc could never
+-- connect (see above); it ends when rc has connected (and, private, authenticated once).
+function Run:watch_connect(rc, private)
+  local deadline = lt.now() + self.connect_timeout
+  core._spawn_in(self.rt_group, function()
+    while not self.stopping and not self.failure and not self.done:is_set() do
+      local st = rc:stats()
+      if (st.connects or 0) > 0 and (not private or (st.authentications or 0) > 0) then return end
+      local msg = connect_failure(rc, private, lt.now() > deadline, self.connect_timeout)
+      if msg then return self:fail(msg) end
+      if (st.connects or 0) > 0 and rc:state() == "closed" then return end
+      lt.sleep(0.05)
+    end
+  end)
+end
+
+-- The first line of a strategy error (the traceback goes to the debug log).
+local function first_line(msg)
+  msg = tostring(msg)
+  local line = msg:match("^[^\n]*")
+  if line ~= msg then log("debug", "%s", msg) end
+  return line
+end
+
+--- runner.run(opts): opts.path (strategy file), opts.config_file (--config), opts.venue /
+-- opts.url / opts.ca_file / opts.insecure_loopback, opts.seed, opts.log_level,
+-- opts.log_format, opts.secret_file, opts.client (client options), opts.config (table),
+-- opts.risk (limits: ctx.risk), opts.kill_file (--kill-file, default "KILL"), opts.stop_timeout, opts.start_timeout and
+-- opts.cancel_timeout (seconds, default 10), opts.connect_timeout (default 10),
+-- opts.keep_orders, opts.no_watch. Raises { exit = 2, message } for bad options, { exit = 1,
+-- message } when the clients could never connect or the first start() failed (one line each).
+function M.run(cmd)
+  local file = cmd.config_file and cli.load_config(cmd.config_file) or nil
+  local opts = cli.merge(file, cmd)
+  opts.path = cmd.path or (file and file.strategy)
+  cli.check(opts)
   if opts.log_level then lt.set_log_level(opts.log_level) end
+  if opts.log_format then lt.set_log_format(opts.log_format) end
   local run = setmetatable({ opts = opts, path = opts.path, reloads = 0,
-    stop_timeout = number_opt(opts.stop_timeout, "--stop-timeout", 10),
-    start_timeout = number_opt(opts.start_timeout, "--start-timeout", 10),
-    cancel_timeout = number_opt(opts.cancel_timeout, "--cancel-timeout", 10),
+    stop_timeout = opts.stop_timeout or 10, start_timeout = opts.start_timeout or 10,
+    cancel_timeout = opts.cancel_timeout or 10, connect_timeout = opts.connect_timeout or 10,
     watch_files = not opts.no_watch }, Run)
   local mod, files = version.load(opts.path)
-  if not mod then error("cannot load strategy: " .. files, 0) end
+  if not mod then error({ exit = 1, message = "cannot load strategy: " .. first_line(files) }, 0) end
   if (opts.venue == nil or opts.venue == "sim") and not opts.url then
-    lt.sim.start(tonumber(opts.seed) or 1)
+    lt.sim.start(math.tointeger(opts.seed) or 1)
   end
   run.where = { venue = not opts.url and (opts.venue or "sim") or nil,
-                url = opts.url, ca_file = opts.ca_file }
+                url = opts.url, ca_file = opts.ca_file,
+                insecure_loopback = opts.insecure_loopback or nil }
   local ok_w, w = pcall(core.watch_new, { hup = true })
   if ok_w then run.watcher = w
-  else lt.log("warn", "no file watching or SIGHUP reload: %s", tostring(w)) end
-  lt.run(function()
+  else log("warn", "no file watching or SIGHUP reload: %s", tostring(w)) end
+  local ok_run, run_err = pcall(lt.run, function()
     run.rt_group = core._new_group()
+    run.done = core._event()
     run.orders = trading.new{ group = run.rt_group, risk = opts.risk }
     run.H = handover.new(run.orders, {
       [orders.CHANNEL] = "ctx.orders follows it; subscribe a narrower user.orders channel, " ..
         "e.g. user.orders.BTC-PERPETUAL.raw",
       [orders.TRADES] = "ctx.orders and ctx.positions follow it; subscribe a narrower " ..
         "user.trades channel, e.g. user.trades.BTC-PERPETUAL.raw" })
-    run.real_pub = lt.public(run.where)
+    local pub_opts = {}
+    for k, v in pairs(run.where) do pub_opts[k] = v end
+    for k, v in pairs(opts.client or {}) do
+      if not cli.PRIVATE_ONLY[k] then pub_opts[k] = v end
+    end
+    local ok_p, pub = pcall(lt.public, pub_opts)
+    if not ok_p then
+      run.failure = { exit = 2, message = "client options: " .. tostring(pub):gsub("^.-:%d+: ", "") }
+      error("bad client options", 0)
+    end
+    run.real_pub = pub
+    run:watch_connect(pub, false)
     for _, f in ipairs(files) do run:watch(f) end
     local v = run:version(mod)
     run.cur = v   -- a signal during the first start still gets its stop
     local ok, serr = run:start(v, nil)
+    if run.failure then error("failed", 0) end
     if not ok then
       run.cur = nil
       run:finish(v)
-      error("strategy start failed: " .. serr, 0)
+      run.failure = { exit = 1, message = "strategy start failed: " .. first_line(serr) ..
+        (tostring(serr):find("\n") and " (--log-level debug shows the traceback)" or "") }
+      error("failed", 0)
     end
-    core._spawn_in(run.rt_group, run.supervise, run)
+    core._spawn_in(run.rt_group, function()
+      run:supervise()
+      if not run.done:is_set() then run.done:set("ended") end
+    end)
+    local how = run.done:wait()
+    if run.failure then error("failed", 0) end
+    -- the strategy ended by itself: end the runtime's own tasks too (ctx.orders' user.orders
+    -- watch would keep a private run alive for ever), so lt.run ends
+    if how == "ended" and not run.stopping then end_group(run.rt_group) end
   end, function(sig) run:shutdown(sig) end)
   if run.watcher then run.watcher:close() end
+  if run.failure then error(run.failure, 0) end
+  if not ok_run then error(run_err, 0) end
+end
+
+--- runner.main(opts) -> exit status, message: runner.run without raising. 0 when the run
+-- ended normally; 2 and one line for bad options or input; 1 and one line when the clients
+-- could never connect, the strategy could not be loaded or its first start() failed; 1 and the
+-- error with its traceback for anything unexpected (a bug: please report it).
+-- Example (main.c does this): `local status, msg = runner.main{ path = "s.lua" }`.
+function M.main(opts)
+  local ok, err = pcall(M.run, opts)
+  if ok then return 0 end
+  if type(err) == "table" and err.exit then return err.exit, err.message end
+  return 1, tostring(err)
 end
 
 return M

@@ -43,6 +43,8 @@ static void usage(FILE *f)
 		"  --account ID:SECRET  add an account (repeatable); the demo account always exists\n"
 		"  --token-expires S  access token lifetime in seconds (default 900)\n"
 		"  --close-on-10028   close a connection after answering 10028 too_many_requests\n"
+		"  --plain            serve plain ws:// without TLS (loopback --iface only; for\n"
+		"                     clients with insecure_loopback / luatrade run --insecure-loopback)\n"
 		"  -v                 more log output on stderr: -v connections, -vv every message\n"
 		"  -h, --help         show this help\n"
 		"\n"
@@ -100,6 +102,7 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 		{ "account", required_argument, NULL, 'a' },
 		{ "token-expires", required_argument, NULL, 'e' },
 		{ "close-on-10028", no_argument, NULL, 'C' },
+		{ "plain", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -118,6 +121,7 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 		case 'a': bad = add_account(accounts, optarg); break;
 		case 'e': bad = parse_long(optarg, 1, 31536000, &v); o->token_expires_s = (int)v; break;
 		case 'C': o->close_on_10028 = 1; break;
+		case 'P': o->plain = 1; break;
 		case 'v': o->log_level++; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return 2;
@@ -189,7 +193,7 @@ int lt_sim_main(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	}
 	char cert[LT_PATHS_MAX + 16], key[LT_PATHS_MAX + 16], ca[LT_PATHS_MAX + 16] = "";
-	if ((!o.cert_file || !o.key_file) && default_cert_files(&o, cert, key, ca, sizeof cert)) {
+	if (!o.plain && (!o.cert_file || !o.key_file) && default_cert_files(&o, cert, key, ca, sizeof cert)) {
 		free(accounts);
 		return 1;
 	}
@@ -208,9 +212,13 @@ int lt_sim_main(int argc, char **argv)
 		free(accounts);
 		return 1;
 	}
-	printf("luatrade sim listening on wss://%s:%d/ws/api/v2 (ca_file: %s)\n",
-	       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim),
-	       o.cert_file == cert ? ca : "the CA that signed --cert");
+	if (o.plain)
+		printf("luatrade sim listening on ws://%s:%d/ws/api/v2 (plain, no TLS: clients "
+		       "need insecure_loopback)\n", o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim));
+	else
+		printf("luatrade sim listening on wss://%s:%d/ws/api/v2 (ca_file: %s)\n",
+		       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim),
+		       o.cert_file == cert ? ca : "the CA that signed --cert");
 	const char *demo_id, *demo_secret;
 	if (lt_sim_demo_account(sim, &demo_id, &demo_secret) == 0)
 		printf("demo account: client_id=%s client_secret=%s\n", demo_id, demo_secret);

@@ -322,6 +322,13 @@ static void sim_tick(lws_sorted_usec_list_t *sul)
 
 static int check_opts(const lt_sim_opts *o, lt_err *err)
 {
+	if (o->plain) {
+		const char *i = o->iface ? o->iface : "127.0.0.1";
+		if (strncmp(i, "127.", 4) != 0 && strcmp(i, "::1") != 0 && strcmp(i, "localhost") != 0)
+			return lt_err_set(err, LT_EINVAL, "sim: plain ws:// only on a loopback iface");
+		return o->port < 0 || o->port > 65535
+			? lt_err_set(err, LT_EINVAL, "sim: port out of range") : 0;
+	}
 	if (!o->cert_file || !o->key_file)
 		return lt_err_set(err, LT_EINVAL, "sim: cert_file and key_file are required");
 	if (access(o->cert_file, R_OK) != 0)
@@ -341,8 +348,10 @@ static int sim_listen(lt_sim *sim, lt_err *err)
 	info.iface = sim->opts.iface;
 	info.protocols = sim_protocols;
 	info.vhost_name = "luatrade-sim";
-	info.ssl_cert_filepath = sim->opts.cert_file;
-	info.ssl_private_key_filepath = sim->opts.key_file;
+	if (!sim->opts.plain) {
+		info.ssl_cert_filepath = sim->opts.cert_file;
+		info.ssl_private_key_filepath = sim->opts.key_file;
+	}
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	/* lws 4.1 with IPv6 turns an IPv4 iface into [::] (every interface): bind IPv4 as IPv4 */
 	struct in_addr a4;

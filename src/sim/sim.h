@@ -39,6 +39,8 @@ typedef struct lt_sim_opts {
 	const char *accounts;   /* more accounts: "id:secret[,id:secret...]"; NULL = demo only */
 	int token_expires_s;    /* access token lifetime in seconds; 0 = 900 */
 	int close_on_10028;     /* nonzero: close the connection after answering 10028 */
+	int plain;              /* nonzero: plain ws:// without TLS (cert/key unused); only with a
+	                         * loopback iface (tests of a client's insecure_loopback) */
 } lt_sim_opts;
 
 /* Create the venue's vhost on ctx (a context made with LWS_SERVER_OPTION_EXPLICIT_VHOSTS and

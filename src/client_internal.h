@@ -25,6 +25,7 @@ struct lt_req {
 	lt_buf text;               /* encoded with id 0 until sent */
 	int64_t deadline_us;       /* 0 = none */
 	int64_t limit_since_us;    /* when it entered WAIT_LIMIT */
+	int64_t sent_us;           /* when it was written (0 = not sent): the round trip */
 	bool throttled;            /* it had to wait for credits there */
 	bool in_submit;            /* lt_cl_submit is running for it: end it later, not now */
 	int64_t end_code;          /* a refusal deferred past lt_cl_submit */

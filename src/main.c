@@ -65,6 +65,11 @@ static void run_usage(FILE *f)
 	      "  --start-timeout S seconds start(ctx, state) may take (default 10)\n"
 	      "  --no-watch        do not reload when the files change (SIGHUP still reloads)\n"
 	      "  --log-level L     error, warn, info (default) or debug\n"
+	      "  --metrics-port N  serve Prometheus metrics at http://ADDR:N/metrics and a health\n"
+	      "                    check at /healthz (200 \"ok\" while every client is connected\n"
+	      "                    and, if private, authenticated; else 503 and the reason); 0 = a\n"
+	      "                    free port, logged as \"metrics on http://...\"\n"
+	      "  --metrics-addr A  the numeric address to serve them on (default 127.0.0.1)\n"
 	      "  -h, --help        this help\n", f);
 }
 
@@ -86,6 +91,8 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--stop-timeout") == 0 ? "stop_timeout"
 				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
 				  : strcmp(a, "--start-timeout") == 0 ? "start_timeout"
+				  : strcmp(a, "--metrics-port") == 0 ? "metrics_port"
+				  : strcmp(a, "--metrics-addr") == 0 ? "metrics_addr"
 								  : NULL;
 		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
 				   : strcmp(a, "--no-watch") == 0  ? "no_watch"

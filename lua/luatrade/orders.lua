@@ -71,6 +71,7 @@ function T:record(o)
   local id, rec = o.order_id, self.byid[o.order_id]
   local ts = tonumber(o.last_update_timestamp)
   if rec and ts and rec.last_update_timestamp and ts < rec.last_update_timestamp then return end
+  if o.order_state == "filled" and not self.closed[id] then core._metric_inc("luatrade_orders_filled_total", { direction = tostring(o.direction or (rec and rec.direction)) }) end
   if not LIVE[o.order_state] then
     self.byid[id] = nil
     remember(self, "closed", "nclosed", id, true)
@@ -152,6 +153,7 @@ function T:call(client, method, params, timeout)
     local ok, r, err = pcall(client[method], client, params, timeout)
     self.inflight = self.inflight - 1
     if ok then settle(self, method, params, r, err) end
+    if ok and r and method ~= "cancel" then core._metric_inc("luatrade_orders_placed_total", { method = method }) end
     if ok and err and err.sent ~= false and (method == "buy" or method == "sell") and params.label then
       remember(self, "unknown", "nunknown", params.label, params.instrument_name or true)
     end

@@ -271,6 +271,18 @@ function Run:shutdown(sig)
   elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
 end
 
+-- --metrics-port N [--metrics-addr A]: /metrics and /healthz on the loop (lua_metrics.c).
+local function serve_metrics(opts)
+  local port = tonumber(opts.metrics_port)
+  if not port or port % 1 ~= 0 or port < 0 or port > 65535 then
+    error("--metrics-port must be a port number 0..65535 (0: a free one), got " .. tostring(opts.metrics_port), 0)
+  end
+  local addr = opts.metrics_addr or "127.0.0.1"
+  local ok, bound = pcall(core.metrics_serve, addr, math.tointeger(port))
+  if not ok then error(tostring(bound), 0) end
+  lt.log("info", "metrics on http://%s:%d/metrics (health: /healthz)", addr:find(":") and "[" .. addr .. "]" or addr, bound)
+end
+
 local function number_opt(v, name, default)
   if v == nil then return default end
   local n = tonumber(v)
@@ -281,7 +293,7 @@ end
 --- runner.run(opts): opts.path (strategy file), opts.venue / opts.url / opts.ca_file,
 -- opts.seed, opts.log_level, opts.secret_file, opts.config (table of strings),
 -- opts.stop_timeout, opts.start_timeout and opts.cancel_timeout (seconds, default 10),
--- opts.keep_orders, opts.no_watch. Raises when the strategy cannot be loaded or its first
+-- opts.keep_orders, opts.no_watch, opts.metrics_port / opts.metrics_addr. Raises when the strategy cannot be loaded or its first
 -- start() fails.
 function M.run(opts)
   if opts.log_level then lt.set_log_level(opts.log_level) end
@@ -295,6 +307,7 @@ function M.run(opts)
   if (opts.venue == nil or opts.venue == "sim") and not opts.url then
     lt.sim.start(tonumber(opts.seed) or 1)
   end
+  if opts.metrics_port then serve_metrics(opts) end
   run.where = { venue = not opts.url and (opts.venue or "sim") or nil,
                 url = opts.url, ca_file = opts.ca_file }
   local ok_w, w = pcall(core.watch_new, { hup = true })

@@ -179,11 +179,11 @@ static void clean_value(char out[LT_METRICS_VALUE_MAX], const char *v)
 
 static uint64_t hash_of(int fam, char v[][LT_METRICS_VALUE_MAX], int n)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)fam;
+	uint64_t h = UINT64_C(1469598103934665603) ^ (uint64_t)fam;
 	for (int i = 0; i < n; i++) {
 		for (const char *p = v[i]; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ull;
-		h = (h ^ 0xff) * 1099511628211ull; /* separator: {"ab",""} differs from {"a","b"} */
+			h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+		h = (h ^ 0xff) * UINT64_C(1099511628211); /* separator: {"ab",""} differs from {"a","b"} */
 	}
 	return h;
 }

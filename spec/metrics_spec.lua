@@ -168,3 +168,45 @@ describe("luatrade run --metrics-port", function()
     assert.truthy(out:find("metrics: the address must be a numeric IPv4 or IPv6 address, got 'localhost'", 1, true), out)
   end)
 end)
+
+describe("the metrics registry in process", function()
+  local core = require "luatrade.core"
+  local DROPPED = 'luatrade_subscription_dropped_total{client="public",reason="newest"}'
+
+  it("counts the notifications a subscription's overflow policy dropped", function()
+    local before, after, stats
+    lt.run(function()
+      local pub = lt.public{ venue = "sim", timeout = 5 }
+      before = value(core._metrics_text(), DROPPED)
+      local sub = assert(pub:subscribe("ticker.BTC-PERPETUAL.100ms", function() lt.sleep(0.5) end,
+                                       { max_queue = 3 }))
+      local deadline = lt.now() + 10
+      while sub:stats().dropped < 3 and lt.now() < deadline do lt.sleep(0.1) end
+      stats = sub:stats()
+      after = value(core._metrics_text(), DROPPED)
+      sub:close(); pub:close()
+    end)
+    assert.is_true(stats.dropped >= 3, "nothing was dropped")
+    assert.equal(stats.dropped, after - before)
+  end)
+
+  it("lets Lua increment only the orders' counters, with exactly their labels", function()
+    local text0 = core._metrics_text()
+    core._metric_inc("luatrade_orders_placed_total", { method = "edit" })
+    local n0 = value(text0, 'luatrade_orders_placed_total{method="edit"}') or 0
+    assert.equal(n0 + 1, value(core._metrics_text(), 'luatrade_orders_placed_total{method="edit"}'))
+    assert.has_error(function() core._metric_inc("luatrade_requests_total", { client = "public", method = "x" }) end,
+      "metric_inc: 'luatrade_requests_total' is not a metric Lua may increment")
+    assert.has_error(function() core._metric_inc("nope") end, "metric_inc: 'nope' is not a metric Lua may increment")
+    assert.has_error(function() core._metric_inc("luatrade_orders_placed_total") end,
+      "metric_inc: luatrade_orders_placed_total needs label 'method'")
+    assert.has_error(function() core._metric_inc("luatrade_orders_placed_total", { method = 1 }) end,
+      "metric_inc: luatrade_orders_placed_total: label 'method' must be a string")
+    assert.has_error(function() core._metric_inc("luatrade_orders_placed_total", { method = "buy", x = "y" }) end,
+      "metric_inc: luatrade_orders_placed_total has no label 'x'")
+  end)
+
+  it("says why it is unhealthy when there is no client", function()
+    assert.same({ false, "no open client (not started, or shutting down)" }, { core._health() })
+  end)
+end)

@@ -149,6 +149,36 @@ describe("luatrade run --metrics-port", function()
     assert.falsy(out:find("Sanitizer") or out:find("runtime error"), out)
   end)
 
+  it("serves a page of many kilobytes whole, and caps the series", function()
+    local many = S.strategy_file([[
+local lt = require "luatrade"
+local core = require "luatrade.core"
+return { start = function()
+  for i = 1, 1500 do core._metric_inc("luatrade_orders_placed_total", { method = ("m%04d"):format(i) }) end
+  lt.spawn(function() while true do lt.sleep(1) end end)
+  lt.log("info", "series made")
+end }
+]])
+    local h = S.run_strategy(proc.url, "mx2", many, "--metrics-port 0 --stop-timeout 1 --cancel-timeout 1")
+    local port = poll(function() return h.output():find("series made", 1, true)
+      and h.output():match("metrics on http://127%.0%.0%.1:(%d+)/metrics") end, 15)
+    local code, body = get("http://127.0.0.1:" .. tostring(port) .. "/metrics")
+    h.signal("INT")
+    local rc = h.rc(15)
+    local out = h.output()
+    h.cleanup()
+    os.remove(many)
+    assert.equal(200, code, out)
+    assert.is_true(#body > 3 * 16384, "the page spans several writes: " .. #body)
+    local n = select(2, body:gsub("\nluatrade_orders_placed_total{", ""))
+    assert.is_true(n > 800 and n < 1024, "series: " .. n)
+    local dropped = value(body, "luatrade_metrics_series_dropped_total")
+    assert.is_true(dropped >= 1500 - n, "dropped: " .. tostring(dropped))
+    assert.equal("luatrade_metrics_series_dropped_total " .. dropped .. "\n",
+                 body:sub(-#("luatrade_metrics_series_dropped_total " .. dropped .. "\n")))
+    assert.equal(0, rc, out)
+  end)
+
   it("refuses a port that is not a port number, in one line", function()
     local h = S.run_strategy(proc.url, "mx2", path, "--metrics-port 70000")
     local rc = h.rc(15)

@@ -271,7 +271,8 @@ function Run:shutdown(sig)
   elseif real then lt.log("info", "shutdown: --keep-orders: open orders stay on the venue") end
 end
 
--- --metrics-port N [--metrics-addr A]: /metrics and /healthz on the loop (lua_metrics.c).
+-- opts.metrics_port (--metrics-port N, 0 = a free one) and opts.metrics_addr (default
+-- 127.0.0.1): serve /metrics and /healthz on the loop (lua_metrics.c); raises one line.
 local function serve_metrics(opts)
   local port = tonumber(opts.metrics_port)
   if not port or port % 1 ~= 0 or port < 0 or port > 65535 then
@@ -293,7 +294,7 @@ end
 --- runner.run(opts): opts.path (strategy file), opts.venue / opts.url / opts.ca_file,
 -- opts.seed, opts.log_level, opts.secret_file, opts.config (table of strings),
 -- opts.stop_timeout, opts.start_timeout and opts.cancel_timeout (seconds, default 10),
--- opts.keep_orders, opts.no_watch, opts.metrics_port / opts.metrics_addr. Raises when the strategy cannot be loaded or its first
+-- opts.keep_orders, opts.no_watch. Raises when the strategy cannot be loaded or its first
 -- start() fails.
 function M.run(opts)
   if opts.log_level then lt.set_log_level(opts.log_level) end

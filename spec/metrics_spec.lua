@@ -189,6 +189,19 @@ end }
     assert.falsy(out:find("traceback"), out)
   end)
 
+  it("says so when the port is taken, or --metrics-addr comes alone", function()
+    for _, case in ipairs{
+      { "--metrics-port " .. proc.port, "metrics: cannot listen on 127.0.0.1 port " .. proc.port },
+      { "--metrics-addr 127.0.0.1", "--metrics-addr needs --metrics-port N" } } do
+      local h = S.run_strategy(proc.url, "mx3", path, case[1])
+      local rc = h.rc(15)
+      local out = h.output()
+      h.cleanup()
+      assert.equal(1, rc, out)
+      assert.truthy(out:find(case[2], 1, true), out)
+    end
+  end)
+
   it("says so when the address cannot be served", function()
     local h = S.run_strategy(proc.url, "mx3", path, "--metrics-port 0 --metrics-addr localhost")
     local rc = h.rc(15)

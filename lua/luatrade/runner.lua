@@ -274,6 +274,7 @@ end
 -- opts.metrics_port (--metrics-port N, 0 = a free one) and opts.metrics_addr (default
 -- 127.0.0.1): serve /metrics and /healthz on the loop (lua_metrics.c); raises one line.
 local function serve_metrics(opts)
+  if not opts.metrics_port then error("--metrics-addr needs --metrics-port N", 0) end
   local port = tonumber(opts.metrics_port)
   if not port or port % 1 ~= 0 or port < 0 or port > 65535 then
     error("--metrics-port must be a port number 0..65535 (0: a free one), got " .. tostring(opts.metrics_port), 0)
@@ -308,7 +309,7 @@ function M.run(opts)
   if (opts.venue == nil or opts.venue == "sim") and not opts.url then
     lt.sim.start(tonumber(opts.seed) or 1)
   end
-  if opts.metrics_port then serve_metrics(opts) end
+  if opts.metrics_port or opts.metrics_addr then serve_metrics(opts) end
   run.where = { venue = not opts.url and (opts.venue or "sim") or nil,
                 url = opts.url, ca_file = opts.ca_file }
   local ok_w, w = pcall(core.watch_new, { hup = true })

@@ -47,33 +47,33 @@ static const double rtt_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 static const lt_mx_family runtime_fams[LT_M_COUNT] = {
 	[LT_M_CONNECTION_STATE] = {"luatrade_connection_state", "Clients in each connection "
 		"state (connecting, open, reconnecting, closed).", LT_MX_GAUGE,
-		{"client", "state"}, NULL, 0, false},
+		{"client", "state"}, NULL, 0, false, NULL},
 	[LT_M_AUTHENTICATED] = {"luatrade_authenticated", "Private clients whose session is "
-		"authenticated.", LT_MX_GAUGE, {"client"}, NULL, 0, false},
+		"authenticated.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
 	[LT_M_RECONNECTS] = {"luatrade_reconnects_total", "Reconnects scheduled after the "
-		"connection dropped or an attempt failed.", LT_MX_COUNTER, {"client"}, NULL, 0, false},
+		"connection dropped or an attempt failed.", LT_MX_COUNTER, {"client"}, NULL, 0, false, NULL},
 	[LT_M_REQUESTS] = {"luatrade_requests_total", "Requests ended (answered, failed, timed "
 		"out or refused), by JSON-RPC method.", LT_MX_COUNTER, {"client", "method"}, NULL, 0,
-		false},
+		false, NULL},
 	[LT_M_REQUEST_ERRORS] = {"luatrade_request_errors_total", "Requests that did not get a "
 		"result, by method, error kind and error name.", LT_MX_COUNTER,
-		{"client", "method", "kind", "error"}, NULL, 0, false},
+		{"client", "method", "kind", "error"}, NULL, 0, false, NULL},
 	[LT_M_ROUND_TRIP] = {"luatrade_request_duration_seconds", "Round trip of answered "
 		"requests: written to the connection until the answer arrived.", LT_MX_HISTOGRAM,
-		{"client"}, rtt_buckets, sizeof rtt_buckets / sizeof rtt_buckets[0], false},
+		{"client"}, rtt_buckets, sizeof rtt_buckets / sizeof rtt_buckets[0], false, NULL},
 	[LT_M_LIMITER_WAITS] = {"luatrade_limiter_waits_total", "Requests the local rate limiter "
 		"held back, by credit pool.", LT_MX_COUNTER, {"client", "pool"}, NULL, 0, false, pools},
 	[LT_M_LIMITER_WAIT_SECONDS] = {"luatrade_limiter_wait_seconds_total", "Seconds requests "
-		"waited for the local rate limiter.", LT_MX_COUNTER, {"client"}, NULL, 0, false},
+		"waited for the local rate limiter.", LT_MX_COUNTER, {"client"}, NULL, 0, false, NULL},
 	[LT_M_VENUE_RATE_LIMITED] = {"luatrade_venue_rate_limited_total", "Answers 10028 "
-		"too_many_requests from the venue.", LT_MX_COUNTER, {"client"}, NULL, 0, false},
+		"too_many_requests from the venue.", LT_MX_COUNTER, {"client"}, NULL, 0, false, NULL},
 	[LT_M_SEND_QUEUE_BYTES] = {"luatrade_send_queue_bytes", "Bytes queued for the connection "
-		"and not yet written.", LT_MX_GAUGE, {"client"}, NULL, 0, false},
+		"and not yet written.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
 	[LT_M_REQUESTS_PENDING] = {"luatrade_requests_pending", "Requests not ended: waiting "
 		"(for the connection, authentication or the limiter) or sent.", LT_MX_GAUGE,
-		{"client", "state"}, NULL, 0, false},
+		{"client", "state"}, NULL, 0, false, NULL},
 	[LT_M_SUB_QUEUE] = {"luatrade_subscription_queue_messages", "Notifications queued for "
-		"subscription handlers.", LT_MX_GAUGE, {"client"}, NULL, 0, false},
+		"subscription handlers.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
 	[LT_M_SUB_DROPPED] = {"luatrade_subscription_dropped_total", "Notifications dropped by a "
 		"subscription's overflow policy (newest: older ones replaced; resync: an incremental "
 		"book's backlog; failed: the subscription was failed).", LT_MX_COUNTER,
@@ -82,13 +82,13 @@ static const lt_mx_family runtime_fams[LT_M_COUNT] = {
 		"unread (oversize: over max_message; binary).", LT_MX_COUNTER, {"client", "reason"},
 		NULL, 0, false, msg_reasons},
 	[LT_M_ORDERS_PLACED] = {"luatrade_orders_placed_total", "Successful buy, sell and edit "
-		"calls of the strategy.", LT_MX_COUNTER, {"method"}, NULL, 0, true},
+		"calls of the strategy.", LT_MX_COUNTER, {"method"}, NULL, 0, true, NULL},
 	[LT_M_ORDERS_FILLED] = {"luatrade_orders_filled_total", "Orders of this run seen filled "
 		"(call results and user.orders updates).", LT_MX_COUNTER, {"direction"}, NULL, 0,
-		true},
+		true, NULL},
 	[LT_M_SERIES_DROPPED] = {"luatrade_metrics_series_dropped_total", "Metric updates "
 		"dropped because the registry's series cap was reached.", LT_MX_COUNTER, {NULL},
-		NULL, 0, false},
+		NULL, 0, false, NULL},
 };
 
 /* ---- the registry ------------------------------------------------------------------------ */

@@ -8,6 +8,7 @@
 #include "client_internal.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 
 /* ---- connection events ------------------------------------------------------------------- */
 
@@ -94,6 +95,8 @@ static void ws_state(void *ud, lt_ws_state st, const char *reason)
 		on_open(cl);
 	else if (st == LT_WS_RECONNECTING || st == LT_WS_CLOSED)
 		on_drop(cl, reason);
+	if (st == LT_WS_RECONNECTING)
+		lt_mx_inc(cl->o.ws.metrics, LT_M_RECONNECTS, NULL, 1);
 	emit(cl, lt_ws_state_name(st), reason);
 }
 
@@ -186,6 +189,8 @@ lt_rpc *lt_cl_rpc(lt_cl *cl) { return cl->rpc; }
 lt_rl *lt_cl_rl(lt_cl *cl) { return &cl->rl; }
 const char *lt_cl_url(const lt_cl *cl) { return cl->url; }
 const lt_cl_stats *lt_cl_get_stats(const lt_cl *cl) { return &cl->stats; }
+const char *lt_cl_down_reason(const lt_cl *cl) { return cl->down_reason; }
+const struct lt_mx *lt_cl_metrics(const lt_cl *cl) { return cl->o.ws.metrics; }
 
 void lt_cl_set_ready(lt_cl *cl)
 {

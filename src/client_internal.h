@@ -25,6 +25,7 @@ struct lt_req {
 	lt_buf text;               /* encoded with id 0 until sent */
 	int64_t deadline_us;       /* 0 = none */
 	int64_t limit_since_us;    /* when it entered WAIT_LIMIT */
+	int64_t sent_us;           /* when it was written (0 = not sent): the round trip */
 	bool throttled;            /* it had to wait for credits there */
 	bool wait_logged;          /* its limiter wait is in the debug log */
 	bool in_submit;            /* lt_cl_submit is running for it: end it later, not now */
@@ -32,7 +33,6 @@ struct lt_req {
 	double end_retry;
 	char end_msg[200];
 	int64_t id;
-	int64_t sent_us;           /* when it was written (the debug log's duration) */
 	uint64_t conn_epoch, auth_epoch;
 	lt_req_done_fn done;       /* NULL once withdrawn */
 	void *ud;

@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 
 /* ---- connection and authentication events ------------------------------------------------ */
 
@@ -320,6 +321,7 @@ static int client_new(lua_State *L, bool private)
 	memset(&o, 0, sizeof o);
 	int tier = 4;
 	read_options(L, 1, private, &o, &tier);
+	o.ws.metrics = lt_metrics_scope(lt_rt_metrics(rt), who);
 	double timeout = lt_opt_number(L, 1, "timeout", 10, 0.001, 86400);
 
 	lt_client *c = lua_newuserdatauv(L, sizeof *c, 1);

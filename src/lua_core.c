@@ -301,5 +301,6 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 	lt_book_open(L);
 	lt_lua_secret_open(L);
 	lt_watch_open(L);
+	lt_metrics_open(L);
 	return 1;
 }

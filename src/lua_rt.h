@@ -49,6 +49,8 @@ typedef struct lt_rt {
 	int max_tasks;            /* live tasks at most (0 = LT_MAX_TASKS) */
 	unsigned next_group;      /* the last task group handed out */
 	unsigned spawn_group;     /* set by core._spawn_in while it spawns */
+	struct lt_metrics *metrics;      /* lua_metrics.c: the registry (made with the 1st client) */
+	struct lt_mhttp *metrics_http;   /* --metrics-port's server, if any */
 } lt_rt;
 
 /* The runtime of L's state (created on first use). */
@@ -127,5 +129,12 @@ void lt_watch_open(lua_State *L);
 void lt_watch_signals(lt_rt *rt);
 void lt_watch_deliver_hup(lt_rt *rt);
 void lt_watch_close_all(lt_rt *rt);
+
+/* Metrics (lua_metrics.c): the registry, made on first use (NULL when out of memory);
+ * lt_metrics_open puts core.metrics_serve, core._metric_inc, core._metrics_text and
+ * core._health on the table on top; lt_metrics_rt_free after the loop is freed. */
+struct lt_metrics *lt_rt_metrics(lt_rt *rt);
+void lt_metrics_open(lua_State *L);
+void lt_metrics_rt_free(lt_rt *rt);
 
 #endif

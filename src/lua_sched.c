@@ -51,6 +51,7 @@ static int rt_gc(lua_State *L)
 	rt->sim = NULL;
 	lt_loop_free(rt->loop);
 	rt->loop = NULL;
+	lt_metrics_rt_free(rt);
 	return 0;
 }
 

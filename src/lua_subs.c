@@ -26,6 +26,7 @@
 #include "errors.h"
 #include "log.h"
 #include "lua_client.h"
+#include "metrics.h"
 
 enum { POLICY_NEWEST = 0, POLICY_RESYNC, POLICY_NEVER };
 
@@ -182,6 +183,7 @@ static void fail_loudly(lua_State *L, int sub_idx, lt_sub *s, const char *channe
 		 channel, (long long)(s->qtail - s->qhead));
 	lt_log(LT_LOG_ERROR, "%s: %s", c->url, why);
 	s->dropped += (unsigned long long)(s->qtail - s->qhead);
+	lt_mx_inc(lt_cl_metrics(c->cl), LT_M_SUB_DROPPED, "failed", (double)(s->qtail - s->qhead));
 	sub_close(L, sub_idx, true);
 	lt_client_emit_state(c, "subscription_failed", why);
 }
@@ -196,6 +198,8 @@ static bool overflow(lua_State *L, int sub_idx, lt_sub *s, const char *channel)
 		return false;
 	}
 	s->dropped += (unsigned long long)(s->qtail - s->qhead);
+	lt_mx_inc(lt_cl_metrics(s->c->cl), LT_M_SUB_DROPPED, s->policy == POLICY_NEWEST ? "newest"
+		  : "resync", (double)(s->qtail - s->qhead + (s->policy != POLICY_NEWEST)));
 	clear_queue(L, sub_idx, s);
 	if (s->policy == POLICY_NEWEST)
 		return true;
@@ -234,6 +238,7 @@ int lt_subs_deliver(lt_client *c, const char *channel, lua_State *L)
 	if (s->resyncing) {
 		if (!is_snapshot(L)) {
 			s->dropped++;
+			lt_mx_inc(lt_cl_metrics(c->cl), LT_M_SUB_DROPPED, "resync", 1);
 			lua_pop(L, 2);
 			return 0;
 		}

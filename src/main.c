@@ -87,6 +87,11 @@ static void run_usage(FILE *f)
 	      "  --log-level L     error, warn, info (default) or debug\n"
 	      "  --log-format F    text (default) or json (one object per line: time, level,\n"
 	      "                    component, message, fields)\n"
+	      "  --metrics-port N  serve Prometheus metrics at http://ADDR:N/metrics and a health\n"
+	      "                    check at /healthz (200 \"ok\" while every client is connected\n"
+	      "                    and, if private, authenticated; else 503 and the reason); 0 = a\n"
+	      "                    free port, logged as \"metrics on http://...\"\n"
+	      "  --metrics-addr A  the numeric address to serve them on (default 127.0.0.1)\n"
 	      "  -h, --help        this help\n", f);
 }
 
@@ -116,6 +121,8 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 				  : strcmp(a, "--connect-timeout") == 0 ? "connect_timeout"
 				  : strcmp(a, "--config") == 0 ? "config_file"
 				  : strcmp(a, "--log-format") == 0 ? "log_format"
+				  : strcmp(a, "--metrics-port") == 0 ? "metrics_port"
+				  : strcmp(a, "--metrics-addr") == 0 ? "metrics_addr"
 								  : NULL;
 		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
 				   : strcmp(a, "--no-watch") == 0  ? "no_watch"

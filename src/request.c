@@ -7,6 +7,7 @@
 #include "client_internal.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 
 const char *lt_req_state_name(lt_req_state s)
 {
@@ -94,10 +95,29 @@ static void log_end(const lt_req *r, const lt_req_end *e)
 		(long long)r->id, outcome, ms);
 }
 
+/* Count how r ended (metrics.h): its method and error, the round trip, the limiter's wait. */
+static void count_end(const lt_req *r, const lt_req_end *e)
+{
+	const lt_cl *cl = r->cl;
+	if (!cl->o.ws.metrics)
+		return;
+	int64_t now = lt_cl_clock(cl), code = e->how == LT_DONE_RESULT ? 0 : e->code;
+	if (e->how == LT_DONE_LOST)
+		code = LT_CODE_CONNECTION_LOST;
+	else if (e->how == LT_DONE_TIMEOUT && !code)
+		code = LT_CODE_TIMEOUT;
+	bool answered = r->sent_us && (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR);
+	int64_t left_limit = r->sent_us ? r->sent_us : now;
+	lt_mx_request(cl->o.ws.metrics, r->method, code,
+		      answered ? (double)(now - r->sent_us) / 1e6 : -1, r->throttled ? (int)r->pool : -1,
+		      (double)(left_limit - r->limit_since_us) / 1e6);
+}
+
 /* The one way a request ends: off every list, its timer stopped, done called once, freed. */
 static void req_end(lt_req *r, const lt_req_end *e)
 {
 	log_end(r, e);
+	count_end(r, e);
 	list_unlink(r);
 	lws_sul_cancel(&r->sul);
 	r->state = LT_REQ_DONE;
@@ -231,8 +251,8 @@ static void send_req(lt_cl *cl, lt_req *r)
 		return;
 	}
 	r->id = id;
-	r->state = LT_REQ_SENT;
 	r->sent_us = lt_cl_clock(cl);
+	r->state = LT_REQ_SENT;
 	cl->stats.sent++;
 	if (lt_log_on(LT_LOG_DEBUG)) {
 		lt_log_field f[] = {LT_LF_S("url", cl->url), LT_LF_S("method", r->method),

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "ws_rules.h"
 
 typedef struct outmsg {
@@ -53,6 +54,7 @@ struct lt_ws {
 	char drop_reason[160];      /* set before a drop we cause or the venue announces */
 	lws_sorted_usec_list_t sul_retry, sul_dead, sul_stable;
 	lt_ws_stats stats;
+	const struct lt_mx *mx;     /* metrics (lt_ws_opts.metrics) */
 };
 
 const char *lt_ws_state_name(lt_ws_state s)
@@ -267,6 +269,7 @@ static void drop_oversize(lt_ws *ws)
 {
 	ws->rx_skip = true;
 	ws->stats.dropped_oversize++;
+	lt_mx_inc(ws->mx, LT_M_MSG_DROPPED, "oversize", 1);
 	lt_log(LT_LOG_WARN, "dropped a message over %zu bytes from %s", ws->max_message,
 	       ws->u.host);
 }
@@ -301,8 +304,10 @@ static void on_receive(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 	if (first) {
 		ws->rxlen = 0;
 		ws->rx_skip = lws_frame_is_binary(wsi);
-		if (ws->rx_skip)
+		if (ws->rx_skip) {
 			ws->stats.dropped_binary++;
+			lt_mx_inc(ws->mx, LT_M_MSG_DROPPED, "binary", 1);
+		}
 	}
 	if (!ws->rx_skip && len > ws->max_message - ws->rxlen)
 		drop_oversize(ws);
@@ -469,6 +474,7 @@ int lt_ws_new(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud
 	ws->bo_cap = o->backoff_cap_ms ? o->backoff_cap_ms : 30000;
 	ws->stable_ms = o->stable_ms ? o->stable_ms : 10000;
 	ws->no_reconnect = o->no_reconnect;
+	ws->mx = o->metrics;
 	ws->rng = (uint64_t)lt_now_us() ^ (uint64_t)(uintptr_t)ws ^ 0x9e3779b97f4a7c15ull;
 	ws->state = LT_WS_CONNECTING;
 	(*lt_loop_conn_count(loop))++;
@@ -515,6 +521,7 @@ int lt_ws_attempt(const lt_ws *ws) { return ws->attempt; }
 lt_ws_fail lt_ws_last_fail(const lt_ws *ws) { return ws->fail; }
 lt_ws_state lt_ws_get_state(const lt_ws *ws) { return ws->state; }
 const lt_ws_stats *lt_ws_get_stats(const lt_ws *ws) { return &ws->stats; }
+size_t lt_ws_queued_bytes(const lt_ws *ws) { return ws->qbytes; }
 
 void lt_ws_close(lt_ws *ws)
 {

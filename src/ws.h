@@ -98,6 +98,7 @@ typedef struct lt_ws_opts {
 	int backoff_cap_ms;         /* 0 = 30000 */
 	int stable_ms;              /* ready this long resets the backoff; 0 = 10000 */
 	bool no_reconnect;          /* stay CLOSED after the first drop */
+	const struct lt_mx *metrics; /* metrics.h scope of the owner's counters; NULL = none */
 } lt_ws_opts;
 
 typedef struct lt_ws_stats {
@@ -133,6 +134,8 @@ lt_ws_fail lt_ws_last_fail(const lt_ws *ws);
 
 lt_ws_state lt_ws_get_state(const lt_ws *ws);
 const lt_ws_stats *lt_ws_get_stats(const lt_ws *ws);
+/* Text bytes queued and not yet written (the send queue's depth, metrics). */
+size_t lt_ws_queued_bytes(const lt_ws *ws);
 
 /* Close gracefully and detach: no callback reaches the owner after this call; the connection's
  * memory is released when libwebsockets has closed it (at once if no transport is alive), so

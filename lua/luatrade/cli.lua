@@ -13,7 +13,8 @@
 --     stop_timeout = 5
 --
 -- Keys: strategy (the file, when none is given on the command line), venue, url, ca_file,
--- insecure_loopback, seed, secret_file, log_level, log_format, kill_file, stop_timeout, start_timeout,
+-- insecure_loopback, seed, secret_file, log_level, log_format, kill_file, metrics_port,
+-- metrics_addr, stop_timeout, start_timeout,
 -- cancel_timeout, connect_timeout, keep_orders, no_watch, client, config, risk. An unknown key, a
 -- value of the wrong type or a file that does not compile raises naming file:line. Credentials
 -- never go in the file: DERIBIT_CLIENT_ID with DERIBIT_CLIENT_SECRET or --secret-file.
@@ -21,16 +22,16 @@
 local M = { _VERSION = "cli 0.1.0" }
 
 local STRING = { strategy = true, venue = true, url = true, ca_file = true, secret_file = true,
-                 log_level = true, log_format = true, kill_file = true }
+                 log_level = true, log_format = true, kill_file = true, metrics_addr = true }
 local NUMBER = { seed = true, stop_timeout = true, start_timeout = true, cancel_timeout = true,
-                 connect_timeout = true }
+                 connect_timeout = true, metrics_port = true }
 local BOOLEAN = { insecure_loopback = true, keep_orders = true, no_watch = true }
 local TABLE = { client = true, config = true, risk = true }
 local FLAG = { ca_file = "--ca-file", secret_file = "--secret-file", seed = "--seed",
                stop_timeout = "--stop-timeout", start_timeout = "--start-timeout",
                cancel_timeout = "--cancel-timeout", connect_timeout = "--connect-timeout",
                log_level = "--log-level", log_format = "--log-format", venue = "--venue",
-               url = "--url" }
+               url = "--url", metrics_port = "--metrics-port" }
 
 -- client options a config file may give (lt.public's and lt.private's, no credentials)
 local CLIENT = { timeout = true, heartbeat = true, dead_after = true, reconnect = true,

@@ -123,7 +123,10 @@ end
 local function set_state(self, rec, state, prev_filled)
   local prev = rec.state
   rec.state = state
-  if TERMINAL[state] and not TERMINAL[prev] then close_rec(self, rec) end
+  if TERMINAL[state] and not TERMINAL[prev] then
+    close_rec(self, rec)
+    if state == "filled" then core._metric_inc("luatrade_orders_filled_total", { direction = rec.direction }) end
+  end
   if state ~= prev or rec.filled_amount ~= prev_filled then
     emit(self, "order", copy(rec), prev)
   end
@@ -283,8 +286,9 @@ function T:call(client, method, params, timeout)
   core._spawn_in(self.group, function()
     local ok, r, err = pcall(client[method], client, params, timeout)
     self.inflight = self.inflight - 1
-    if ok then settle(self, method, params, rec, r, err)
-    elseif rec then rec.error = mkerr("invalid", "invalid_params", tostring(r)); set_state(self, rec, "rejected") end
+    if ok then settle(self, method, params, rec, r, err) end
+    if ok and r and method ~= "cancel" then core._metric_inc("luatrade_orders_placed_total", { method = method }) end
+    if not ok and rec then rec.error = mkerr("invalid", "invalid_params", tostring(r)); set_state(self, rec, "rejected") end
     ev:set(ok, r, err)
   end)
   local ok, r, err = ev:wait()

@@ -358,6 +358,22 @@ local function connect_failure(rc, private, deadline_passed, connect_timeout)
     return ("cannot connect to %s: %s; %s"):format(url, reason, hint)
   end
   return nil
+
+-- opts.metrics_port (--metrics-port N, 0 = a free one) and opts.metrics_addr (default
+-- 127.0.0.1): serve /metrics and /healthz on the loop (lua_metrics.c); raises one line (exit
+-- status 2 for a bad value, 1 when it cannot listen).
+local function serve_metrics(opts)
+  if not opts.metrics_port then error({ exit = 2, message = "--metrics-addr needs --metrics-port N" }, 0) end
+  local port = tonumber(opts.metrics_port)
+  if not port or port % 1 ~= 0 or port < 0 or port > 65535 then
+    error({ exit = 2, message = "--metrics-port must be a port number 0..65535 (0: a free one), got "
+      .. tostring(opts.metrics_port) }, 0)
+  end
+  local addr = opts.metrics_addr or "127.0.0.1"
+  local ok, bound = pcall(core.metrics_serve, addr, math.tointeger(port))
+  if not ok then error(tostring(bound), 0) end
+  lt.log("info", "metrics on http://%s:%d/metrics (health: /healthz)", addr:find(":") and "[" .. addr .. "]" or addr, bound)
+end
 end
 
 -- The run failed for good: remember the one line, end the strategy's tasks, end lt.run.
@@ -417,6 +433,7 @@ function M.run(cmd)
   if (opts.venue == nil or opts.venue == "sim") and not opts.url then
     lt.sim.start(math.tointeger(opts.seed) or 1)
   end
+  if opts.metrics_port or opts.metrics_addr then serve_metrics(opts) end
   run.where = { venue = not opts.url and (opts.venue or "sim") or nil,
                 url = opts.url, ca_file = opts.ca_file,
                 insecure_loopback = opts.insecure_loopback or nil }

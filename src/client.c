@@ -189,7 +189,6 @@ lt_rpc *lt_cl_rpc(lt_cl *cl) { return cl->rpc; }
 lt_rl *lt_cl_rl(lt_cl *cl) { return &cl->rl; }
 const char *lt_cl_url(const lt_cl *cl) { return cl->url; }
 const lt_cl_stats *lt_cl_get_stats(const lt_cl *cl) { return &cl->stats; }
-const char *lt_cl_down_reason(const lt_cl *cl) { return cl->down_reason; }
 const struct lt_mx *lt_cl_metrics(const lt_cl *cl) { return cl->o.ws.metrics; }
 
 void lt_cl_set_ready(lt_cl *cl)

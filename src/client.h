@@ -222,8 +222,6 @@ lt_rpc *lt_cl_rpc(lt_cl *cl);
 lt_rl *lt_cl_rl(lt_cl *cl);
 const char *lt_cl_url(const lt_cl *cl);
 const lt_cl_stats *lt_cl_get_stats(const lt_cl *cl);
-/* Why the connection is not open (the last drop or failure; "" while open or before any). */
-const char *lt_cl_down_reason(const lt_cl *cl);
 /* The metrics scope the client counts into (o.ws.metrics; NULL = none). */
 const struct lt_mx *lt_cl_metrics(const lt_cl *cl);
 

@@ -358,6 +358,7 @@ local function connect_failure(rc, private, deadline_passed, connect_timeout)
     return ("cannot connect to %s: %s; %s"):format(url, reason, hint)
   end
   return nil
+end
 
 -- opts.metrics_port (--metrics-port N, 0 = a free one) and opts.metrics_addr (default
 -- 127.0.0.1): serve /metrics and /healthz on the loop (lua_metrics.c); raises one line (exit
@@ -372,8 +373,7 @@ local function serve_metrics(opts)
   local addr = opts.metrics_addr or "127.0.0.1"
   local ok, bound = pcall(core.metrics_serve, addr, math.tointeger(port))
   if not ok then error(tostring(bound), 0) end
-  lt.log("info", "metrics on http://%s:%d/metrics (health: /healthz)", addr:find(":") and "[" .. addr .. "]" or addr, bound)
-end
+  log("info", "metrics on http://%s:%d/metrics (health: /healthz)", addr:find(":") and "[" .. addr .. "]" or addr, bound)
 end
 
 -- The run failed for good: remember the one line, end the strategy's tasks, end lt.run.

@@ -39,6 +39,8 @@ typedef struct lt_sim_opts {
 	const char *accounts;   /* more accounts: "id:secret[,id:secret...]"; NULL = demo only */
 	int token_expires_s;    /* access token lifetime in seconds; 0 = 900 */
 	int close_on_10028;     /* nonzero: close the connection after answering 10028 */
+	const char *event_log;  /* append every event of the event log to this file (eventlog.c) */
+	int64_t order_id_base;  /* first order id; 0 = 63018852000 (restarts can avoid reuse) */
 } lt_sim_opts;
 
 /* Create the venue's vhost on ctx (a context made with LWS_SERVER_OPTION_EXPLICIT_VHOSTS and

@@ -220,6 +220,7 @@ void lt_sim_user_order_event(lt_sim_engine *e, lt_sim_order *o)
 		if (!m)
 			continue;
 		lt_sim_render_order(e, o, &m->b);
+		lt_sim_ev_user_order(e, u->conn, o); /* eventlog.c */
 		lt_sim_notify_end(u->conn, m);
 	}
 }

@@ -20,7 +20,7 @@
  * sub / unsub {conn, channel}; order {conn, account, method, id (the JSON-RPC id, integers
  * only, else null), label, order_id, direction, price, amount} (the members the request had,
  * for private/buy, sell, edit, cancel, before faults, limits or the auth gate may refuse it);
- * state {account, order_id, label, state, filled, price, ts (last_update_timestamp)};
+ * state {account, order_id, label, direction, state, filled, ts (last_update_timestamp)};
  * uo {conn, order_id, state, ts} one per user.orders.*.raw notification queued.
  */
 #include "internal.h"
@@ -201,6 +201,7 @@ void lt_sim_ev_order(lt_sim_engine *e, const lt_sim_order *o)
 	lt_sim_jo_str(&j, "account", o->acc ? o->acc->client_id : "");
 	lt_sim_jo_str(&j, "order_id", o->order_id);
 	lt_sim_jo_str(&j, "label", o->label);
+	lt_sim_jo_str(&j, "direction", o->sell ? "sell" : "buy");
 	lt_sim_jo_str(&j, "state", state_name(o->state));
 	lt_sim_jo_num(&j, "filled", o->filled);
 	lt_sim_jo_int(&j, "ts", o->updated);

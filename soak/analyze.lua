@@ -68,8 +68,9 @@ local ORDER_METHODS = { ["private/buy"] = true, ["private/sell"] = true }
 -- the tracker yet and are not judged. Results:
 --   labels_reused   labels received on more than one buy/sell ({label = n}), and n_reused
 --   duplicates      unique labels: labels received twice; reused labels (the strategy's
---                   choice): times an order opened while another open order of the same
---                   account had the same label and direction (two quotes where one was meant)
+--                   choice, r.reused: some label came 3 times or more): times an order opened
+--                   while another open order of the account had the same label and direction
+--                   (two quotes where one was meant)
 --   wrong_final     orders whose state at the dump (open or not) the tracker got wrong
 --   forgotten       tracker records of orders a restarted venue no longer knows (not wrong:
 --                   the sim loses its orders when killed; a real venue keeps them)
@@ -94,10 +95,14 @@ function M.orders(events, dump, opts)
     end
     last_epoch = math.max(last_epoch, e.epoch)
   end
+  -- A label received 3 times or more is the strategy's choice (a runtime that re-sent an order
+  -- would send its label twice); then duplicates are judged by orders open at once.
   local reused = false
   for l, n in pairs(labels) do
-    if n > 1 then r.labels_reused[l] = n; r.n_reused = r.n_reused + 1; reused = true end
+    if n > 1 then r.labels_reused[l] = n; r.n_reused = r.n_reused + 1 end
+    if n > 2 then reused = true end
   end
+  r.reused = reused
   -- venue order states (the last one before the dump) and open-at-once duplicates
   local state, changed, epoch_of, open_by = {}, {}, {}, {}
   for _, e in ipairs(events) do

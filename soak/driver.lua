@@ -322,7 +322,7 @@ lt.run(function()
   local reused = {}
   for l, k in pairs(r.labels_reused) do reused[#reused + 1] = ("%s x%d"):format(l, k) end
   table.sort(reused)
-  check(r.duplicates == 0, "duplicate orders: %d (%s)", r.duplicates, r.n_reused > 0 and
+  check(r.duplicates == 0, "duplicate orders: %d (%s)", r.duplicates, r.reused and
         ("the strategy reuses labels: " .. table.concat(reused, ", ") ..
          "; counted instead: orders opened while another open order had the same label and side")
         or "labels unique: counted labels received twice")

@@ -74,15 +74,17 @@ local ORDER_METHODS = { ["private/buy"] = true, ["private/sell"] = true }
 --   wrong_final     orders whose state at the dump (open or not) the tracker got wrong
 --   forgotten       tracker records of orders a restarted venue no longer knows (not wrong:
 --                   the sim loses its orders when killed; a real venue keeps them)
---   lost_updates    user.orders notifications queued for the account whose view the tracker
---                   never got, not even a later one (reconciliation counts)
+--   lost_updates    user.orders notifications the venue made for the account whose view the
+--                   tracker never got, not even a later one, nor learnt the order closed (at
+--                   the dump it is among the tracker's closed ids): reconciliation counts;
+--   dropped         of the updates, those a fault discarded unsent (venue "dropped")
 --   settling        orders not judged (changed within grace_ms of the dump)
 --   orders, updates totals; details = { strings } for what was wrong
 function M.orders(events, dump, opts)
   local account, grace = opts.account, opts.grace_ms or 1000
   local final = dump.final or math.huge
   local r = { labels_reused = {}, n_reused = 0, duplicates = 0, wrong_final = 0, forgotten = 0,
-              lost_updates = 0, settling = 0, orders = 0, updates = 0, details = {} }
+              lost_updates = 0, dropped = 0, settling = 0, orders = 0, updates = 0, details = {} }
   local function detail(fmt, ...)
     if #r.details < 20 then r.details[#r.details + 1] = fmt:format(...) end
   end
@@ -164,7 +166,8 @@ function M.orders(events, dump, opts)
       if not reported[k] then -- the same change on two subscriptions counts once
         reported[k] = true
         r.updates = r.updates + 1
-        local ok = false
+        if e.dropped then r.dropped = r.dropped + 1 end
+        local ok = dump.closed[e.order_id] == true -- the tracker learnt it closed
         for _, s in ipairs(dump.seen[e.order_id] or {}) do
           if (s.ts and s.ts >= e.ts) or (s.state ~= "open" and s.state ~= "untriggered") then
             ok = true

@@ -93,6 +93,15 @@ local function start_runner(url, ca)
   error("the runner did not start")
 end
 
+-- CPU seconds (user + system) the process used so far.
+local function cpu_s(pid)
+  local s = read("/proc/" .. tostring(pid) .. "/stat"):match("^%d+ %b() (.*)")
+  if not s then return 0 end
+  local f = {}
+  for x in s:gmatch("%S+") do f[#f + 1] = x end
+  return ((tonumber(f[12]) or 0) + (tonumber(f[13]) or 0)) / 100
+end
+
 local function rss_kb(pid)
   local s = read("/proc/" .. pid .. "/status")
   return tonumber(s:match("VmRSS:%s*(%d+)"))
@@ -204,7 +213,8 @@ end
 
 local samples = {}
 local function sample(name)
-  samples[#samples + 1] = { name = name, t = lt.now(), rss = runner_pid and rss_kb(runner_pid) }
+  samples[#samples + 1] = { name = name, t = lt.now(), rss = runner_pid and rss_kb(runner_pid),
+    cpu = runner_pid and cpu_s(runner_pid), vcpu = p and p.pid and cpu_s(p.pid) }
 end
 
 local function wait_ready(seconds)
@@ -329,7 +339,8 @@ lt.run(function()
   check(dump.complete and r.wrong_final == 0, "tracker final state wrong: %d of %d orders (%d changing at the dump " ..
         "not judged; %d records of orders a restarted venue forgot)%s", r.wrong_final, r.orders, r.settling,
         r.forgotten, dump.complete and "" or "; the dump is incomplete")
-  check(r.lost_updates == 0, "user.orders updates lost: %d of %d sent", r.lost_updates, r.updates)
+  check(r.lost_updates == 0, "user.orders updates lost: %d of %d the venue made (%d of them discarded " ..
+        "unsent by faults: to be recovered by reconciliation)", r.lost_updates, r.updates, r.dropped)
   for _, d in ipairs(r.details) do results[#results + 1] = "       " .. d end
   local runout = read(files.run)
   local leaks = A.secrets(runout, secret) + A.secrets(table.concat(out_lines, "\n"), secret) +
@@ -350,6 +361,9 @@ lt.run(function()
   local rmax = math.max(rs, rm)
   check(re > 0 and re <= rmax * 1.25 + 8192, "RSS: start %d kB, middle %d kB, end %d kB " ..
         "(margin: end <= 1.25 x max(start, middle) + 8 MB)", rs, rm, re)
+  local s3 = samples[3]
+  results[#results + 1] = ("     CPU used: runner %.1f s, venue (its last process) %.1f s, in %.0f s of run")
+    :format(s3.cpu or 0, s3.vcpu or 0, s3.t - t0)
   check(rc == "0", "graceful stop: exit status %s after SIGTERM, %.1f s", rc, stop_s)
   if instrumented then
     local rep = A.sanitizer(runout)

@@ -86,6 +86,8 @@ describe("soak analyze", function()
     assert.equal(1, r.lost_updates) -- order 3
     d = dump{ "seen 150 1 open 100", "seen 900 2 open 250", "seen 901 3 cancelled 1", "final 10000" }
     assert.equal(0, A.orders(ev(t), d, ACC).lost_updates) -- a final state covers it
+    d = dump{ "seen 150 1 open 100", "seen 900 2 open 250", "final 10000", "closed 3" }
+    assert.equal(0, A.orders(ev(t), d, ACC).lost_updates) -- so does knowing it closed
   end)
 
   it("finds subscriptions wanted but not active", function()

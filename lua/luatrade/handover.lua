@@ -136,18 +136,34 @@ local function subscribe(self, rc, v, channels, handler, opts)
   return psub, rejected
 end
 
--- on_state for version v: one real handler per client calls the current version's, as a task
--- of that version.
-local function on_state(self, rc, v, fn)
-  v.on_state = v.on_state or {}
-  v.on_state[rc] = fn
+-- One real state handler per client: the runtime's hook (H:state_hook) first, then the current
+-- version's handler, as a task of that version.
+local function listen(self, rc)
   if self.listening[rc] then return end
   self.listening[rc] = true
   rc:on_state(function(state, reason)
+    local hook = self.hooks and self.hooks[rc]
+    if hook then hook(state, reason) end
     local cur = self.current
     local f = cur and cur.on_state and cur.on_state[rc]
     if f then core._spawn_in(cur.group, f, state, reason) end
   end)
+end
+
+-- on_state for version v.
+local function on_state(self, rc, v, fn)
+  v.on_state = v.on_state or {}
+  v.on_state[rc] = fn
+  listen(self, rc)
+end
+
+--- H:state_hook(rc, fn): the runtime's own fn(state, reason) runs at every state change of
+-- client rc (in the state task, before the strategy version's handler, which it never
+-- replaces). One hook per client; fn = nil removes it.
+function H:state_hook(rc, fn)
+  self.hooks = self.hooks or {}
+  self.hooks[rc] = fn
+  listen(self, rc)
 end
 
 local ORDER_METHODS = { buy = true, sell = true, edit = true, cancel = true }

@@ -36,6 +36,9 @@
 -- A strategy whose tasks have all ended by themselves gets stop(ctx, "shutdown") too, and the
 -- run ends.
 --
+-- After the private client reconnects and logs in again, ctx.orders is reconciled with the
+-- venue (tracker:reconcile): the user.orders notifications of a dead connection are lost.
+--
 -- Which orders "this runtime placed" (luatrade.orders): buy and sell through ctx.private add
 -- the run's own label when the strategy gives none and record every result; at shutdown the
 -- open orders of the instruments traded that are recorded or carry the run label are
@@ -118,6 +121,19 @@ function Run:private()
       core._spawn_in(self.rt_group, function()
         local sub, err = self.orders:watch(self.real_priv)
         if not sub then lt.log("warn", "ctx.orders: cannot subscribe %s: %s", orders.CHANNEL, tostring(err)) end
+      end)
+      -- What user.orders said while the connection was down is lost with it: once logged in
+      -- again after a reconnect, ctx.orders asks the venue (found by the soak, scripts/soak).
+      local down = false
+      self.H:state_hook(self.real_priv, function(state)
+        if state == "reconnecting" or state == "closed" then down = true
+        elseif state == "authenticated" and down then
+          down = false
+          core._spawn_in(self.rt_group, function()
+            local ok, rerr = self.orders:reconcile(self.real_priv, 5)
+            if not ok then lt.log("warn", "reconnect: orders not reconciled: %s", tostring(rerr)) end
+          end)
+        end
       end)
     end
   end

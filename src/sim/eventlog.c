@@ -21,7 +21,8 @@
  * only, else null), label, order_id, direction, price, amount} (the members the request had,
  * for private/buy, sell, edit, cancel, before faults, limits or the auth gate may refuse it);
  * state {account, order_id, label, direction, state, filled, ts (last_update_timestamp)};
- * uo {conn, order_id, state, ts} one per user.orders.*.raw notification queued.
+ * uo {conn, order_id, state, ts, dropped} one per user.orders.*.raw notification the venue
+ * made; dropped: true when a fault discarded it unsent (a blackholed or closing connection).
  */
 #include "internal.h"
 #include "trading.h"
@@ -217,6 +218,8 @@ void lt_sim_ev_user_order(lt_sim_engine *e, const lt_sim_conn *c, const lt_sim_o
 	lt_sim_jo_str(&j, "order_id", o->order_id);
 	lt_sim_jo_str(&j, "state", state_name(o->state));
 	lt_sim_jo_int(&j, "ts", o->updated);
+	if (c->blackhole || c->close_now)
+		lt_sim_jo_bool(&j, "dropped", true); /* discarded by a fault, never written */
 	ev_end(e->evlog, &j);
 }
 

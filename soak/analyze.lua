@@ -74,10 +74,13 @@ local ORDER_METHODS = { ["private/buy"] = true, ["private/sell"] = true }
 --   wrong_final     orders whose state at the dump (open or not) the tracker got wrong
 --   forgotten       tracker records of orders a restarted venue no longer knows (not wrong:
 --                   the sim loses its orders when killed; a real venue keeps them)
---   lost_updates    user.orders notifications the venue made for the account whose view the
---                   tracker never got, not even a later one, nor learnt the order closed (at
---                   the dump it is among the tracker's closed ids): reconciliation counts;
---   dropped         of the updates, those a fault discarded unsent (venue "dropped")
+--   lost_updates    user.orders notifications the venue wrote to a connection of the account
+--                   whose view the tracker never got, not even a later one, nor learnt the
+--                   order closed (at the dump it is among the tracker's closed ids):
+--                   reconciliation counts
+--   dropped         updates a fault or a connection's end discarded unsent (venue "dropped"):
+--                   not judged here (nobody could see them); the final-state check judges
+--                   whether reconciliation made up for them
 --   settling        orders not judged (changed within grace_ms of the dump)
 --   orders, updates totals; details = { strings } for what was wrong
 function M.orders(events, dump, opts)
@@ -166,8 +169,8 @@ function M.orders(events, dump, opts)
       if not reported[k] then -- the same change on two subscriptions counts once
         reported[k] = true
         r.updates = r.updates + 1
-        if e.dropped then r.dropped = r.dropped + 1 end
         local ok = dump.closed[e.order_id] == true -- the tracker learnt it closed
+        if e.dropped then r.dropped = r.dropped + 1; ok = true end -- never sent: judged by the final state
         for _, s in ipairs(dump.seen[e.order_id] or {}) do
           if (s.ts and s.ts >= e.ts) or (s.state ~= "open" and s.state ~= "untriggered") then
             ok = true

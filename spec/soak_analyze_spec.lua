@@ -88,6 +88,11 @@ describe("soak analyze", function()
     assert.equal(0, A.orders(ev(t), d, ACC).lost_updates) -- a final state covers it
     d = dump{ "seen 150 1 open 100", "seen 900 2 open 250", "final 10000", "closed 3" }
     assert.equal(0, A.orders(ev(t), d, ACC).lost_updates) -- so does knowing it closed
+    t[5] = '{"seq":5,"t":300,"ev":"uo","conn":1,"order_id":"3","state":"open","ts":300,"dropped":true}'
+    d = dump{ "seen 150 1 open 100", "seen 900 2 open 250", "final 10000" }
+    r = A.orders(ev(t), d, ACC)
+    assert.equal(0, r.lost_updates) -- never written: nobody could have seen it
+    assert.equal(1, r.dropped)
   end)
 
   it("finds subscriptions wanted but not active", function()

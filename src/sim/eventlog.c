@@ -21,8 +21,9 @@
  * only, else null), label, order_id, direction, price, amount} (the members the request had,
  * for private/buy, sell, edit, cancel, before faults, limits or the auth gate may refuse it);
  * state {account, order_id, label, direction, state, filled, ts (last_update_timestamp)};
- * uo {conn, order_id, state, ts, dropped} one per user.orders.*.raw notification the venue
- * made; dropped: true when a fault discarded it unsent (a blackholed or closing connection).
+ * uo {conn, order_id, state, ts, dropped} one per user.orders.*.raw notification, logged when
+ * it was written to the socket, or with dropped: true when it was discarded unsent (a
+ * blackholed connection, or one that closed or was dropped as too slow with it queued).
  */
 #include "internal.h"
 #include "trading.h"
@@ -209,18 +210,18 @@ void lt_sim_ev_order(lt_sim_engine *e, const lt_sim_order *o)
 	ev_end(e->evlog, &j);
 }
 
-void lt_sim_ev_user_order(lt_sim_engine *e, const lt_sim_conn *c, const lt_sim_order *o)
+void lt_sim_ev_uo_msg(lt_sim_conn *c, const lt_sim_msg *m, bool dropped)
 {
 	lt_sim_jo j;
-	if (!ev_begin(e->evlog, &j, "uo"))
+	if (!m->uo.on || !c->sim || !ev_begin(c->sim->evlog, &j, "uo"))
 		return;
 	lt_sim_jo_int(&j, "conn", c->id);
-	lt_sim_jo_str(&j, "order_id", o->order_id);
-	lt_sim_jo_str(&j, "state", state_name(o->state));
-	lt_sim_jo_int(&j, "ts", o->updated);
-	if (c->blackhole || c->close_now)
-		lt_sim_jo_bool(&j, "dropped", true); /* discarded by a fault, never written */
-	ev_end(e->evlog, &j);
+	lt_sim_jo_str(&j, "order_id", m->uo.order_id);
+	lt_sim_jo_str(&j, "state", state_name((lt_sim_ostate)m->uo.state));
+	lt_sim_jo_int(&j, "ts", m->uo.ts);
+	if (dropped)
+		lt_sim_jo_bool(&j, "dropped", true);
+	ev_end(c->sim->evlog, &j);
 }
 
 /* ---- sim/events -------------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ typedef struct lt_sim_evlog lt_sim_evlog; /* eventlog.c */
 typedef struct lt_sim_msg {
 	struct lt_sim_msg *next;
 	lt_buf b;
+	/* a user.orders notification (eventlog.c logs it when written or discarded) */
+	struct { bool on; int state; int64_t ts; char order_id[32]; } uo;
 } lt_sim_msg;
 
 /* A response held back by the "delay" fault. */
@@ -352,6 +354,9 @@ void lt_sim_ev_start(lt_sim *sim);
 void lt_sim_ev_conn(lt_sim_conn *c, const char *ev);  /* "open" or "close" */
 void lt_sim_ev_auth(lt_sim_conn *c, const lt_sim_account *acc, bool refresh);
 void lt_sim_ev_sub(lt_sim_conn *c, const char *channel, bool sub);
+/* The user.orders notification m left for c's socket (dropped: a fault or the connection's end
+ * discarded it unsent). No-op unless m->uo.on. */
+void lt_sim_ev_uo_msg(lt_sim_conn *c, const lt_sim_msg *m, bool dropped);
 /* An order request arrived (private/buy, sell, edit, cancel; others are ignored). */
 void lt_sim_ev_request(const lt_sim_req *rq);
 extern const lt_sim_method lt_sim_evlog_methods[];  /* NULL-terminated */

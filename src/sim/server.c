@@ -99,6 +99,7 @@ void lt_sim_conn_drop_queue(lt_sim_conn *c)
 	while (c->q_head) {
 		lt_sim_msg *m = c->q_head;
 		c->q_head = m->next;
+		lt_sim_ev_uo_msg(c, m, true); /* eventlog.c */
 		lt_sim_msg_free(m);
 	}
 	c->q_tail = NULL;
@@ -115,6 +116,7 @@ void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m)
 	if (!m)
 		return;
 	if (m->b.oom || !c->sim || c->close_now || c->blackhole) {
+		lt_sim_ev_uo_msg(c, m, true); /* eventlog.c */
 		lt_sim_msg_free(m);
 		return;
 	}
@@ -122,6 +124,7 @@ void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m)
 	if (c->q_bytes + m->b.len > LT_SIM_MAX_QUEUE + c->q_extra) {
 		lt_sim_log(c->sim, 1, "#%u connection_too_slow: %zu bytes queued, closing", c->id,
 			   c->q_bytes);
+		lt_sim_ev_uo_msg(c, m, true);
 		lt_sim_msg_free(m);
 		lt_sim_conn_close(c);
 		return;
@@ -167,6 +170,7 @@ static int conn_write(lt_sim_conn *c)
 	unsigned char *p = (unsigned char *)m->b.data + LWS_PRE;
 	int n = lws_write(c->wsi, p, m->b.len, LWS_WRITE_TEXT);
 	bool short_write = n < 0 || (size_t)n < m->b.len;
+	lt_sim_ev_uo_msg(c, m, short_write); /* eventlog.c: written */
 	lt_sim_msg_free(m);
 	if (short_write) {
 		lt_sim_log(c->sim, 1, "#%u write failed, closing", c->id);

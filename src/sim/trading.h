@@ -137,10 +137,8 @@ void lt_sim_engine_cancel(lt_sim_engine *e, lt_sim_order *o, const char *reason)
 int lt_sim_order_add(lt_sim_engine *e, lt_sim_order *o);      /* takes ownership */
 lt_sim_order *lt_sim_order_find(lt_sim_engine *e, const lt_sim_account *acc, const char *id);
 void lt_sim_order_changed(lt_sim_engine *e, lt_sim_order *o); /* log + raw notifications */
-/* The event log's order entries (eventlog.c): a state change; a user.orders raw notification. */
+/* The event log's order entries (eventlog.c): a state change. */
 void lt_sim_ev_order(lt_sim_engine *e, const lt_sim_order *o);
-struct lt_sim_conn;
-void lt_sim_ev_user_order(lt_sim_engine *e, const struct lt_sim_conn *c, const lt_sim_order *o);
 lt_sim_utrade *lt_sim_utrade_add(lt_sim_engine *e);           /* zeroed, NULL on ENOMEM */
 double lt_sim_order_price(const lt_sim_engine *e, const lt_sim_order *o);
 void lt_sim_render_order(const lt_sim_engine *e, const lt_sim_order *o, lt_buf *b);

@@ -203,6 +203,12 @@ local FAULTS = {
 local order = {}
 for i = 1, #FAULTS do order[i] = i end
 for i = #order, 2, -1 do local j = math.random(i); order[i], order[j] = order[j], order[i] end
+-- the kinds that need time left (a stall, a restart) come first, so a 60 s run has them too
+for _, name in ipairs({ "venue restart", "stall past the dead bound" }) do
+  for i, k in ipairs(order) do
+    if FAULTS[k][1] == name then table.insert(order, 1, table.remove(order, i)) break end
+  end
+end
 local nth = 0
 local function next_fault()
   nth = nth + 1

@@ -241,7 +241,7 @@ local function check(ok, fmt, ...)
   return ok
 end
 
-lt.set_log_level("warn") -- the control client's connection notices are not the report
+lt.set_log_level("error") -- the control client's connection notices are not the report
 lt.run(function()
   os.remove(files.events)
   local perr

@@ -1,4 +1,4 @@
-# luatrade — one entry point: all, test, demo, bench, fuzz, install, uninstall, clean.
+# luatrade — one entry point: all, test, demo, bench, fuzz, soak, install, uninstall, clean.
 # Dependencies come from Debian packages (scripts/install-deps) and are found with pkg-config.
 
 PKG_CONFIG ?= pkg-config
@@ -48,7 +48,7 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all deps test unit-tests demo bench fuzz clean install certs
+.PHONY: all deps test unit-tests demo bench fuzz soak clean install certs
 
 # Every build step waits for `deps` (order-only: it never forces a rebuild); the pkg-config
 # variables above are expanded only when a recipe runs, so a fresh machine builds in one go.
@@ -165,6 +165,19 @@ $(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c $(FUZZ_DIR)/libluatrade.a
 		$(DEP_LIBS) $(CMOCKA_LIBS)
 
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
+
+# The fault-injection soak (issue 11; scripts/soak, soak/driver.lua): strategies/market_maker.lua
+# through `luatrade run` against the built-in venue for SOAK_SECONDS (default 600) while faults
+# are injected; prints the figures and fails if a check is off. `make soak SAN=1` (or
+# BUILD=build/asan) runs the venue and the strategy on the instrumented build in build/asan and
+# fails on any ASan/LSan/UBSan report; the driver itself always uses the plain build.
+SOAK_SECONDS ?= 600
+SOAK_BUILD = $(if $(filter 1,$(SAN)),$(if $(filter build,$(BUILD)),build/asan,$(BUILD)),$(BUILD))
+soak: deps
+	@$(MAKE) --no-print-directory BUILD=build SAN= programs certs
+	@$(if $(filter build,$(SOAK_BUILD)),true,$(MAKE) --no-print-directory BUILD=$(SOAK_BUILD) \
+		SAN=$(if $(filter build/asan,$(SOAK_BUILD)),1,$(SAN)) programs)
+	@SOAK_SECONDS=$(SOAK_SECONDS) BUILD=$(SOAK_BUILD) scripts/soak
 
 clean:
 	rm -rf build

@@ -98,6 +98,8 @@ picks = bytes([idx["public/test"], idx["public/get_time"], idx["private/buy"], i
                idx["public/ticker"]])
 write("router_fuzz", "mixed", bytes([4]) + picks + b"\n" + "\n".join(ann).encode())
 write("router_fuzz", "mixed_deadlines", bytes([0x84]) + picks + b"\n" + "\n".join(ann).encode())
+write("router_fuzz", "deadlines_tick", bytes([0x84]) + picks + b"\n!tick\n" + "\n".join(ann).encode() +
+      b"\n!tick\n!sub\x03\x01\n!tick")
 write("router_fuzz", "drop_first", bytes([2]) + picks[:3] + b"\n!drop\n!sub\x01\n!open\n" +
       answer("http_test.json", 4).encode() + b"\n" + answer("http_test.json", 1).encode())
 for f in ("ws_portfolio.json", "ws_user_trades_exact.json", "ws_trades.json", "ws_chart.json"):
@@ -173,3 +175,13 @@ sim = {
 }
 for k, lines in sim.items():
     write("sim_dispatch_fuzz", k, "\n".join(lines))
+
+# private_fuzz: flags byte (bit 0 client_credentials, bit 1 cancel on disconnect, bit 2 a 2 ms
+# auth timeout), then '\n'-separated messages and commands (fuzz/private_fuzz.c)
+AUTH_OK = (b'{"access_token":"at-1","refresh_token":"rt-1","expires_in":900,"scope":"connection '
+           b'trade:read_write","token_type":"bearer"}')
+write("private_fuzz", "auth_ok", bytes([0]) + b"\n!gated\n!auth" + AUTH_OK + b"\n!ans{}")
+write("private_fuzz", "auth_13009", bytes([2]) + b"\n!gated\n!auth" + AUTH_OK +
+      b"\n!ans\"ok\"\n!gated\n!err13009\n!auth" + AUTH_OK + b"\n!drop\n!open\n!auth{}")
+write("private_fuzz", "auth_retry", bytes([5]) + b"\n!err10028\n!gated1\n!tick\n!auth" +
+      AUTH_OK.replace(b"900", b"-1") + b"\n!err13004\n!gated")

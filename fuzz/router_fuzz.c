@@ -2,12 +2,15 @@
  * (rpc.c, client.c) over the fake transport of the unit tests (tests/support/fake_transport.c)
  * and a frozen fake clock. Per input: a fresh public client; the first byte says how many
  * requests to submit before the connection opens (1..8), each typed with the result schema of
- * a real method (lt_methods[], chosen by the next bytes) and some with a deadline; the
+ * a real method (lt_methods[], chosen by the next bytes) and some with a deadline (60 s, or
+ * 2 ms for odd method bytes: those fire while the input plays, at "!tick"); the
  * connection opens and they go out with ids 1..n. The rest of the input is split at '\n'
  * into messages delivered one by one through the transport's on_message (answers for known
  * and unknown ids, errors, notifications, heartbeats, garbage, interleaved), except a few
  * commands: "!drop" (the connection drops), "!open" (it opens again), "!sub" (one more
- * request), "!wd<k>" (request k is withdrawn). At the end the client is freed.
+ * request), "!wd<k>" (request k is withdrawn), "!tick" (the loop runs its timers for 3 ms of
+ * real time: due deadlines end their requests, before or after an answer arrives; at most 4
+ * per input). At the end the client is freed.
  * Invariants: never crashes, leaks nothing (ASan); every accepted request ends exactly once,
  * never inside lt_cl_submit, with the value protocol of lt_req_end (a value on L for RESULT and
  * ERROR only; counted by req_rec.c); a withdrawn request never ends; nothing is called twice.
@@ -70,7 +73,8 @@ static void submit(lt_cl *cl, unsigned pick)
 			    .cost = 500, .flags = 0};
 	lt_err err;
 	lt_test_in_submit = 1;
-	int rc = lt_cl_submit(cl, &spec, &b, (pick & 0x100) ? 60000 : 0, lt_test_on_done,
+	int64_t timeout_ms = (pick & 0x100) ? ((pick & 1) ? 2 : 60000) : 0;
+	int rc = lt_cl_submit(cl, &spec, &b, timeout_ms, lt_test_on_done,
 			      &s->rec, 0, &s->req, &err);
 	lt_test_in_submit = 0;
 	lt_buf_free(&b);
@@ -78,9 +82,14 @@ static void submit(lt_cl *cl, unsigned pick)
 	nslots++;
 }
 
+static int ticks;
+
 static void deliver(lt_cl *cl, const uint8_t *p, size_t n, bool *open)
 {
-	if (n == 5 && memcmp(p, "!drop", 5) == 0) {
+	if (n == 5 && memcmp(p, "!tick", 5) == 0) {
+		if (ticks++ < 4)
+			lt_test_run(loop, 3, NULL, NULL); /* deadlines (lws_sul, real time) fire */
+	} else if (n == 5 && memcmp(p, "!drop", 5) == 0) {
 		if (*open)
 			lt_fake_drop(&tp, "fuzz drop");
 		*open = false;
@@ -89,7 +98,7 @@ static void deliver(lt_cl *cl, const uint8_t *p, size_t n, bool *open)
 			lt_fake_open(&tp);
 		*open = true;
 	} else if (n >= 4 && memcmp(p, "!sub", 4) == 0) {
-		submit(cl, n > 4 ? p[4] : 0);
+		submit(cl, n > 4 ? (unsigned)p[4] | (n > 5 ? 0x100u : 0) : 0);
 	} else if (n == 4 && memcmp(p, "!wd", 3) == 0) {
 		slot *s = &slots[p[3] % MAXREQ];
 		if (s < slots + nslots && s->accepted && !s->withdrawn && s->rec.calls == 0) {
@@ -109,7 +118,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	lt_fake_env_open(&L, &loop, &tp, &opts, 1000000);
-	lt_log_set_level(LT_LOG_ERROR + 1); /* quiet: dropped messages are expected */
+	lt_log_set_level(LT_LOG_ERROR); /* quiet: dropped messages (WARN) are expected */
 	return 0;
 }
 
@@ -122,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lt_fake_tp_init(&tp);
 	memset(slots, 0, sizeof slots);
 	nslots = 0;
+	ticks = 0;
 	lt_test_seq = 0;
 	lt_fake_tp_arm(&tp);
 	lt_cl *cl;

@@ -174,6 +174,14 @@ function T:open(filter)
   return list
 end
 
+--- tracker:records() -> every record it holds (copies): the open ones and the closed ones it
+-- still keeps (the last 1,000), in no order. For checks from outside (luatrade.orders_dump).
+function T:records()
+  local list = {}
+  for _, rec in pairs(self.bylabel) do list[#list + 1] = copy(rec) end
+  return list
+end
+
 --- tracker:on_fill(fn): fn(fill, order) for every fill of this tracker's orders (fill: the
 -- venue's user trade: trade_id, order_id, instrument_name, direction, price, amount, fee,
 -- fee_currency, mark_price; order: the record after it). tracker:on_order(fn): fn(order,

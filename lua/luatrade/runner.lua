@@ -51,6 +51,9 @@
 -- never connect" below; --connect-timeout). --config FILE is read by luatrade.cli; its `risk`
 -- table sets the run's risk limits (ctx.risk), its `client` table goes to lt.public / lt.private.
 --
+-- LUATRADE_ORDERS_DUMP=FILE: the tracker's view of the orders (what it took in, the heap, and
+-- at shutdown what it holds) is written to FILE for checks from outside (luatrade.orders_dump).
+--
 -- The private client is created only when the strategy uses it: on the first access of
 -- ctx.private, or at start when the strategy module sets `M.private = true`. A public-only
 -- strategy never logs in.
@@ -301,6 +304,7 @@ function Run:shutdown(sig)
   if self.cur then self:stop(self.cur, "shutdown") end
   self.orders.closing = true
   if self.real_pub then self.real_pub:close() end -- market data would only wake handlers now
+  if self.dump then self.dump.final() end -- LUATRADE_ORDERS_DUMP (luatrade.orders_dump)
   local real = self.real_priv
   if real and not self.opts.keep_orders then self.orders:cancel_own(real, self.cancel_timeout)
   elseif real then log("info", "shutdown: --keep-orders: open orders stay on the venue") end
@@ -444,6 +448,11 @@ function M.run(cmd)
     run.rt_group = core._new_group()
     run.done = core._event()
     run.orders = trading.new{ group = run.rt_group, risk = opts.risk }
+    local dump = os.getenv("LUATRADE_ORDERS_DUMP") -- the tracker's view, for checks (soak)
+    if dump and dump ~= "" then
+      run.dump = require("luatrade.orders_dump").attach(run.orders, dump,
+        function(fn) core._spawn_in(run.rt_group, fn) end)
+    end
     run.H = handover.new(run.orders, {
       [orders.CHANNEL] = "ctx.orders follows it; subscribe a narrower user.orders channel, " ..
         "e.g. user.orders.BTC-PERPETUAL.raw",

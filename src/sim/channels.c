@@ -225,7 +225,10 @@ static void pub_book(lt_sim_conn *c, lt_sim_sub *sub, const lt_sim_ins *s, int64
 	lt_sim_jo_str(&o, "type", snap ? "snapshot" : "change");
 	lt_sim_jo_int(&o, "timestamp", now);
 	lt_sim_jo_str(&o, "instrument_name", s->def->name);
-	if (!snap)
+	if (!snap && c->book_gaps > 0) { /* sim/fault book_gap (faults_more.c): a gap */
+		c->book_gaps--;
+		lt_sim_jo_int(&o, "prev_change_id", sub->last_change_id - 1);
+	} else if (!snap)
 		lt_sim_jo_int(&o, "prev_change_id", sub->last_change_id);
 	lt_sim_jo_int(&o, "change_id", bk->change_id);
 	for (int side = 0; side < 2; side++) {

@@ -45,6 +45,11 @@ static void usage(FILE *f)
 		"  --close-on-10028   close a connection after answering 10028 too_many_requests\n"
 		"  --plain            serve plain ws:// without TLS (loopback --iface only; for\n"
 		"                     clients with insecure_loopback / luatrade run --insecure-loopback)\n"
+		"  --event-log FILE   append the venue's event log to FILE, one JSON line per event\n"
+		"                     (connections, subscriptions, orders received, order states and\n"
+		"                     user.orders sent; src/sim/eventlog.c); sim/events reads it too\n"
+		"  --order-id-base N  first order id (default 63018852000), so that a restarted venue\n"
+		"                     does not reuse the ids of the one before\n"
 		"  -v                 more log output on stderr: -v connections, -vv every message\n"
 		"  -h, --help         show this help\n"
 		"\n"
@@ -103,10 +108,13 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 		{ "token-expires", required_argument, NULL, 'e' },
 		{ "close-on-10028", no_argument, NULL, 'C' },
 		{ "plain", no_argument, NULL, 'P' },
+		{ "event-log", required_argument, NULL, 'E' },
+		{ "order-id-base", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 	long v;
+	uint64_t base = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		int bad = 0;
@@ -122,6 +130,9 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 		case 'e': bad = parse_long(optarg, 1, 31536000, &v); o->token_expires_s = (int)v; break;
 		case 'C': o->close_on_10028 = 1; break;
 		case 'P': o->plain = 1; break;
+		case 'E': o->event_log = optarg; break;
+		case 'O': bad = parse_seed(optarg, &base) || base < 1 || base > 999999999999999ULL;
+			  o->order_id_base = (int64_t)base; break;
 		case 'v': o->log_level++; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return 2;
@@ -130,7 +141,7 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 			fprintf(stderr, "luatrade sim: bad value for --%s: %s\n",
 				ch == 'p' ? "port" : ch == 's' ? "seed" : ch == 't' ? "tick-ms" :
 				ch == 'a' ? "account (want ID:SECRET)" : ch == 'e' ? "token-expires" :
-				"min-heartbeat",
+				ch == 'O' ? "order-id-base" : "min-heartbeat",
 				optarg);
 			return 2;
 		}

@@ -82,7 +82,7 @@ static lt_sim_handler find_handler(const char *name)
 {
 	const lt_sim_method *tables[] = { lt_sim_public_methods, lt_sim_fault_methods,
 					  lt_sim_auth_methods, lt_sim_private_methods,
-					  lt_sim_stats_methods };
+					  lt_sim_stats_methods, lt_sim_evlog_methods };
 	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
 		for (const lt_sim_method *m = tables[t]; m->name; m++)
 			if (strcmp(m->name, name) == 0)
@@ -103,14 +103,21 @@ void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in
 	if (!root) {
 		lt_sim_log(c->sim, 1, "#%u parse error", c->id);
 		lt_sim_reply_error(&rq, -32700, "Parse error");
-	} else if (check_envelope(&rq, root) && !lt_sim_faults_apply(&rq) && !gate(&rq)) {
-		lt_sim_handler fn = find_handler(rq.method);
-		if (fn)
-			fn(&rq);
-		else
-			lt_sim_reply_error(&rq, -32601, "Method not found");
-		if (!rq.done) /* a handler that forgot to answer is a venue bug: say so */
-			lt_sim_reply_error(&rq, -32603, "Internal error");
+	} else if (check_envelope(&rq, root)) {
+		lt_sim_ev_request(&rq); /* the event log (eventlog.c) */
+		if (!lt_sim_faults_apply(&rq) && !gate(&rq)) {
+			lt_sim_handler fn = find_handler(rq.method);
+			if (fn)
+				fn(&rq);
+			else
+				lt_sim_reply_error(&rq, -32601, "Method not found");
+			if (!rq.done) /* a handler that forgot to answer is a venue bug: say so */
+				lt_sim_reply_error(&rq, -32603, "Internal error");
+		}
+		if (c->drop_pending) { /* sim/fault drop_after with process: the answer is lost */
+			c->drop_pending = false;
+			lt_sim_conn_close(c);
+		}
 	}
 	lt_sim_msg_free(rq.msg);
 	yajl_tree_free(root);

@@ -60,7 +60,13 @@
  *     close_on_10028 (bool): close the connection after a 10028, for the connection's account
  *     (or the connection itself while unauthenticated); overrides opts.close_on_10028 /
  *     `luatrade sim --close-on-10028`
+ *   sim/fault also takes (faults_more.c, documented there) "oversize", "invalid_utf8",
+ *   "expire_tokens", "drop_after" and "book_gap", and, for every action, `conn` (int): the
+ *   number of another open connection to act on (sim/stats connection_ids, sim/events "conn")
+ *   instead of this one; the answer ("ok") then always comes here, also for the actions that
+ *   otherwise get none (blackhole, close, drop). An unknown conn gets -32602 (param "conn").
  *   sim/stats: what the venue received, per account (stats.c, documented there).
+ *   sim/events: the venue's event log (eventlog.c, documented there).
  *
  * Armed faults apply to the next non-"sim/" requests in this order: stall, error, delay. A
  * blackhole comes before all of them (what it discards does not use them up).
@@ -120,6 +126,8 @@ bool lt_sim_faults_apply(lt_sim_req *rq)
 	lt_sim_conn *c = rq->conn;
 	if (strncmp(rq->method, "sim/", 4) == 0)
 		return false;
+	if (lt_sim_faults_drop_check(rq)) /* faults_more.c */
+		return true;
 	if (c->stall > 0) {
 		c->stall--;
 		lt_sim_log(c->sim, 1, "#%u fault: stalled %s", c->id, rq->method);
@@ -330,20 +338,50 @@ static void fault_revoke(lt_sim_req *rq)
 	lt_sim_reply_ok(rq);
 }
 
+/* sim/fault's `conn`: act on that connection, answer on this one. -1 after replying. */
+static int retarget(lt_sim_req *rq)
+{
+	int64_t id;
+	int rc = lt_sim_param_int(rq, "conn", false, &id);
+	if (rc <= 0)
+		return rc;
+	for (lt_sim_conn *c = rq->sim->conns; c; c = c->next)
+		if ((int64_t)c->id == id && lt_sim_conn_live(c)) {
+			rq->reply_conn = rq->conn;
+			rq->conn = c;
+			return 1;
+		}
+	return lt_sim_reply_invalid(rq, "conn", "no open connection with this number");
+}
+
 static void sim_fault(lt_sim_req *rq)
 {
 	static const char *const actions[] = { "stall", "close", "malformed", "error", "delay",
-		"rate_limit", "blackhole", "flap", "drop", "revoke_tokens", NULL };
+		"rate_limit", "blackhole", "flap", "drop", "revoke_tokens", "oversize",
+		"invalid_utf8", "expire_tokens", "drop_after", "book_gap", NULL };
 	static const lt_sim_handler fns[] = { fault_stall, fault_close, fault_malformed,
 		fault_error, fault_delay, fault_rate_limit, fault_blackhole, fault_flap, fault_drop,
 		fault_revoke };
 	const char *action;
 	if (lt_sim_param_enum(rq, "action", true, actions, &action) <= 0)
 		return;
+	int targeted = retarget(rq);
+	if (targeted < 0)
+		return;
 	lt_sim_log(rq->sim, 1, "#%u fault armed: %s", rq->conn->id, action);
-	for (size_t i = 0; actions[i]; i++)
-		if (strcmp(actions[i], action) == 0)
+	size_t nown = sizeof fns / sizeof fns[0];
+	for (size_t i = 0; actions[i]; i++) {
+		if (strcmp(actions[i], action) != 0)
+			continue;
+		if (i < nown)
 			fns[i](rq);
+		else
+			for (const lt_sim_method *m = lt_sim_fault_more; m->name; m++)
+				if (strcmp(m->name, action) == 0)
+					m->fn(rq);
+	}
+	if (targeted && rq->done && rq->msg) /* unanswered actions: answered here after all */
+		lt_sim_reply_ok(rq);
 }
 
 static void sim_configure(lt_sim_req *rq)

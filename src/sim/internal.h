@@ -16,15 +16,19 @@
 #include "sim.h"
 
 #define LT_SIM_MAX_MSG (32 * 1024)       /* deribit-api.md §1: larger requests get -32600 */
+#define LT_SIM_EVLOG_MAX 4096 /* events kept in memory (eventlog.c) */
 #define LT_SIM_MAX_QUEUE (8 * 1024 * 1024) /* unsent bytes before a slow reader is dropped */
 #define LT_SIM_MAX_SUBS 2000             /* channels per connection */
 
 typedef struct lt_sim_conn lt_sim_conn;
+typedef struct lt_sim_evlog lt_sim_evlog; /* eventlog.c */
 
 /* One outgoing text frame: text at b.data + LWS_PRE. */
 typedef struct lt_sim_msg {
 	struct lt_sim_msg *next;
 	lt_buf b;
+	/* a user.orders notification (eventlog.c logs it when written or discarded) */
+	struct { bool on; int state; int64_t ts; char order_id[32]; } uo;
 } lt_sim_msg;
 
 /* A response held back by the "delay" fault. */
@@ -103,6 +107,13 @@ struct lt_sim_conn {
 	bool rl_fault;             /* sim/fault rate_limit: the next request gets 10028 */
 	int close_on_10028;        /* unauthenticated: 0 = opts.close_on_10028, 1 close, 2 not */
 	bool close_after_flush;    /* 10028 sent: close once the queue is written (server.c) */
+	/* more faults (faults_more.c) */
+	int64_t drop_after;        /* > 0: drop the connection at the drop_after-th next request */
+	char drop_method[32];      /* ... counting only requests of this method ("" = any) */
+	bool drop_process;         /* ... after processing it (its answer is lost) */
+	bool drop_pending;         /* dispatch closes the connection after this request */
+	int book_gaps;             /* book notifications left to send with a wrong prev_change_id */
+	size_t q_extra;            /* sim/fault oversize: queue allowance for its one frame */
 };
 
 struct lt_sim {
@@ -127,6 +138,7 @@ struct lt_sim {
 	char flap_reason[124];
 	/* inspection (stats.c): unauthenticated traffic */
 	void *stats_anon;
+	lt_sim_evlog *evlog;       /* eventlog.c */
 };
 
 /* One request being answered (dispatch.c builds it, handlers read params and reply). */
@@ -140,6 +152,7 @@ typedef struct lt_sim_req {
 	int64_t delay_ms;  /* >= 0: hold the response this long (fault) */
 	lt_sim_msg *msg;   /* the response being written */
 	bool done;
+	lt_sim_conn *reply_conn; /* non-NULL: the answer goes there, not to conn (sim/fault conn) */
 } lt_sim_req;
 
 /* ---- time and logging (server.c) ---- */
@@ -332,5 +345,26 @@ void lt_sim_stats_rate_limited(lt_sim_conn *c, lt_sim_account *acc);
 /* Free one account's (or the venue's unauthenticated) counters; accepts NULL. */
 void lt_sim_stats_free(void *stats);
 extern const lt_sim_method lt_sim_stats_methods[];  /* stats.c, NULL-terminated */
+
+/* ---- the event log (eventlog.c; sim/events); every lt_sim_ev_* is a no-op without a log ---- */
+/* Make the log (and open opts.event_log for appending); LT_ENOMEM / LT_EIO with a message. */
+int lt_sim_evlog_open(lt_sim *sim, lt_err *err);
+void lt_sim_evlog_close(lt_sim *sim);  /* idempotent */
+void lt_sim_ev_start(lt_sim *sim);
+void lt_sim_ev_conn(lt_sim_conn *c, const char *ev);  /* "open" or "close" */
+void lt_sim_ev_auth(lt_sim_conn *c, const lt_sim_account *acc, bool refresh);
+void lt_sim_ev_sub(lt_sim_conn *c, const char *channel, bool sub);
+/* The user.orders notification m left for c's socket (dropped: a fault or the connection's end
+ * discarded it unsent). No-op unless m->uo.on. */
+void lt_sim_ev_uo_msg(lt_sim_conn *c, const lt_sim_msg *m, bool dropped);
+/* An order request arrived (private/buy, sell, edit, cancel; others are ignored). */
+void lt_sim_ev_request(const lt_sim_req *rq);
+extern const lt_sim_method lt_sim_evlog_methods[];  /* NULL-terminated */
+
+/* ---- more faults (faults_more.c): actions sim/fault looks up after its own ---- */
+extern const lt_sim_method lt_sim_fault_more[];  /* {action, handler}, NULL-terminated */
+/* Called by lt_sim_faults_apply for every non-"sim/" request: true if it consumed it (the
+ * connection was dropped at a drop_after). */
+bool lt_sim_faults_drop_check(lt_sim_req *rq);
 
 #endif

@@ -46,6 +46,7 @@ void lt_sim_order_changed(lt_sim_engine *e, lt_sim_order *o)
 		e->oom = true;
 	else
 		e->events[e->nevents++] = o;
+	lt_sim_ev_order(e, o); /* eventlog.c */
 	lt_sim_user_order_event(e, o);
 }
 

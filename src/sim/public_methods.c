@@ -95,6 +95,7 @@ void lt_sim_subscribe_reply(lt_sim_req *rq, bool sub, bool user_channels)
 			dup = strcmp(chans->u.array.values[j]->u.string, name) == 0;
 		if (rc != 1 || dup)
 			continue;
+		lt_sim_ev_sub(rq->conn, name, sub); /* eventlog.c */
 		if (n++)
 			lt_buf_add(b, ",", 1);
 		lt_jw_string(b, name, strlen(name));

@@ -44,10 +44,11 @@ void lt_sim_reply_end(lt_sim_req *rq)
 	lt_sim_msg *m = rq->msg;
 	rq->msg = NULL;
 	rq->done = true;
+	lt_sim_conn *to = rq->reply_conn ? rq->reply_conn : rq->conn;
 	if (rq->delay_ms >= 0)
-		lt_sim_faults_hold(rq->conn, m, rq->delay_ms);
+		lt_sim_faults_hold(to, m, rq->delay_ms);
 	else
-		lt_sim_conn_send(rq->conn, m);
+		lt_sim_conn_send(to, m);
 }
 
 void lt_sim_reply_ok(lt_sim_req *rq)

@@ -6,6 +6,7 @@
  * logging. Connections are kept in a list on the venue so lt_sim_free can detach them: a detached
  * connection (sim == NULL) is only closed by lws afterwards, never touched. */
 #include "internal.h"
+#include "trading.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -98,6 +99,7 @@ void lt_sim_conn_drop_queue(lt_sim_conn *c)
 	while (c->q_head) {
 		lt_sim_msg *m = c->q_head;
 		c->q_head = m->next;
+		lt_sim_ev_uo_msg(c, m, true); /* eventlog.c */
 		lt_sim_msg_free(m);
 	}
 	c->q_tail = NULL;
@@ -114,13 +116,15 @@ void lt_sim_conn_send(lt_sim_conn *c, lt_sim_msg *m)
 	if (!m)
 		return;
 	if (m->b.oom || !c->sim || c->close_now || c->blackhole) {
+		lt_sim_ev_uo_msg(c, m, true); /* eventlog.c */
 		lt_sim_msg_free(m);
 		return;
 	}
 	lt_sim_log_text(c->sim, 2, ">>", c->id, lt_buf_text(&m->b), m->b.len);
-	if (c->q_bytes + m->b.len > LT_SIM_MAX_QUEUE) {
+	if (c->q_bytes + m->b.len > LT_SIM_MAX_QUEUE + c->q_extra) {
 		lt_sim_log(c->sim, 1, "#%u connection_too_slow: %zu bytes queued, closing", c->id,
 			   c->q_bytes);
+		lt_sim_ev_uo_msg(c, m, true);
 		lt_sim_msg_free(m);
 		lt_sim_conn_close(c);
 		return;
@@ -161,9 +165,12 @@ static int conn_write(lt_sim_conn *c)
 	if (!c->q_head)
 		c->q_tail = NULL;
 	c->q_bytes -= m->b.len;
+	if (m->b.len == c->q_extra)
+		c->q_extra = 0; /* the oversize frame (faults_more.c) is out */
 	unsigned char *p = (unsigned char *)m->b.data + LWS_PRE;
 	int n = lws_write(c->wsi, p, m->b.len, LWS_WRITE_TEXT);
 	bool short_write = n < 0 || (size_t)n < m->b.len;
+	lt_sim_ev_uo_msg(c, m, short_write); /* eventlog.c: written */
 	lt_sim_msg_free(m);
 	if (short_write) {
 		lt_sim_log(c->sim, 1, "#%u write failed, closing", c->id);
@@ -191,6 +198,7 @@ void lt_sim_conn_open(lt_sim *sim, struct lws *wsi, lt_sim_conn *c)
 		sim->conns->prev = c;
 	sim->conns = c;
 	lt_sim_log(sim, 1, "#%u connected", c->id);
+	lt_sim_ev_conn(c, "open");
 }
 
 /* Free everything the connection owns and unlink it; afterwards c->sim is NULL. */
@@ -223,6 +231,7 @@ void lt_sim_conn_closed(lt_sim_conn *c)
 	if (!c->sim)
 		return;
 	lt_sim_log(c->sim, 1, "#%u closed", c->id);
+	lt_sim_ev_conn(c, "close");
 	lt_sim_auth_conn_closed(c); /* cancel on disconnect, connection tokens */
 	conn_release(c);
 }
@@ -390,8 +399,11 @@ int lt_sim_new(struct lws_context *ctx, const lt_sim_opts *opts, lt_sim **out, l
 	}
 	rc = lt_sim_accounts_init(sim, err); /* accounts.c */
 	if (!rc)
+		rc = lt_sim_evlog_open(sim, err); /* eventlog.c */
+	if (!rc)
 		rc = sim_listen(sim, err);
 	if (rc) {
+		lt_sim_evlog_close(sim);
 		lt_sim_accounts_free(sim);
 		lt_sim_market_free(sim->mkt);
 		free(sim);
@@ -399,6 +411,10 @@ int lt_sim_new(struct lws_context *ctx, const lt_sim_opts *opts, lt_sim **out, l
 	}
 	lws_sul_schedule(ctx, 0, &sim->tick_sul, sim_tick,
 			 (lws_usec_t)sim->opts.tick_ms * LWS_US_PER_MS);
+	lt_sim_engine *e = lt_sim_engine_get(sim->mkt);
+	if (e && opts->order_id_base > 0)
+		e->next_order_id = opts->order_id_base;
+	lt_sim_ev_start(sim);
 	lt_sim_log(sim, 1, "listening on %s:%d", sim->opts.iface, sim->port);
 	*out = sim;
 	return 0;
@@ -425,6 +441,7 @@ void lt_sim_free(lt_sim *sim)
 	lws_cancel_service(sim->ctx); /* let the loop finish closing the vhost soon */
 	lt_sim_accounts_free(sim); /* accounts.c */
 	lt_sim_stats_free(sim->stats_anon); /* stats.c */
+	lt_sim_evlog_close(sim);
 	lt_sim_market_free(sim->mkt);
 	free(sim);
 }

@@ -41,6 +41,8 @@ typedef struct lt_sim_opts {
 	int close_on_10028;     /* nonzero: close the connection after answering 10028 */
 	int plain;              /* nonzero: plain ws:// without TLS (cert/key unused); only with a
 	                         * loopback iface (tests of a client's insecure_loopback) */
+	const char *event_log;  /* append every event of the event log to this file (eventlog.c) */
+	int64_t order_id_base;  /* first order id; 0 = 63018852000 (restarts can avoid reuse) */
 } lt_sim_opts;
 
 /* Create the venue's vhost on ctx (a context made with LWS_SERVER_OPTION_EXPLICIT_VHOSTS and

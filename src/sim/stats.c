@@ -243,6 +243,7 @@ void lt_sim_stats_arrived(lt_sim_conn *c, yajl_val root)
 void lt_sim_stats_auth(lt_sim_conn *c, lt_sim_account *acc, bool refresh)
 {
 	stats *s = c->sim ? stats_of(c->sim, acc) : NULL;
+	lt_sim_ev_auth(c, acc, refresh); /* eventlog.c */
 	if (s && refresh)
 		s->refreshes++;
 	else if (s)

@@ -86,6 +86,7 @@ typedef struct lt_sim_engine {
 	uint64_t gen;
 	void *pfs;               /* portfolio.c: every account's positions */
 	bool oom;                /* a log could not grow: notifications may be incomplete */
+	struct lt_sim_evlog *evlog; /* the venue's event log (eventlog.c), or NULL */
 } lt_sim_engine;
 
 /* An order request after parameter validation (private_methods.c fills it). */
@@ -136,6 +137,8 @@ void lt_sim_engine_cancel(lt_sim_engine *e, lt_sim_order *o, const char *reason)
 int lt_sim_order_add(lt_sim_engine *e, lt_sim_order *o);      /* takes ownership */
 lt_sim_order *lt_sim_order_find(lt_sim_engine *e, const lt_sim_account *acc, const char *id);
 void lt_sim_order_changed(lt_sim_engine *e, lt_sim_order *o); /* log + raw notifications */
+/* The event log's order entries (eventlog.c): a state change. */
+void lt_sim_ev_order(lt_sim_engine *e, const lt_sim_order *o);
 lt_sim_utrade *lt_sim_utrade_add(lt_sim_engine *e);           /* zeroed, NULL on ENOMEM */
 double lt_sim_order_price(const lt_sim_engine *e, const lt_sim_order *o);
 void lt_sim_render_order(const lt_sim_engine *e, const lt_sim_order *o, lt_buf *b);

@@ -17,6 +17,7 @@
 #include "trading.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -220,6 +221,10 @@ void lt_sim_user_order_event(lt_sim_engine *e, lt_sim_order *o)
 		if (!m)
 			continue;
 		lt_sim_render_order(e, o, &m->b);
+		m->uo.on = true; /* eventlog.c logs it when it is written (or discarded) */
+		m->uo.state = (int)o->state;
+		m->uo.ts = o->updated;
+		snprintf(m->uo.order_id, sizeof m->uo.order_id, "%s", o->order_id);
 		lt_sim_notify_end(u->conn, m);
 	}
 }

@@ -1,6 +1,6 @@
 -- spec/orders_reconnect_spec.lua — `luatrade run`'s ctx.orders after a reconnect: the
 -- user.orders notifications the venue made while the connection was silent are lost with it,
--- so once logged in again the runner reconciles the tracker with the venue (found by the soak,
+-- so once logged in again the tracker reconciles itself with the venue (found by the soak,
 -- scripts/soak: a fill during a dead connection stayed "open" in ctx.orders). Checked with a
 -- venue process: its blackhole discards the cancel notification, then the connection drops.
 local lt = require "luatrade"
@@ -16,7 +16,8 @@ function M.start(ctx)
   ctx.log("info", "placed %s", r.order.order_id)
   lt.spawn(function()
     while true do
-      ctx.log("info", "tracked %s", ctx.orders:get(r.order.order_id) and "open" or "gone")
+      local o = ctx.orders:get(r.order.order_id)
+      ctx.log("info", "tracked %s", o and o.state or "none")
       lt.sleep(0.1)
     end
   end)
@@ -52,7 +53,7 @@ describe("ctx.orders across a reconnect", function()
       lt.sleep(0.3)
       local mark = #h.output()
       assert(venue.fault(ctl, "drop", { conn = conn }))
-      local ok = S.wait_for(function() return h.output():find("tracked gone", mark, true) ~= nil end, 10)
+      local ok = S.wait_for(function() return h.output():find("tracked cancelled", mark, true) ~= nil end, 10)
       h.signal("TERM")
       h.rc(15)
       local out = h.output()

@@ -172,6 +172,27 @@ describe("lt.orders", function()
     end)
   end)
 
+  -- regression (found by the soak): one order the venue no longer knew (order_not_found, a
+  -- restarted venue) made every later reconciliation fail, so other orders' fills went unseen
+  it("reconciles the other orders when the venue no longer knows one", function()
+    with_trading(function(orders, priv)
+      local p = passive_bid(priv, 60)
+      local a = assert(orders:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p, post_only = true })
+      local b = assert(orders:buy{ instrument_name = BTC, amount = 10, type = "limit", price = p - 1, post_only = true })
+      -- the venue forgets a (its id is one it never gave), and b fills unseen by user.orders
+      local rec = orders.byid[a.order.order_id]
+      orders.byid[rec.order_id], orders.bylabel[rec.label], orders.live[rec.label] = nil, nil, nil
+      rec.order_id, rec.label = "1", rec.label .. "-forgotten"
+      orders.byid["1"], orders.bylabel[rec.label], orders.live[rec.label] = rec, rec, rec
+      orders.live[b.order.label].state = "untriggered"   -- a stale view of b
+      assert.is_true(orders:reconcile())
+      assert.equal("cancelled", orders:get("1").state)
+      assert.equal("order_not_found", orders:get("1").error.name)
+      assert.equal("open", orders:get(b.order.order_id).state)    -- b was asked for too
+      assert(priv:cancel{ order_id = a.order.order_id })
+    end)
+  end)
+
   it("cancel_all cancels only the tracker's orders", function()
     with_trading(function(orders, priv)
       local p = passive_bid(priv, 60)

@@ -342,8 +342,10 @@ end
 
 --- tracker:reconcile([client [, timeout]]) -> true | nil, err: bring every open record in line
 -- with the venue: the open orders of each traded instrument are listed; a record with an
--- order id the listing lacks is asked for by id, an unknown one by label (not found there:
--- it never arrived, state "rejected", error.name "not_on_venue"). Runs at every reconnect
+-- order id the listing lacks is asked for by id (one the venue no longer knows is closed as
+-- "cancelled", error.name "order_not_found"), an unknown one by label (not found there: it
+-- never arrived, state "rejected", error.name "not_on_venue"). A transport error stops it
+-- (retried later); a venue error about one order does not stop the others. Runs at every reconnect
 -- (once authenticated) and whenever an outcome turned unknown. Changes reach on_order.
 function T:reconcile(client, timeout)
   client = client or self.client
@@ -367,7 +369,12 @@ function T:reconcile(client, timeout)
       local st, err
       if rec.order_id ~= nil then
         st, err = client:get_order_state({ order_id = rec.order_id }, timeout)
-        if st then self:record(st) end
+        if st then self:record(st)
+        elseif err.name == "order_not_found" then -- the venue no longer knows it: gone
+          rec.error = err
+          set_state(self, rec, "cancelled", rec.filled_amount)
+          err = nil
+        end
       else
         st, err = client:get_order_state_by_label({ label = rec.label,
           currency = currency_of(rec.instrument_name) }, timeout)
@@ -378,7 +385,13 @@ function T:reconcile(client, timeout)
           set_state(self, rec, "rejected", rec.filled_amount)
         end
       end
-      if err then self.dirty = true; return nil, err end
+      if err and (err.kind == "transport" or err.kind == "timeout" or err.kind == "rate_limit") then
+        self.dirty = true                 -- the venue cannot be asked now: the rest waits too
+        return nil, err
+      elseif err then                     -- this one order: the others are still asked
+        self.dirty = true
+        core.log("warn", ("orders: reconcile %s: %s"):format(rec.label, tostring(err)))
+      end
       rec.stale = nil
       self.counts.reconciled = self.counts.reconciled + 1
     end

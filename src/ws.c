@@ -2,13 +2,21 @@
  * rules (URL, backoff delay, wording of failures) are in ws_rules.c, the opening handshake's
  * request and check in ws_upgrade.c.
  *
- * The receive path (issue 12): libwebsockets runs the event loop, the timers, TCP and TLS (its
- * raw-socket client role, method "RAW", with its certificate verification); the HTTP/1.1
- * Upgrade is written and checked here; every frame after it is wslay's (libwslay 1.1.1 event
- * API: masking, fragmentation, ping/pong, the close handshake, UTF-8 validation of text),
- * which parses what TLS decrypted in bulk instead of lws' byte-at-a-time client parser.
- * wslay is used without message buffering: data frames reach frame_chunk() piece by piece and
- * are reassembled here up to max_message, as before; control frames wslay buffers and answers.
+ * The receive path (issue 12; README "Performance" says why): libwebsockets runs the event
+ * loop, the timers and TCP (its raw-socket client role, method "RAW"); TLS is OpenSSL's over
+ * memory BIOs (ws_tls.c: lws 4.1.6 cannot start TLS on a RAW client, see ws_tls.h); the
+ * HTTP/1.1 Upgrade is written and checked by ws_upgrade.c; every frame after it is wslay's
+ * (libwslay 1.1.1 event API: masking, fragmentation, ping/pong, the close handshake, UTF-8
+ * validation of text), which parses what TLS decrypted in bulk instead of lws' byte-at-a-time
+ * client parser (lws_ws_client_rx_sm, 39 % of the firehose before). wslay runs without message
+ * buffering: data frames reach frame_chunk() piece by piece and are reassembled here up to
+ * max_message, as before (one piece = no copy); control frames wslay buffers and answers.
+ *
+ * Sending: the queue's head is handed to wslay (read_msg copies it into wslay's frame buffer),
+ * the masked frames are gathered in ws->tx and go out in one lws_write (through TLS for wss)
+ * per writeable callback. ws->tx is cleansed after a sensitive message; wslay's own 4 KiB
+ * buffer keeps the last text it framed until the next message overwrites it (no hook to
+ * cleanse it), as OpenSSL's record buffers may.
  *
  * Every libwebsockets callback below acts only for the current transport (ws->wsi). Owner
  * callbacks run last in each path and through notify(), which tells whether the owner closed
@@ -348,10 +356,11 @@ static void on_receive(lt_ws *ws, const char *in, size_t len, bool first, bool f
 	else if (!ws->rx_skip && !rx_reserve(ws, ws->rxlen + len))
 		ws->rx_skip = true;
 	else if (!ws->rx_skip) {
-		memcpy(ws->rx + ws->rxlen, in, len);
+		if (len) /* empty frames leave a never-grown ws->rx NULL */
+			memcpy(ws->rx + ws->rxlen, in, len);
 		ws->rxlen += len;
 		if (final)
-			deliver(ws, ws->rx, ws->rxlen);
+			deliver(ws, ws->rx ? ws->rx : "", ws->rxlen);
 	}
 	if (final)
 		ws->rxlen = 0;

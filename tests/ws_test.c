@@ -1174,16 +1174,18 @@ static void test_ping_between_fragments(void **state)
 	static const frame frames[] = {
 		{1, false, "frag"}, {9, true, "p1"}, {0, false, "men"}, {0, true, "ted"},
 		{1, false, "caf\xc3"}, {0, true, "\xa9"},  /* é split across two fragments */
+		{1, false, ""}, {0, true, ""},              /* an empty message in two empty frames */
 		{1, true, "end"},
 	};
 	lt_loop *loop = loop_new();
 	peer p;
 	obs o = {0};
 	lt_ws *ws = run_peer(loop, &p, &o, "/ws", 0, frames, sizeof frames / sizeof frames[0]);
-	assert_int_equal(o.nmsgs, 3);
+	assert_int_equal(o.nmsgs, 4);
 	assert_string_equal(o.msgs[0], "fragmented");
 	assert_string_equal(o.msgs[1], "caf\xc3\xa9");
-	assert_string_equal(o.msgs[2], "end");
+	assert_int_equal(o.msg_len[2], 0);
+	assert_string_equal(o.msgs[3], "end");
 	assert_true(drive(loop, peer_got_pong, &p, 3000));
 	assert_string_equal(p.pong, "p1");
 	assert_int_equal(lt_ws_get_state(ws), LT_WS_OPEN);

@@ -738,13 +738,15 @@ static int on_raw_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 		ws->tls_up = true; /* now the upgrade goes out */
 		lws_callback_on_writable(wsi);
 	}
-	char plain[16384];
-	int n;
-	while (wsi == ws->wsi && ws->tls && (n = lt_ws_tls_read(ws->tls, plain, sizeof plain)))
-		if (n < 0 || on_plain_rx(ws, wsi, plain, (size_t)n) < 0)
-			return -1;
-	OPENSSL_cleanse(plain, sizeof plain);
-	return 0;
+	char plain[16384]; /* one TLS record's worth */
+	int n, used = 0, rc = 0;
+	while (!rc && wsi == ws->wsi && ws->tls &&
+	       (n = lt_ws_tls_read(ws->tls, plain, sizeof plain))) {
+		used = n > used ? n : used;
+		rc = n < 0 || on_plain_rx(ws, wsi, plain, (size_t)n) < 0 ? -1 : 0;
+	}
+	OPENSSL_cleanse(plain, (size_t)used); /* it may have held a token */
+	return rc;
 }
 
 /* RAW_CONNECTED: TCP is up; for wss start TLS, then (at writeable) the upgrade. One deadline

@@ -122,6 +122,7 @@ static void queue_clear(lt_ws *ws)
 	}
 	ws->qhead = ws->qtail = NULL;
 	ws->qbytes = 0;
+	ws->txmsg = NULL; /* read_msg ends a message cut off here */
 }
 
 static void transport_reset(lt_ws *ws);
@@ -474,6 +475,10 @@ static ssize_t read_msg(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	(void)src;
 	lt_ws *ws = ud;
 	outmsg *m = ws->txmsg;
+	if (!m) {
+		*eof = 1;
+		return 0;
+	}
 	size_t n = m->len - ws->txoff < len ? m->len - ws->txoff : len;
 	memcpy(buf, m->data + m->pre + ws->txoff, n);
 	ws->txoff += n;
@@ -491,10 +496,11 @@ static ssize_t read_msg(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	return (ssize_t)n;
 }
 
-/* Hand the next queued message to wslay if it holds none. */
+/* Hand the next queued message to wslay unless it still reads one: 1 if one was handed over, 0
+ * if none (nothing queued, or wslay takes no more after a close frame), <0 on failure. */
 static int feed_next(lt_ws *ws)
 {
-	if (ws->txmsg || !ws->qhead || wslay_event_get_queued_msg_count(ws->wsl))
+	if (ws->txmsg || !ws->qhead || ws->detached)
 		return 0;
 	ws->txmsg = ws->qhead;
 	ws->txoff = 0;
@@ -506,7 +512,7 @@ static int feed_next(lt_ws *ws)
 	int rc = wslay_event_queue_fragmented_msg(ws->wsl, &fm);
 	if (rc)
 		ws->txmsg = NULL;
-	return rc;
+	return rc == WSLAY_ERR_NO_MORE_MSG ? 0 : rc ? rc : 1;
 }
 
 /* Send the ciphertext TLS has waiting; -1 if the transport failed. */
@@ -558,13 +564,11 @@ static int on_ws_writeable(lt_ws *ws, struct lws *wsi)
 	if (ws->detached && wslay_event_get_write_enabled(ws->wsl) &&
 	    !wslay_event_get_close_sent(ws->wsl))
 		wslay_event_queue_close(ws->wsl, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-	for (;;) {
-		if (!ws->detached && feed_next(ws))
+	for (;;) { /* as many queued messages as ws->tx holds */
+		int fed = feed_next(ws);
+		if (fed < 0 || wslay_event_send(ws->wsl) < 0)
 			return -1;
-		if (wslay_event_send(ws->wsl) < 0)
-			return -1;
-		if (ws->txlen == TX_CAP || !wslay_event_want_write(ws->wsl) || ws->txmsg ||
-		    (!ws->qhead || ws->detached))
+		if (!fed || ws->txmsg || ws->txlen == TX_CAP || !ws->qhead)
 			break;
 	}
 	if (tx_flush(ws, wsi) < 0 || close_done(ws) || ws->detached)
@@ -701,6 +705,8 @@ static int on_plain_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 				 "error %d while receiving)", rc);
 		return -1;
 	}
+	if (!wslay_event_get_read_enabled(ws->wsl)) /* a close frame came, or we fail it */
+		return on_ws_writeable(ws, wsi);    /* send the close now, then close */
 	if (wslay_event_want_write(ws->wsl))
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -787,10 +793,15 @@ static void on_closed(lt_ws *ws)
 	char reason[200] = "connection closed";
 	if (ws->state == LT_WS_CONNECTING && !ws->drop_reason[0]) {
 		int64_t ms = (lt_now_us() - ws->attempt_us) / 1000;
-		if (ws->hs_sent && ms >= HS_TIMEOUT_S * 1000 - 500) {
+		if (ms >= HS_TIMEOUT_S * 1000 - 500) {
 			ws->fail = LT_WS_FAIL_TIMEOUT;
-			snprintf(reason, sizeof reason, "timed out: no answer to the upgrade from the "
-				 "venue after %lld ms", (long long)ms);
+			snprintf(reason, sizeof reason, "timed out: no answer %s from the venue after "
+				 "%lld ms", ws->hs_sent ? "to the upgrade" : "in the TLS handshake",
+				 (long long)ms);
+		} else if (ws->tls && !ws->tls_up) {
+			ws->fail = LT_WS_FAIL_TLS;
+			snprintf(reason, sizeof reason, "TLS handshake failed (the venue closed the "
+				 "connection)");
 		} else if (ws->hs_sent) {
 			ws->fail = LT_WS_FAIL_HANDSHAKE;
 			lt_ws_upgrade_reason(0, "Peer hung up", reason, sizeof reason);

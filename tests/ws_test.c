@@ -709,6 +709,7 @@ typedef struct peer {
 	const char *http_answer;   /* answer the upgrade with this status line instead of 101 */
 	const char *accept;        /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
 	SSL_CTX *tls;          /* serve wss with the built-in venue's certificate */
+	const char *host;      /* listen on (and connect to) this loopback address; 127.0.0.1 */
 	/* what happened */
 	char request_line[600];
 	char in[MAX_IN][128];
@@ -959,7 +960,7 @@ static void peer_start(peer *p)
 	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(p->lfd >= 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(inet_pton(AF_INET, p->host ? p->host : "127.0.0.1", &a.sin_addr), 1);
 	assert_int_equal(bind(p->lfd, (struct sockaddr *)&a, sizeof a), 0);
 	assert_int_equal(listen(p->lfd, 4), 0);
 	socklen_t al = sizeof a;
@@ -1011,7 +1012,8 @@ static bool saw_message(void *ctx)
 static lt_ws *connect_peer(lt_loop *loop, peer *p, obs *o, const char *path, lt_ws_opts opts)
 {
 	char url[128];
-	snprintf(url, sizeof url, "ws%s://127.0.0.1:%d%s", p->tls ? "s" : "", p->port, path);
+	snprintf(url, sizeof url, "ws%s://%s:%d%s", p->tls ? "s" : "", p->host ? p->host : "127.0.0.1",
+		 p->port, path);
 	opts.url = url;
 	opts.insecure_loopback = !p->tls;
 	return ws_new(loop, &opts, o);
@@ -1641,6 +1643,72 @@ static void test_trusted_certificate_then_http_429(void **state)
 	lt_loop_free(loop);
 }
 
+/* A trusted certificate for another address (the venue's names 127.0.0.1 and localhost, this
+ * server is 127.0.0.2): refused before any HTTP is sent, in words. */
+static void test_certificate_for_another_host(void **state)
+{
+	(void)state;
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.tls = venue_tls();
+	p.host = "127.0.0.2";
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
+				 (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
+					      .no_reconnect = true});
+	assert_true(drive(loop, saw_closed, &o, 5000));
+	assert_int_equal(lt_ws_last_fail(ws), LT_WS_FAIL_TLS);
+	int i = find_state(&o, LT_WS_CLOSED, 0);
+	if (!strstr(o.reasons[i], "certificate does not name this host"))
+		fail_msg("reason: %s", o.reasons[i]);
+	assert_false(p.handshake_ok);
+	finish(loop, &p, ws);
+	SSL_CTX_free(p.tls);
+	lt_loop_free(loop);
+}
+
+/* wss end to end with the venue's CA: the TLS layer carries the upgrade, frames both ways and
+ * the close handshake. */
+static void test_wss_messages_both_ways(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, false, "over "}, {9, true, "tls"}, {0, true, "tls"},
+				       {1, true, "end"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.tls = venue_tls();
+	p.frames = frames;
+	p.nframes = 4;
+	p.want_in = 2;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
+								    .no_reconnect = true});
+	send_text(ws, "{\"first\":1}", 0);
+	send_text(ws, "{\"second\":2}", 0);
+	until_msg u = {&o, "end"};
+	assert_true(drive(loop, saw_message, &u, 5000));
+	assert_int_equal(o.nmsgs, 2);
+	assert_string_equal(o.msgs[0], "over tls");
+	assert_string_equal(p.in[0], "{\"first\":1}");
+	assert_string_equal(p.in[1], "{\"second\":2}");
+	assert_true(drive(loop, peer_got_pong, &p, 3000));
+	assert_string_equal(p.pong, "tls");
+	lt_ws_close(ws);
+	assert_true(drive(loop, peer_done, &p, 3000));
+	assert_int_equal(atomic_load(&p.close_in), 1000);
+	pthread_join(p.th, NULL);
+	close(p.lfd);
+	drive(loop, NULL, NULL, 20);
+	assert_int_equal(*lt_loop_conn_count(loop), 0);
+	SSL_CTX_free(p.tls);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1681,6 +1749,8 @@ int main(void)
 		cmocka_unit_test(test_handshake_without_ready_never_resets),
 		cmocka_unit_test(test_untrusted_certificate),
 		cmocka_unit_test(test_trusted_certificate_then_http_429),
+		cmocka_unit_test(test_certificate_for_another_host),
+		cmocka_unit_test(test_wss_messages_both_ways),
 	};
 	lt_log_set_level(LT_LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

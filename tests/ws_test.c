@@ -706,6 +706,7 @@ typedef struct peer {
 	int flap_first;        /* the first flap_first connections close right after the 101 */
 	int hold_ms;           /* after the frames: close after this long (0 = wait for the client) */
 	int chatter_ms, chatter_n; /* after the frames: "hb" every chatter_ms, chatter_n times */
+	bool chatter_ping;     /* ... as WebSocket pings instead of text messages */
 	const char *http_answer;   /* answer the upgrade with this status line instead of 101 */
 	const char *accept;        /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
 	SSL_CTX *tls;          /* serve wss with the built-in venue's certificate */
@@ -905,11 +906,11 @@ static void peer_serve(peer *p, conn *c, int k)
 	for (size_t i = 0; i < p->nframes; i++)
 		if (!write_frame(c, &p->frames[i]))
 			return;
-	static const frame hb = {1, true, "{\"method\":\"heartbeat\"}"};
+	static const frame hb = {1, true, "{\"method\":\"heartbeat\"}"}, ping = {9, true, "hb"};
 	for (int i = 0; i < p->chatter_n && !atomic_load(&p->stop); i++) {
 		usleep((useconds_t)p->chatter_ms * 1000);
 		atomic_store(&p->last_sent_us, lt_now_us()); /* before: the client may be faster */
-		if (!write_frame(c, &hb))
+		if (!write_frame(c, p->chatter_ping ? &ping : &hb))
 			return;
 	}
 	peer_wait_close(p, c, p->hold_ms);
@@ -1458,6 +1459,34 @@ static void test_dead_timer_waits_while_data_flows(void **state)
 	lt_loop_free(loop);
 }
 
+/* Only data counts as life: a venue that sends nothing but pings (answered all along) is dead
+ * after dead_after_ms, long before its pings stop. */
+static void test_pings_alone_do_not_keep_it_alive(void **state)
+{
+	(void)state;
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.chatter_ms = 100;
+	p.chatter_n = 40; /* 4 s of pings */
+	p.chatter_ping = true;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
+				 (lt_ws_opts){.dead_after_ms = 500, .no_reconnect = true});
+	assert_true(drive(loop, saw_closed, &o, 10000));
+	int op = find_state(&o, LT_WS_OPEN, 0), cl = find_state(&o, LT_WS_CLOSED, 0);
+	assert_true(op >= 0);
+	int64_t open_ms = (o.at_us[cl] - o.at_us[op]) / 1000;
+	if (open_ms < 500 || open_ms > 3500)
+		fail_msg("dead after %lld ms of pings, want 500..3500", (long long)open_ms);
+	assert_non_null(strstr(o.reasons[cl], "dead"));
+	assert_int_equal(o.nmsgs, 0);
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
 /* dead_after_ms = 0 is off: a silent link stays open; lt_ws_drop then drops it, in words. */
 static void test_dead_detection_off_and_drop(void **state)
 {
@@ -1743,6 +1772,7 @@ int main(void)
 		cmocka_unit_test(test_send_queue_is_bounded),
 		cmocka_unit_test(test_silent_venue_is_dead),
 		cmocka_unit_test(test_dead_timer_waits_while_data_flows),
+		cmocka_unit_test(test_pings_alone_do_not_keep_it_alive),
 		cmocka_unit_test(test_dead_detection_off_and_drop),
 		cmocka_unit_test(test_flapping_venue_backoff_grows),
 		cmocka_unit_test(test_stable_connection_resets_backoff),

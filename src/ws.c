@@ -378,7 +378,8 @@ static void frame_start(wslay_event_context_ptr ctx,
 	ws->frame_first = a->opcode != WSLAY_CONTINUATION_FRAME;
 	if (ws->in_ctrl)
 		return; /* buffered and answered by wslay; the close one reaches on_msg */
-	ws->last_rx_us = lt_now_us(); /* only data frames count as life (ws.h) */
+	if (!a->payload_length) /* only data frames count as life (ws.h); frame_chunk stamps */
+		ws->last_rx_us = lt_now_us(); /* the others */
 	if (ws->frame_first) {
 		ws->rxlen = 0;
 		ws->rx_skip = a->opcode == WSLAY_BINARY_FRAME;

@@ -17,8 +17,12 @@ DOCDIR ?= $(PREFIX)/share/doc/luatrade
 SAN ?=
 
 PKGS = lua5.4 libwebsockets yajl openssl
-DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+# wslay (WebSocket frames, src/ws.c): Debian's libwslay-dev ships no libwslay.pc, so pkg-config
+# is asked first and -lwslay (headers in /usr/include/wslay) is the fallback.
+WSLAY_CFLAGS = $(shell $(PKG_CONFIG) --silence-errors --cflags libwslay)
+WSLAY_LIBS = $(shell $(PKG_CONFIG) --silence-errors --libs libwslay || echo -lwslay)
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(WSLAY_CFLAGS)
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) $(WSLAY_LIBS) -lm
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
 
 WARN = -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Werror

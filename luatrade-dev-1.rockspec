@@ -2,8 +2,8 @@
 -- the command and the C module and installs them with the Lua modules into TREE.
 --
 -- Build type "make", not "builtin": the module is ~90 C files with pkg-config dependencies
--- (libwebsockets, yajl, OpenSSL, Lua 5.4) and the project's own flags (warnings as errors,
--- -fvisibility=hidden, no checkout path compiled in). The Makefile already knows all of that;
+-- (libwebsockets, wslay, yajl, OpenSSL, Lua 5.4) and the project's own flags (warnings as
+-- errors, -fvisibility=hidden, no checkout path compiled in). The Makefile already knows all of that;
 -- a builtin module list would be a second copy of it to keep in step. The Makefile installs by
 -- Lua's conventions into the directories luarocks gives it (BINDIR, LUA_LIBDIR, LUA_DIR), and
 -- its `deps` step installs the Debian packages it needs (scripts/install-deps, silent when all

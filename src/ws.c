@@ -1,5 +1,22 @@
 /* ws.c — one client WebSocket connection on the loop; see ws.h for the contract. The pure
- * rules (URL, backoff delay, wording of failures) are in ws_rules.c.
+ * rules (URL, backoff delay, wording of failures) are in ws_rules.c, the opening handshake's
+ * request and check in ws_upgrade.c.
+ *
+ * The receive path (issue 12; README "Performance" says why): libwebsockets runs the event
+ * loop, the timers and TCP (its raw-socket client role, method "RAW"); TLS is OpenSSL's over
+ * memory BIOs (ws_tls.c: lws 4.1.6 cannot start TLS on a RAW client, see ws_tls.h); the
+ * HTTP/1.1 Upgrade is written and checked by ws_upgrade.c; every frame after it is wslay's
+ * (libwslay 1.1.1 event API: masking, fragmentation, ping/pong, the close handshake, UTF-8
+ * validation of text), which parses what TLS decrypted in bulk instead of lws' byte-at-a-time
+ * client parser (lws_ws_client_rx_sm, 39 % of the firehose before). wslay runs without message
+ * buffering: data frames reach frame_chunk() piece by piece and are reassembled here up to
+ * max_message, as before (one piece = no copy); control frames wslay buffers and answers.
+ *
+ * Sending: the queue's head is handed to wslay (read_msg copies it into wslay's frame buffer),
+ * the masked frames are gathered in ws->tx and go out in one lws_write (through TLS for wss)
+ * per writeable callback. ws->tx is cleansed after a sensitive message; wslay's own 4 KiB
+ * buffer keeps the last text it framed until the next message overwrites it (no hook to
+ * cleanse it), as OpenSSL's record buffers may.
  *
  * Every libwebsockets callback below acts only for the current transport (ws->wsi). Owner
  * callbacks run last in each path and through notify(), which tells whether the owner closed
@@ -11,14 +28,17 @@
 #include <limits.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wslay/wslay.h>
 
 #include "log.h"
 #include "metrics.h"
 #include "ws_rules.h"
+#include "ws_tls.h"
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -26,6 +46,10 @@ typedef struct outmsg {
 	size_t pre, len, cap;
 	bool sensitive;    /* cleanse before free (auth requests) */
 } outmsg;
+
+#define HS_MAX 8192          /* largest upgrade answer head taken */
+#define HS_TIMEOUT_S 20      /* the upgrade must be answered within this (lws' own default) */
+#define TX_CAP 65536         /* frame bytes gathered for one lws_write */
 
 struct lt_ws {
 	lt_loop *loop;
@@ -55,6 +79,27 @@ struct lt_ws {
 	lws_sorted_usec_list_t sul_retry, sul_dead, sul_stable;
 	lt_ws_stats stats;
 	const struct lt_mx *mx;     /* metrics (lt_ws_opts.metrics) */
+	SSL_CTX *tls_ctx;           /* wss: verification setup, for every transport */
+	/* the current transport's TLS and WebSocket layers (reset by transport_reset) */
+	lt_ws_tls *tls;             /* wss: from RAW_CONNECTED */
+	bool tls_up;                /* ... its handshake completed, the peer verified */
+	unsigned char *ct;          /* wss: LWS_PRE + TX_CAP, ciphertext for lws_write */
+	wslay_event_context_ptr wsl; /* after the 101 */
+	char key[LT_WS_KEY_LEN + 1]; /* Sec-WebSocket-Key sent */
+	bool hs_sent;               /* the upgrade request is written */
+	char *hs;                   /* the answer head while it arrives (HS_MAX) */
+	size_t hslen;
+	const unsigned char *in;    /* RAW_RX bytes wslay has not read yet */
+	size_t inlen;
+	bool in_ctrl;               /* the frame being received is a control frame */
+	bool frame_first;           /* ... starts a message (not a continuation) */
+	bool frame_fin;
+	uint64_t frame_left;        /* payload bytes of the frame still to come */
+	outmsg *txmsg;              /* qhead while wslay reads it (read_msg) */
+	size_t txoff;
+	unsigned char *tx;          /* LWS_PRE + TX_CAP: frames gathered for lws_write */
+	size_t txlen;
+	bool tx_sensitive;          /* tx held a sensitive message: cleanse after the write */
 };
 
 const char *lt_ws_state_name(lt_ws_state s)
@@ -79,10 +124,14 @@ static void queue_clear(lt_ws *ws)
 	}
 	ws->qhead = ws->qtail = NULL;
 	ws->qbytes = 0;
+	ws->txmsg = NULL; /* read_msg ends a message cut off here */
 }
+
+static void transport_reset(lt_ws *ws);
 
 static void ws_destroy(lt_ws *ws)
 {
+	transport_reset(ws);
 	lws_sul_cancel(&ws->sul_retry);
 	lws_sul_cancel(&ws->sul_dead);
 	lws_sul_cancel(&ws->sul_stable);
@@ -91,6 +140,9 @@ static void ws_destroy(lt_ws *ws)
 	if (ws->rx)
 		OPENSSL_cleanse(ws->rx, ws->rxcap);
 	free(ws->rx);
+	free(ws->tx);
+	free(ws->ct);
+	SSL_CTX_free(ws->tls_ctx);
 	free(ws);
 }
 
@@ -195,6 +247,7 @@ static void connect_now(lt_ws *ws)
 	ws->rx_skip = false;
 	ws->rxlen = 0;
 	ws->drop_reason[0] = '\0';
+	transport_reset(ws);
 	ws->attempt_us = lt_now_us();
 	if (ws->state != LT_WS_CONNECTING && !notify(ws, LT_WS_CONNECTING, NULL))
 		return;
@@ -205,9 +258,8 @@ static void connect_now(lt_ws *ws)
 	ci.address = ws->u.host;
 	ci.port = ws->u.port;
 	ci.path = ws->u.path;
-	ci.host = ws->u.host;
-	ci.origin = ws->u.host;
-	ci.ssl_connection = ws->u.tls ? LCCSCF_USE_SSL : 0;
+	ci.host = ws->u.host;   /* SNI and the certificate's name */
+	ci.method = "RAW";      /* TCP only: TLS (ws_tls.c), the upgrade and the frames are ours */
 	ci.local_protocol_name = "lt-client";
 	ci.userdata = ws;
 	ci.pwsi = &ws->wsi;
@@ -254,7 +306,7 @@ static void stable_cb(lws_sorted_usec_list_t *sul)
 		ws->attempt = 0;
 }
 
-/* ---- receiving and writing --------------------------------------------------------------- */
+/* ---- receiving: frames from wslay --------------------------------------------------------- */
 
 static void deliver(lt_ws *ws, const char *msg, size_t len)
 {
@@ -298,17 +350,9 @@ static bool rx_reserve(lt_ws *ws, size_t need)
 	return true;
 }
 
-static void on_receive(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
+/* One piece of a data message: first = it starts the message, final = it ends it. */
+static void on_receive(lt_ws *ws, const char *in, size_t len, bool first, bool final)
 {
-	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-	if (first) {
-		ws->rxlen = 0;
-		ws->rx_skip = lws_frame_is_binary(wsi);
-		if (ws->rx_skip) {
-			ws->stats.dropped_binary++;
-			lt_mx_inc(ws->mx, LT_M_MSG_DROPPED, "binary", 1);
-		}
-	}
 	if (!ws->rx_skip && len > ws->max_message - ws->rxlen)
 		drop_oversize(ws);
 	else if (!ws->rx_skip && first && final)
@@ -316,44 +360,272 @@ static void on_receive(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 	else if (!ws->rx_skip && !rx_reserve(ws, ws->rxlen + len))
 		ws->rx_skip = true;
 	else if (!ws->rx_skip) {
-		memcpy(ws->rx + ws->rxlen, in, len);
+		if (len) /* empty frames leave a never-grown ws->rx NULL */
+			memcpy(ws->rx + ws->rxlen, in, len);
 		ws->rxlen += len;
 		if (final)
-			deliver(ws, ws->rx, ws->rxlen);
+			deliver(ws, ws->rx ? ws->rx : "", ws->rxlen);
 	}
 	if (final)
 		ws->rxlen = 0;
 }
 
-static int on_writeable(lt_ws *ws, struct lws *wsi)
+static void frame_start(wslay_event_context_ptr ctx,
+			const struct wslay_event_on_frame_recv_start_arg *a, void *ud)
 {
-	if (ws->detached) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+	(void)ctx;
+	lt_ws *ws = ud;
+	ws->in_ctrl = wslay_is_ctrl_frame(a->opcode);
+	ws->frame_left = a->payload_length;
+	ws->frame_fin = a->fin;
+	ws->frame_first = a->opcode != WSLAY_CONTINUATION_FRAME;
+	if (ws->in_ctrl)
+		return; /* buffered and answered by wslay; the close one reaches on_msg */
+	if (!a->payload_length) /* only data frames count as life (ws.h); frame_chunk stamps */
+		ws->last_rx_us = lt_now_us(); /* the others */
+	if (ws->frame_first) {
+		ws->rxlen = 0;
+		ws->rx_skip = a->opcode == WSLAY_BINARY_FRAME;
+		if (ws->rx_skip) {
+			ws->stats.dropped_binary++;
+			lt_mx_inc(ws->mx, LT_M_MSG_DROPPED, "binary", 1);
+		}
+	}
+	if (!ws->rx_skip && a->payload_length > ws->max_message - ws->rxlen)
+		drop_oversize(ws); /* known from the header: nothing of it is copied */
+	if (a->payload_length == 0 && !ws->detached && ws->state == LT_WS_OPEN)
+		on_receive(ws, "", 0, ws->frame_first, ws->frame_fin);
+}
+
+static void frame_chunk(wslay_event_context_ptr ctx,
+			const struct wslay_event_on_frame_recv_chunk_arg *a, void *ud)
+{
+	(void)ctx;
+	lt_ws *ws = ud;
+	if (ws->in_ctrl || !a->data_length)
+		return;
+	ws->last_rx_us = lt_now_us();
+	bool first = ws->frame_first;
+	ws->frame_first = false;
+	ws->frame_left -= a->data_length;
+	bool final = ws->frame_fin && ws->frame_left == 0;
+	if (!ws->detached && ws->state == LT_WS_OPEN)
+		on_receive(ws, (const char *)a->data, a->data_length, first, final);
+}
+
+/* A whole message, given by wslay for control frames only (no buffering of data): the venue's
+ * close frame (RFC 6455 §5.5.1: status, then reason) names the drop. wslay has queued the
+ * answering close and stopped reading. */
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+		   void *ud)
+{
+	(void)ctx;
+	lt_ws *ws = ud;
+	if (a->opcode != WSLAY_CONNECTION_CLOSE)
+		return;
+	if (a->msg_length >= 2)
+		lt_ws_close_reason(a->msg, a->msg_length, ws->drop_reason, sizeof ws->drop_reason);
+	else
+		lt_ws_close_reason(NULL, 0, ws->drop_reason, sizeof ws->drop_reason);
+}
+
+/* wslay reads what RAW_RX handed over (ws->in); WOULDBLOCK when it is all read. */
+static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			void *ud)
+{
+	(void)flags;
+	lt_ws *ws = ud;
+	if (!ws->inlen) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
-	outmsg *m = ws->qhead;
-	if (!m)
-		return 0;
-	ws->qhead = m->next;
-	if (!ws->qhead)
-		ws->qtail = NULL;
-	ws->qbytes -= m->len;
-	int n = lws_write(wsi, (unsigned char *)m->data + m->pre, m->len, LWS_WRITE_TEXT);
-	outmsg_free(m);
-	if (n < 0)
+	size_t n = len < ws->inlen ? len : ws->inlen;
+	memcpy(buf, ws->in, n);
+	ws->in += n;
+	ws->inlen -= n;
+	return (ssize_t)n;
+}
+
+/* ---- writing: our queue through wslay into one lws_write per writeable callback ---------- */
+
+/* wslay's frame bytes (header, masked payload) are gathered in ws->tx. */
+static ssize_t wsl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			void *ud)
+{
+	(void)flags;
+	lt_ws *ws = ud;
+	size_t room = TX_CAP - ws->txlen;
+	if (!room) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
-	ws->stats.msgs_out++;
-	if (ws->qhead)
+	}
+	size_t n = len < room ? len : room;
+	memcpy(ws->tx + LWS_PRE + ws->txlen, data, n);
+	ws->txlen += n;
+	return (ssize_t)n;
+}
+
+static int wsl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+	(void)ctx;
+	(void)ud;
+	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+/* wslay reads the text of the message at the head of our queue (ws->txmsg); at its end the
+ * message leaves the queue (its memory cleansed if sensitive). */
+static ssize_t read_msg(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+			const union wslay_event_msg_source *src, int *eof, void *ud)
+{
+	(void)ctx;
+	(void)src;
+	lt_ws *ws = ud;
+	outmsg *m = ws->txmsg;
+	if (!m) {
+		*eof = 1;
+		return 0;
+	}
+	size_t n = m->len - ws->txoff < len ? m->len - ws->txoff : len;
+	memcpy(buf, m->data + m->pre + ws->txoff, n);
+	ws->txoff += n;
+	ws->tx_sensitive |= m->sensitive;
+	if (ws->txoff == m->len) {
+		*eof = 1;
+		ws->qhead = m->next;
+		if (!ws->qhead)
+			ws->qtail = NULL;
+		ws->qbytes -= m->len;
+		ws->txmsg = NULL;
+		ws->stats.msgs_out++;
+		outmsg_free(m);
+	}
+	return (ssize_t)n;
+}
+
+/* Hand the next queued message to wslay unless it still reads one: 1 if one was handed over, 0
+ * if none (nothing queued, or wslay takes no more after a close frame), <0 on failure. */
+static int feed_next(lt_ws *ws)
+{
+	if (ws->txmsg || !ws->qhead || ws->detached)
+		return 0;
+	ws->txmsg = ws->qhead;
+	ws->txoff = 0;
+	struct wslay_event_fragmented_msg fm;
+	memset(&fm, 0, sizeof fm);
+	fm.opcode = WSLAY_TEXT_FRAME;
+	fm.source.data = ws->txmsg;
+	fm.read_callback = read_msg;
+	int rc = wslay_event_queue_fragmented_msg(ws->wsl, &fm);
+	if (rc)
+		ws->txmsg = NULL;
+	return rc == WSLAY_ERR_NO_MORE_MSG ? 0 : rc ? rc : 1;
+}
+
+/* Send the ciphertext TLS has waiting; -1 if the transport failed. */
+static int ct_flush(lt_ws *ws, struct lws *wsi)
+{
+	size_t n;
+	while (ws->tls && (n = lt_ws_tls_take(ws->tls, ws->ct + LWS_PRE, TX_CAP)))
+		if (lws_write(wsi, ws->ct + LWS_PRE, n, LWS_WRITE_RAW) < 0)
+			return -1;
+	return 0;
+}
+
+/* Send n bytes at p (which has LWS_PRE headroom): through TLS for wss, as they are for ws://.
+ * lws buffers what the socket does not take at once. -1 if the transport failed. */
+static int put(lt_ws *ws, struct lws *wsi, unsigned char *p, size_t n)
+{
+	if (!ws->tls)
+		return lws_write(wsi, p, n, LWS_WRITE_RAW) < 0 ? -1 : 0;
+	return lt_ws_tls_write(ws->tls, p, n) ? -1 : ct_flush(ws, wsi);
+}
+
+/* Write the gathered frames; -1 if the transport failed. */
+static int tx_flush(lt_ws *ws, struct lws *wsi)
+{
+	if (!ws->txlen)
+		return 0;
+	int rc = put(ws, wsi, ws->tx + LWS_PRE, ws->txlen);
+	if (ws->tx_sensitive)
+		OPENSSL_cleanse(ws->tx + LWS_PRE, ws->txlen);
+	ws->tx_sensitive = false;
+	ws->txlen = 0;
+	return rc;
+}
+
+/* Once a close frame went out: after the venue's close (its answer sent), or one we sent for
+ * what the venue did wrong (then the reason says so), the transport is done. */
+static bool close_done(lt_ws *ws)
+{
+	if (!wslay_event_get_close_sent(ws->wsl))
+		return false;
+	if (!wslay_event_get_close_received(ws->wsl) && !ws->drop_reason[0] && !ws->detached)
+		lt_ws_fail_reason(wslay_event_get_status_code_sent(ws->wsl), ws->drop_reason,
+				  sizeof ws->drop_reason);
+	return true;
+}
+
+static int on_ws_writeable(lt_ws *ws, struct lws *wsi)
+{
+	if (ws->detached && wslay_event_get_write_enabled(ws->wsl) &&
+	    !wslay_event_get_close_sent(ws->wsl))
+		wslay_event_queue_close(ws->wsl, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+	for (;;) { /* as many queued messages as ws->tx holds */
+		int fed = feed_next(ws);
+		if (fed < 0 || wslay_event_send(ws->wsl) < 0)
+			return -1;
+		if (!fed || ws->txmsg || ws->txlen == TX_CAP || !ws->qhead)
+			break;
+	}
+	if (tx_flush(ws, wsi) < 0 || close_done(ws) || ws->detached)
+		return -1; /* lws sends what it still buffers before it closes */
+	if (wslay_event_want_write(ws->wsl) || (ws->qhead && !ws->detached))
 		lws_callback_on_writable(wsi);
 	return 0;
 }
 
+/* ---- the opening handshake ---------------------------------------------------------------- */
+
+static const struct wslay_event_callbacks wsl_cbs = {
+	wsl_recv, wsl_send, wsl_genmask, frame_start, frame_chunk, NULL, on_msg
+};
+
+/* Forget the transport's WebSocket layer (at every drop and before each attempt). */
+static void transport_reset(lt_ws *ws)
+{
+	if (ws->wsl)
+		wslay_event_context_free(ws->wsl);
+	ws->wsl = NULL;
+	lt_ws_tls_free(ws->tls);
+	ws->tls = NULL;
+	ws->tls_up = false;
+	free(ws->hs);
+	ws->hs = NULL;
+	ws->hslen = 0;
+	ws->hs_sent = false;
+	ws->in = NULL;
+	ws->inlen = 0;
+	ws->txmsg = NULL;
+	if (ws->tx && ws->tx_sensitive)
+		OPENSSL_cleanse(ws->tx + LWS_PRE, ws->txlen);
+	ws->txlen = 0;
+	ws->tx_sensitive = false;
+}
+
+static int write_upgrade(lt_ws *ws, struct lws *wsi)
+{
+	char req[2048];
+	size_t n = lt_ws_make_key(ws->key) ? 0 : lt_ws_upgrade_request(&ws->u, ws->key, req,
+									 sizeof req);
+	if (!n || n > TX_CAP)
+		return -1;
+	memcpy(ws->tx + LWS_PRE, req, n);
+	ws->hs_sent = true;
+	return put(ws, wsi, ws->tx + LWS_PRE, n);
+}
+
 static void on_established(lt_ws *ws, struct lws *wsi)
 {
-	if (ws->detached) {
-		lws_callback_on_writable(wsi); /* closes it */
-		return;
-	}
 	ws->fail = LT_WS_FAIL_NONE;
 	ws->last_rx_us = lt_now_us();
 	if (ws->dead_after_ms)
@@ -364,18 +636,200 @@ static void on_established(lt_ws *ws, struct lws *wsi)
 	notify(ws, LT_WS_OPEN, NULL);
 }
 
+/* The upgrade failed: say why and close the transport (-1). */
+static int upgrade_failed(lt_ws *ws, unsigned http, const char *why)
+{
+	ws->fail = LT_WS_FAIL_HANDSHAKE;
+	lt_ws_upgrade_reason(http, why, ws->drop_reason, sizeof ws->drop_reason);
+	return -1;
+}
+
+/* Bytes before the 101 was seen: gather the head and check it, then start wslay; *rest and
+ * *restlen tell what came after the head (frames for wslay). Returns -1 to close the
+ * transport, else 0. */
+static int on_upgrade_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len,
+			 const char **rest, size_t *restlen)
+{
+	*restlen = 0;
+	if (!ws->hs && !(ws->hs = malloc(HS_MAX)))
+		return upgrade_failed(ws, 0, "out of memory");
+	size_t old = ws->hslen, take = len < HS_MAX - old ? len : HS_MAX - old;
+	memcpy(ws->hs + old, in, take);
+	ws->hslen += take;
+	size_t from = old > 3 ? old - 3 : 0, end = lt_ws_head_end(ws->hs + from, ws->hslen - from);
+	if (!end)
+		return ws->hslen < HS_MAX ? 0 : upgrade_failed(ws, 0, "answer head over 8 KiB");
+	end += from;
+	unsigned http;
+	char why[160];
+	if (lt_ws_upgrade_check(ws->hs, end, ws->key, &http, why, sizeof why))
+		return upgrade_failed(ws, http, why);
+	free(ws->hs);
+	ws->hs = NULL;
+	ws->hslen = 0;
+	if (wslay_event_context_client_init(&ws->wsl, &wsl_cbs, ws)) {
+		ws->wsl = NULL;
+		return upgrade_failed(ws, 101, "out of memory");
+	}
+	wslay_event_config_set_no_buffering(ws->wsl, 1);
+	wslay_event_config_set_max_recv_msg_length(ws->wsl, UINT64_MAX); /* ours: max_message */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	if (ws->detached) {
+		lws_callback_on_writable(wsi); /* sends a close frame and closes */
+		return 0;
+	}
+	*rest = in + (end - old);
+	*restlen = len - (end - old);
+	on_established(ws, wsi);
+	return 0;
+}
+
+/* Plaintext from the venue: the upgrade's answer, then frames, fed to wslay in bulk. -1 closes
+ * the transport. */
+static int on_plain_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
+{
+	if (!ws->wsl) {
+		if (!ws->hs_sent)
+			return 0;
+		int rc = on_upgrade_rx(ws, wsi, in, len, &in, &len);
+		if (rc || !len)
+			return rc;
+	}
+	/* the owner may have closed or dropped it in on_state(OPEN) */
+	if (wsi != ws->wsi || !ws->wsl || !wslay_event_get_read_enabled(ws->wsl))
+		return 0;
+	ws->in = (const unsigned char *)in;
+	ws->inlen = len;
+	ws->busy++;
+	int rc = wslay_event_recv(ws->wsl);
+	ws->busy--;
+	ws->in = NULL;
+	ws->inlen = 0;
+	if (rc < 0) {
+		if (!ws->drop_reason[0])
+			snprintf(ws->drop_reason, sizeof ws->drop_reason, "connection failed (wslay "
+				 "error %d while receiving)", rc);
+		return -1;
+	}
+	if (!wslay_event_get_read_enabled(ws->wsl)) /* a close frame came, or we fail it */
+		return on_ws_writeable(ws, wsi);    /* send the close now, then close */
+	if (wslay_event_want_write(ws->wsl))
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* The TLS handshake failed: say why in the words of lt_ws_describe_fail and close (-1). */
+static int tls_failed(lt_ws *ws, long verify, const char *why)
+{
+	char text[200];
+	int n = snprintf(text, sizeof text, "tls handshake: %s", why);
+	ws->fail = lt_ws_describe_fail(text, n > 0 ? (size_t)n : 0, verify ? verify : -1, 0,
+				       (lt_now_us() - ws->attempt_us) / 1000, ws->drop_reason,
+				       sizeof ws->drop_reason);
+	return -1;
+}
+
+/* RAW_RX: for wss, ciphertext: advance the handshake, then decrypt what there is and hand it
+ * on; for ws://, plaintext. -1 closes the transport. */
+static int on_raw_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
+{
+	if (!ws->tls)
+		return on_plain_rx(ws, wsi, in, len);
+	if (lt_ws_tls_feed(ws->tls, in, len))
+		return -1;
+	if (!ws->tls_up) {
+		long verify;
+		char why[160];
+		int rc = lt_ws_tls_handshake(ws->tls, &verify, why, sizeof why);
+		if (rc < 0)
+			return tls_failed(ws, verify, why);
+		if (lt_ws_tls_pending(ws->tls))
+			lws_callback_on_writable(wsi);
+		if (rc == 0)
+			return 0;
+		ws->tls_up = true; /* now the upgrade goes out */
+		lws_callback_on_writable(wsi);
+	}
+	char plain[16384]; /* one TLS record's worth */
+	int n, used = 0, rc = 0;
+	while (!rc && wsi == ws->wsi && ws->tls &&
+	       (n = lt_ws_tls_read(ws->tls, plain, sizeof plain))) {
+		used = n > used ? n : used;
+		rc = n < 0 || on_plain_rx(ws, wsi, plain, (size_t)n) < 0 ? -1 : 0;
+	}
+	OPENSSL_cleanse(plain, (size_t)used); /* it may have held a token */
+	return rc;
+}
+
+/* RAW_CONNECTED: TCP is up; for wss start TLS, then (at writeable) the upgrade. One deadline
+ * covers the TLS handshake and the upgrade's answer. */
+static int on_connected(lt_ws *ws, struct lws *wsi)
+{
+	if (ws->detached)
+		return -1;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, HS_TIMEOUT_S);
+	if (ws->tls_ctx) {
+		long verify;
+		char why[160];
+		if (!(ws->tls = lt_ws_tls_new(ws->tls_ctx, ws->u.host)))
+			return tls_failed(ws, 0, "cannot start a TLS session for this host");
+		if (lt_ws_tls_handshake(ws->tls, &verify, why, sizeof why) < 0)
+			return tls_failed(ws, verify, why);
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int on_writeable(lt_ws *ws, struct lws *wsi)
+{
+	if (ct_flush(ws, wsi) < 0)
+		return -1;
+	if (ws->wsl)
+		return on_ws_writeable(ws, wsi);
+	if (ws->detached)
+		return -1;
+	if (ws->hs_sent || (ws->tls && !ws->tls_up))
+		return 0;
+	return write_upgrade(ws, wsi);
+}
+
+/* RAW_CLOSE: the transport is gone; say why if it had not opened yet. */
+static void on_closed(lt_ws *ws)
+{
+	char reason[200] = "connection closed";
+	if (ws->state == LT_WS_CONNECTING && !ws->drop_reason[0]) {
+		int64_t ms = (lt_now_us() - ws->attempt_us) / 1000;
+		if (ms >= HS_TIMEOUT_S * 1000 - 500) {
+			ws->fail = LT_WS_FAIL_TIMEOUT;
+			snprintf(reason, sizeof reason, "timed out: no answer %s from the venue after "
+				 "%lld ms", ws->hs_sent ? "to the upgrade" : "in the TLS handshake",
+				 (long long)ms);
+		} else if (ws->tls && !ws->tls_up) {
+			ws->fail = LT_WS_FAIL_TLS;
+			snprintf(reason, sizeof reason, "TLS handshake failed (the venue closed the "
+				 "connection)");
+		} else if (ws->hs_sent) {
+			ws->fail = LT_WS_FAIL_HANDSHAKE;
+			lt_ws_upgrade_reason(0, "Peer hung up", reason, sizeof reason);
+		} else {
+			ws->fail = LT_WS_FAIL_OTHER;
+			snprintf(reason, sizeof reason, "connection closed before it opened");
+		}
+	}
+	transport_reset(ws);
+	on_drop(ws, reason);
+}
+
 /* Does user hold our lt_ws for this reason? lws also calls protocol 0 of the context with
  * other things as user, e.g. an X509_STORE_CTX for PERFORM_SERVER_CERT_VERIFICATION. */
 static bool carries_ws(enum lws_callback_reasons reason)
 {
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+	case LWS_CALLBACK_RAW_CONNECTED:
+	case LWS_CALLBACK_RAW_RX:
+	case LWS_CALLBACK_RAW_WRITEABLE:
+	case LWS_CALLBACK_RAW_CLOSE:
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-	case LWS_CALLBACK_CLIENT_CLOSED:
 	case LWS_CALLBACK_WSI_DESTROY:
 		return true;
 	default:
@@ -390,32 +844,23 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	if (!carries_ws(reason) || !ws || (wsi != ws->wsi && reason != LWS_CALLBACK_WSI_DESTROY))
 		return 0;
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		on_established(ws, wsi);
-		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		ws->last_rx_us = lt_now_us();
-		if (!ws->detached && ws->state == LT_WS_OPEN)
-			on_receive(ws, wsi, in, len);
-		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		ws->last_rx_us = lt_now_us();
-		break;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
+	case LWS_CALLBACK_RAW_CONNECTED:
+		return on_connected(ws, wsi);
+	case LWS_CALLBACK_RAW_RX:
+		return on_raw_rx(ws, wsi, in, len);
+	case LWS_CALLBACK_RAW_WRITEABLE:
 		return on_writeable(ws, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: /* RFC 6455 §5.5.1: status, then reason */
-		lt_ws_close_reason(in, len, ws->drop_reason, sizeof ws->drop_reason);
-		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		on_connect_error(ws, wsi, in, len);
 		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		on_drop(ws, "connection closed");
+	case LWS_CALLBACK_RAW_CLOSE:
+		on_closed(ws);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (ws->wsi != wsi)
 			break;
 		ws->wsi = NULL;
+		transport_reset(ws);
 		if (ws->state == LT_WS_CONNECTING)
 			ws->fail = LT_WS_FAIL_OTHER;
 		if (on_drop(ws, ws->state == LT_WS_CONNECTING ? "connection closed before it opened"
@@ -455,12 +900,21 @@ int lt_ws_new(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud
 	if (rc)
 		return rc;
 	lt_ws *ws = calloc(1, sizeof *ws);
-	if (!ws)
+	if (!ws || !(ws->tx = malloc(LWS_PRE + TX_CAP))) {
+		free(ws);
 		return lt_err_set(err, LT_ENOMEM, "out of memory");
+	}
 	rc = lt_ws_url_parse(o->url, o->insecure_loopback, &ws->u, err);
 	if (!rc && !(ws->vh = lt_loop_client_vhost(loop, ws->u.tls ? o->ca_file : NULL, err)))
 		rc = err && err->code ? err->code : LT_ETLS;
+	if (!rc && ws->u.tls && (!(ws->ct = malloc(LWS_PRE + TX_CAP)) ||
+				 !(ws->tls_ctx = lt_ws_tls_ctx_new(o->ca_file, err))))
+		rc = ws->ct ? (err && err->code ? err->code : LT_ETLS)
+			    : lt_err_set(err, LT_ENOMEM, "out of memory");
 	if (rc) {
+		SSL_CTX_free(ws->tls_ctx);
+		free(ws->ct);
+		free(ws->tx);
 		free(ws);
 		return rc;
 	}

@@ -7,11 +7,16 @@
  * certificate, otherwise the system store is used.
  *
  * Receiving: text messages are reassembled across fragments up to max_message bytes; larger
- * ones, and binary messages, are dropped and counted (lt_ws_stats). With dead_after_ms set, a
- * connection on which nothing at all arrives for that long is dropped at once (no close
- * handshake) with a reason starting "dead:" (the owner sets a venue heartbeat, deribit-api.md
- * §2, so that silence means death; pings from the venue are answered by libwebsockets and do
- * not count).
+ * ones, and binary messages, are dropped and counted (lt_ws_stats). A text message that is not
+ * valid UTF-8, or a frame that breaks RFC 6455, fails the connection (close code 1007 or 1002
+ * to the venue, then a drop whose reason says so). With dead_after_ms set, a connection on
+ * which no data frame arrives for that long is dropped at once (no close handshake) with a
+ * reason starting "dead:" (the owner sets a venue heartbeat, deribit-api.md §2, so that
+ * silence means death; pings from the venue are answered with pongs and do not count).
+ *
+ * Transport (ws.c's header says why): TCP and the loop are libwebsockets' (raw-socket client
+ * role), TLS is OpenSSL's (ws_tls.c), the HTTP/1.1 upgrade is checked here, frames are
+ * wslay's.
  *
  * Sending: lt_ws_send queues; the queue is written in order whenever the socket is writable and
  * is bounded by max_queue_bytes. Rate limits are NOT applied here: every caller checks its
@@ -32,7 +37,9 @@
  * drop with no_reconnect. Reasons are printable ASCII, e.g. "closed by the venue (code 4000:
  * maintenance)", "dead: no data from the venue for 20000 ms", "connection refused (...)",
  * "certificate not trusted (...; pass ca_file for a self-signed venue)", "host not found
- * (...)", "handshake failed: HTTP 429, ...". For a failed attempt lt_ws_last_fail classifies it.
+ * (...)", "handshake failed: HTTP 429, ...", "handshake failed (Sec-WebSocket-Accept does not
+ * match the key sent ...)", "the venue sent a text message that is not valid UTF-8 (closed
+ * with 1007)". For a failed attempt lt_ws_last_fail classifies it.
  * Callbacks may call any function here, lt_ws_close included.
  *
  * Example:

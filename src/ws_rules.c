@@ -225,3 +225,16 @@ void lt_ws_close_reason(const unsigned char *in, size_t len, char *out, size_t c
 	else
 		snprintf(out, cap, "closed by the venue (code %u)", code);
 }
+
+void lt_ws_fail_reason(unsigned code_sent, char *out, size_t cap)
+{
+	const char *what = code_sent == 1007 ? "sent a text message that is not valid UTF-8"
+			 : code_sent == 1009 ? "sent a frame too large to take"
+			 : "broke the WebSocket protocol";
+	snprintf(out, cap, "the venue %s (closed with %u)", what, code_sent);
+}
+
+void lt_ws_upgrade_reason(unsigned http, const char *why, char *out, size_t cap)
+{
+	handshake_words(http, why, out, cap);
+}

@@ -1,5 +1,6 @@
 /* ws_rules.h — the pure decisions behind ws.c: which URLs may be opened, how long a reconnect
- * waits, and how a failed connect or a venue's close is put into words. No I/O, no loop, no
+ * waits, how a failed connect or a venue's close is put into words (ws_rules.c), and the
+ * opening handshake written and checked by hand (ws_upgrade.c). No I/O, no loop, no
  * allocation, so each rule is unit-tested by itself (tests/ws_test.c). Only ws.c and its tests
  * include this header; everything else uses ws.h.
  */
@@ -51,5 +52,42 @@ lt_ws_fail lt_ws_describe_fail(const char *lws_text, size_t len, long verify, un
  * outside printable ASCII become '?', the reason text is cut to 80 bytes ("..."), so the result
  * fits 120 bytes. */
 void lt_ws_close_reason(const unsigned char *in, size_t len, char *out, size_t cap);
+
+/* The drop reason when the client failed the connection itself because of what the venue sent
+ * (wslay queued a close frame with code_sent: 1002 protocol error, 1007 invalid UTF-8 in a
+ * text message, 1009 a frame too large for wslay, else the code): "the venue broke the
+ * WebSocket protocol (closed with 1002)". */
+void lt_ws_fail_reason(unsigned code_sent, char *out, size_t cap);
+
+/* The reason for an upgrade the venue refused or answered wrongly: the HTTP status (0 if none)
+ * and what was wrong (why, from lt_ws_upgrade_check), e.g. "handshake failed: HTTP 429, too
+ * many connections from this address (HTTP/1.1 429 Too Many Requests)". */
+void lt_ws_upgrade_reason(unsigned http, const char *why, char *out, size_t cap);
+
+/* ---- the opening handshake (RFC 6455 §4.1; ws_upgrade.c) ------------------------------- */
+
+#define LT_WS_KEY_LEN 24     /* base64 of 16 random bytes */
+#define LT_WS_ACCEPT_LEN 28  /* base64 of a SHA-1 digest */
+
+/* A fresh Sec-WebSocket-Key (OpenSSL's RAND_bytes); 0 or LT_EIO. */
+int lt_ws_make_key(char out[LT_WS_KEY_LEN + 1]);
+
+/* The Sec-WebSocket-Accept a server must answer to key: base64(SHA-1(key + GUID)). */
+void lt_ws_accept_for(const char *key, char out[LT_WS_ACCEPT_LEN + 1]);
+
+/* Write the GET ... Upgrade request for u with key into out; its length, or 0 if cap is too
+ * small. The Host header names the port unless it is the scheme's default. */
+size_t lt_ws_upgrade_request(const lt_ws_url *u, const char *key, char *out, size_t cap);
+
+/* The length of the response head in buf (up to and including the blank line), 0 while it is
+ * incomplete. */
+size_t lt_ws_head_end(const char *buf, size_t len);
+
+/* Check the venue's answer head (len bytes, from lt_ws_head_end) to a request sent with key:
+ * 101, Upgrade: websocket, Connection: Upgrade, the right Sec-WebSocket-Accept, no extension
+ * or subprotocol chosen (none is offered). 0, or LT_EIO with *http (the status, 0 if the line
+ * is not HTTP) and why (printable ASCII: the status line, or what is wrong with the 101). */
+int lt_ws_upgrade_check(const char *head, size_t len, const char *key, unsigned *http,
+			char *why, size_t cap);
 
 #endif

@@ -689,7 +689,7 @@ static void test_state_names(void **state)
 /* ---- a minimal WebSocket peer on a loopback socket (its own thread) ----------------------- */
 
 typedef struct frame {
-	int opcode;            /* 1 text, 2 binary, 0 continuation, 8 close */
+	int opcode;            /* 1 text, 2 binary, 0 continuation, 8 close, 9 ping (| MASKED) */
 	bool fin;
 	const char *data;
 } frame;
@@ -706,13 +706,19 @@ typedef struct peer {
 	int flap_first;        /* the first flap_first connections close right after the 101 */
 	int hold_ms;           /* after the frames: close after this long (0 = wait for the client) */
 	int chatter_ms, chatter_n; /* after the frames: "hb" every chatter_ms, chatter_n times */
+	bool chatter_ping;     /* ... as WebSocket pings instead of text messages */
 	const char *http_answer;   /* answer the upgrade with this status line instead of 101 */
+	const char *accept;        /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
 	SSL_CTX *tls;          /* serve wss with the built-in venue's certificate */
+	const char *host;      /* listen on (and connect to) this loopback address; 127.0.0.1 */
 	/* what happened */
 	char request_line[600];
 	char in[MAX_IN][128];
 	int nin;
 	bool handshake_ok;
+	atomic_int close_in;       /* the status code of the client's close frame (0: none yet) */
+	atomic_int pongs;          /* pongs from the client after the script */
+	char pong[128];            /* the last one's payload */
 	atomic_int accepted;
 	_Atomic int64_t last_sent_us;
 	atomic_bool stop, done;
@@ -788,13 +794,19 @@ static int read_frame(conn *c, char *out, size_t cap, size_t *len)
 	return h[0] & 0x0f;
 }
 
+/* opcode | MASKED: the frame has the mask bit set and data's first 4 bytes are the key (no
+ * server may send such a frame). */
+#define MASKED 0x100
+
 static bool write_frame(conn *c, const frame *f)
 {
 	size_t n = strlen(f->data);
 	unsigned char h[4];
 	size_t hl = 2;
-	h[0] = (unsigned char)((f->fin ? 0x80 : 0) | f->opcode);
-	if (n < 126) {
+	h[0] = (unsigned char)((f->fin ? 0x80 : 0) | (f->opcode & 0x0f));
+	if (f->opcode & MASKED) {
+		h[1] = (unsigned char)(0x80 | (n - 4)); /* short frames only */
+	} else if (n < 126) {
 		h[1] = (unsigned char)n;
 	} else {
 		h[1] = 126;
@@ -843,7 +855,8 @@ static bool peer_handshake(peer *p, conn *c)
 	char resp[256];
 	int rl = snprintf(resp, sizeof resp,
 			  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-			  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acc);
+			  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			  p->accept ? p->accept : (const char *)acc);
 	return write_full(c, resp, (size_t)rl);
 }
 
@@ -863,7 +876,13 @@ static void peer_wait_close(peer *p, conn *c, int ms)
 		int op = read_frame(c, buf, sizeof buf, &len);
 		if (op < 0)
 			return;
+		if (op == 10) {
+			memcpy(p->pong, buf, len + 1);
+			atomic_fetch_add(&p->pongs, 1);
+		}
 		if (op == 8) {
+			atomic_store(&p->close_in, len >= 2 ? (unsigned char)buf[0] << 8 |
+							      (unsigned char)buf[1] : 1005);
 			static const unsigned char close_frame[] = {0x88, 0x02, 0x03, 0xe8};
 			write_full(c, close_frame, sizeof close_frame);
 			return;
@@ -887,11 +906,11 @@ static void peer_serve(peer *p, conn *c, int k)
 	for (size_t i = 0; i < p->nframes; i++)
 		if (!write_frame(c, &p->frames[i]))
 			return;
-	static const frame hb = {1, true, "{\"method\":\"heartbeat\"}"};
+	static const frame hb = {1, true, "{\"method\":\"heartbeat\"}"}, ping = {9, true, "hb"};
 	for (int i = 0; i < p->chatter_n && !atomic_load(&p->stop); i++) {
 		usleep((useconds_t)p->chatter_ms * 1000);
 		atomic_store(&p->last_sent_us, lt_now_us()); /* before: the client may be faster */
-		if (!write_frame(c, &hb))
+		if (!write_frame(c, p->chatter_ping ? &ping : &hb))
 			return;
 	}
 	peer_wait_close(p, c, p->hold_ms);
@@ -936,11 +955,13 @@ static void peer_start(peer *p)
 	atomic_init(&p->done, false);
 	atomic_init(&p->stop, false);
 	atomic_init(&p->accepted, 0);
+	atomic_init(&p->close_in, 0);
+	atomic_init(&p->pongs, 0);
 	atomic_init(&p->last_sent_us, 0);
 	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(p->lfd >= 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(inet_pton(AF_INET, p->host ? p->host : "127.0.0.1", &a.sin_addr), 1);
 	assert_int_equal(bind(p->lfd, (struct sockaddr *)&a, sizeof a), 0);
 	assert_int_equal(listen(p->lfd, 4), 0);
 	socklen_t al = sizeof a;
@@ -950,6 +971,8 @@ static void peer_start(peer *p)
 }
 
 static bool peer_done(void *ctx) { return atomic_load(&((peer *)ctx)->done); }
+static bool peer_got_close(void *ctx) { return atomic_load(&((peer *)ctx)->close_in) != 0; }
+static bool peer_got_pong(void *ctx) { return atomic_load(&((peer *)ctx)->pongs) > 0; }
 
 /* Close the client, stop the peer and wait for both. */
 static void finish(lt_loop *loop, peer *p, lt_ws *ws)
@@ -990,7 +1013,8 @@ static bool saw_message(void *ctx)
 static lt_ws *connect_peer(lt_loop *loop, peer *p, obs *o, const char *path, lt_ws_opts opts)
 {
 	char url[128];
-	snprintf(url, sizeof url, "ws%s://127.0.0.1:%d%s", p->tls ? "s" : "", p->port, path);
+	snprintf(url, sizeof url, "ws%s://%s:%d%s", p->tls ? "s" : "", p->host ? p->host : "127.0.0.1",
+		 p->port, path);
 	opts.url = url;
 	opts.insecure_loopback = !p->tls;
 	return ws_new(loop, &opts, o);
@@ -1135,9 +1159,214 @@ static void test_venue_close_code_and_reason(void **state)
 	assert_true(drive(loop, saw_closed, &o, 3000));
 	int i = find_state(&o, LT_WS_CLOSED, 0);
 	assert_string_equal(o.reasons[i], "closed by the venue (code 4000: maintenance)");
+	/* the close handshake: the client answered with the venue's code (RFC 6455 §5.5.1) */
+	assert_true(drive(loop, peer_got_close, &p, 3000));
+	assert_int_equal(atomic_load(&p.close_in), 4000);
 	finish(loop, &p, ws);
 	obs_free(&o);
 	lt_loop_free(loop);
+}
+
+/* ---- the frames (wslay) and the hand-written upgrade ---------------------------------------- */
+
+/* A fragmented message with a ping between its fragments arrives whole; the ping is answered
+ * with a pong carrying its payload, and a fragment split inside a UTF-8 sequence is valid. */
+static void test_ping_between_fragments(void **state)
+{
+	(void)state;
+	static const frame frames[] = {
+		{1, false, "frag"}, {9, true, "p1"}, {0, false, "men"}, {0, true, "ted"},
+		{1, false, "caf\xc3"}, {0, true, "\xa9"},  /* é split across two fragments */
+		{1, false, ""}, {0, true, ""},              /* an empty message in two empty frames */
+		{1, true, "end"},
+	};
+	lt_loop *loop = loop_new();
+	peer p;
+	obs o = {0};
+	lt_ws *ws = run_peer(loop, &p, &o, "/ws", 0, frames, sizeof frames / sizeof frames[0]);
+	assert_int_equal(o.nmsgs, 4);
+	assert_string_equal(o.msgs[0], "fragmented");
+	assert_string_equal(o.msgs[1], "caf\xc3\xa9");
+	assert_int_equal(o.msg_len[2], 0);
+	assert_string_equal(o.msgs[3], "end");
+	assert_true(drive(loop, peer_got_pong, &p, 3000));
+	assert_string_equal(p.pong, "p1");
+	assert_int_equal(lt_ws_get_state(ws), LT_WS_OPEN);
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
+/* A text message that is not UTF-8 fails the connection (RFC 6455 §8.1): close code 1007 to
+ * the venue, a reason that says so to the owner; what came before it was delivered. */
+static void test_invalid_utf8_fails_the_connection(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, true, "ok"}, {1, true, "{\"m\":\"\xff\xfe\"}"},
+				       {1, true, "end"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	obs o = {0};
+	lt_ws *ws = run_peer(loop, &p, &o, "/ws", 0, frames, 3);
+	assert_true(drive(loop, saw_closed, &o, 3000));
+	assert_int_equal(o.nmsgs, 1);
+	assert_string_equal(o.msgs[0], "ok");
+	int i = find_state(&o, LT_WS_CLOSED, 0);
+	assert_string_equal(o.reasons[i], "the venue sent a text message that is not valid UTF-8 "
+			    "(closed with 1007)");
+	assert_true(drive(loop, peer_got_close, &p, 3000));
+	assert_int_equal(atomic_load(&p.close_in), 1007);
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
+/* A masked frame from the venue breaks the protocol (servers never mask, RFC 6455 §5.1):
+ * close code 1002. */
+static void test_masked_frame_from_the_venue_is_a_protocol_error(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, true, "ok"}, {1 | MASKED, true, "\x01\x02\x03\x04" "abcd"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	obs o = {0};
+	lt_ws *ws = run_peer(loop, &p, &o, "/ws", 0, frames, 2);
+	assert_true(drive(loop, saw_closed, &o, 3000));
+	assert_int_equal(o.nmsgs, 1);
+	int i = find_state(&o, LT_WS_CLOSED, 0);
+	assert_string_equal(o.reasons[i], "the venue broke the WebSocket protocol (closed with "
+			    "1002)");
+	assert_true(drive(loop, peer_got_close, &p, 3000));
+	assert_int_equal(atomic_load(&p.close_in), 1002);
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
+/* lt_ws_close on an open connection sends a close frame with 1000 before the TCP close. */
+static void test_client_close_sends_1000(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, true, "end"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	obs o = {0};
+	lt_ws *ws = run_peer(loop, &p, &o, "/ws", 0, frames, 1);
+	assert_int_equal(o.nmsgs, 1);
+	lt_ws_close(ws);
+	assert_true(drive(loop, peer_done, &p, 3000));
+	assert_int_equal(atomic_load(&p.close_in), 1000);
+	pthread_join(p.th, NULL);
+	close(p.lfd);
+	drive(loop, NULL, NULL, 20);
+	assert_int_equal(*lt_loop_conn_count(loop), 0);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
+/* Connect once (no reconnect) to a peer that answers the upgrade as set in p; return the
+ * reason of the CLOSED event, which must come without an OPEN. */
+static void refused_upgrade(peer *p, char *reason, size_t cap, lt_ws_fail *fail)
+{
+	lt_loop *loop = loop_new();
+	peer_start(p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, p, &o, "/ws", (lt_ws_opts){.no_reconnect = true});
+	assert_true(drive(loop, saw_closed, &o, 5000));
+	assert_int_equal(count_state(&o, LT_WS_OPEN), 0);
+	*fail = lt_ws_last_fail(ws);
+	snprintf(reason, cap, "%s", o.reasons[find_state(&o, LT_WS_CLOSED, 0)]);
+	send_text(ws, "{}", LT_ESTATE);
+	finish(loop, p, ws);
+	lt_loop_free(loop);
+}
+
+/* A 101 whose Sec-WebSocket-Accept does not answer the key is refused with a clear reason. */
+static void test_wrong_accept_is_refused(void **state)
+{
+	(void)state;
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; /* RFC 6455's example: for another key */
+	char reason[200];
+	lt_ws_fail fail;
+	refused_upgrade(&p, reason, sizeof reason, &fail);
+	assert_int_equal(fail, LT_WS_FAIL_HANDSHAKE);
+	static const char want[] = "handshake failed (Sec-WebSocket-Accept does not match the key "
+				   "sent";
+	if (strncmp(reason, want, sizeof want - 1) != 0)
+		fail_msg("reason: %s", reason);
+}
+
+/* Any status but 101 is a refused upgrade that names the status (here over plain ws://; the
+ * TLS test below does 429). */
+static void test_http_error_status_on_upgrade(void **state)
+{
+	(void)state;
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.http_answer = "HTTP/1.1 503 Service Unavailable";
+	char reason[200];
+	lt_ws_fail fail;
+	refused_upgrade(&p, reason, sizeof reason, &fail);
+	assert_int_equal(fail, LT_WS_FAIL_HANDSHAKE);
+	assert_string_equal(reason, "handshake failed: HTTP 503 instead of 101 (HTTP/1.1 503 "
+			    "Service Unavailable)");
+}
+
+/* The upgrade's pure parts: the request, the accept value (RFC 6455 §1.3's example), and the
+ * check of answers, whole and cut short. */
+static void test_upgrade_rules(void **state)
+{
+	(void)state;
+	char acc[LT_WS_ACCEPT_LEN + 1], key[LT_WS_KEY_LEN + 1], key2[LT_WS_KEY_LEN + 1];
+	lt_ws_accept_for("dGhlIHNhbXBsZSBub25jZQ==", acc);
+	assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	assert_int_equal(lt_ws_make_key(key), 0);
+	assert_int_equal(lt_ws_make_key(key2), 0);
+	assert_int_equal(strlen(key), LT_WS_KEY_LEN);
+	assert_string_not_equal(key, key2);
+	lt_ws_url u;
+	assert_int_equal(lt_ws_url_parse("wss://[::1]:8443/ws/api/v2", false, &u, NULL), 0);
+	char req[512];
+	size_t n = lt_ws_upgrade_request(&u, "dGhlIHNhbXBsZSBub25jZQ==", req, sizeof req);
+	assert_true(n > 0 && n == strlen(req));
+	static const char line1[] = "GET /ws/api/v2 HTTP/1.1\r\nHost: [::1]:8443\r\n";
+	assert_true(strncmp(req, line1, sizeof line1 - 1) == 0);
+	assert_non_null(strstr(req, "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+	assert_non_null(strstr(req, "\r\nSec-WebSocket-Version: 13\r\n"));
+	assert_int_equal(lt_ws_upgrade_request(&u, key, req, 40), 0); /* too small: nothing */
+	static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\n"
+				 "Connection: keep-alive, Upgrade\r\n"
+				 "Sec-WebSocket-Accept:  s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\r\n";
+	unsigned http;
+	char why[160];
+	assert_int_equal(lt_ws_head_end(ok, sizeof ok - 1), sizeof ok - 1);
+	for (size_t i = 0; i < sizeof ok - 1; i++) /* every prefix is incomplete */
+		assert_int_equal(lt_ws_head_end(ok, i), 0);
+	assert_int_equal(lt_ws_upgrade_check(ok, sizeof ok - 1, "dGhlIHNhbXBsZSBub25jZQ==", &http,
+					     why, sizeof why), 0);
+	assert_int_equal(http, 101);
+	assert_int_equal(lt_ws_upgrade_check(ok, sizeof ok - 1, key, &http, why, sizeof why),
+			 LT_EIO);
+	assert_non_null(strstr(why, "Sec-WebSocket-Accept does not match"));
+	static const struct { const char *head, *why; unsigned http; } bad[] = {
+		{"SSH-2.0-OpenSSH\r\n\r\n", "not HTTP/1.x", 0},
+		{"HTTP/1.1 429 Too Many Requests\r\n\r\n", "HTTP/1.1 429 Too Many Requests", 429},
+		{"HTTP/1.1 101 OK\r\nConnection: Upgrade\r\n\r\n", "without Upgrade", 101},
+		{"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r\n", "without Connection", 101},
+		{"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		 "without Sec-WebSocket-Accept", 101},
+		{"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+		 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", "extension", 101},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int rc = lt_ws_upgrade_check(bad[i].head, strlen(bad[i].head),
+					     "dGhlIHNhbXBsZSBub25jZQ==", &http, why, sizeof why);
+		if (rc != LT_EIO || http != bad[i].http || !strstr(why, bad[i].why))
+			fail_msg("case %zu: rc %d http %u why %s", i, rc, http, why);
+	}
 }
 
 /* lt_ws_send refuses (LT_EFULL, buffer untouched) what would take the queue over
@@ -1225,6 +1454,34 @@ static void test_dead_timer_waits_while_data_flows(void **state)
 			 (long long)after_last);
 	assert_non_null(strstr(o.reasons[cl], "dead"));
 	assert_int_equal(lt_ws_get_stats(ws)->dead, 1);
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
+/* Only data counts as life: a venue that sends nothing but pings (answered all along) is dead
+ * after dead_after_ms, long before its pings stop. */
+static void test_pings_alone_do_not_keep_it_alive(void **state)
+{
+	(void)state;
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.chatter_ms = 100;
+	p.chatter_n = 40; /* 4 s of pings */
+	p.chatter_ping = true;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
+				 (lt_ws_opts){.dead_after_ms = 500, .no_reconnect = true});
+	assert_true(drive(loop, saw_closed, &o, 10000));
+	int op = find_state(&o, LT_WS_OPEN, 0), cl = find_state(&o, LT_WS_CLOSED, 0);
+	assert_true(op >= 0);
+	int64_t open_ms = (o.at_us[cl] - o.at_us[op]) / 1000;
+	if (open_ms < 500 || open_ms > 3500)
+		fail_msg("dead after %lld ms of pings, want 500..3500", (long long)open_ms);
+	assert_non_null(strstr(o.reasons[cl], "dead"));
+	assert_int_equal(o.nmsgs, 0);
 	finish(loop, &p, ws);
 	obs_free(&o);
 	lt_loop_free(loop);
@@ -1415,6 +1672,72 @@ static void test_trusted_certificate_then_http_429(void **state)
 	lt_loop_free(loop);
 }
 
+/* A trusted certificate for another address (the venue's names 127.0.0.1 and localhost, this
+ * server is 127.0.0.2): refused before any HTTP is sent, in words. */
+static void test_certificate_for_another_host(void **state)
+{
+	(void)state;
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.tls = venue_tls();
+	p.host = "127.0.0.2";
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
+				 (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
+					      .no_reconnect = true});
+	assert_true(drive(loop, saw_closed, &o, 5000));
+	assert_int_equal(lt_ws_last_fail(ws), LT_WS_FAIL_TLS);
+	int i = find_state(&o, LT_WS_CLOSED, 0);
+	if (!strstr(o.reasons[i], "certificate does not name this host"))
+		fail_msg("reason: %s", o.reasons[i]);
+	assert_false(p.handshake_ok);
+	finish(loop, &p, ws);
+	SSL_CTX_free(p.tls);
+	lt_loop_free(loop);
+}
+
+/* wss end to end with the venue's CA: the TLS layer carries the upgrade, frames both ways and
+ * the close handshake. */
+static void test_wss_messages_both_ways(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, false, "over "}, {9, true, "tls"}, {0, true, "tls"},
+				       {1, true, "end"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.tls = venue_tls();
+	p.frames = frames;
+	p.nframes = 4;
+	p.want_in = 2;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
+								    .no_reconnect = true});
+	send_text(ws, "{\"first\":1}", 0);
+	send_text(ws, "{\"second\":2}", 0);
+	until_msg u = {&o, "end"};
+	assert_true(drive(loop, saw_message, &u, 5000));
+	assert_int_equal(o.nmsgs, 2);
+	assert_string_equal(o.msgs[0], "over tls");
+	assert_string_equal(p.in[0], "{\"first\":1}");
+	assert_string_equal(p.in[1], "{\"second\":2}");
+	assert_true(drive(loop, peer_got_pong, &p, 3000));
+	assert_string_equal(p.pong, "tls");
+	lt_ws_close(ws);
+	assert_true(drive(loop, peer_done, &p, 3000));
+	assert_int_equal(atomic_load(&p.close_in), 1000);
+	pthread_join(p.th, NULL);
+	close(p.lfd);
+	drive(loop, NULL, NULL, 20);
+	assert_int_equal(*lt_loop_conn_count(loop), 0);
+	SSL_CTX_free(p.tls);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1439,15 +1762,25 @@ int main(void)
 		cmocka_unit_test(test_url_without_path_requests_slash),
 		cmocka_unit_test(test_peer_closing_is_a_drop),
 		cmocka_unit_test(test_venue_close_code_and_reason),
+		cmocka_unit_test(test_ping_between_fragments),
+		cmocka_unit_test(test_invalid_utf8_fails_the_connection),
+		cmocka_unit_test(test_masked_frame_from_the_venue_is_a_protocol_error),
+		cmocka_unit_test(test_client_close_sends_1000),
+		cmocka_unit_test(test_wrong_accept_is_refused),
+		cmocka_unit_test(test_http_error_status_on_upgrade),
+		cmocka_unit_test(test_upgrade_rules),
 		cmocka_unit_test(test_send_queue_is_bounded),
 		cmocka_unit_test(test_silent_venue_is_dead),
 		cmocka_unit_test(test_dead_timer_waits_while_data_flows),
+		cmocka_unit_test(test_pings_alone_do_not_keep_it_alive),
 		cmocka_unit_test(test_dead_detection_off_and_drop),
 		cmocka_unit_test(test_flapping_venue_backoff_grows),
 		cmocka_unit_test(test_stable_connection_resets_backoff),
 		cmocka_unit_test(test_handshake_without_ready_never_resets),
 		cmocka_unit_test(test_untrusted_certificate),
 		cmocka_unit_test(test_trusted_certificate_then_http_429),
+		cmocka_unit_test(test_certificate_for_another_host),
+		cmocka_unit_test(test_wss_messages_both_ways),
 	};
 	lt_log_set_level(LT_LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

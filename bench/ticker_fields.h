@@ -7,7 +7,7 @@
  *     if (bt_parse(text, len, &m) == 0 && m.have_bid) use(m.bid, m.ask);
  *
  * bt_parse returns 0, or -1 when the text is not valid JSON (m is then unspecified). Header-only
- * (static functions): each bench/*.c is its own program.
+ * (static functions): each bench program is built from its own .c file.
  */
 #ifndef BT_TICKER_FIELDS_H
 #define BT_TICKER_FIELDS_H

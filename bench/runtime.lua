@@ -1,7 +1,7 @@
 --- bench/runtime.lua — the benchmark's luatrade peer: the measurements bench/bare_client.c,
 -- bench/raw_client.c and bench/node_client.js make, through luatrade's Lua API.
 --
---     lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react|rss|gc=on|gc=stop [PREFAULT_MIB]]
+--     lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react | rss [MSGS] | gc=on|gc=stop [PREFAULT_MIB]]
 --
 -- 1. firehose: one public client subscribes to ticker.BTC-PERPETUAL.raw on the firehose server
 --    (bench/firehose_server.c); the handler reads best_bid_price and best_ask_price of every
@@ -22,8 +22,8 @@
 -- collectgarbage("count").
 --
 -- rss: the firehose only (run-bench gives it a 2,000,000-message server), printing VmRSS from
--- /proc/self/status before the subscribe, at the first notification, at the middle and at the
--- end marker ("RESULT rss start_kib=.. first_kib=.. middle_kib=.. end_kib=..").
+-- /proc/self/status before the subscribe, at the first notification, at the middle (MSGS / 2,
+-- MSGS default 2,000,000: the server's stream length) and at the end marker ("RESULT rss start_kib=.. first_kib=.. middle_kib=.. end_kib=..").
 --
 -- gc=on / gc=stop (a shorter run, firehose only, RSS not reported) estimate the collector's
 -- share of the firehose time: both first allocate and free PREFAULT_MIB (default 160) of
@@ -37,6 +37,7 @@ local lt = require "luatrade"
 
 local port, ca_file, roundtrips, mode = tonumber(arg[1]), arg[2], tonumber(arg[3]), arg[4]
 local prefault_mib = tonumber(arg[5]) or 160
+local rss_half = (tonumber(arg[5]) or 2000000) // 2      -- mode rss: arg 5 is the stream's length
 if not (port and ca_file and roundtrips) then
   io.stderr:write("usage: lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react|rss|gc=on|gc=stop [PREFAULT_MIB]]\n")
   os.exit(2)
@@ -113,7 +114,7 @@ local function firehose(after)
     n = n + 1
     if n & 1023 == 0 then
       sample_gc()
-      if rss and not rss.middle and n >= 1000000 then rss.middle = rss_kib() end
+      if rss and not rss.middle and n >= rss_half then rss.middle = rss_kib() end
     end
     if rss and n == 1 then rss.first = rss_kib() end
   end))

@@ -21,8 +21,9 @@
  *         client's private/buy arrives; its reaction time is from just before the ticker's
  *         write to the moment the order's last fragment is read (before it is parsed); the buy
  *         is answered and the next ticker sent. After FH_WARMUP untimed and REACTIONS (20,000)
- *         timed reactions it prints "RESULT reaction n=.. react_p50_us=.. react_p99_us=.." on
- *         stdout and sends the end marker. The first order's text goes to stderr.
+ *         timed reactions it prints "RESULT reaction reactions=.. warmup=.. react_p50_us=..
+ *         react_p99_us=.." on stdout and sends the end marker. The first order's text goes to
+ *         stderr.
  *   - public/auth -> an auth result (a token valid for a year); private/buy -> an order result
  *     shaped as Deribit's; any other method -> {"version":"1.2.26"}; all at once.
  * Requests are parsed with yajl_tree. Writes happen only on SERVER_WRITEABLE (replies first);
@@ -331,7 +332,7 @@ static void fh_report_reactions(fh_conn *c)
 	long n = c->srv->reactions;
 	qsort(c->react_us, (size_t)n, sizeof *c->react_us, fh_cmp);
 	long i50 = (long)(0.50 * (double)n + 0.999999) - 1, i99 = (long)(0.99 * (double)n + 0.999999) - 1;
-	printf("RESULT reaction n=%ld warmup=%d react_p50_us=%lld react_p99_us=%lld\n", n, FH_WARMUP,
+	printf("RESULT reaction reactions=%ld warmup=%d react_p50_us=%lld react_p99_us=%lld\n", n, FH_WARMUP,
 	       (long long)c->react_us[i50 < 0 ? 0 : i50], (long long)c->react_us[i99 < 0 ? 0 : i99]);
 	fflush(stdout);
 }

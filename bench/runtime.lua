@@ -23,7 +23,8 @@
 --
 -- rss: the firehose only (run-bench gives it a 2,000,000-message server), printing VmRSS from
 -- /proc/self/status before the subscribe, at the first notification, at the middle (MSGS / 2,
--- MSGS default 2,000,000: the server's stream length) and at the end marker ("RESULT rss start_kib=.. first_kib=.. middle_kib=.. end_kib=..").
+-- MSGS default 2,000,000: the server's stream length) and at the end marker
+-- ("RESULT rss msgs=.. start_kib=.. first_kib=.. middle_kib=.. end_kib=..").
 --
 -- gc=on / gc=stop (a shorter run, firehose only, RSS not reported) estimate the collector's
 -- share of the firehose time: both first allocate and free PREFAULT_MIB (default 160) of

@@ -40,7 +40,7 @@ local port, ca_file, roundtrips, mode = tonumber(arg[1]), arg[2], tonumber(arg[3
 local prefault_mib = tonumber(arg[5]) or 160
 local rss_half = (tonumber(arg[5]) or 2000000) // 2      -- mode rss: arg 5 is the stream's length
 if not (port and ca_file and roundtrips) then
-  io.stderr:write("usage: lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react|rss|gc=on|gc=stop [PREFAULT_MIB]]\n")
+  io.stderr:write("usage: lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react | rss [MSGS] | gc=on|gc=stop [PREFAULT_MIB]]\n")
   os.exit(2)
 end
 

@@ -17,8 +17,9 @@
  *      {"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","label":"bench",
  *      "price":BEST_BID,"post_only":true}}, and waits for its answer (the server times it).
  * Prints "RESULT key=value ..." lines like bench/bare_client.c; exit 1 on any failure, named.
- * Frames: text/binary/continuation, ping answered with pong, close ends; client frames masked
- * with a key from RAND_bytes; messages over BR_MAX_MSG fail the run.
+ * Frames: text/binary/continuation, ping answered with pong, a close from the server fails the
+ * run; client frames masked with a key from RAND_bytes; messages over BR_MAX_MSG fail the run;
+ * at the end it sends a close frame (1000) and TLS close_notify.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -362,6 +363,8 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("RESULT rss_kib=%ld\n", ru.ru_maxrss);
+	static const unsigned char normal[2] = {0x03, 0xe8};    /* close status 1000 */
+	br_send_control(&c, 0x8, normal, sizeof normal);
 	SSL_shutdown(c.ssl);
 	SSL_free(c.ssl);
 	free(c.buf);

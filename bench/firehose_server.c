@@ -1,20 +1,34 @@
 /* firehose_server.c — the benchmark's local venue: a minimal Deribit-shaped wss server that
- * answers every JSON-RPC request at once and, after public/subscribe, streams ticker
- * notifications as fast as the socket takes them.
+ * answers every JSON-RPC request at once and, after a subscribe, either streams ticker
+ * notifications faster than any client takes them or runs the reaction loop.
  *
- *     firehose_server CERT KEY PORT COUNT TICKER_JSON
+ *     firehose_server CERT KEY PORT COUNT TICKER_JSON [REACTIONS]
  *
  * Listens on 127.0.0.1 only (PORT 0 = any free port) and prints "PORT n" on stdout once
  * listening. TICKER_JSON is a fixture file holding one ticker notification
  * (tests/fixtures/ws_ticker.json); its params.data object, re-serialised compactly, is the data
  * of every notification sent. Per connection:
- *   - public/subscribe -> {"jsonrpc":"2.0","id":ID,"result":[CHANNELS]}, then COUNT
- *     notifications {"jsonrpc":"2.0","method":"subscription","params":{"channel":FIRST,
- *     "data":TICKER}} and a last one whose data is {"end":true};
- *   - any other method -> {"jsonrpc":"2.0","id":ID,"result":{"version":"1.2.26"}} at once.
- * Requests are parsed with yajl_tree. Writes happen only on SERVER_WRITEABLE, and a writeable
- * callback writes until lws_send_pipe_choked (bounded per callback so receiving stays fair),
- * then asks for writeable again. Runs until SIGINT/SIGTERM.
+ *   - public/subscribe or private/subscribe -> {"jsonrpc":"2.0","id":ID,"result":[CHANNELS]},
+ *     then on the first channel:
+ *       - a channel ending in ".raw" (the firehose): COUNT notifications {"jsonrpc":"2.0",
+ *         "method":"subscription","params":{"channel":FIRST,"data":TICKER}}, then the end
+ *         marker, a notification whose data is {"end":true}. The notifications are framed once
+ *         per subscribe into a blob of FH_BLOB WebSocket frames held in memory, written with
+ *         lws_write(LWS_WRITE_RAW) ~70 KB at a time (OpenSSL cuts them into full 16 KB TLS
+ *         records), so the server is not what limits a client (one lws_write per message, as
+ *         before, capped a bare libwebsockets client at ~90k msgs/s);
+ *       - any other channel (the reaction loop): one notification, then nothing until the
+ *         client's private/buy arrives; its reaction time is from just before the ticker's
+ *         write to the moment the order's last fragment is read (before it is parsed); the buy
+ *         is answered and the next ticker sent. After FH_WARMUP untimed and REACTIONS (20,000)
+ *         timed reactions it prints "RESULT reaction reactions=.. warmup=.. react_p50_us=..
+ *         react_p99_us=.." on stdout and sends the end marker. The first order's text goes to
+ *         stderr.
+ *   - public/auth -> an auth result (a token valid for a year); private/buy -> an order result
+ *     shaped as Deribit's; any other method -> {"version":"1.2.26"}; all at once.
+ * Requests are parsed with yajl_tree. Writes happen only on SERVER_WRITEABLE (replies first);
+ * a callback writes at most FH_WRITES blobs, until lws_send_pipe_choked, then asks for
+ * writeable again. Runs until SIGINT/SIGTERM.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libwebsockets.h>
 #include <yajl/yajl_gen.h>
@@ -29,7 +44,22 @@
 
 #define FH_MAX_RX (64 * 1024)      /* largest request accepted */
 #define FH_MAX_ID 64               /* longest id text echoed back */
-#define FH_BURST 256               /* notifications per writeable callback at most */
+#define FH_BLOB 96                 /* pre-framed notifications per write (~70 KB) */
+#define FH_WRITES 8                /* blob writes per writeable callback at most */
+#define FH_WARMUP 500              /* reactions before the timed ones */
+/* What public/auth and private/buy answer: an auth result and an order result shaped as
+ * Deribit's (tests/fixtures/ws_order_buy_response.json). */
+#define FH_AUTH_RESULT "{\"access_token\":\"bench-access\",\"expires_in\":31536000," \
+	"\"refresh_token\":\"bench-refresh\",\"scope\":\"connection mainaccount\"," \
+	"\"token_type\":\"bearer\"}"
+#define FH_BUY_RESULT "{\"order\":{\"label\":\"bench\",\"price\":97000.5,\"user_id\":1," \
+	"\"amount\":10,\"direction\":\"buy\",\"time_in_force\":\"good_til_cancelled\"," \
+	"\"instrument_name\":\"BTC-PERPETUAL\",\"web\":false,\"api\":true," \
+	"\"order_id\":\"bench-1\",\"creation_timestamp\":1767978363493,\"replaced\":false," \
+	"\"filled_amount\":0,\"last_update_timestamp\":1767978363493,\"post_only\":true," \
+	"\"reduce_only\":false,\"average_price\":0,\"mmp\":false,\"contracts\":1," \
+	"\"reject_post_only\":false,\"order_state\":\"open\",\"order_type\":\"limit\"," \
+	"\"is_liquidation\":false,\"risk_reducing\":false},\"trades\":[]}"
 #define FH_ID_NONE ""
 
 /* A growable byte buffer with LWS_PRE bytes of headroom before the text. */
@@ -46,9 +76,12 @@ typedef struct fh_reply {          /* a queued reply, sent before any notificati
 typedef struct fh_server {
 	char *ticker;                  /* the compact data object */
 	size_t ticker_len;
-	unsigned long count;           /* notifications per subscribe */
+	unsigned long count;           /* notifications per firehose subscribe */
+	long reactions;                /* timed reactions per reaction subscribe */
 	struct lws_context *ctx;
 } fh_server;
+
+typedef enum { FH_IDLE, FH_FIREHOSE, FH_REACT } fh_mode;
 
 typedef struct fh_conn {           /* lives in the connection's lws user memory */
 	fh_server *srv;
@@ -56,9 +89,17 @@ typedef struct fh_conn {           /* lives in the connection's lws user memory 
 	size_t rx_len;
 	bool rx_too_big;
 	fh_reply *q_head, *q_tail;
-	fh_buf note, end;              /* the notification and the end marker, built per subscribe */
-	unsigned long left;            /* notifications still to send; end follows when 0 */
-	bool streaming, end_pending;
+	fh_buf note, end;              /* one notification and the end marker, built per subscribe */
+	fh_buf blob;                   /* FH_BLOB pre-framed notifications, back to back */
+	size_t frame_len;              /* bytes of one pre-framed notification in blob */
+	fh_mode mode;
+	unsigned long left;            /* firehose: notifications still to send */
+	bool end_pending;              /* the end marker follows */
+	/* reaction mode */
+	long react_done;               /* orders read (warm-up included) */
+	bool ticker_due, waiting_order;
+	int64_t ticker_us;             /* when the ticker awaiting an order was written */
+	int64_t *react_us;             /* timed reactions (after the warm-up) */
 } fh_conn;
 
 static volatile sig_atomic_t fh_stop;
@@ -191,11 +232,40 @@ static void fh_queue(fh_conn *c, struct lws *wsi, fh_reply *r)
 	lws_callback_on_writable(wsi);
 }
 
-/* Build the notification and end marker for channel and start streaming after the reply. */
+static int64_t fh_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Append one server-to-client text frame (FIN, unmasked) holding b's text to out. */
+static int fh_frame(fh_buf *out, const fh_buf *b)
+{
+	unsigned char h[10];
+	size_t n = 0;
+	h[n++] = 0x81;
+	if (b->len < 126) {
+		h[n++] = (unsigned char)b->len;
+	} else if (b->len <= 0xffff) {
+		h[n++] = 126;
+		h[n++] = (unsigned char)(b->len >> 8);
+		h[n++] = (unsigned char)b->len;
+	} else {
+		h[n++] = 127;
+		for (int i = 7; i >= 0; i--)
+			h[n++] = (unsigned char)((uint64_t)b->len >> (8 * i));
+	}
+	return fh_buf_add(out, h, n) | fh_buf_add(out, b->p + LWS_PRE, b->len);
+}
+
+/* Build the notification, its pre-framed blob and the end marker for channel. A channel
+ * ending in ".raw" starts the firehose, any other the reaction loop (after the reply). */
 static int fh_start_stream(fh_conn *c, const char *channel)
 {
 	fh_buf_free(&c->note);
 	fh_buf_free(&c->end);
+	fh_buf_free(&c->blob);
 	static const char head[] = "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\","
 				   "\"params\":{\"channel\":\"";
 	int rc = fh_buf_str(&c->note, head) | fh_buf_str(&c->note, channel) |
@@ -204,10 +274,25 @@ static int fh_start_stream(fh_conn *c, const char *channel)
 		 fh_buf_str(&c->note, "}}");
 	rc |= fh_buf_str(&c->end, head) | fh_buf_str(&c->end, channel) |
 	      fh_buf_str(&c->end, "\",\"data\":{\"end\":true}}}");
+	for (int i = 0; i < FH_BLOB && !rc; i++)
+		rc |= fh_frame(&c->blob, &c->note);
 	if (rc)
 		return -1;
-	c->left = c->srv->count;
-	c->streaming = true;
+	c->frame_len = c->blob.len / FH_BLOB;
+	size_t len = strlen(channel);
+	if (len >= 4 && strcmp(channel + len - 4, ".raw") == 0) {
+		c->mode = FH_FIREHOSE;
+		c->left = c->srv->count;
+	} else {
+		c->mode = FH_REACT;
+		c->react_done = 0;
+		c->ticker_due = true;
+		c->waiting_order = false;
+		free(c->react_us);
+		c->react_us = calloc((size_t)c->srv->reactions + 1, sizeof *c->react_us);
+		if (!c->react_us)
+			return -1;
+	}
 	c->end_pending = true;
 	return 0;
 }
@@ -235,9 +320,42 @@ static int fh_reply_subscribe(fh_conn *c, fh_reply *r, yajl_val root)
 	return rc;
 }
 
-/* Answer one complete request (NUL-terminated text): queue the reply. Malformed requests and
- * requests without id are ignored. -1 (out of memory) closes the connection. */
-static int fh_dispatch(fh_conn *c, struct lws *wsi, const char *text)
+static int fh_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The reactions are done: print their quantiles (nearest rank) on stdout. */
+static void fh_report_reactions(fh_conn *c)
+{
+	long n = c->srv->reactions;
+	qsort(c->react_us, (size_t)n, sizeof *c->react_us, fh_cmp);
+	long i50 = (long)(0.50 * (double)n + 0.999999) - 1, i99 = (long)(0.99 * (double)n + 0.999999) - 1;
+	printf("RESULT reaction reactions=%ld warmup=%d react_p50_us=%lld react_p99_us=%lld\n", n, FH_WARMUP,
+	       (long long)c->react_us[i50 < 0 ? 0 : i50], (long long)c->react_us[i99 < 0 ? 0 : i99]);
+	fflush(stdout);
+}
+
+/* An order arrived (at t_us) while a reaction ticker waited for it: time it, and either send
+ * the next ticker or end the loop. */
+static void fh_order_read(fh_conn *c, int64_t t_us)
+{
+	c->waiting_order = false;
+	long i = c->react_done++ - FH_WARMUP;
+	if (i >= 0)
+		c->react_us[i] = t_us - c->ticker_us;
+	if (i + 1 < c->srv->reactions) {
+		c->ticker_due = true;
+	} else {
+		fh_report_reactions(c);
+		c->mode = FH_IDLE;
+	}
+}
+
+/* Answer one complete request (NUL-terminated text, read at t_us): queue the reply. Malformed
+ * requests and requests without id are ignored. -1 (out of memory) closes the connection. */
+static int fh_dispatch(fh_conn *c, struct lws *wsi, const char *text, int64_t t_us)
 {
 	char errbuf[128], id[FH_MAX_ID];
 	yajl_val root = yajl_tree_parse(text, errbuf, sizeof errbuf);
@@ -248,14 +366,26 @@ static int fh_dispatch(fh_conn *c, struct lws *wsi, const char *text)
 		return 0;
 	}
 	const char *method_path[] = {"method", NULL};
-	yajl_val m = yajl_tree_get(root, method_path, yajl_t_string);
+	yajl_val mv = yajl_tree_get(root, method_path, yajl_t_string);
+	const char *m = mv ? mv->u.string : "";
 	fh_reply *r = calloc(1, sizeof *r);
 	int rc = !r ? -1 : fh_buf_str(&r->b, "{\"jsonrpc\":\"2.0\",\"id\":") |
 			    fh_buf_str(&r->b, id) | fh_buf_str(&r->b, ",\"result\":");
-	if (!rc && m && strcmp(m->u.string, "public/subscribe") == 0)
+	if (!rc && (strcmp(m, "public/subscribe") == 0 || strcmp(m, "private/subscribe") == 0))
 		rc = fh_reply_subscribe(c, r, root);
+	else if (!rc && strcmp(m, "public/auth") == 0)
+		rc = fh_buf_str(&r->b, FH_AUTH_RESULT "}");
+	else if (!rc && strcmp(m, "private/buy") == 0)
+		rc = fh_buf_str(&r->b, FH_BUY_RESULT "}");
 	else if (!rc)
 		rc = fh_buf_str(&r->b, "{\"version\":\"1.2.26\"}}");
+	if (!rc && c->mode == FH_REACT && c->waiting_order && strcmp(m, "private/buy") == 0) {
+		if (c->react_done == 0) {
+			fprintf(stderr, "firehose: first order: %s\n", text);
+			fflush(stderr);
+		}
+		fh_order_read(c, t_us);
+	}
 	yajl_tree_free(root);
 	if (rc) {
 		if (r)
@@ -280,10 +410,11 @@ static int fh_rx(fh_conn *c, struct lws *wsi, const char *in, size_t len)
 	}
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
+	int64_t t_us = fh_now_us();
 	int rc = 0;
 	if (!c->rx_too_big) {
 		c->rx[c->rx_len] = '\0';
-		rc = fh_dispatch(c, wsi, c->rx);
+		rc = fh_dispatch(c, wsi, c->rx, t_us);
 	}
 	c->rx_len = 0;
 	c->rx_too_big = false;
@@ -298,11 +429,20 @@ static int fh_write(struct lws *wsi, fh_buf *b)
 	return n < 0 || (size_t)n < b->len ? -1 : 0;
 }
 
-/* Replies first, then up to FH_BURST notifications while the pipe takes them. */
+/* Write len bytes of already framed stream as they are (lws keeps what the socket does not
+ * take yet and reports the pipe choked until it is out). */
+static int fh_write_raw(struct lws *wsi, fh_buf *b, size_t len)
+{
+	int n = lws_write(wsi, b->p + LWS_PRE, len, LWS_WRITE_RAW);
+	return n < 0 || (size_t)n < len ? -1 : 0;
+}
+
+/* Replies first, then the stream: in firehose mode up to FH_WRITES blobs of FH_BLOB pre-framed
+ * notifications while the pipe takes them; in reaction mode the one ticker that is due. */
 static int fh_writeable(fh_conn *c, struct lws *wsi)
 {
-	int sent = 0;
-	while (c->q_head && sent < FH_BURST && !lws_send_pipe_choked(wsi)) {
+	int writes = 0;
+	while (c->q_head && writes < FH_WRITES * 16 && !lws_send_pipe_choked(wsi)) {
 		fh_reply *r = c->q_head;
 		c->q_head = r->next;
 		if (!c->q_head)
@@ -312,21 +452,32 @@ static int fh_writeable(fh_conn *c, struct lws *wsi)
 		free(r);
 		if (rc)
 			return -1;
-		sent++;
+		writes++;
 	}
-	while (!c->q_head && c->streaming && sent < FH_BURST && !lws_send_pipe_choked(wsi)) {
-		if (c->left > 0) {
-			if (fh_write(wsi, &c->note))
+	if (!c->q_head && c->mode == FH_FIREHOSE) {
+		while (c->left > 0 && writes < FH_WRITES && !lws_send_pipe_choked(wsi)) {
+			unsigned long frames = c->left < FH_BLOB ? c->left : FH_BLOB;
+			if (fh_write_raw(wsi, &c->blob, frames * c->frame_len))
 				return -1;
-			c->left--;
-		} else {
-			if (fh_write(wsi, &c->end))
-				return -1;
-			c->streaming = c->end_pending = false;
+			c->left -= frames;
+			writes++;
 		}
-		sent++;
+		if (c->left == 0)
+			c->mode = FH_IDLE;
+	} else if (!c->q_head && c->mode == FH_REACT && c->ticker_due && !lws_send_pipe_choked(wsi)) {
+		c->ticker_us = fh_now_us();
+		if (fh_write(wsi, &c->note))
+			return -1;
+		c->ticker_due = false;
+		c->waiting_order = true;
 	}
-	if (c->q_head || c->streaming)
+	if (!c->q_head && c->mode == FH_IDLE && c->end_pending && !lws_send_pipe_choked(wsi)) {
+		if (fh_write(wsi, &c->end))
+			return -1;
+		c->end_pending = false;
+	}
+	if (c->q_head || c->mode == FH_FIREHOSE || (c->mode == FH_REACT && c->ticker_due) ||
+	    (c->mode == FH_IDLE && c->end_pending))
 		lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -342,8 +493,11 @@ static void fh_release(fh_conn *c)
 	c->q_tail = NULL;
 	fh_buf_free(&c->note);
 	fh_buf_free(&c->end);
+	fh_buf_free(&c->blob);
 	free(c->rx);
 	c->rx = NULL;
+	free(c->react_us);
+	c->react_us = NULL;
 	c->srv = NULL;
 }
 
@@ -385,8 +539,8 @@ static void fh_on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s CERT KEY PORT COUNT TICKER_JSON\n", argv[0]);
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "usage: %s CERT KEY PORT COUNT TICKER_JSON [REACTIONS]\n", argv[0]);
 		return 2;
 	}
 	fh_server srv;
@@ -394,6 +548,9 @@ int main(int argc, char **argv)
 	char *end;
 	long port = strtol(argv[3], &end, 10);
 	srv.count = strtoul(argv[4], NULL, 10);
+	srv.reactions = argc == 7 ? atol(argv[6]) : 20000;
+	if (srv.reactions < 1)
+		srv.reactions = 1;
 	if (*end || port < 0 || port > 65535 || fh_load_ticker(&srv, argv[5]))
 		return 2;
 	lws_set_log_level(LLL_ERR, NULL);

@@ -6,6 +6,8 @@
  *   yajl stream -> Lua  : lt_json_decode_envelope (what luatrade uses: one pass, typed)
  *   yajl tree + walk    : yajl_tree_parse, then push the tree into Lua tables (two passes)
  *   lua-cjson           : cjson.decode from Lua (generic typing: no int/float per field)
+ *   yajl stream, no Lua : bench/ticker_fields.h, the C peers' handler work (parse, two fields,
+ *                         no Lua values): the floor for any yajl-based decoder
  * Usage: json_choice FIXTURE [N]
  */
 #include <lauxlib.h>
@@ -17,6 +19,7 @@
 #include <yajl_tree.h>
 
 #include "codec.h"
+#include "ticker_fields.h"
 
 static double now_s(void)
 {
@@ -113,6 +116,18 @@ int main(int argc, char **argv)
 	t = lua_tonumber(L, -1) / (double)n * 1e6;
 	if (t >= 0)
 		printf("%-22s %7.2f us/msg  ratio %.2f\n", "lua-cjson decode", t, t / base);
+
+	t0 = now_s();
+	double sum = 0;
+	for (long i = 0; i < n; i++) {
+		bt_msg m;
+		if (bt_parse((const unsigned char *)buf, len, &m))
+			return fprintf(stderr, "bt_parse: invalid JSON\n"), 1;
+		sum += m.bid;
+	}
+	t = (now_s() - t0) / (double)n * 1e6;
+	if (sum > 0)
+		printf("%-22s %7.2f us/msg  ratio %.2f\n", "yajl stream, no Lua", t, t / base);
 	lua_close(L);
 	return 0;
 }

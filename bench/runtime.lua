@@ -1,7 +1,7 @@
---- bench/runtime.lua — the benchmark's runtime side: the same two measurements as
--- bench/bare_client.c, through luatrade's Lua API.
+--- bench/runtime.lua — the benchmark's luatrade peer: the measurements bench/bare_client.c,
+-- bench/raw_client.c and bench/node_client.js make, through luatrade's Lua API.
 --
---     lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [gc=on|gc=stop [PREFAULT_MIB]]
+--     lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react | rss [MSGS] | gc=on|gc=stop [PREFAULT_MIB]]
 --
 -- 1. firehose: one public client subscribes to ticker.BTC-PERPETUAL.raw on the firehose server
 --    (bench/firehose_server.c); the handler reads best_bid_price and best_ask_price of every
@@ -9,12 +9,22 @@
 --    is already open: one awaited call first) to the end marker in the handler.
 -- 2. round trip: ROUNDTRIPS awaited pub:test{} calls, one at a time, each timed with lt.now().
 --    The client's rate limiter (500 credits per call, 50,000 cap, 10,000/s refill) would hold
---    such a loop to ~20 calls/s and measure the limiter instead of the runtime. When the client
---    accepts rate_limit = "off" it is used; otherwise the calls are spread over fresh clients,
---    CALLS_PER_CLIENT each (within the 100-call burst of a full bucket), each client connected
---    by an untimed call first.
+--    such a loop to ~20 calls/s and measure the limiter instead of the runtime: the client uses
+--    rate_limit = "off" (allowed for loopback servers only).
+-- 3. reaction (mode "react", what run-bench uses): a private client (rate_limit = "off", its
+--    matching-engine bucket included; it authenticates with client_signature against the
+--    server's public/auth) subscribes to ticker.BTC-PERPETUAL.100ms; the server sends one ticker
+--    at a time and waits for the order; the handler, as a strategy would, calls
+--    priv:buy{instrument_name, amount = 10, type = "limit", price = msg.best_bid_price,
+--    post_only = true, label = "bench"} and awaits its result. The server times each reaction and
+--    prints it; this side only checks every buy succeeded.
 -- Prints "RESULT key=value ..." lines like the bare client: msgs/s, p50/p99 µs, the peak of
 -- collectgarbage("count").
+--
+-- rss: the firehose only (run-bench gives it a 2,000,000-message server), printing VmRSS from
+-- /proc/self/status before the subscribe, at the first notification, at the middle (MSGS / 2,
+-- MSGS default 2,000,000: the server's stream length) and at the end marker
+-- ("RESULT rss msgs=.. start_kib=.. first_kib=.. middle_kib=.. end_kib=..").
 --
 -- gc=on / gc=stop (a shorter run, firehose only, RSS not reported) estimate the collector's
 -- share of the firehose time: both first allocate and free PREFAULT_MIB (default 160) of
@@ -28,15 +38,25 @@ local lt = require "luatrade"
 
 local port, ca_file, roundtrips, mode = tonumber(arg[1]), arg[2], tonumber(arg[3]), arg[4]
 local prefault_mib = tonumber(arg[5]) or 160
+local rss_half = (tonumber(arg[5]) or 2000000) // 2      -- mode rss: arg 5 is the stream's length
 if not (port and ca_file and roundtrips) then
-  io.stderr:write("usage: lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [gc=on|gc=stop [PREFAULT_MIB]]\n")
+  io.stderr:write("usage: lua5.4 bench/runtime.lua PORT CA_FILE ROUNDTRIPS [react | rss [MSGS] | gc=on|gc=stop [PREFAULT_MIB]]\n")
   os.exit(2)
 end
 
 local URL = ("wss://127.0.0.1:%d/ws/api/v2"):format(port)
 local CHANNEL = "ticker.BTC-PERPETUAL.raw"
-local CALLS_PER_CLIENT = 90
+local REACT_CHANNEL = "ticker.BTC-PERPETUAL.100ms"
 local peak_kib = 0
+local gc_mode = mode == "gc=on" or mode == "gc=stop"
+
+-- VmRSS of this process in KiB.
+local function rss_kib()
+  local f = assert(io.open("/proc/self/status"))
+  local kib = tonumber(f:read("a"):match("VmRSS:%s*(%d+)"))
+  f:close()
+  return kib
+end
 
 local function sample_gc()
   local kib = collectgarbage("count")
@@ -47,12 +67,6 @@ local function new_client(extra)
   local opts = { url = URL, ca_file = ca_file }
   for k, v in pairs(extra or {}) do opts[k] = v end
   return lt.public(opts)
-end
-
--- A client without rate limiting, or nil when this build of the runtime has no such option.
-local function unlimited_client()
-  local ok, pub = pcall(new_client, { rate_limit = "off" })
-  return ok and pub or nil
 end
 
 local function connected(pub)
@@ -73,9 +87,14 @@ local function firehose(after)
     collectgarbage("stop")
     kib0 = collectgarbage("count")
   end
+  local rss = mode == "rss" and { start = rss_kib() } or nil
   local t0 = lt.now()
   sub = assert(pub:subscribe(CHANNEL, function(msg)
     if msg["end"] then
+      if rss then
+        print(("RESULT rss msgs=%d start_kib=%d first_kib=%d middle_kib=%d end_kib=%d"):format(
+          n, rss.start, rss.first, rss.middle or 0, rss_kib()))
+      end
       local secs = lt.now() - t0
       sample_gc()
       if kib0 then
@@ -94,7 +113,11 @@ local function firehose(after)
     local bid, ask = msg.best_bid_price, msg.best_ask_price
     sum = sum + (ask - bid)
     n = n + 1
-    if n & 1023 == 0 then sample_gc() end
+    if n & 1023 == 0 then
+      sample_gc()
+      if rss and not rss.middle and n >= rss_half then rss.middle = rss_kib() end
+    end
+    if rss and n == 1 then rss.first = rss_kib() end
   end))
 end
 
@@ -109,24 +132,35 @@ end
 
 local function roundtrip()
   local us = {}
-  local pub = unlimited_client()
-  local limiter = pub and "off" or ("fresh client per " .. CALLS_PER_CLIENT .. " calls")
-  if pub then
-    timed_calls(connected(pub), roundtrips, us)
-    pub:close()
-  else
-    while #us < roundtrips do
-      pub = connected(new_client())
-      timed_calls(pub, math.min(CALLS_PER_CLIENT - 1, roundtrips - #us), us)
-      pub:close()
-      sample_gc()
-    end
-  end
+  local pub = connected(new_client({ rate_limit = "off" }))
+  timed_calls(pub, roundtrips, us)
+  pub:close()
   sample_gc()
   table.sort(us)
   local function q(p) return us[math.max(1, math.min(#us, math.ceil(p * #us)))] end
-  print(("RESULT roundtrip n=%d p50_us=%.0f p99_us=%.0f limiter=%q"):format(
-    #us, q(0.50), q(0.99), limiter))
+  print(("RESULT roundtrip n=%d p50_us=%.0f p99_us=%.0f limiter=off"):format(#us, q(0.50), q(0.99)))
+end
+
+-- The reaction loop: a strategy-like handler that buys at the ticker's best bid.
+local function reaction()
+  local priv = lt.private{ url = URL, ca_file = ca_file, client_id = "bench",
+                           client_secret = lt.secret.env("LUATRADE_BENCH_SECRET"),
+                           rate_limit = "off" }
+  local orders, failed, sub = 0, nil, nil
+  sub = assert(priv:subscribe(REACT_CHANNEL, function(msg)
+    if msg["end"] then
+      sample_gc()
+      print(("RESULT react orders=%d%s"):format(orders, failed and (" failed=%q"):format(failed) or ""))
+      lt.spawn(function()
+        sub:close()
+        priv:close()
+      end)
+      return
+    end
+    local r, err = priv:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
+                             price = msg.best_bid_price, post_only = true, label = "bench" }
+    if r then orders = orders + 1 else failed = failed or tostring(err) end
+  end))
 end
 
 -- Fault in (and free) about mib MiB of heap, so a run with the collector stopped does not pay
@@ -138,10 +172,13 @@ local function prefault(mib)
   collectgarbage("collect")
 end
 
-if mode then prefault(prefault_mib) end
+if gc_mode then prefault(prefault_mib) end
 lt.run(function()
   firehose(function()
-    if not mode and roundtrips > 0 then roundtrip() end
+    if mode == nil or mode == "react" then
+      if roundtrips > 0 then roundtrip() end
+      if mode == "react" then reaction() end
+    end
   end)
 end)
 print(("RESULT lua_kib_peak=%.0f"):format(peak_kib))

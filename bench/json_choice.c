@@ -6,6 +6,9 @@
  *   yajl stream -> Lua  : lt_json_decode_envelope (what luatrade uses: one pass, typed)
  *   yajl tree + walk    : yajl_tree_parse, then push the tree into Lua tables (two passes)
  *   lua-cjson           : cjson.decode from Lua (generic typing: no int/float per field)
+ *   fields: ...         : lt_json_decode_envelope with a projection (subscribe's `fields`:
+ *                         lt_fields_schema), 2 and 5 kept keys; each stream line also prints
+ *                         the Lua memory one message allocates (garbage per notification)
  * Usage: json_choice FIXTURE [N]
  */
 #include <lauxlib.h>
@@ -29,6 +32,68 @@ static const lt_schema *res_data(void *ud, const char *ch, size_t len)
 {
 	(void)ud;
 	return lt_channel_schema(ch, len);
+}
+
+/* ---- projections (subscribe's `fields`) ---------------------------------------------------- */
+
+typedef struct proj_res {
+	const lt_fields *f;
+	lt_schema proj;
+} proj_res;
+
+static const lt_schema *res_proj(void *ud, const char *ch, size_t len)
+{
+	proj_res *p = ud;
+	if (!p->f)
+		return lt_channel_schema(ch, len);
+	p->proj = lt_fields_schema(p->f, lt_channel_schema(ch, len));
+	return &p->proj;
+}
+
+/* Lua bytes one decode allocates (GC stopped, mean of 1000), with projection f (NULL: none). */
+static double garbage_per_msg(lua_State *L, const char *buf, size_t len, const lt_fields *f)
+{
+	proj_res p = {f, {0}};
+	lt_resolver res = {NULL, res_proj, &p};
+	lt_envelope env;
+	lt_err err;
+	lua_gc(L, LUA_GCCOLLECT);
+	lua_gc(L, LUA_GCSTOP);
+	double b0 = lua_gc(L, LUA_GCCOUNT) * 1024.0 + lua_gc(L, LUA_GCCOUNTB);
+	for (int i = 0; i < 1000; i++) {
+		if (lt_json_decode_envelope(L, buf, len, &res, &env, &err) == 0)
+			lua_pop(L, 1);
+	}
+	double b1 = lua_gc(L, LUA_GCCOUNT) * 1024.0 + lua_gc(L, LUA_GCCOUNTB);
+	lua_gc(L, LUA_GCRESTART);
+	lua_gc(L, LUA_GCCOLLECT);
+	return (b1 - b0) / 1000.0;
+}
+
+/* The projected decode of buf keeping names: prints us/msg, ratio to base, garbage/msg. */
+static int fields_case(lua_State *L, const char *buf, size_t len, long n, double base,
+		       const char *label, const char *const *names)
+{
+	lt_fields f;
+	lt_err err;
+	lt_fields_init(&f);
+	for (; *names; names++)
+		if (lt_fields_add(&f, *names, strlen(*names), &err))
+			return fprintf(stderr, "fields: %s\n", err.msg), 1;
+	proj_res p = {&f, {0}};
+	lt_resolver res = {NULL, res_proj, &p};
+	lt_envelope env;
+	double t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		if (lt_json_decode_envelope(L, buf, len, &res, &env, &err))
+			return fprintf(stderr, "decode: %s\n", err.msg), 1;
+		lua_getfield(L, -1, "best_bid_price");
+		lua_pop(L, 2);
+	}
+	double t = (now_s() - t0) / (double)n * 1e6;
+	printf("%-22s %7.2f us/msg  ratio %.2f  garbage %5.0f B/msg\n", label, t, t / base,
+	       garbage_per_msg(L, buf, len, &f));
+	return 0;
 }
 
 static void push_tree(lua_State *L, yajl_val v)
@@ -84,7 +149,14 @@ int main(int argc, char **argv)
 		lua_pop(L, 2);
 	}
 	base = (now_s() - t0) / (double)n * 1e6;
-	printf("%-22s %7.2f us/msg  ratio 1.00\n", "yajl stream -> Lua", base);
+	printf("%-22s %7.2f us/msg  ratio 1.00  garbage %5.0f B/msg\n", "yajl stream -> Lua", base,
+	       garbage_per_msg(L, buf, len, NULL));
+	if (fields_case(L, buf, len, n, base, "fields: 2 keys",
+			(const char *const[]){"best_bid_price", "best_ask_price", NULL}) ||
+	    fields_case(L, buf, len, n, base, "fields: 5 keys",
+			(const char *const[]){"best_bid_price", "best_ask_price", "best_bid_amount",
+					      "best_ask_amount", "timestamp", NULL}))
+		return 1;
 
 	char ebuf[128];
 	t0 = now_s();

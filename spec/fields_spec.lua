@@ -106,3 +106,59 @@ describe("subscribe fields", function()
     assert.equal("integer", math.type(got[1].change_id))
   end)
 end)
+
+describe("subscribe fields across a hot reload (luatrade.handover)", function()
+  local lt = require "luatrade"
+  local core = require "luatrade.core"
+  local handover = require "luatrade.handover"
+
+  -- Run fn as a task of group g (as the runner runs a version) and wait for it.
+  local function in_group(g, fn)
+    local done = false
+    core._spawn_in(g, function() fn(); done = true end)
+    S.wait_for(function() return done end, 10)
+  end
+
+  -- Version 1 subscribes with fields a, is held (its tasks cancelled, as the runner does),
+  -- version 2 subscribes the same channel with fields b: every message version 2 sees has
+  -- exactly the keys of b.
+  local function switch(fields1, fields2)
+    local got1, got2 = {}, {}
+    S.with_public(function(pub)
+      local H = handover.new(nil)
+      local v1 = { group = core._new_group() }
+      local p1 = H:client(pub, v1)
+      in_group(v1.group, function()
+        assert(p1:subscribe(TICKER, function(t) got1[#got1 + 1] = t end, { fields = fields1 }))
+      end)
+      S.wait_for(function() return #got1 >= 2 end, 10)
+      H:hold(v1)
+      core._cancel_group(v1.group, "reloaded")
+      lt.sleep(0.3)                               -- messages queue for the next version
+      local v2 = { group = core._new_group() }
+      local p2 = H:client(pub, v2)
+      local sub
+      in_group(v2.group, function()
+        sub = assert(p2:subscribe(TICKER, function(t) got2[#got2 + 1] = t end,
+          { fields = fields2 }))
+      end)
+      H:drop_held()
+      S.wait_for(function() return #got2 >= 5 end, 10)
+      sub:close()
+    end)
+    return got1, got2
+  end
+
+  it("subscribe the channel afresh when the new version asks other fields", function()
+    local got1, got2 = switch({ "best_bid_price" }, { "timestamp", "best_ask_price" })
+    assert.same({ "best_bid_price" }, keys(got1[1]))
+    assert.is_true(#got2 >= 5)
+    for _, t in ipairs(got2) do assert.same({ "best_ask_price", "timestamp" }, keys(t)) end
+  end)
+
+  it("take the channel over when the fields are the same", function()
+    local _, got2 = switch({ "timestamp", "best_bid_price" }, { "best_bid_price", "timestamp" })
+    assert.is_true(#got2 >= 5)
+    for _, t in ipairs(got2) do assert.same({ "best_bid_price", "timestamp" }, keys(t)) end
+  end)
+end)

@@ -422,7 +422,7 @@ static void test_fields_bounds(void **state)
 	assert_non_null(strstr(err.msg, "listed twice"));
 	assert_int_equal(lt_fields_add(&f, "a\0b", 3, &err), LT_EINVAL);
 	for (int i = 1; i < LT_FIELDS_MAX; i++) {
-		char k[8];
+		char k[16];
 		snprintf(k, sizeof k, "k%d", i);
 		assert_int_equal(lt_fields_add(&f, k, strlen(k), &err), 0);
 	}

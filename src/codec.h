@@ -35,8 +35,12 @@ typedef enum {
 	LT_T_BOOL,
 	LT_T_OBJECT,   /* fields describes known keys */
 	LT_T_ARRAY,    /* elem describes each element */
-	LT_T_SECRET    /* a string holding a credential (access/refresh token): decoded into an
+	LT_T_SECRET,   /* a string holding a credential (access/refresh token): decoded into an
 			* opaque luatrade.Secret userdata, never into a Lua string */
+	LT_T_ONLY      /* a projection (lt_fields_schema): the value is decoded with schema elem,
+			* keeping only the keys in fields (an object), or of each object element (an
+			* array); the other keys and their values are parsed and validated (UTF-8
+			* included) but never become Lua values. Made by lt_fields_schema only. */
 } lt_type;
 
 typedef struct lt_schema lt_schema;
@@ -51,6 +55,33 @@ struct lt_schema {
 	const lt_schema *elem;   /* LT_T_ARRAY: schema of every element (NULL = ANY) */
 	int nfields;             /* LT_T_OBJECT: size hint for lua_createtable (0 = count fields) */
 };
+
+/* ---- projections: decode only the fields a handler reads -------------------------------- */
+
+#define LT_FIELDS_MAX 64      /* names one projection may keep */
+#define LT_FIELD_NAME_MAX 64  /* bytes of one name */
+
+/* A set of object keys to keep (client:subscribe's `fields` option). Fixed size, no
+ * pointers into other memory: it may live in a Lua userdata and be freed with it. */
+typedef struct lt_fields {
+	int n;
+	lt_field list[LT_FIELDS_MAX + 1];  /* names (into text), schema NULL; {NULL, NULL} ends */
+	char text[LT_FIELDS_MAX * (LT_FIELD_NAME_MAX + 1)];
+} lt_fields;
+
+/* Empty f, then add names one by one: 0, or LT_EINVAL naming what was wrong (empty, longer
+ * than LT_FIELD_NAME_MAX bytes, a duplicate, more than LT_FIELDS_MAX names). Example:
+ *     lt_fields f; lt_fields_init(&f);
+ *     lt_fields_add(&f, "best_bid_price", 14, &err);
+ *     lt_schema proj = lt_fields_schema(&f, &lt_s_ticker);
+ *     lt_json_decode(L, text, len, &proj, &err);  -> a table with best_bid_price only */
+void lt_fields_init(lt_fields *f);
+int lt_fields_add(lt_fields *f, const char *name, size_t len, lt_err *err);
+/* f holds name (NUL-terminated). */
+bool lt_fields_has(const lt_fields *f, const char *name);
+/* The projection of schema (NULL = ANY) onto f's names, an LT_T_ONLY schema. It points at f
+ * and schema: both must outlive the decode that uses it. Kept fields are typed by schema. */
+lt_schema lt_fields_schema(const lt_fields *f, const lt_schema *schema);
 
 /* Leaf schemas every method may point at. */
 extern const lt_schema lt_s_any, lt_s_string, lt_s_int, lt_s_float, lt_s_bool, lt_s_secret;

@@ -12,6 +12,12 @@
  * Numbers arrive as text (yajl's number callback) and json_number.c types them as the schema
  * says. Strings are validated once, by lt_utf8_ok (yajl's own check is off).
  *
+ * A projection (LT_T_ONLY, json_fields.c) keeps only some keys of an object (or of each object
+ * element of an array): a key it does not keep is validated and dropped, and its value is
+ * skipped like an ignored envelope value (d->skip): yajl still parses it and every string in
+ * it still goes through lt_utf8_ok, but no Lua value is made. Its table is sized for the kept
+ * keys.
+ *
  * Failure leaves the Lua stack as it was on entry. The yajl handle of a call lives in the box
  * (json_arena.c), so a Lua memory error raised from inside a callback does not leak it.
  */
@@ -121,12 +127,16 @@ static void push_names(lt_jd *d, const lt_schema *s)
 	lua_rawsetp(L, d->root, s);
 }
 
-/* Open a frame. An object with a schema gets its field-name table and its table at once
- * (sized from the schema: nfields, or the field count) and takes its pairs directly; other
- * containers collect their entries on the stack. Needs 2 free stack slots. */
-lt_jd_frame *lt_jd_push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s)
+/* Open a frame with schema s (not a projection) and projection only (or NULL). An object with
+ * a schema gets its field-name table and its table at once (sized from the projection, or the
+ * schema: nfields, or the field count) and takes its pairs directly; other containers collect
+ * their entries on the stack. Needs 2 free stack slots. */
+static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s,
+			       const lt_schema *only)
 {
 	lt_jd_frame *f = &d->fr[++d->depth];
+	f->only = only;
+	f->ohint = 0;
 	f->kind = kind;
 	f->schema = kind == JF_OBJ && s && s->type == LT_T_OBJECT && s->fields ? s : NULL;
 	f->next = kind == JF_ARR && s && s->type == LT_T_ARRAY ? s->elem : NULL;
@@ -138,11 +148,28 @@ lt_jd_frame *lt_jd_push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s)
 	if (f->schema) {
 		push_names(d, s);
 		f->names = lua_gettop(d->L);
-		lua_createtable(d->L, 0, s->nfields > 0 ? s->nfields : (int)lua_rawlen(d->L, -1));
+		int size = only ? only->nfields : s->nfields > 0 ? s->nfields
+			 : (int)lua_rawlen(d->L, -1);
+		lua_createtable(d->L, 0, size);
 		f->tbl = f->names + 1;
 	}
 	f->base = lua_gettop(d->L);
 	return f;
+}
+
+/* Contract in json_decode_internal.h. */
+lt_jd_frame *lt_jd_push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s)
+{
+	return push_frame(d, kind, lt_jd_typed(s), s && s->type == LT_T_ONLY ? s : NULL);
+}
+
+/* A projection dropped the key before this value: skip it (a container: d->skip). */
+static inline bool skip_one(lt_jd *d)
+{
+	if (!d->skip_one)
+		return false;
+	d->skip_one = false;
+	return true;
 }
 
 /* Index of field key in f's object schema, or -1. The scan starts after the previous match
@@ -165,7 +192,7 @@ static int cb_null(void *ctx)
 {
 	lt_jd *d = ctx;
 	lt_jd_frame *f = &d->fr[d->depth];
-	if (d->skip)
+	if (d->skip || skip_one(d))
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_NULL, NULL, 0);
@@ -179,7 +206,7 @@ static int cb_boolean(void *ctx, int b)
 {
 	lt_jd *d = ctx;
 	lt_jd_frame *f = &d->fr[d->depth];
-	if (d->skip)
+	if (d->skip || skip_one(d))
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_BOOL, NULL, b != 0);
@@ -193,13 +220,14 @@ static int cb_number(void *ctx, const char *s, size_t len)
 {
 	lt_jd *d = ctx;
 	lt_jd_frame *f = &d->fr[d->depth];
-	if (d->skip)
+	if (d->skip || skip_one(d))
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_NUMBER, s, len);
 	if (!room(d))
 		return 0;
-	if (!lt_jnum_push(d->L, s, len, f->next ? f->next->type : LT_T_ANY))
+	const lt_schema *t = lt_jd_typed(f->next);
+	if (!lt_jnum_push(d->L, s, len, t ? t->type : LT_T_ANY))
 		return lt_jd_fail(d, "bad number '%.*s'", (int)(len < 40 ? len : 40), s);
 	return store(d);
 }
@@ -220,13 +248,14 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 	note_copy(d, s);
 	if (!lt_utf8_ok(s, len))
 		return lt_jd_fail(d, "invalid UTF8 in string");
-	if (d->skip)
+	if (d->skip || skip_one(d))
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_STRING, (const char *)s, len);
 	if (!room(d))
 		return 0;
-	if (f->next && f->next->type == LT_T_SECRET && len > 0) /* a token: never a Lua string */
+	const lt_schema *t = lt_jd_typed(f->next);
+	if (t && t->type == LT_T_SECRET && len > 0) /* a token: never a Lua string */
 		lt_lua_secret_push(d->L, (const char *)s, len);  /* ("" holds nothing: it stays "") */
 	else
 		lua_pushlstring(d->L, (const char *)s, len);
@@ -238,6 +267,12 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 	lt_jd *d = ctx;
 	lt_jd_frame *f = &d->fr[d->depth];
 	note_copy(d, k);
+	if (!d->skip && f->only && !lt_jd_kept(f->only, (const char *)k, len, &f->ohint)) {
+		if (!lt_utf8_ok(k, len))  /* dropped, but still checked */
+			return lt_jd_fail(d, "invalid UTF8 in key");
+		d->skip_one = true;
+		return 1;
+	}
 	int i = !d->skip && f->schema ? field_index(f, (const char *)k, len) : -1;
 	if (i < 0 && !lt_utf8_ok(k, len))  /* a key equal to a schema's (ASCII) field name is valid */
 		return lt_jd_fail(d, "invalid UTF8 in key");
@@ -258,7 +293,9 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 }
 
 /* '{' or '[': count the nesting (skipped values included), then skip, hand to the envelope,
- * or open a frame whose entries will collect on the Lua stack. */
+ * or open a frame whose entries will collect on the Lua stack. Only the payload or root value
+ * carries a projection (f->next of type LT_T_ONLY); an array's projection passes to its
+ * object elements, not deeper. */
 static int open_container(lt_jd *d, bool map)
 {
 	lt_jd_frame *f = &d->fr[d->depth];
@@ -268,11 +305,18 @@ static int open_container(lt_jd *d, bool map)
 		d->skip++;
 		return 1;
 	}
+	if (skip_one(d)) {
+		d->skip = 1;
+		return 1;
+	}
 	if (lt_jenv_in(f))
 		return lt_jenv_open(d, f, map);
 	if (!room(d))
 		return 0;
-	lt_jd_push_frame(d, map ? JF_OBJ : JF_ARR, f->next);
+	if (f->kind == JF_ARR && f->only && map)  /* an object element of a projected array */
+		push_frame(d, JF_OBJ, f->next, f->only);
+	else
+		lt_jd_push_frame(d, map ? JF_OBJ : JF_ARR, f->next);
 	return 1;
 }
 
@@ -376,6 +420,7 @@ void lt_jd_init(lt_jd *d, lua_State *L, lt_jd_kind root, const lt_schema *schema
 	d->depth = 0;
 	d->nest = 0;
 	d->skip = 0;
+	d->skip_one = false;
 	d->emsg[0] = '\0';
 	d->ecode = LT_EJSON;
 	d->res = NULL;

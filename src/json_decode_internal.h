@@ -7,6 +7,7 @@
  *   json_utf8.c      the one UTF-8 check of strings and keys
  *   json_arena.c     the per-Lua-state box: the yajl handle of a call and its memory arena
  *   json_retype.c    the schema of an envelope payload that comes before its id/channel
+ *   json_fields.c    projections (LT_T_ONLY): the keys a decode keeps
  */
 #ifndef LT_JSON_DECODE_INTERNAL_H
 #define LT_JSON_DECODE_INTERNAL_H
@@ -52,6 +53,9 @@ typedef struct lt_jd_frame {
 	int tbl;                  /* stack index of the table once it exists, else 0 */
 	int hint;                 /* JF_OBJ: field index where the next key lookup starts */
 	int names;                /* JF_OBJ with schema: stack index of its field-name table */
+	const lt_schema *only;    /* LT_T_ONLY projection: JF_OBJ keeps only its keys; JF_ARR
+				   * passes it to its object elements. NULL = keep everything */
+	int ohint;                /* JF_OBJ with only: where the next kept-key lookup starts */
 	lt_jd_kind kind;
 	lt_jd_slot slot;          /* JF_ENV/JF_PARAMS: what the pending key selects */
 } lt_jd_frame;
@@ -61,7 +65,8 @@ typedef struct lt_jd {
 	int root;                 /* stack index of the field-name cache (push_names) */
 	int depth;                /* index of the innermost frame; fr[0] is the root pseudo-frame */
 	int nest;                 /* open JSON containers, skipped ones included */
-	int skip;                 /* > 0 while inside a skipped envelope value */
+	int skip;                 /* > 0 while inside a skipped value (envelope or projection) */
+	bool skip_one;            /* a projection dropped the pending key: skip its value */
 	char emsg[160];           /* why a callback cancelled the parse */
 	int ecode;                /* and the status to return: LT_EJSON or LT_ENOMEM */
 	const char *in;           /* the input text of the parse, in_len bytes */
@@ -90,8 +95,8 @@ enum { LT_J_NULL, LT_J_BOOL, LT_J_NUMBER, LT_J_STRING };
 int lt_jd_fail(lt_jd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reset d for one call with root frame kind `root` whose value has schema (NULL = ANY). */
 void lt_jd_init(lt_jd *d, lua_State *L, lt_jd_kind root, const lt_schema *schema);
-/* Open a frame of kind for a container with schema s (see json_decode.c). Needs 2 free stack
- * slots. */
+/* Open a frame of kind for a container with schema s (see json_decode.c); s may be an
+ * LT_T_ONLY projection. Needs 2 free stack slots. */
 lt_jd_frame *lt_jd_push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s);
 /* Run yajl over buf with d set up. Pushes the field-name cache (d->root), then the decoded
  * value(s) above it. 0, or LT_EJSON/LT_ENOMEM with err filled; the caller restores the stack
@@ -158,6 +163,18 @@ yajl_handle lt_jarena_open(lt_jarena *a, const yajl_callbacks *cb, void *ctx);
  * parse succeeded and every string and key a callback saw pointed into the input). A handle
  * that a Lua error stranded is always cleansed. */
 void lt_jarena_close(lt_jarena *a, bool text);
+
+/* ---- json_fields.c ------------------------------------------------------------------------ */
+
+/* key[0..len) is one of the names of projection only (LT_T_ONLY). hint (may be NULL) is where
+ * the scan starts; it wraps, so keys in the listed order cost one comparison each. */
+bool lt_jd_kept(const lt_schema *only, const char *key, size_t len, int *hint);
+
+/* The schema a value is typed by: a projection's underlying schema, else s itself. */
+static inline const lt_schema *lt_jd_typed(const lt_schema *s)
+{
+	return s && s->type == LT_T_ONLY ? s->elem : s;
+}
 
 /* ---- json_retype.c ------------------------------------------------------------------------ */
 

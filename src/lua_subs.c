@@ -18,6 +18,10 @@
  * channels are never dropped: they have a larger cap, and on overflow the subscription is
  * failed loudly (closed, state event "subscription_failed") so the strategy reconciles.
  * sub:stats() counts queued, high_water, dropped, resyncs.
+ *
+ * Fields (subscribe's `fields` option): the sub holds an lt_fields in its user value 4, so the
+ * projection lives and dies with it; the rpc's fields hook (subs_fields) finds it by channel
+ * through the channel map, and the decoder then makes Lua values only of those keys.
  */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -43,6 +47,7 @@ typedef struct lt_sub {
 	bool multi;            /* more than one channel: the queue keeps each message's channel */
 	lua_Integer cap, high_water;
 	unsigned long long dropped, resyncs, delivered;
+	const lt_fields *fields; /* subscribe's `fields` (user value 4), or NULL: every key */
 } lt_sub;
 
 static const char PUMP_KEY = 'p';
@@ -428,6 +433,63 @@ static void push_params(lua_State *L, int idx)
 	lua_setfield(L, -2, "channels");
 }
 
+/* The rpc's fields hook (rpc.h): the projection of the subscription that holds channel. */
+static const lt_fields *subs_fields(void *ud, lua_State *L, const char *channel, size_t len)
+{
+	lt_client *c = ud;
+	const lt_fields *f = NULL;
+	if (c->closed || !lua_checkstack(L, 3))
+		return NULL;  /* (no room: decode every key, as without the option) */
+	push_map(L, c);
+	lua_pushlstring(L, channel, len);
+	if (lua_rawget(L, -2) == LUA_TUSERDATA) {
+		const lt_sub *s = lua_touserdata(L, -1);
+		f = s->c ? s->fields : NULL;
+	}
+	lua_pop(L, 2);
+	return f;
+}
+
+/* opts.fields at opts -> the projection of the sub at 6, kept as its user value 4 (it lives
+ * and dies with the sub); NULL without the option. Raises naming the option; nothing is
+ * registered yet. */
+static const lt_fields *read_fields(lua_State *L, int opts)
+{
+	if (!lua_istable(L, opts))
+		return NULL;
+	if (lua_getfield(L, opts, "fields") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	int list = lua_gettop(L);
+	if (!lua_istable(L, list))
+		luaL_error(L, "subscribe: fields: expected a list of field names (strings)");
+	lua_Integer n = (lua_Integer)lua_rawlen(L, list), keys = 0;
+	lua_pushnil(L);
+	while (lua_next(L, list)) {
+		keys++;
+		lua_pop(L, 1);
+	}
+	if (n == 0 || keys != n)
+		luaL_error(L, "subscribe: fields: expected a non-empty list of field names (strings)");
+	lt_fields *f = lua_newuserdatauv(L, sizeof *f, 0);
+	lt_fields_init(f);
+	lt_err err = {0, ""};
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, list, i) != LUA_TSTRING)
+			luaL_error(L, "subscribe: fields[%d]: expected a string, got %s", (int)i,
+				   luaL_typename(L, -1));
+		size_t len;
+		const char *name = lua_tolstring(L, -1, &len);
+		if (lt_fields_add(f, name, len, &err))
+			luaL_error(L, "subscribe: fields: %s", err.msg);
+		lua_pop(L, 1);
+	}
+	lua_setiuservalue(L, 6, 4);
+	lua_pop(L, 1);
+	return f;
+}
+
 /* Register the sub at 6 under every channel of params (5); raises on a duplicate. */
 static void register_channels(lua_State *L, lt_client *c, lt_sub *s)
 {
@@ -470,11 +532,12 @@ int lt_client_subscribe(lua_State *L)
 	lt_buf_free(&scratch);
 	if (rc)
 		return luaL_error(L, "subscribe: %s", err.msg);
-	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 3);         /* 6 */
+	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 4);         /* 6 */
 	memset(s, 0, sizeof *s);
-	s->c = c;
 	s->qhead = s->qtail = 1;
 	luaL_setmetatable(L, LT_SUB_MT);
+	s->fields = read_fields(L, 4);                          /* raises: s->c still NULL */
+	s->c = c;
 	lua_getfield(L, 5, "channels");
 	lua_setiuservalue(L, 6, 1);
 	lua_newtable(L);
@@ -495,6 +558,16 @@ int lt_client_subscribe(lua_State *L)
 			s->cap = q;
 		}
 		lua_pop(L, 1);
+	}
+	if (s->fields) {
+		if (s->policy == POLICY_RESYNC && !lt_fields_has(s->fields, "type")) {
+			unregister(L, s, 6);
+			s->c = NULL;
+			return luaL_error(L, "subscribe: fields: must include \"type\" on an "
+					  "incremental book channel (book.I.interval: the runtime "
+					  "resyncs on snapshots)");
+		}
+		lt_rpc_set_fields_hook(lt_cl_rpc(c->cl), subs_fields, c);
 	}
 	int n = lt_client_request(L, c, t, m, m->name, 5, timeout, k_subscribed, 0);
 	/* returned instead of yielding: refused before anything was sent, leave no ghost */

@@ -32,6 +32,9 @@ struct lt_rpc {
 	bool answer_test_request;
 	pending *buckets[NBUCKETS];
 	lt_rpc_stats stats;
+	lt_rpc_fields_fn fields_fn; /* lt_rpc_set_fields_hook */
+	void *fields_ud;
+	lt_schema proj;             /* the projection of the message being decoded */
 };
 
 static pending **slot(lt_rpc *r, int64_t id)
@@ -171,10 +174,17 @@ static const lt_schema *resolve_result(void *ud, int64_t id)
 	return p ? p->schema : NULL;
 }
 
+/* The channel's schema, or its projection when the fields hook names keys for the channel
+ * (one message is decoded at a time per rpc: r->proj serves that decode). */
 static const lt_schema *resolve_data(void *ud, const char *channel, size_t len)
 {
-	(void)ud;
-	return lt_channel_schema(channel, len);
+	lt_rpc *r = ud;
+	const lt_schema *s = lt_channel_schema(channel, len);
+	const lt_fields *f = r->fields_fn ? r->fields_fn(r->fields_ud, r->L, channel, len) : NULL;
+	if (!f)
+		return s;
+	r->proj = lt_fields_schema(f, s);
+	return &r->proj;
 }
 
 typedef struct msg_view {
@@ -250,6 +260,12 @@ void lt_rpc_on_message(lt_rpc *r, const char *msg, size_t len)
 		lt_log(LT_LOG_WARN, "dropped a %zu-byte message: %s", len, v.err.msg);
 	}
 	lua_settop(L, top);
+}
+
+void lt_rpc_set_fields_hook(lt_rpc *r, lt_rpc_fields_fn fn, void *ud)
+{
+	r->fields_fn = fn;
+	r->fields_ud = ud;
 }
 
 void lt_rpc_set_answer_test_request(lt_rpc *r, bool on) { r->answer_test_request = on; }

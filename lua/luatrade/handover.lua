@@ -87,6 +87,19 @@ function Sub.__tostring(self)
   return ("luatrade.Subscription(%s%s)"):format(self.list[1], #self.list > 1 and ", ..." or "")
 end
 
+-- The identity of subscribe's `fields` option (nil: every key). A held channel keeps its
+-- subscription's projection, so a version that asks other fields than the held one gets the
+-- channel unsubscribed and subscribed afresh (its queued messages were decoded for the old
+-- fields) instead of taking it over.
+local function fields_key(opts)
+  local f = type(opts) == "table" and opts.fields or nil
+  if type(f) ~= "table" then return f end  -- nil, or a bad value rc:subscribe reports
+  local k = {}
+  for i, name in ipairs(f) do k[i] = tostring(name) end
+  table.sort(k)
+  return table.concat(k, "\0")
+end
+
 -- subscribe for version v on client rc: take over held channels, subscribe the others.
 local function subscribe(self, rc, v, channels, handler, opts)
   if type(handler) ~= "function" then error("subscribe: handler: expected a function", 3) end
@@ -95,14 +108,18 @@ local function subscribe(self, rc, v, channels, handler, opts)
   local chans = chans_of(self, rc)
   local psub = setmetatable({ h = self, rc = rc, v = v, list = {} }, Sub)
   local fresh, taken = {}, {}
+  local fkey = fields_key(opts)
   for _, ch in ipairs(list) do
     local e = chans[ch]
     if self.reserved[ch] then
       error("subscribe: '" .. tostring(ch) .. "' is the runtime's own (" .. self.reserved[ch] .. ")", 3)
     elseif e and e.owner ~= nil and e.sub:_is_open() then
       error("subscribe: channel '" .. tostring(ch) .. "' is already subscribed on this client", 3)
-    elseif e and e.sub:_is_open() then
+    elseif e and e.sub:_is_open() and e.fields == fkey then
       taken[#taken + 1] = ch
+    elseif e and e.sub:_is_open() then  -- held with other fields: subscribe it afresh
+      release(chans, ch, e)
+      fresh[#fresh + 1] = ch
     else
       chans[ch] = nil
       fresh[#fresh + 1] = ch
@@ -129,7 +146,7 @@ local function subscribe(self, rc, v, channels, handler, opts)
     rejected = err
     v.pumps[sub] = true
     for _, ch in ipairs(sub:channels()) do
-      chans[ch] = { sub = sub, owner = v, handler = handler, psub = psub }
+      chans[ch] = { sub = sub, owner = v, handler = handler, psub = psub, fields = fkey }
       psub.list[#psub.list + 1] = ch
     end
   end

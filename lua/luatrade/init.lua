@@ -135,8 +135,13 @@ end
 -- Methods (each awaitable, each takes an optional timeout in seconds as last argument):
 --   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,
 --   ticker, get_order_book, get_index_price, unsubscribe, unsubscribe_all: the venue method
---   of that name with a params table; subscribe(channels, handler [, {timeout, max_queue}])
---   (handler(msg, sub, channel) runs in one task per subscription, messages in order)
+--   of that name with a params table; subscribe(channels, handler [, {timeout, max_queue,
+--   fields}]) (handler(msg, sub, channel) runs in one task per subscription, messages in order;
+--   fields = { "best_bid_price", "best_ask_price" } decodes only those keys of each message's
+--   data (of each object of array data such as trades), typed as without it, the other keys
+--   never becoming Lua values (still parsed and UTF-8-checked): 1 to 64 distinct names of 1 to
+--   64 bytes, else subscribe raises "subscribe: fields: ..."; an incremental book
+--   (book.I.interval) must keep "type")
 --   -> subscription (sub:close(), sub:channels(), sub:stats() -> queued, high_water, cap,
 --   dropped, resyncs, delivered; on overflow of max_queue (1,000) snapshot-like channels keep
 --   the newest message, incremental books resync from a snapshot, trades and user.* fail the

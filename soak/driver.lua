@@ -32,7 +32,10 @@ do
   local i = 1
   while i <= #arg do
     local k, v = arg[i]:match("^%-%-([%w-]+)$"), arg[i + 1]
-    if not k or v == nil then io.stderr:write("usage: soak/driver.lua [--seconds N] [--build DIR] [--seed N] [--strategy FILE] [--keep DIR]\n") os.exit(2) end
+    if not k or v == nil then
+      io.stderr:write("usage: soak/driver.lua [--seconds N] [--build DIR] [--seed N] [--strategy FILE] [--keep DIR]\n")
+      os.exit(2)
+    end
     opt[k] = (k == "seconds" or k == "seed") and assert(tonumber(v), k .. " must be a number") or v
     i = i + 2
   end

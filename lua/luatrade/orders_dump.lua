@@ -60,11 +60,10 @@ function M.attach(tracker, path, spawn)
     while tracker.inflight > 0 and lt.now() < deadline do lt.sleep(0.01) end
     lt.sleep(0.5)
     f:write(("final %d\n"):format(ms()))
-    for _, rec in ipairs(tracker:records()) do
-      if rec.order_id == nil then -- an unknown outcome never found: no id to compare
-      elseif rec.state == "filled" or rec.state == "cancelled" or rec.state == "rejected" then
+    for _, rec in ipairs(tracker:records()) do -- (an unknown outcome never found has no id)
+      if rec.order_id ~= nil and (rec.state == "filled" or rec.state == "cancelled" or rec.state == "rejected") then
         f:write(("closed %s\n"):format(tostring(rec.order_id)))
-      else
+      elseif rec.order_id ~= nil then
         f:write(("open %s %s %s\n"):format(tostring(rec.order_id), tostring(rec.state),
           tostring(rec.last_update_timestamp or "-")))
       end

@@ -38,17 +38,17 @@ typedef enum { BC_CONNECTING, BC_FIREHOSE, BC_ROUNDTRIP, BC_DONE, BC_FAILED } bc
 
 typedef struct bc_state {
 	bc_phase phase;
-	unsigned long msgs;            /* notifications counted (end marker excluded) */
-	int64_t t0_us, t1_us;          /* firehose start and end */
-	long rt_total, rt_done;        /* round trips asked for and finished */
+	unsigned long msgs;     /* notifications counted (end marker excluded) */
+	int64_t t0_us, t1_us;   /* firehose start and end */
+	long rt_total, rt_done; /* round trips asked for and finished */
 	int64_t rt_sent_us;
-	int64_t *rt_us;                /* each round trip's duration */
-	bool want_send;                /* a request waits for WRITEABLE */
-	size_t cur_len;                /* bytes of the current message so far */
-	unsigned char *msg;            /* reassembly of a message received in several parts */
-	double spread;                 /* sum of ask - bid: the handler's work, checked at the end */
-	bool bad;                      /* invalid JSON or a message over BC_MAX_MSG */
-	bool count_only;               /* firehose without parsing (the "count" argument) */
+	int64_t *rt_us;     /* each round trip's duration */
+	bool want_send;     /* a request waits for WRITEABLE */
+	size_t cur_len;     /* bytes of the current message so far */
+	unsigned char *msg; /* reassembly of a message received in several parts */
+	double spread;      /* sum of ask - bid: the handler's work, checked at the end */
+	bool bad;           /* invalid JSON or a message over BC_MAX_MSG */
+	bool count_only;    /* firehose without parsing (the "count" argument) */
 	unsigned char out[LWS_PRE + 256];
 	size_t out_len;
 } bc_state;
@@ -127,11 +127,11 @@ static int bc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		s->phase = BC_FIREHOSE;
 		s->t0_us = bc_now_us();
-		bc_queue(s, wsi, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/subscribe\","
-				 "\"params\":{\"channels\":[\"" BC_CHANNEL "\"]}}");
+		bc_queue(s, wsi,
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/subscribe\","
+			 "\"params\":{\"channels\":[\"" BC_CHANNEL "\"]}}");
 		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-	{
+	case LWS_CALLBACK_CLIENT_RECEIVE: {
 		bool last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 		if (last && s->cur_len == 0) {
 			bc_on_message(s, wsi, in, len);
@@ -172,10 +172,8 @@ static int bc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	return 0;
 }
 
-static const struct lws_protocols bc_protocols[] = {
-	{"bare", bc_callback, 0, 32768, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0}
-};
+static const struct lws_protocols bc_protocols[] = {{"bare", bc_callback, 0, 32768, 0, NULL, 0},
+						    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static int bc_cmp(const void *a, const void *b)
 {
@@ -232,8 +230,10 @@ int main(int argc, char **argv)
 		;
 	lws_context_destroy(ctx);
 	if (s.phase != BC_DONE || !(s.spread > 0)) {
-		fprintf(stderr, "bare_client: %s\n", s.bad ? "invalid JSON or a message over the cap"
-			: s.phase == BC_DONE ? "the handler saw no spread" : "the connection failed");
+		fprintf(stderr, "bare_client: %s\n",
+			s.bad                ? "invalid JSON or a message over the cap"
+			: s.phase == BC_DONE ? "the handler saw no spread"
+					     : "the connection failed");
 		free(s.rt_us);
 		free(s.msg);
 		return 1;

@@ -33,14 +33,15 @@
 
 void lt_book_open(lua_State *L);
 
-#define K 4096   /* distinct changes, applied in a cycle (their ids chain around it) */
-#define PER 5    /* level updates per side per change */
+#define K 4096 /* distinct changes, applied in a cycle (their ids chain around it) */
+#define PER 5  /* level updates per side per change */
 #define RUNS 5
 
 static double now_s(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: a loaded machine's waits do not count */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID,
+		      &ts); /* CPU time: a loaded machine's waits do not count */
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -60,7 +61,10 @@ static size_t text_len[K];
 static char *snap_text;
 static size_t snap_text_len;
 
-static double price_of(int side, size_t tick) { return side ? 50000.5 + 0.5 * (double)tick : 50000.0 - 0.5 * (double)tick; }
+static double price_of(int side, size_t tick)
+{
+	return side ? 50000.5 + 0.5 * (double)tick : 50000.0 - 0.5 * (double)tick;
+}
 
 /* ids: the snapshot has change_id K; change i (0-based) has i + 1 and prev i (K for i = 0). */
 static int64_t prev_of(int i) { return i == 0 ? K : i; }
@@ -73,7 +77,8 @@ static void add_levels(lt_buf *b, const lt_lbook_level *lv, size_t n, bool chang
 			lt_buf_add(b, ",", 1);
 		lt_buf_add(b, "[", 1);
 		if (change)
-			lt_jw_string(b, lv[i].amount > 0 ? "change" : "delete", lv[i].amount > 0 ? 6 : 6);
+			lt_jw_string(b, lv[i].amount > 0 ? "change" : "delete",
+				     lv[i].amount > 0 ? 6 : 6);
 		else
 			lt_jw_string(b, "new", 3);
 		lt_buf_add(b, ",", 1);
@@ -94,8 +99,9 @@ static char *render(const lt_lbook_level *const lv[2], const size_t n[2], bool c
 				   "\"channel\":\"book.BTC-PERPETUAL.100ms\",\"data\":{\"type\":";
 	lt_buf_add(&b, head, sizeof head - 1);
 	lt_jw_string(&b, change ? "change" : "snapshot", change ? 6 : 8);
-	static const char ins[] = ",\"instrument_name\":\"BTC-PERPETUAL\",\"timestamp\":1700000000000,"
-				  "\"change_id\":";
+	static const char ins[] =
+		",\"instrument_name\":\"BTC-PERPETUAL\",\"timestamp\":1700000000000,"
+		"\"change_id\":";
 	lt_buf_add(&b, ins, sizeof ins - 1);
 	lt_jw_int(&b, id);
 	if (change) {
@@ -120,7 +126,8 @@ static void generate(size_t depth)
 	for (int side = 0; side < 2; side++) {
 		snap[side] = malloc(depth * sizeof *snap[side]);
 		for (size_t i = 0; i < depth; i++)
-			snap[side][i] = (lt_lbook_level){price_of(side, i), (double)(rnd() % 1000 + 1) * 10};
+			snap[side][i] = (lt_lbook_level){price_of(side, i),
+							 (double)(rnd() % 1000 + 1) * 10};
 	}
 	const lt_lbook_level *sl[2] = {snap[0], snap[1]};
 	size_t sn[2] = {depth, depth};
@@ -165,7 +172,8 @@ static double c_change_ns(long n, size_t depth)
 	for (long k = 0; k < n; k++) {
 		lt_lbook_update u = change_update((int)(k % K));
 		if (lt_lbook_change(&b, &u, &err) != 0) {
-			fprintf(stderr, "change %ld: %d %s\n", k, lt_lbook_change(&b, &u, &err), err.msg);
+			fprintf(stderr, "change %ld: %d %s\n", k, lt_lbook_change(&b, &u, &err),
+				err.msg);
 			exit(2);
 		}
 	}
@@ -190,13 +198,15 @@ static double c_snapshot_us(long n, size_t depth)
 
 static const char lua_side[] =
 	"local M = {}\n"
-	"function M.lua_apply(book, msg)\n"  /* the peer: price-keyed tables */
+	"function M.lua_apply(book, msg)\n" /* the peer: price-keyed tables */
 	"  if msg.type == 'snapshot' then book.bids, book.asks = {}, {} end\n"
 	"  local bids, asks = book.bids, book.asks\n"
 	"  for _, l in ipairs(msg.bids) do\n"
-	"    if l[1] == 'delete' or l[3] == 0 then bids[l[2]] = nil else bids[l[2]] = l[3] end end\n"
+	"    if l[1] == 'delete' or l[3] == 0 then bids[l[2]] = nil else bids[l[2]] = l[3] end "
+	"end\n"
 	"  for _, l in ipairs(msg.asks) do\n"
-	"    if l[1] == 'delete' or l[3] == 0 then asks[l[2]] = nil else asks[l[2]] = l[3] end end\n"
+	"    if l[1] == 'delete' or l[3] == 0 then asks[l[2]] = nil else asks[l[2]] = l[3] end "
+	"end\n"
 	"  book.change_id = msg.change_id\n"
 	"end\n"
 	"function M.lua_best(book)\n"
@@ -353,7 +363,7 @@ int main(int argc, char **argv)
 	}
 	generate(depth);
 	long ns = n / 1000 > 10 ? n / 1000 : 10; /* snapshots per run */
-	long nb = n / 100 > 100 ? n / 100 : 100;  /* peer changes + scans per run */
+	long nb = n / 100 > 100 ? n / 100 : 100; /* peer changes + scans per run */
 
 	lua_State *L = luaL_newstate();
 	luaL_openlibs(L);
@@ -363,13 +373,13 @@ int main(int argc, char **argv)
 	if (luaL_loadstring(L, lua_side) || lua_pcall(L, 0, 1, 0)) {
 		fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
 		return 2;
-	}                                              /* 1: M */
-	lua_createtable(L, K, 0);                      /* 2: the decoded change tables */
+	}                         /* 1: M */
+	lua_createtable(L, K, 0); /* 2: the decoded change tables */
 	for (int i = 0; i < K; i++) {
 		decode(L, texts[i], text_len[i]);
 		lua_rawseti(L, 2, i + 1);
 	}
-	decode(L, snap_text, snap_text_len);           /* 3: the decoded snapshot */
+	decode(L, snap_text, snap_text_len); /* 3: the decoded snapshot */
 
 	enum { C_CHG, B_CHG, D_CHG, B_BEST, P_CHG, P_BEST, C_SNAP, B_SNAP, D_SNAP, P_SNAP, NM };
 	double r[NM][RUNS];
@@ -389,9 +399,10 @@ int main(int argc, char **argv)
 	double m[NM];
 	for (int i = 0; i < NM; i++)
 		m[i] = median(r[i]);
-	printf("book bench: %zu levels a side, changes of %d level updates (%d a side, near the top),"
-	       " %ld changes, %ld snapshots per run; median of %d runs; CPU time\n", depth, 2 * PER,
-	       PER, n, ns, RUNS);
+	printf("book bench: %zu levels a side, changes of %d level updates (%d a side, near the "
+	       "top),"
+	       " %ld changes, %ld snapshots per run; median of %d runs; CPU time\n",
+	       depth, 2 * PER, PER, n, ns, RUNS);
 	printf("  %-36s %10.0f ns\n", "change, C core (lt_lbook_change)", m[C_CHG]);
 	printf("  %-36s %10.0f ns   target < 2000 ns %s\n", "change, lt.book apply (decoded msg)",
 	       m[B_CHG], m[B_CHG] < 2000 ? "met" : "MISSED");
@@ -408,8 +419,8 @@ int main(int argc, char **argv)
 	printf("  %-36s %10.1f µs   peer/lt.book %.2f\n", "snapshot, peer: Lua tables", m[P_SNAP],
 	       m[P_SNAP] / m[B_SNAP]);
 	printf("RESULT book change_ns=%.0f apply_ns=%.0f decode_apply_ns=%.0f peer_ns=%.0f "
-	       "snapshot_us=%.1f apply_snapshot_us=%.1f peer_snapshot_us=%.1f\n", m[C_CHG], m[B_CHG],
-	       m[D_CHG], m[P_CHG], m[C_SNAP], m[B_SNAP], m[P_SNAP]);
+	       "snapshot_us=%.1f apply_snapshot_us=%.1f peer_snapshot_us=%.1f\n",
+	       m[C_CHG], m[B_CHG], m[D_CHG], m[P_CHG], m[C_SNAP], m[B_SNAP], m[P_SNAP]);
 	lua_close(L);
 	for (int i = 0; i < K; i++)
 		free(texts[i]);

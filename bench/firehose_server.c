@@ -42,64 +42,66 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#define FH_MAX_RX (64 * 1024)      /* largest request accepted */
-#define FH_MAX_ID 64               /* longest id text echoed back */
-#define FH_BLOB 96                 /* pre-framed notifications per write (~70 KB) */
-#define FH_WRITES 8                /* blob writes per writeable callback at most */
-#define FH_WARMUP 500              /* reactions before the timed ones */
+#define FH_MAX_RX (64 * 1024) /* largest request accepted */
+#define FH_MAX_ID 64          /* longest id text echoed back */
+#define FH_BLOB 96            /* pre-framed notifications per write (~70 KB) */
+#define FH_WRITES 8           /* blob writes per writeable callback at most */
+#define FH_WARMUP 500         /* reactions before the timed ones */
 /* What public/auth and private/buy answer: an auth result and an order result shaped as
  * Deribit's (tests/fixtures/ws_order_buy_response.json). */
-#define FH_AUTH_RESULT "{\"access_token\":\"bench-access\",\"expires_in\":31536000," \
-	"\"refresh_token\":\"bench-refresh\",\"scope\":\"connection mainaccount\"," \
+#define FH_AUTH_RESULT                                                                             \
+	"{\"access_token\":\"bench-access\",\"expires_in\":31536000,"                              \
+	"\"refresh_token\":\"bench-refresh\",\"scope\":\"connection mainaccount\","                \
 	"\"token_type\":\"bearer\"}"
-#define FH_BUY_RESULT "{\"order\":{\"label\":\"bench\",\"price\":97000.5,\"user_id\":1," \
-	"\"amount\":10,\"direction\":\"buy\",\"time_in_force\":\"good_til_cancelled\"," \
-	"\"instrument_name\":\"BTC-PERPETUAL\",\"web\":false,\"api\":true," \
-	"\"order_id\":\"bench-1\",\"creation_timestamp\":1767978363493,\"replaced\":false," \
-	"\"filled_amount\":0,\"last_update_timestamp\":1767978363493,\"post_only\":true," \
-	"\"reduce_only\":false,\"average_price\":0,\"mmp\":false,\"contracts\":1," \
-	"\"reject_post_only\":false,\"order_state\":\"open\",\"order_type\":\"limit\"," \
+#define FH_BUY_RESULT                                                                              \
+	"{\"order\":{\"label\":\"bench\",\"price\":97000.5,\"user_id\":1,"                         \
+	"\"amount\":10,\"direction\":\"buy\",\"time_in_force\":\"good_til_cancelled\","            \
+	"\"instrument_name\":\"BTC-PERPETUAL\",\"web\":false,\"api\":true,"                        \
+	"\"order_id\":\"bench-1\",\"creation_timestamp\":1767978363493,\"replaced\":false,"        \
+	"\"filled_amount\":0,\"last_update_timestamp\":1767978363493,\"post_only\":true,"          \
+	"\"reduce_only\":false,\"average_price\":0,\"mmp\":false,\"contracts\":1,"                 \
+	"\"reject_post_only\":false,\"order_state\":\"open\",\"order_type\":\"limit\","            \
 	"\"is_liquidation\":false,\"risk_reducing\":false},\"trades\":[]}"
 #define FH_ID_NONE ""
 
 /* A growable byte buffer with LWS_PRE bytes of headroom before the text. */
 typedef struct fh_buf {
 	unsigned char *p;
-	size_t len, cap;               /* len counts text only; storage is LWS_PRE + cap */
+	size_t len, cap; /* len counts text only; storage is LWS_PRE + cap */
 } fh_buf;
 
-typedef struct fh_reply {          /* a queued reply, sent before any notification */
+typedef struct fh_reply { /* a queued reply, sent before any notification */
 	struct fh_reply *next;
 	fh_buf b;
 } fh_reply;
 
 typedef struct fh_server {
-	char *ticker;                  /* the compact data object */
+	char *ticker; /* the compact data object */
 	size_t ticker_len;
-	unsigned long count;           /* notifications per firehose subscribe */
-	long reactions;                /* timed reactions per reaction subscribe */
+	unsigned long count; /* notifications per firehose subscribe */
+	long reactions;      /* timed reactions per reaction subscribe */
 	struct lws_context *ctx;
 } fh_server;
 
 typedef enum { FH_IDLE, FH_FIREHOSE, FH_REACT } fh_mode;
 
-typedef struct fh_conn {           /* lives in the connection's lws user memory */
+typedef struct fh_conn { /* lives in the connection's lws user memory */
 	fh_server *srv;
 	char *rx;
 	size_t rx_len;
 	bool rx_too_big;
 	fh_reply *q_head, *q_tail;
-	fh_buf note, end;              /* one notification and the end marker, built per subscribe */
-	fh_buf blob;                   /* FH_BLOB pre-framed notifications, back to back */
-	size_t frame_len;              /* bytes of one pre-framed notification in blob */
+	fh_buf note, end; /* one notification and the end marker, built per subscribe */
+	fh_buf blob;      /* FH_BLOB pre-framed notifications, back to back */
+	size_t frame_len; /* bytes of one pre-framed notification in blob */
 	fh_mode mode;
-	unsigned long left;            /* firehose: notifications still to send */
-	bool end_pending;              /* the end marker follows */
+	unsigned long left; /* firehose: notifications still to send */
+	bool end_pending;   /* the end marker follows */
 	/* reaction mode */
-	long react_done;               /* orders read (warm-up included) */
+	long react_done; /* orders read (warm-up included) */
 	bool ticker_due, waiting_order;
-	int64_t ticker_us;             /* when the ticker awaiting an order was written */
-	int64_t *react_us;             /* timed reactions (after the warm-up) */
+	int64_t ticker_us; /* when the ticker awaiting an order was written */
+	int64_t *react_us; /* timed reactions (after the warm-up) */
 } fh_conn;
 
 static volatile sig_atomic_t fh_stop;
@@ -191,7 +193,8 @@ static int fh_load_ticker(fh_server *srv, const char *path)
 	const unsigned char *out;
 	size_t out_len;
 	int rc = -1;
-	if (g && fh_gen_value(g, data) == 0 && yajl_gen_get_buf(g, &out, &out_len) == yajl_gen_status_ok) {
+	if (g && fh_gen_value(g, data) == 0 &&
+	    yajl_gen_get_buf(g, &out, &out_len) == yajl_gen_status_ok) {
 		srv->ticker = malloc(out_len + 1);
 		if (srv->ticker) {
 			memcpy(srv->ticker, out, out_len);
@@ -331,9 +334,11 @@ static void fh_report_reactions(fh_conn *c)
 {
 	long n = c->srv->reactions;
 	qsort(c->react_us, (size_t)n, sizeof *c->react_us, fh_cmp);
-	long i50 = (long)(0.50 * (double)n + 0.999999) - 1, i99 = (long)(0.99 * (double)n + 0.999999) - 1;
-	printf("RESULT reaction reactions=%ld warmup=%d react_p50_us=%lld react_p99_us=%lld\n", n, FH_WARMUP,
-	       (long long)c->react_us[i50 < 0 ? 0 : i50], (long long)c->react_us[i99 < 0 ? 0 : i99]);
+	long i50 = (long)(0.50 * (double)n + 0.999999) - 1,
+	     i99 = (long)(0.99 * (double)n + 0.999999) - 1;
+	printf("RESULT reaction reactions=%ld warmup=%d react_p50_us=%lld react_p99_us=%lld\n", n,
+	       FH_WARMUP, (long long)c->react_us[i50 < 0 ? 0 : i50],
+	       (long long)c->react_us[i99 < 0 ? 0 : i99]);
 	fflush(stdout);
 }
 
@@ -369,8 +374,9 @@ static int fh_dispatch(fh_conn *c, struct lws *wsi, const char *text, int64_t t_
 	yajl_val mv = yajl_tree_get(root, method_path, yajl_t_string);
 	const char *m = mv ? mv->u.string : "";
 	fh_reply *r = calloc(1, sizeof *r);
-	int rc = !r ? -1 : fh_buf_str(&r->b, "{\"jsonrpc\":\"2.0\",\"id\":") |
-			    fh_buf_str(&r->b, id) | fh_buf_str(&r->b, ",\"result\":");
+	int rc = !r ? -1
+		    : fh_buf_str(&r->b, "{\"jsonrpc\":\"2.0\",\"id\":") | fh_buf_str(&r->b, id) |
+				 fh_buf_str(&r->b, ",\"result\":");
 	if (!rc && (strcmp(m, "public/subscribe") == 0 || strcmp(m, "private/subscribe") == 0))
 		rc = fh_reply_subscribe(c, r, root);
 	else if (!rc && strcmp(m, "public/auth") == 0)
@@ -464,7 +470,8 @@ static int fh_writeable(fh_conn *c, struct lws *wsi)
 		}
 		if (c->left == 0)
 			c->mode = FH_IDLE;
-	} else if (!c->q_head && c->mode == FH_REACT && c->ticker_due && !lws_send_pipe_choked(wsi)) {
+	} else if (!c->q_head && c->mode == FH_REACT && c->ticker_due &&
+		   !lws_send_pipe_choked(wsi)) {
 		c->ticker_us = fh_now_us();
 		if (fh_write(wsi, &c->note))
 			return -1;
@@ -526,8 +533,7 @@ static int fh_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 static const struct lws_protocols fh_protocols[] = {
 	{"firehose", fh_callback, sizeof(fh_conn), 32768, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0}
-};
+	{NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* ---- main -------------------------------------------------------------------------------- */
 

@@ -174,10 +174,11 @@ int main(int argc, char **argv)
 	lua_setglobal(L, "MSG");
 	lua_pushinteger(L, n);
 	lua_setglobal(L, "N");
-	if (luaL_dostring(L, "local ok, cjson = pcall(require, 'cjson'); if not ok then return -1 end "
-			     "local d, m = cjson.decode, MSG; local c = os.clock() "
-			     "for i = 1, N do local x = d(m); local b = x.params.data.best_bid_price end "
-			     "return os.clock() - c")) {
+	if (luaL_dostring(
+		    L, "local ok, cjson = pcall(require, 'cjson'); if not ok then return -1 end "
+		       "local d, m = cjson.decode, MSG; local c = os.clock() "
+		       "for i = 1, N do local x = d(m); local b = x.params.data.best_bid_price end "
+		       "return os.clock() - c")) {
 		fprintf(stderr, "%s\n", lua_tostring(L, -1));
 		return 1;
 	}

@@ -42,15 +42,15 @@
 
 #include "ticker_fields.h"
 
-#define BR_BUF (512 * 1024)            /* receive buffer */
-#define BR_MAX_MSG (256 * 1024)        /* largest message accepted */
+#define BR_BUF (512 * 1024)     /* receive buffer */
+#define BR_MAX_MSG (256 * 1024) /* largest message accepted */
 #define BR_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 typedef struct br_conn {
 	SSL *ssl;
-	unsigned char *buf;                /* received bytes buf[pos..len) not yet consumed */
+	unsigned char *buf; /* received bytes buf[pos..len) not yet consumed */
 	size_t pos, len;
-	unsigned char *msg;                /* a message reassembled from fragments */
+	unsigned char *msg; /* a message reassembled from fragments */
 	size_t msg_len;
 } br_conn;
 
@@ -161,7 +161,7 @@ static void br_next_message(br_conn *c, const unsigned char **text, size_t *n)
 		unsigned op = h[0] & 0x0f;
 		const unsigned char *p = h + hl;
 		c->pos += hl + (size_t)pl;
-		if (op == 0x9) {                       /* ping */
+		if (op == 0x9) { /* ping */
 			if (pl > 125)
 				br_die("ping too long");
 			unsigned char copy[125];
@@ -234,7 +234,8 @@ static void br_connect(br_conn *c, const char *ca_file, int port)
 	int n = snprintf(req, sizeof req,
 			 "GET /ws/api/v2 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n", port, key);
+			 "Sec-WebSocket-Version: 13\r\n\r\n",
+			 port, key);
 	br_write_all(c, req, (size_t)n);
 	snprintf(cat, sizeof cat, "%s%s", key, BR_WS_GUID);
 	SHA1((const unsigned char *)cat, strlen(cat), sha);
@@ -323,9 +324,10 @@ int main(int argc, char **argv)
 	long id = 2;
 	char req[512];
 	for (long i = 0; i < rts; i++) {
-		int n = snprintf(req, sizeof req,
-				 "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"public/test\",\"params\":{}}",
-				 id++);
+		int n = snprintf(
+			req, sizeof req,
+			"{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"public/test\",\"params\":{}}",
+			id++);
 		int64_t t = br_now_us();
 		br_send_text(&c, req, (size_t)n);
 		br_await_reply(&c);
@@ -334,14 +336,17 @@ int main(int argc, char **argv)
 	if (rts > 0) {
 		qsort(rt_us, (size_t)rts, sizeof *rt_us, br_cmp);
 		printf("RESULT roundtrip n=%ld p50_us=%lld p99_us=%lld\n", rts,
-		       (long long)br_quantile(rt_us, rts, 0.50), (long long)br_quantile(rt_us, rts, 0.99));
+		       (long long)br_quantile(rt_us, rts, 0.50),
+		       (long long)br_quantile(rt_us, rts, 0.99));
 	}
 
 	/* 3. reactions */
 	if (argc == 5) {
-		int n = snprintf(req, sizeof req, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
+		int n = snprintf(req, sizeof req,
+				 "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
 				 "\"private/subscribe\",\"params\":{\"channels\":"
-				 "[\"ticker.BTC-PERPETUAL.100ms\"]}}", id++);
+				 "[\"ticker.BTC-PERPETUAL.100ms\"]}}",
+				 id++);
 		br_send_text(&c, req, (size_t)n);
 		long orders = 0;
 		for (;;) {
@@ -350,10 +355,14 @@ int main(int argc, char **argv)
 				break;
 			if (m.is_reply || !m.have_bid)
 				continue;
-			n = snprintf(req, sizeof req, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
-				     "\"private/buy\",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\","
-				     "\"amount\":10,\"type\":\"limit\",\"label\":\"bench\",\"price\":%.17g,"
-				     "\"post_only\":true}}", id++, m.bid);
+			n = snprintf(
+				req, sizeof req,
+				"{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
+				"\"private/buy\",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\","
+				"\"amount\":10,\"type\":\"limit\",\"label\":\"bench\",\"price\":%."
+				"17g,"
+				"\"post_only\":true}}",
+				id++, m.bid);
 			br_send_text(&c, req, (size_t)n);
 			br_await_reply(&c);
 			orders++;
@@ -363,7 +372,7 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("RESULT rss_kib=%ld\n", ru.ru_maxrss);
-	static const unsigned char normal[2] = {0x03, 0xe8};    /* close status 1000 */
+	static const unsigned char normal[2] = {0x03, 0xe8}; /* close status 1000 */
 	br_send_control(&c, 0x8, normal, sizeof normal);
 	SSL_shutdown(c.ssl);
 	SSL_free(c.ssl);

@@ -12,9 +12,12 @@
 
 /* public/auth's result (src/methods/auth.c), so that tokens decode into secrets. */
 static const lt_field auth_fields[] = {
-	{"access_token", &lt_s_secret}, {"refresh_token", &lt_s_secret},
-	{"expires_in", &lt_s_int},      {"scope", &lt_s_string},
-	{"enabled_features", &lt_s_string_array}, {NULL, NULL},
+	{"access_token", &lt_s_secret},
+	{"refresh_token", &lt_s_secret},
+	{"expires_in", &lt_s_int},
+	{"scope", &lt_s_string},
+	{"enabled_features", &lt_s_string_array},
+	{NULL, NULL},
 };
 static const lt_schema auth_result = {.type = LT_T_OBJECT, .fields = auth_fields};
 

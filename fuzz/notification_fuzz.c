@@ -131,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * envelope early and another kind followed: then it must still be a kind */
 		check(env.kind >= LT_MSG_RESULT && env.kind <= LT_MSG_HEARTBEAT, "kind", ch);
 		if (env.kind == LT_MSG_NOTIFY)
-			check(memchr(env.channel, '\0', sizeof env.channel) != NULL, "channel NUL", ch);
+			check(memchr(env.channel, '\0', sizeof env.channel) != NULL, "channel NUL",
+			      ch);
 	} else {
 		check(rc == LT_EJSON && err.msg[0], "clean LT_EJSON", ch);
 		check(lua_gettop(L) == top, "failure must push nothing", ch);

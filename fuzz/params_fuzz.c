@@ -49,9 +49,28 @@ static size_t nparams(const lt_method *m)
 }
 
 static const char *const literals[] = {
-	"BTC-PERPETUAL", "ETH-PERPETUAL", "BTC", "ETH", "any", "future", "option", "limit", "market",
-	"stop_market", "good_til_cancelled", "fill_or_kill", "buy", "sell", "ticker.BTC-PERPETUAL.100ms",
-	"", "\xff\xfe", "a\"b\\c\n", "100", "1e400", "connection", "account",
+	"BTC-PERPETUAL",
+	"ETH-PERPETUAL",
+	"BTC",
+	"ETH",
+	"any",
+	"future",
+	"option",
+	"limit",
+	"market",
+	"stop_market",
+	"good_til_cancelled",
+	"fill_or_kill",
+	"buy",
+	"sell",
+	"ticker.BTC-PERPETUAL.100ms",
+	"",
+	"\xff\xfe",
+	"a\"b\\c\n",
+	"100",
+	"1e400",
+	"connection",
+	"account",
 };
 #define NLIT (sizeof literals / sizeof literals[0])
 
@@ -104,8 +123,12 @@ static void push_value(lua_State *L, rd *r, const lt_method *m, const lt_param *
 	if (op >= 10 && depth >= 6)
 		op = 0;
 	switch (op) {
-	case 0: lua_pushinteger(L, (lua_Integer)(int8_t)byte(r)); break;
-	case 1: lua_pushinteger(L, (lua_Integer)word(r, 8)); break;
+	case 0:
+		lua_pushinteger(L, (lua_Integer)(int8_t)byte(r));
+		break;
+	case 1:
+		lua_pushinteger(L, (lua_Integer)word(r, 8));
+		break;
 	case 2: {
 		uint64_t bits = word(r, 8);
 		double d;
@@ -113,8 +136,12 @@ static void push_value(lua_State *L, rd *r, const lt_method *m, const lt_param *
 		lua_pushnumber(L, d);
 		break;
 	}
-	case 3: lua_pushnumber(L, (double)(int16_t)word(r, 2) / 4.0); break;
-	case 4: lua_pushboolean(L, (int)(byte(r) & 1)); break;
+	case 3:
+		lua_pushnumber(L, (double)(int16_t)word(r, 2) / 4.0);
+		break;
+	case 4:
+		lua_pushboolean(L, (int)(byte(r) & 1));
+		break;
 	case 5: {
 		size_t len = byte(r) % 80;
 		char s[80];
@@ -134,10 +161,21 @@ static void push_value(lua_State *L, rd *r, const lt_method *m, const lt_param *
 			lua_pushstring(L, literals[i % NLIT]);
 		break;
 	}
-	case 7: lua_pushlightuserdata(L, NULL); break; /* luatrade.null */
-	case 8: if (byte(r) & 1) lua_pushcfunction(L, cfunc); else lua_pushnil(L); break;
-	case 9: lua_pushinteger(L, (byte(r) & 1) ? INT64_MIN : INT64_MAX); break;
-	default: push_table(L, r, m, depth); break;
+	case 7:
+		lua_pushlightuserdata(L, NULL);
+		break; /* luatrade.null */
+	case 8:
+		if (byte(r) & 1)
+			lua_pushcfunction(L, cfunc);
+		else
+			lua_pushnil(L);
+		break;
+	case 9:
+		lua_pushinteger(L, (byte(r) & 1) ? INT64_MIN : INT64_MAX);
+		break;
+	default:
+		push_table(L, r, m, depth);
+		break;
 	}
 }
 
@@ -188,7 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(lua_gettop(L) == idx, "stack balance", m, &err);
 	if (rc == 0) {
 		char head[160];
-		int hn = snprintf(head, sizeof head, "x{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\"",
+		int hn = snprintf(head, sizeof head,
+				  "x{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\"",
 				  (long long)id, m->name);
 		const char *text = lt_buf_text(&b);
 		check(b.len > (size_t)hn && memcmp(text, head, (size_t)hn) == 0, "request head", m,

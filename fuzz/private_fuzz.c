@@ -67,13 +67,17 @@ static void gated(lt_cl *cl, bool deadline)
 		return;
 	slot *s = &slots[nslots];
 	char t[160];
-	int n = snprintf(t, sizeof t, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"private/"
+	int n = snprintf(t, sizeof t,
+			 "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"private/"
 			 "get_position\",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\"}}");
 	lt_buf b;
 	lt_buf_init(&b, LWS_PRE);
 	lt_buf_add(&b, t, (size_t)n);
-	lt_req_spec spec = {.method = "private/get_position", .schema = NULL,
-			    .pool = LT_POOL_NON_ME, .cost = 500, .flags = LT_REQ_GATED};
+	lt_req_spec spec = {.method = "private/get_position",
+			    .schema = NULL,
+			    .pool = LT_POOL_NON_ME,
+			    .cost = 500,
+			    .flags = LT_REQ_GATED};
 	lt_err err;
 	lt_test_in_submit = 1;
 	int rc = lt_cl_submit(cl, &spec, &b, deadline ? 2 : 0, lt_test_on_done, &s->rec, 0, NULL,
@@ -167,7 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lt_cl_new(L, loop, &opts, NULL, NULL, &cl, &err))
 		abort();
 	bool signature = !(data[0] & 1);
-	lt_priv_opts po = {.client_id = "fuzz-id", .refresh_fraction = 0.8,
+	lt_priv_opts po = {.client_id = "fuzz-id",
+			   .refresh_fraction = 0.8,
 			   .grant = signature ? LT_GRANT_SIGNATURE : LT_GRANT_CREDENTIALS,
 			   .auth_timeout_ms = (data[0] & 4) ? 2 : 0,
 			   .secret = lt_secret_new(SECRET, sizeof SECRET - 1)};

@@ -64,7 +64,8 @@ static void check_windows(const track *t, const lt_rl_bucket *b, int pool)
 			double sum = pre[j + 1] - pre[i];
 			double bound = b->cap + b->rate * (double)(s[j].at - s[i].at + 1) / 1e6;
 			if (sum > bound + 1e-9 * (bound + 1)) {
-				fprintf(stderr, "window [%lld, %lld] us: %d sends, cap %.6f rate %.6f\n",
+				fprintf(stderr,
+					"window [%lld, %lld] us: %d sends, cap %.6f rate %.6f\n",
 					(long long)s[i].at, (long long)s[j].at, j - i + 1, b->cap,
 					b->rate);
 				fail("window over the bucket", pool, sum, bound);
@@ -72,7 +73,11 @@ static void check_windows(const track *t, const lt_rl_bucket *b, int pool)
 		}
 }
 
-static void reset(track *t) { t->n = 0; t->last_send = INT64_MIN; }
+static void reset(track *t)
+{
+	t->n = 0;
+	t->last_send = INT64_MIN;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -91,10 +96,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lt_rl_bucket *b = &rl.pool[pool];
 		unsigned arg = (unsigned)op[2] << 8 | op[3];
 		switch (op[0] % 8) {
-		case 0: case 1: /* the clock moves: up to 65 ms, or up to 16 s */
+		case 0:
+		case 1: /* the clock moves: up to 65 ms, or up to 16 s */
 			now += op[0] & 8 ? (int64_t)arg * 250 : (int64_t)arg;
 			break;
-		case 2: case 3: case 4: { /* reserve */
+		case 2:
+		case 3:
+		case 4: { /* reserve */
 			double cost;
 			if (op[0] & 8) {
 				const lt_method *m = lt_methods[arg % nm];
@@ -108,7 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int64_t predicted = lt_rl_delay(&rl, (lt_pool)pool, (int)cost, now);
 			int64_t wait = lt_rl_reserve(&rl, (lt_pool)pool, (int)cost, now);
 			if (wait < 0 || wait != predicted)
-				fail("delay predicts reserve", pool, (double)predicted, (double)wait);
+				fail("delay predicts reserve", pool, (double)predicted,
+				     (double)wait);
 			track *t = &tr[pool];
 			int64_t at = now + wait;
 			if (at + 1 < t->last_send)
@@ -128,7 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				reset(&tr[LT_POOL_ME]);
 			break;
 		case 7: { /* the account's real figures */
-			double cap = 1 + (double)(arg % 60000), rate = 1 + (double)(op[3] % 200) * 100;
+			double cap = 1 + (double)(arg % 60000),
+			       rate = 1 + (double)(op[3] % 200) * 100;
 			lt_rl_set_bucket(&rl, (lt_pool)pool, cap, rate, now);
 			reset(&tr[pool]);
 			break;

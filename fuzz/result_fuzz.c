@@ -95,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc2 == 0)
 		check(lua_gettop(L) == top + 1, "bare: success must push one value", m);
 	else
-		check(rc2 == LT_EJSON && err2.msg[0] && lua_gettop(L) == top, "bare: clean error", m);
+		check(rc2 == LT_EJSON && err2.msg[0] && lua_gettop(L) == top, "bare: clean error",
+		      m);
 	lua_settop(L, top);
 	free(copy);
 	lua_close(L);

@@ -64,18 +64,23 @@ static void submit(lt_cl *cl, unsigned pick)
 	const lt_method *m = lt_methods[pick % nm];
 	slot *s = &slots[nslots];
 	char t[256];
-	int n = snprintf(t, sizeof t, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
-			 "\"params\":{\"label\":\"r%d\"}}", m->name, nslots);
+	int n = snprintf(t, sizeof t,
+			 "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
+			 "\"params\":{\"label\":\"r%d\"}}",
+			 m->name, nslots);
 	lt_buf b;
 	lt_buf_init(&b, LWS_PRE);
 	lt_buf_add(&b, t, (size_t)n);
-	lt_req_spec spec = {.method = m->name, .schema = m->result, .pool = LT_POOL_NON_ME,
-			    .cost = 500, .flags = 0};
+	lt_req_spec spec = {.method = m->name,
+			    .schema = m->result,
+			    .pool = LT_POOL_NON_ME,
+			    .cost = 500,
+			    .flags = 0};
 	lt_err err;
 	lt_test_in_submit = 1;
 	int64_t timeout_ms = (pick & 0x100) ? ((pick & 1) ? 2 : 60000) : 0;
-	int rc = lt_cl_submit(cl, &spec, &b, timeout_ms, lt_test_on_done,
-			      &s->rec, 0, &s->req, &err);
+	int rc =
+		lt_cl_submit(cl, &spec, &b, timeout_ms, lt_test_on_done, &s->rec, 0, &s->req, &err);
 	lt_test_in_submit = 0;
 	lt_buf_free(&b);
 	s->accepted = rc == 0;
@@ -159,8 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const slot *s = &slots[i];
 		int want = s->accepted && !s->withdrawn ? 1 : 0;
 		if (s->rec.calls != want || s->rec.anomalies)
-			die(want ? "did not end exactly once" : "ended although refused or withdrawn",
-			     i);
+			die(want ? "did not end exactly once"
+				 : "ended although refused or withdrawn",
+			    i);
 	}
 	if (lua_gettop(L) != 0)
 		abort();

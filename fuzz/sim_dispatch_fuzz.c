@@ -23,8 +23,10 @@ static unsigned long inputs;
 
 static void sim_up(void)
 {
-	lt_sim_opts o = {.seed = 7, .cert_file = LT_CERT_DIR "/server.pem",
-			 .key_file = LT_CERT_DIR "/server.key", .accounts = "alice:sa"};
+	lt_sim_opts o = {.seed = 7,
+			 .cert_file = LT_CERT_DIR "/server.pem",
+			 .key_file = LT_CERT_DIR "/server.key",
+			 .accounts = "alice:sa"};
 	lt_err err = {0, ""};
 	if (lt_sim_new(ctx, &o, &sim, &err) != 0) {
 		fprintf(stderr, "sim_dispatch_fuzz: lt_sim_new: %s\n", err.msg);

@@ -15,7 +15,8 @@ void lt_auth_sign(const lt_secret *secret, int64_t ts_ms, const char *nonce, con
 {
 	static const char hex[] = "0123456789abcdef";
 	char msg[512];
-	int n = snprintf(msg, sizeof msg, "%lld\n%s\n%s", (long long)ts_ms, nonce, data ? data : "");
+	int n = snprintf(msg, sizeof msg, "%lld\n%s\n%s", (long long)ts_ms, nonce,
+			 data ? data : "");
 	size_t klen;
 	const char *key = lt_secret_expose(secret, &klen);
 	unsigned char mac[EVP_MAX_MD_SIZE];

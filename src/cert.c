@@ -50,8 +50,10 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 	bool ca = issuer == NULL;
 	if (!x || !X509_set_version(x, 2) || cert_set_serial(x) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), CERT_DAYS * 86400) || !X509_set_pubkey(x, key) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), CERT_DAYS * 86400) ||
+	    !X509_set_pubkey(x, key) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+					0) ||
 	    !X509_set_issuer_name(x, ca ? name : X509_get_subject_name(issuer)))
 		goto error;
 	X509V3_set_ctx_nodb(&ctx);
@@ -61,8 +63,9 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 		goto error;
 	if (ca ? cert_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign")
 	       : cert_add_ext(x, &ctx, NID_authority_key_identifier, "keyid") ||
-		 cert_add_ext(x, &ctx, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost") ||
-		 cert_add_ext(x, &ctx, NID_ext_key_usage, "serverAuth"))
+			    cert_add_ext(x, &ctx, NID_subject_alt_name,
+					 "IP:127.0.0.1,DNS:localhost") ||
+			    cert_add_ext(x, &ctx, NID_ext_key_usage, "serverAuth"))
 		goto error;
 	if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
 		goto error;

@@ -51,7 +51,8 @@ static void on_drop(lt_cl *cl, const char *reason)
 {
 	bool was_open = cl->open;
 	cl->open = false;
-	snprintf(cl->down_reason, sizeof cl->down_reason, "%s", reason ? reason : "connection lost");
+	snprintf(cl->down_reason, sizeof cl->down_reason, "%s",
+		 reason ? reason : "connection lost");
 	int inflight = lt_rpc_pending_count(cl->rpc);
 	if (was_open || inflight)
 		lt_log(LT_LOG_WARN, "%s: %s; %d request(s) in flight fail with connection_lost",
@@ -123,8 +124,8 @@ static void rpc_notify(void *ud, const char *channel, lua_State *L)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
-int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_events *ev,
-	      void *ud, lt_cl **out, lt_err *err)
+int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_events *ev, void *ud,
+	      lt_cl **out, lt_err *err)
 {
 	*out = NULL;
 	lt_cl *cl = calloc(1, sizeof *cl);
@@ -196,4 +197,3 @@ void lt_cl_set_ready(lt_cl *cl)
 	if (cl->conn && cl->tp->set_ready) /* backoff may reset after the stable period */
 		cl->tp->set_ready(cl->conn);
 }
-

@@ -72,30 +72,30 @@ const char *lt_req_state_name(lt_req_state s);
 /* How a request ended, as its done callback sees it. RESULT and ERROR: the venue's answer is
  * on top of L (the callee pops it). The others push nothing. */
 typedef struct lt_req_end {
-	lt_done how;           /* RESULT, ERROR, TIMEOUT, LOST, or LT_DONE_REFUSED */
-	bool sent;             /* the request was written to a connection */
-	int64_t code;          /* REFUSED: an LT_CODE_* (errors.h) */
-	const char *msg;       /* REFUSED / TIMEOUT / LOST: what happened, in words */
-	double retry_after;    /* REFUSED by the local limiter: seconds */
+	lt_done how;        /* RESULT, ERROR, TIMEOUT, LOST, or LT_DONE_REFUSED */
+	bool sent;          /* the request was written to a connection */
+	int64_t code;       /* REFUSED: an LT_CODE_* (errors.h) */
+	const char *msg;    /* REFUSED / TIMEOUT / LOST: what happened, in words */
+	double retry_after; /* REFUSED by the local limiter: seconds */
 	lua_State *L;
 } lt_req_end;
 
 typedef void (*lt_req_done_fn)(void *ud, lt_req *r, const lt_req_end *e);
 
 enum {
-	LT_REQ_GATED = 1,      /* needs an authenticated session (ready_gated hook) */
-	LT_REQ_BOUND = 2,      /* belongs to the connection it was made on: refused if it drops */
-	LT_REQ_SENSITIVE = 4,  /* the text holds a credential: cleansed */
-	LT_REQ_FIRST = 8       /* jumps ahead of waiting requests of its pool (auth) */
+	LT_REQ_GATED = 1,     /* needs an authenticated session (ready_gated hook) */
+	LT_REQ_BOUND = 2,     /* belongs to the connection it was made on: refused if it drops */
+	LT_REQ_SENSITIVE = 4, /* the text holds a credential: cleansed */
+	LT_REQ_FIRST = 8      /* jumps ahead of waiting requests of its pool (auth) */
 };
 
 /* What a request is, apart from its text. */
 typedef struct lt_req_spec {
-	const char *method;     /* JSON-RPC name; copied */
-	const lt_schema *schema;  /* result schema, NULL = ANY */
+	const char *method;      /* JSON-RPC name; copied */
+	const lt_schema *schema; /* result schema, NULL = ANY */
 	lt_pool pool;
 	int cost;
-	unsigned flags;         /* LT_REQ_* */
+	unsigned flags; /* LT_REQ_* */
 	/* Optional: write the whole request with this id at send time (auth: fresh timestamp
 	 * and nonce). When NULL the text given to lt_cl_submit is used, its id set at send. */
 	int (*build)(void *ud, uint64_t tag, int64_t id, lt_buf *out);
@@ -115,12 +115,12 @@ typedef struct lt_cl_events {
 
 /* The private layer's hooks (private.c); a public client has none. */
 typedef struct lt_cl_hooks {
-	bool (*ready_gated)(void *ud);        /* may a GATED request go now? */
+	bool (*ready_gated)(void *ud); /* may a GATED request go now? */
 	uint64_t (*auth_epoch)(void *ud);
 	/* Nonzero (a venue code, with *msg) while gated requests must fail at once (auth failed). */
 	int64_t (*refusal)(void *ud, const char **msg);
-	void (*on_open)(void *ud);            /* a connection opened (authenticate) */
-	void (*on_drop)(void *ud);            /* it dropped (forget the session) */
+	void (*on_open)(void *ud); /* a connection opened (authenticate) */
+	void (*on_drop)(void *ud); /* it dropped (forget the session) */
 	/* A GATED request's answer, before its owner sees it (13009: the session is gone). */
 	void (*on_answer)(void *ud, lt_req *r, const lt_req_end *e);
 	void *ud;
@@ -132,34 +132,34 @@ typedef struct lt_cl_hooks {
 typedef struct lt_transport {
 	int (*open)(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud, void **out,
 		    lt_err *err);
-	int (*send)(void *t, lt_buf *msg);     /* takes msg's memory; 0, LT_EFULL, LT_ESTATE */
+	int (*send)(void *t, lt_buf *msg); /* takes msg's memory; 0, LT_EFULL, LT_ESTATE */
 	void (*close)(void *t);
-	void (*hold_off)(void *t, int ms);     /* lt_ws_hold_off */
-	void (*set_ready)(void *t);            /* lt_ws_set_ready */
+	void (*hold_off)(void *t, int ms); /* lt_ws_hold_off */
+	void (*set_ready)(void *t);        /* lt_ws_set_ready */
 } lt_transport;
 
 extern const lt_transport lt_ws_transport;
 
 typedef struct lt_cl_opts {
 	lt_ws_opts ws;
-	const lt_transport *transport;  /* NULL = lt_ws_transport */
-	int64_t (*now_us)(void);        /* the limiter's clock; NULL = lt_now_us (tests: a fake) */
-	bool policy_error;      /* rate_limit = "error": refuse instead of waiting */
-	bool rl_off;            /* rate_limit = "off": loopback benchmarks only */
-	int heartbeat_s;        /* public/set_heartbeat after every connect; 0 = off */
+	const lt_transport *transport; /* NULL = lt_ws_transport */
+	int64_t (*now_us)(void);       /* the limiter's clock; NULL = lt_now_us (tests: a fake) */
+	bool policy_error;             /* rate_limit = "error": refuse instead of waiting */
+	bool rl_off;                   /* rate_limit = "off": loopback benchmarks only */
+	int heartbeat_s;               /* public/set_heartbeat after every connect; 0 = off */
 	bool answer_test_request;
 } lt_cl_opts;
 
 typedef struct lt_cl_stats {
 	unsigned long long submitted, sent, refused, timeouts, lost, requeued, venue_rate_limited,
 		unrouted;
-	int waiting, max_waiting;   /* WAIT_AUTH + WAIT_LIMIT now, and the high-water mark */
+	int waiting, max_waiting; /* WAIT_AUTH + WAIT_LIMIT now, and the high-water mark */
 } lt_cl_stats;
 
 /* Create a client and start connecting. L: any thread of the runtime's Lua state (the rpc
  * decodes on its own thread made from it). Errors: those of lt_ws_new and lt_rpc_new. */
-int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_events *ev,
-	      void *ud, lt_cl **out, lt_err *err);
+int lt_cl_new(lua_State *L, lt_loop *loop, const lt_cl_opts *o, const lt_cl_events *ev, void *ud,
+	      lt_cl **out, lt_err *err);
 
 /* Install the private layer (once, right after lt_cl_new). */
 void lt_cl_set_hooks(lt_cl *cl, const lt_cl_hooks *h);

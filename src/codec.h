@@ -28,16 +28,16 @@
 /* ---- result schemas --------------------------------------------------------------------- */
 
 typedef enum {
-	LT_T_ANY = 0,  /* keep the lexical type */
+	LT_T_ANY = 0, /* keep the lexical type */
 	LT_T_STRING,
-	LT_T_INT,      /* numbers -> Lua integer */
-	LT_T_FLOAT,    /* numbers -> Lua float */
+	LT_T_INT,   /* numbers -> Lua integer */
+	LT_T_FLOAT, /* numbers -> Lua float */
 	LT_T_BOOL,
-	LT_T_OBJECT,   /* fields describes known keys */
-	LT_T_ARRAY,    /* elem describes each element */
-	LT_T_SECRET,   /* a string holding a credential (access/refresh token): decoded into an
+	LT_T_OBJECT, /* fields describes known keys */
+	LT_T_ARRAY,  /* elem describes each element */
+	LT_T_SECRET, /* a string holding a credential (access/refresh token): decoded into an
 			* opaque luatrade.Secret userdata, never into a Lua string */
-	LT_T_ONLY      /* a projection (lt_fields_schema): the value is decoded with schema elem,
+	LT_T_ONLY    /* a projection (lt_fields_schema): the value is decoded with schema elem,
 			* keeping only the keys in fields (an object), or of each object element (an
 			* array); the other keys and their values are parsed and validated (UTF-8
 			* included) but never become Lua values. Made by lt_fields_schema only. */
@@ -51,21 +51,21 @@ typedef struct lt_field {
 
 struct lt_schema {
 	lt_type type;
-	const lt_field *fields;  /* LT_T_OBJECT: known keys, terminated by {NULL, NULL} */
-	const lt_schema *elem;   /* LT_T_ARRAY: schema of every element (NULL = ANY) */
-	int nfields;             /* LT_T_OBJECT: size hint for lua_createtable (0 = count fields) */
+	const lt_field *fields; /* LT_T_OBJECT: known keys, terminated by {NULL, NULL} */
+	const lt_schema *elem;  /* LT_T_ARRAY: schema of every element (NULL = ANY) */
+	int nfields;            /* LT_T_OBJECT: size hint for lua_createtable (0 = count fields) */
 };
 
 /* ---- projections: decode only the fields a handler reads -------------------------------- */
 
-#define LT_FIELDS_MAX 64      /* names one projection may keep */
-#define LT_FIELD_NAME_MAX 64  /* bytes of one name */
+#define LT_FIELDS_MAX 64     /* names one projection may keep */
+#define LT_FIELD_NAME_MAX 64 /* bytes of one name */
 
 /* A set of object keys to keep (client:subscribe's `fields` option). Fixed size, no
  * pointers into other memory: it may live in a Lua userdata and be freed with it. */
 typedef struct lt_fields {
 	int n;
-	lt_field list[LT_FIELDS_MAX + 1];  /* names (into text), schema NULL; {NULL, NULL} ends */
+	lt_field list[LT_FIELDS_MAX + 1]; /* names (into text), schema NULL; {NULL, NULL} ends */
 	char text[LT_FIELDS_MAX * (LT_FIELD_NAME_MAX + 1)];
 } lt_fields;
 
@@ -85,8 +85,8 @@ lt_schema lt_fields_schema(const lt_fields *f, const lt_schema *schema);
 
 /* Leaf schemas every method may point at. */
 extern const lt_schema lt_s_any, lt_s_string, lt_s_int, lt_s_float, lt_s_bool, lt_s_secret;
-extern const lt_schema lt_s_float_array;  /* [x, y, ...] of floats; e.g. a [price, amount] level */
-extern const lt_schema lt_s_levels;       /* array of lt_s_float_array: book bids/asks */
+extern const lt_schema lt_s_float_array; /* [x, y, ...] of floats; e.g. a [price, amount] level */
+extern const lt_schema lt_s_levels;      /* array of lt_s_float_array: book bids/asks */
 extern const lt_schema lt_s_string_array;
 
 /* Shared venue object schemas (src/schemas.c; deribit-api.md §4-§6). */
@@ -109,20 +109,20 @@ int lt_json_decode(lua_State *L, const char *buf, size_t len, const lt_schema *s
 /* ---- JSON-RPC envelope decoding -------------------------------------------------------------- */
 
 typedef enum {
-	LT_MSG_RESULT = 1,   /* {"id":N,"result":...}                */
-	LT_MSG_ERROR,        /* {"id":N,"error":{code,message,data}} */
-	LT_MSG_NOTIFY,       /* {"method":"subscription","params":{"channel":C,"data":...}} */
-	LT_MSG_HEARTBEAT     /* {"method":"heartbeat","params":{"type":T}}                  */
+	LT_MSG_RESULT = 1, /* {"id":N,"result":...}                */
+	LT_MSG_ERROR,      /* {"id":N,"error":{code,message,data}} */
+	LT_MSG_NOTIFY,     /* {"method":"subscription","params":{"channel":C,"data":...}} */
+	LT_MSG_HEARTBEAT   /* {"method":"heartbeat","params":{"type":T}}                  */
 } lt_msg_kind;
 
 typedef struct lt_envelope {
 	lt_msg_kind kind;
 	bool has_id;
-	int64_t id;               /* request id (integer ids only; a string id is an error) */
-	int64_t error_code;       /* LT_MSG_ERROR: error.code */
-	char channel[256];        /* LT_MSG_NOTIFY: params.channel */
-	char hb_type[16];         /* LT_MSG_HEARTBEAT: "heartbeat" or "test_request" */
-	int64_t us_in, us_out;    /* usIn / usOut when present (int or string), else 0 */
+	int64_t id;            /* request id (integer ids only; a string id is an error) */
+	int64_t error_code;    /* LT_MSG_ERROR: error.code */
+	char channel[256];     /* LT_MSG_NOTIFY: params.channel */
+	char hb_type[16];      /* LT_MSG_HEARTBEAT: "heartbeat" or "test_request" */
+	int64_t us_in, us_out; /* usIn / usOut when present (int or string), else 0 */
 	bool testnet;
 } lt_envelope;
 
@@ -150,19 +150,19 @@ int lt_json_decode_envelope(lua_State *L, const char *buf, size_t len, const lt_
 /* A growable output buffer. Reserve `pre` bytes of headroom at the front (LWS_PRE for
  * libwebsockets writes). lt_buf_free accepts NULL-initialised buffers and is idempotent. */
 typedef struct lt_buf {
-	char *data;     /* headroom + text; text starts at data + pre */
-	size_t pre, len, cap;  /* len counts text bytes after pre */
-	bool oom;       /* sticky: an append failed */
-	bool sensitive; /* holds a credential: cleansed on growth and on free */
+	char *data;           /* headroom + text; text starts at data + pre */
+	size_t pre, len, cap; /* len counts text bytes after pre */
+	bool oom;             /* sticky: an append failed */
+	bool sensitive;       /* holds a credential: cleansed on growth and on free */
 } lt_buf;
 void lt_buf_init(lt_buf *b, size_t pre);
 void lt_buf_free(lt_buf *b);
-void lt_buf_reset(lt_buf *b);            /* len = 0, keeps memory */
+void lt_buf_reset(lt_buf *b); /* len = 0, keeps memory */
 void lt_buf_add(lt_buf *b, const char *s, size_t n);
 static inline const char *lt_buf_text(const lt_buf *b) { return b->data ? b->data + b->pre : ""; }
 
-void lt_jw_string(lt_buf *b, const char *s, size_t n);  /* quoted, escaped; bytes must be UTF-8 */
-void lt_jw_double(lt_buf *b, double v);                 /* lt_fmt_double */
+void lt_jw_string(lt_buf *b, const char *s, size_t n); /* quoted, escaped; bytes must be UTF-8 */
+void lt_jw_double(lt_buf *b, double v);                /* lt_fmt_double */
 void lt_jw_int(lt_buf *b, int64_t v);
 
 /* Encode the Lua value at idx as JSON (tables with keys 1..n and nothing else are arrays, an
@@ -174,13 +174,13 @@ int lt_json_encode_value(lua_State *L, int idx, lt_buf *b, lt_err *err);
 /* ---- request parameters ------------------------------------------------------------------- */
 
 typedef enum {
-	LT_P_STRING = 1,    /* Lua string; min/max bound the length (0,0 = any non-empty) */
-	LT_P_ENUM,          /* Lua string, one of enums */
-	LT_P_INT,           /* Lua integer (or float with integral value); min/max bound the value */
-	LT_P_NUMBER,        /* Lua number, finite; min/max bound the value; LT_PF_POSITIVE for > 0 */
-	LT_P_BOOL,          /* Lua boolean */
-	LT_P_STRING_ARRAY,  /* sequence of strings; min/max bound the count */
-	LT_P_ANY            /* any JSON-encodable value (lt_json_encode_value) */
+	LT_P_STRING = 1,   /* Lua string; min/max bound the length (0,0 = any non-empty) */
+	LT_P_ENUM,         /* Lua string, one of enums */
+	LT_P_INT,          /* Lua integer (or float with integral value); min/max bound the value */
+	LT_P_NUMBER,       /* Lua number, finite; min/max bound the value; LT_PF_POSITIVE for > 0 */
+	LT_P_BOOL,         /* Lua boolean */
+	LT_P_STRING_ARRAY, /* sequence of strings; min/max bound the count */
+	LT_P_ANY           /* any JSON-encodable value (lt_json_encode_value) */
 } lt_ptype;
 
 enum { LT_PF_REQUIRED = 1, LT_PF_POSITIVE = 2 };
@@ -189,9 +189,9 @@ typedef struct lt_param {
 	const char *name;
 	lt_ptype type;
 	unsigned flags;
-	const char *const *enums;  /* LT_P_ENUM: NULL-terminated list; LT_P_INT: allowed values
+	const char *const *enums; /* LT_P_ENUM: NULL-terminated list; LT_P_INT: allowed values
 				    * as decimal text ({"1", "5", NULL}), NULL = any */
-	double min, max;           /* see lt_ptype; both 0 = no bound; max ignored unless > min */
+	double min, max;          /* see lt_ptype; both 0 = no bound; max ignored unless > min */
 } lt_param;
 
 /* Rate-limit pool a method draws on (deribit-api.md §7). */
@@ -200,15 +200,15 @@ typedef enum { LT_POOL_NON_ME = 0, LT_POOL_ME, LT_POOL_SUBSCRIBE, LT_POOL_INSTRU
 enum { LT_MF_PRIVATE = 1 /* needs an authenticated connection */ };
 
 typedef struct lt_method {
-	const char *name;          /* "public/ticker" */
-	const char *lua_name;      /* "ticker": the Lua client method */
-	const lt_param *params;    /* terminated by {NULL}; NULL = takes no parameters */
+	const char *name;       /* "public/ticker" */
+	const char *lua_name;   /* "ticker": the Lua client method */
+	const lt_param *params; /* terminated by {NULL}; NULL = takes no parameters */
 	/* Optional cross-field rule on the parameter table at idx (after per-field checks), e.g.
 	 * "exactly one of amount or contracts". Returns 0 or LT_EINVAL naming the parameter. */
 	int (*check)(lua_State *L, int idx, lt_err *err);
-	const lt_schema *result;   /* NULL = ANY */
+	const lt_schema *result; /* NULL = ANY */
 	lt_pool pool;
-	int cost;                  /* credits (non-ME pools) or 1 (ME) */
+	int cost; /* credits (non-ME pools) or 1 (ME) */
 	unsigned flags;
 } lt_method;
 
@@ -220,8 +220,7 @@ typedef struct lt_method {
  * message names the parameter and the rule, e.g. "instrument_name: required",
  * "depth: must be one of 1, 5, 10, ...", "label: at most 64 characters", and b is unchanged.
  * Must not raise (uses only non-raising Lua API: lua_getfield on a plain table, lua_next). */
-int lt_method_encode(lua_State *L, int idx, const lt_method *m, int64_t id, lt_buf *b,
-		     lt_err *err);
+int lt_method_encode(lua_State *L, int idx, const lt_method *m, int64_t id, lt_buf *b, lt_err *err);
 
 /* The same request envelope for a method without a codec (client:call): params at idx is
  * any table (or nil) encoded with lt_json_encode_value. */
@@ -230,8 +229,8 @@ int lt_generic_encode(lua_State *L, int idx, const char *method, int64_t id, lt_
 
 /* Every method with a codec, terminated by NULL (src/methods/registry.c). */
 extern const lt_method *const lt_methods[];
-const lt_method *lt_method_find(const char *name);          /* by JSON-RPC name */
-const lt_method *lt_method_find_lua(const char *lua_name);   /* by Lua method name */
+const lt_method *lt_method_find(const char *name);         /* by JSON-RPC name */
+const lt_method *lt_method_find_lua(const char *lua_name); /* by Lua method name */
 
 /* Schema for a subscription channel's data by channel name prefix (ticker., book.{i}.{iv} vs
  * book.{i}.{g}.{d}.{iv}, trades., ...); NULL for unknown channels (decoded as ANY). */

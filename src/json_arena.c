@@ -17,7 +17,7 @@
 
 #include "json_decode_internal.h"
 
-static const char box_key = 'j';  /* registry key: its address */
+static const char box_key = 'j'; /* registry key: its address */
 
 /* The alignment of arena blocks: what yajl stores (pointers, size_t), and no more than Lua
  * guarantees for userdata memory (LUAI_MAXALIGN). */
@@ -33,8 +33,8 @@ typedef union word {
 #define AHDR ((sizeof(size_t) + ALIGN - 1) / ALIGN * ALIGN) /* size header of every block */
 
 struct lt_jarena {
-	yajl_handle h;  /* the handle of the call in progress, NULL between calls */
-	size_t used;    /* arena bytes handed out since the last parse started */
+	yajl_handle h; /* the handle of the call in progress, NULL between calls */
+	size_t used;   /* arena bytes handed out since the last parse started */
 	union {
 		word align;
 		unsigned char arena[ARENA];
@@ -168,13 +168,10 @@ lt_jarena *lt_jarena_push(lua_State *L)
 
 yajl_handle lt_jarena_open(lt_jarena *b, const yajl_callbacks *cb, void *ctx)
 {
-	release(b, true);  /* a handle left by a call that a Lua memory error interrupted */
+	release(b, true); /* a handle left by a call that a Lua memory error interrupted */
 	yajl_alloc_funcs af = {arena_malloc, arena_realloc, arena_free, b};
 	b->h = yajl_alloc(cb, &af, ctx);
 	return b->h;
 }
 
-void lt_jarena_close(lt_jarena *b, bool text)
-{
-	release(b, text);
-}
+void lt_jarena_close(lt_jarena *b, bool text) { release(b, text); }

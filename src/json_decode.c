@@ -131,8 +131,7 @@ static void push_names(lt_jd *d, const lt_schema *s)
  * a schema gets its field-name table and its table at once (sized from the projection, or the
  * schema: nfields, or the field count) and takes its pairs directly; other containers collect
  * their entries on the stack. Needs 2 free stack slots. */
-static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s,
-			       const lt_schema *only)
+static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s, const lt_schema *only)
 {
 	lt_jd_frame *f = &d->fr[++d->depth];
 	f->only = only;
@@ -148,8 +147,9 @@ static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s,
 	if (f->schema) {
 		push_names(d, s);
 		f->names = lua_gettop(d->L);
-		int size = only ? only->nfields : s->nfields > 0 ? s->nfields
-			 : (int)lua_rawlen(d->L, -1);
+		int size = only             ? only->nfields
+			   : s->nfields > 0 ? s->nfields
+					    : (int)lua_rawlen(d->L, -1);
 		lua_createtable(d->L, 0, size);
 		f->tbl = f->names + 1;
 	}
@@ -256,7 +256,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 		return 0;
 	const lt_schema *t = lt_jd_typed(f->next);
 	if (t && t->type == LT_T_SECRET && len > 0) /* a token: never a Lua string */
-		lt_lua_secret_push(d->L, (const char *)s, len);  /* ("" holds nothing: it stays "") */
+		lt_lua_secret_push(d->L, (const char *)s,
+				   len); /* ("" holds nothing: it stays "") */
 	else
 		lua_pushlstring(d->L, (const char *)s, len);
 	return store(d);
@@ -268,13 +269,14 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 	lt_jd_frame *f = &d->fr[d->depth];
 	note_copy(d, k);
 	if (!d->skip && f->only && !lt_jd_kept(f->only, (const char *)k, len, &f->ohint)) {
-		if (!lt_utf8_ok(k, len))  /* dropped, but still checked */
+		if (!lt_utf8_ok(k, len)) /* dropped, but still checked */
 			return lt_jd_fail(d, "invalid UTF8 in key");
 		d->skip_one = true;
 		return 1;
 	}
 	int i = !d->skip && f->schema ? field_index(f, (const char *)k, len) : -1;
-	if (i < 0 && !lt_utf8_ok(k, len))  /* a key equal to a schema's (ASCII) field name is valid */
+	if (i < 0 &&
+	    !lt_utf8_ok(k, len)) /* a key equal to a schema's (ASCII) field name is valid */
 		return lt_jd_fail(d, "invalid UTF8 in key");
 	if (d->skip)
 		return 1;
@@ -282,7 +284,7 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 		return lt_jenv_key(d, f, (const char *)k, len);
 	if (!room(d))
 		return 0;
-	if (i >= 0) {  /* a known field: its name is already a Lua string */
+	if (i >= 0) { /* a known field: its name is already a Lua string */
 		lua_rawgeti(d->L, f->names, i + 1);
 		f->next = f->schema->fields[i].schema;
 	} else {
@@ -313,7 +315,7 @@ static int open_container(lt_jd *d, bool map)
 		return lt_jenv_open(d, f, map);
 	if (!room(d))
 		return 0;
-	if (f->kind == JF_ARR && f->only && map)  /* an object element of a projected array */
+	if (f->kind == JF_ARR && f->only && map) /* an object element of a projected array */
 		push_frame(d, JF_OBJ, f->next, f->only);
 	else
 		lt_jd_push_frame(d, map ? JF_OBJ : JF_ARR, f->next);
@@ -336,7 +338,7 @@ static int close_container(lt_jd *d)
 	}
 	if (!room(d))
 		return 0;
-	if (f->names)  /* the table replaces the field-name table below it */
+	if (f->names) /* the table replaces the field-name table below it */
 		lua_replace(d->L, f->names);
 	else if (!f->tbl) {
 		if (f->kind == JF_OBJ)
@@ -377,7 +379,8 @@ static int yajl_failure(yajl_handle h, const char *buf, size_t len, bool truncat
 	const char *text = colon ? colon + 8 : m;
 	int text_len = (int)strcspn(text, "\n");
 	if (truncated)
-		lt_err_set(err, LT_EJSON, "json: truncated input at byte %zu: %.*s", at, text_len, text);
+		lt_err_set(err, LT_EJSON, "json: truncated input at byte %zu: %.*s", at, text_len,
+			   text);
 	else
 		lt_err_set(err, LT_EJSON, "json: %.*s error at byte %zu: %.*s", kind_len,
 			   colon ? m : "parse", at, text_len, text);
@@ -397,7 +400,7 @@ int lt_jd_parse(lt_jd *d, const char *buf, size_t len, lt_err *err)
 	yajl_handle h = lt_jarena_open(a, &callbacks, d);
 	if (!h)
 		return lt_err_set(err, LT_ENOMEM, "json: out of memory");
-	yajl_config(h, yajl_dont_validate_strings, 1);  /* lt_utf8_ok checks every string */
+	yajl_config(h, yajl_dont_validate_strings, 1); /* lt_utf8_ok checks every string */
 	bool truncated = false;
 	yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
 	if (st == yajl_status_ok) {
@@ -410,7 +413,7 @@ int lt_jd_parse(lt_jd *d, const char *buf, size_t len, lt_err *err)
 				d->emsg);
 	else if (st != yajl_status_ok)
 		rc = yajl_failure(h, buf, len, truncated, err);
-	lt_jarena_close(a, rc != 0 || d->copied);  /* a failed parse may leave a partial token */
+	lt_jarena_close(a, rc != 0 || d->copied); /* a failed parse may leave a partial token */
 	return rc;
 }
 
@@ -456,6 +459,6 @@ int lt_json_decode(lua_State *L, const char *buf, size_t len, const lt_schema *s
 	if (rc)
 		lua_settop(L, top);
 	else
-		lua_replace(L, top + 1);  /* the value over the cache */
+		lua_replace(L, top + 1); /* the value over the cache */
 	return rc;
 }

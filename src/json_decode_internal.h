@@ -30,8 +30,18 @@ typedef enum { JF_ROOT, JF_OBJ, JF_ARR, JF_ENVROOT, JF_ENV, JF_PARAMS } lt_jd_ki
 
 /* What the pending key of an envelope frame selects. Payload slots come last. */
 typedef enum {
-	JS_IGNORE, JS_ID, JS_METHOD, JS_PARAMS, JS_CHANNEL, JS_TYPE, JS_USIN, JS_USOUT, JS_TESTNET,
-	JS_RESULT, JS_ERROR, JS_DATA
+	JS_IGNORE,
+	JS_ID,
+	JS_METHOD,
+	JS_PARAMS,
+	JS_CHANNEL,
+	JS_TYPE,
+	JS_USIN,
+	JS_USOUT,
+	JS_TESTNET,
+	JS_RESULT,
+	JS_ERROR,
+	JS_DATA
 } lt_jd_slot;
 
 typedef enum { JM_NONE, JM_SUBSCRIPTION, JM_HEARTBEAT, JM_OTHER } lt_jd_method;
@@ -42,36 +52,36 @@ typedef struct lt_jd_known {
 	bool has_id, has_channel;
 	int64_t id;
 	size_t chan_len;
-	char channel[sizeof ((lt_envelope *)0)->channel];
+	char channel[sizeof((lt_envelope *)0)->channel];
 } lt_jd_known;
 
 typedef struct lt_jd_frame {
-	const lt_schema *schema;  /* JF_OBJ: object schema with fields, else NULL */
-	const lt_schema *next;    /* schema of the value that comes next (NULL = ANY) */
-	int base;                 /* Lua stack top when the container opened */
-	int n;                    /* elements (JF_ARR) or complete pairs (JF_OBJ) held */
-	int tbl;                  /* stack index of the table once it exists, else 0 */
-	int hint;                 /* JF_OBJ: field index where the next key lookup starts */
-	int names;                /* JF_OBJ with schema: stack index of its field-name table */
-	const lt_schema *only;    /* LT_T_ONLY projection: JF_OBJ keeps only its keys; JF_ARR
+	const lt_schema *schema; /* JF_OBJ: object schema with fields, else NULL */
+	const lt_schema *next;   /* schema of the value that comes next (NULL = ANY) */
+	int base;                /* Lua stack top when the container opened */
+	int n;                   /* elements (JF_ARR) or complete pairs (JF_OBJ) held */
+	int tbl;                 /* stack index of the table once it exists, else 0 */
+	int hint;                /* JF_OBJ: field index where the next key lookup starts */
+	int names;               /* JF_OBJ with schema: stack index of its field-name table */
+	const lt_schema *only;   /* LT_T_ONLY projection: JF_OBJ keeps only its keys; JF_ARR
 				   * passes it to its object elements. NULL = keep everything */
-	int ohint;                /* JF_OBJ with only: where the next kept-key lookup starts */
+	int ohint;               /* JF_OBJ with only: where the next kept-key lookup starts */
 	lt_jd_kind kind;
-	lt_jd_slot slot;          /* JF_ENV/JF_PARAMS: what the pending key selects */
+	lt_jd_slot slot; /* JF_ENV/JF_PARAMS: what the pending key selects */
 } lt_jd_frame;
 
 typedef struct lt_jd {
 	lua_State *L;
-	int root;                 /* stack index of the field-name cache (push_names) */
-	int depth;                /* index of the innermost frame; fr[0] is the root pseudo-frame */
-	int nest;                 /* open JSON containers, skipped ones included */
-	int skip;                 /* > 0 while inside a skipped value (envelope or projection) */
-	bool skip_one;            /* a projection dropped the pending key: skip its value */
-	char emsg[160];           /* why a callback cancelled the parse */
-	int ecode;                /* and the status to return: LT_EJSON or LT_ENOMEM */
-	const char *in;           /* the input text of the parse, in_len bytes */
+	int root;       /* stack index of the field-name cache (push_names) */
+	int depth;      /* index of the innermost frame; fr[0] is the root pseudo-frame */
+	int nest;       /* open JSON containers, skipped ones included */
+	int skip;       /* > 0 while inside a skipped value (envelope or projection) */
+	bool skip_one;  /* a projection dropped the pending key: skip its value */
+	char emsg[160]; /* why a callback cancelled the parse */
+	int ecode;      /* and the status to return: LT_EJSON or LT_ENOMEM */
+	const char *in; /* the input text of the parse, in_len bytes */
 	size_t in_len;
-	bool copied;              /* a callback saw string text outside the input: yajl's copy */
+	bool copied; /* a callback saw string text outside the input: yajl's copy */
 	/* envelope only */
 	const lt_resolver *res;
 	lt_envelope *env;

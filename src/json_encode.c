@@ -174,9 +174,11 @@ static int encode_object(je *w, int idx, int depth)
 	while (lua_next(L, idx)) {
 		int rc = 0;
 		if (lua_type(L, -2) != LUA_TSTRING) {
-			rc = fail(w, lua_isinteger(L, -2)
-					     ? "mixed or sparse table (keys must be 1..n or all strings)"
-					     : "object key is not a string");
+			rc = fail(
+				w,
+				lua_isinteger(L, -2)
+					? "mixed or sparse table (keys must be 1..n or all strings)"
+					: "object key is not a string");
 		} else {
 			size_t kn;
 			const char *k = lua_tolstring(L, -2, &kn);
@@ -274,8 +276,7 @@ int lt_json_encode_value(lua_State *L, int idx, lt_buf *b, lt_err *err)
 	return encode_root(L, idx, b, "value", err);
 }
 
-int lt_generic_encode(lua_State *L, int idx, const char *method, int64_t id, lt_buf *b,
-		      lt_err *err)
+int lt_generic_encode(lua_State *L, int idx, const char *method, int64_t id, lt_buf *b, lt_err *err)
 {
 	size_t mlen = method ? strlen(method) : 0;
 	if (mlen == 0 || utf8_valid_prefix((const unsigned char *)method, mlen) != mlen)

@@ -32,18 +32,23 @@ static int second_payload(lt_jd *d, lt_jd_slot slot)
 /* The slot key k selects in envelope frame f. */
 static lt_jd_slot key_slot(const lt_jd_frame *f, const char *k, size_t len)
 {
-	static const struct { const char *name; lt_jd_slot slot; } keys[] = {
-		{"id", JS_ID}, {"method", JS_METHOD}, {"params", JS_PARAMS}, {"usIn", JS_USIN},
-		{"usOut", JS_USOUT}, {"testnet", JS_TESTNET}, {"error", JS_ERROR}, {"result", JS_RESULT},
+	static const struct {
+		const char *name;
+		lt_jd_slot slot;
+	} keys[] = {
+		{"id", JS_ID},       {"method", JS_METHOD}, {"params", JS_PARAMS},
+		{"usIn", JS_USIN},   {"usOut", JS_USOUT},   {"testnet", JS_TESTNET},
+		{"error", JS_ERROR}, {"result", JS_RESULT},
 	};
 	if (f->kind == JF_PARAMS)
 		return len == 7 && !memcmp(k, "channel", 7) ? JS_CHANNEL
-		     : len == 4 && !memcmp(k, "type", 4) ? JS_TYPE
-		     : len == 4 && !memcmp(k, "data", 4) ? JS_DATA : JS_IGNORE;
+		       : len == 4 && !memcmp(k, "type", 4)  ? JS_TYPE
+		       : len == 4 && !memcmp(k, "data", 4)  ? JS_DATA
+							    : JS_IGNORE;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (lt_jd_key_eq(keys[i].name, k, len))
 			return keys[i].slot;
-	return JS_IGNORE;  /* jsonrpc, usDiff and unknown keys */
+	return JS_IGNORE; /* jsonrpc, usDiff and unknown keys */
 }
 
 /* Contract in json_decode_internal.h. The resolver is asked here when the selector came first
@@ -53,8 +58,7 @@ static lt_jd_slot key_slot(const lt_jd_frame *f, const char *k, size_t len)
 int lt_jenv_key(lt_jd *d, lt_jd_frame *f, const char *k, size_t len)
 {
 	static const lt_field error_fields[] = {
-		{"code", &lt_s_int}, {"message", &lt_s_string}, {NULL, NULL}
-	};
+		{"code", &lt_s_int}, {"message", &lt_s_string}, {NULL, NULL}};
 	static const lt_schema error_schema = {LT_T_OBJECT, error_fields, NULL, 3};
 	const lt_resolver *r = d->res;
 	f->next = NULL;
@@ -65,12 +69,12 @@ int lt_jenv_key(lt_jd *d, lt_jd_frame *f, const char *k, size_t len)
 	} else if (f->slot == JS_DATA && d->has_channel) {
 		if (r && r->data)
 			f->next = r->data(r->ud, d->env->channel, d->chan_len);
-	} else if (f->slot == JS_ERROR) {  /* typed by its own schema, not by the id */
+	} else if (f->slot == JS_ERROR) { /* typed by its own schema, not by the id */
 		f->next = &error_schema;
 	} else if ((f->slot == JS_RESULT || f->slot == JS_DATA) && !lt_jretype_select(d, f)) {
 		if (!second_payload(d, f->slot))
 			return 0;
-		d->deferred = true;  /* skip the value: the second pass decodes it */
+		d->deferred = true; /* skip the value: the second pass decodes it */
 		d->payload_slot = f->slot;
 		f->slot = JS_IGNORE;
 	}
@@ -104,7 +108,7 @@ int lt_jenv_scalar(lt_jd *d, lt_jd_frame *f, int jt, const char *s, size_t len)
 	if (f->kind == JF_ENVROOT)
 		return lt_jd_fail(d, "json-rpc: message is not an object");
 	switch (f->slot) {
-	case JS_ID:  /* a second id could select another schema than the one used: refused */
+	case JS_ID: /* a second id could select another schema than the one used: refused */
 		if (env->has_id)
 			return lt_jd_fail(d, "json-rpc: duplicate id");
 		if (jt == LT_J_STRING)
@@ -114,14 +118,15 @@ int lt_jenv_scalar(lt_jd *d, lt_jd_frame *f, int jt, const char *s, size_t len)
 		env->has_id = true;
 		break;
 	case JS_METHOD:
-		d->method = jt != LT_J_STRING ? JM_OTHER
-			  : len == 12 && !memcmp(s, "subscription", 12) ? JM_SUBSCRIPTION
-			  : len == 9 && !memcmp(s, "heartbeat", 9) ? JM_HEARTBEAT : JM_OTHER;
+		d->method = jt != LT_J_STRING                             ? JM_OTHER
+			    : len == 12 && !memcmp(s, "subscription", 12) ? JM_SUBSCRIPTION
+			    : len == 9 && !memcmp(s, "heartbeat", 9)      ? JM_HEARTBEAT
+									  : JM_OTHER;
 		break;
 	case JS_CHANNEL:
 		if (jt != LT_J_STRING)
 			break;
-		if (d->has_channel)  /* as a second id */
+		if (d->has_channel) /* as a second id */
 			return lt_jd_fail(d, "json-rpc: duplicate params.channel");
 		if (!copy_text(d, env->channel, sizeof env->channel, s, len, "channel"))
 			return 0;
@@ -136,7 +141,8 @@ int lt_jenv_scalar(lt_jd *d, lt_jd_frame *f, int jt, const char *s, size_t len)
 		break;
 	case JS_USIN:
 	case JS_USOUT:
-		if (jt == LT_J_NUMBER || jt == LT_J_STRING)  /* §1: integers, or strings in some captures */
+		if (jt == LT_J_NUMBER ||
+		    jt == LT_J_STRING) /* §1: integers, or strings in some captures */
 			(void)lt_jnum_int(s, len, f->slot == JS_USIN ? &env->us_in : &env->us_out);
 		break;
 	case JS_TESTNET:
@@ -173,10 +179,12 @@ static int finish_error(lt_jd *d, lt_err *err)
 	lua_State *L = d->L;
 	lt_envelope *env = d->env;
 	if (d->payload_slot != JS_ERROR)
-		return lt_err_set(err, LT_EJSON, "json-rpc: response %lld has neither result nor error",
+		return lt_err_set(err, LT_EJSON,
+				  "json-rpc: response %lld has neither result nor error",
 				  (long long)env->id);
 	if (!lua_istable(L, -1))
-		return lt_err_set(err, LT_EJSON, "json-rpc: error of response %lld is not an object",
+		return lt_err_set(err, LT_EJSON,
+				  "json-rpc: error of response %lld is not an object",
 				  (long long)env->id);
 	env->kind = LT_MSG_ERROR;
 	lua_pushliteral(L, "code");
@@ -200,7 +208,8 @@ static int finish_envelope(lt_jd *d, int top, lt_err *err)
 		return 0;
 	}
 	if (d->payload_slot == JS_RESULT || d->payload_slot == JS_ERROR)
-		return lt_err_set(err, LT_EJSON, "json-rpc: %s without an id", slot_name(d->payload_slot));
+		return lt_err_set(err, LT_EJSON, "json-rpc: %s without an id",
+				  slot_name(d->payload_slot));
 	if (d->method == JM_HEARTBEAT) {
 		env->kind = LT_MSG_HEARTBEAT;
 		lua_settop(L, top);
@@ -235,7 +244,9 @@ static int envelope_pass(lt_jd *d, const char *buf, size_t len, const lt_resolve
 static int second_pass(lt_jd *d, const char *buf, size_t len, int top, lt_err *err)
 {
 	lt_envelope *env = d->env;
-	lt_jd_known k = {.has_id = env->has_id, .has_channel = d->has_channel, .id = env->id,
+	lt_jd_known k = {.has_id = env->has_id,
+			 .has_channel = d->has_channel,
+			 .id = env->id,
 			 .chan_len = d->chan_len};
 	memcpy(k.channel, env->channel, sizeof k.channel);
 	lua_settop(d->L, top);
@@ -265,8 +276,7 @@ int lt_json_decode_envelope(lua_State *L, const char *buf, size_t len, const lt_
 	}
 	d.L = L;
 	int rc = envelope_pass(&d, buf, len, res, env, NULL, err);
-	if (rc == 0 && d.deferred &&
-	    (d.payload_slot == JS_RESULT ? env->has_id : d.has_channel))
+	if (rc == 0 && d.deferred && (d.payload_slot == JS_RESULT ? env->has_id : d.has_channel))
 		rc = second_pass(&d, buf, len, top, err);
 	if (rc == 0)
 		rc = finish_envelope(&d, top + 1, err);
@@ -277,7 +287,7 @@ int lt_json_decode_envelope(lua_State *L, const char *buf, size_t len, const lt_
 		lua_settop(L, top);
 		memset(env, 0, sizeof *env);
 	} else {
-		lua_replace(L, top + 1);  /* the value over the cache */
+		lua_replace(L, top + 1); /* the value over the cache */
 	}
 	return rc;
 }

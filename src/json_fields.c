@@ -20,8 +20,10 @@ int lt_fields_add(lt_fields *f, const char *name, size_t len, lt_err *err)
 	if (len == 0)
 		return lt_err_set(err, LT_EINVAL, "field names must not be empty");
 	if (len > LT_FIELD_NAME_MAX || memchr(name, '\0', len))
-		return lt_err_set(err, LT_EINVAL, "field name '%.20s...' is longer than %d bytes or "
-				  "holds a NUL", name, LT_FIELD_NAME_MAX);
+		return lt_err_set(err, LT_EINVAL,
+				  "field name '%.20s...' is longer than %d bytes or "
+				  "holds a NUL",
+				  name, LT_FIELD_NAME_MAX);
 	lt_schema proj = lt_fields_schema(f, NULL);
 	if (lt_jd_kept(&proj, name, len, NULL))
 		return lt_err_set(err, LT_EINVAL, "field '%.*s' is listed twice", (int)len, name);

@@ -13,10 +13,9 @@
 
 enum { N_SLOW, N_INT, N_FLOAT };
 
-static const double pow10_exact[] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-};
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Scan JSON number text s[0..len) (not NUL-terminated). Integer text within int64 gives N_INT
  * and *iv; text whose value one exact IEEE operation yields (<= 2^53 mantissa, |exp10| <= 22)
@@ -73,7 +72,9 @@ static int scan_number(const char *s, size_t len, lua_Integer *iv, double *dv)
 	if (isint) {
 		if (m > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
 			return N_SLOW;
-		*iv = !neg ? (lua_Integer)m : m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(lua_Integer)m;
+		*iv = !neg                           ? (lua_Integer)m
+		      : m == (uint64_t)INT64_MAX + 1 ? INT64_MIN
+						     : -(lua_Integer)m;
 		return N_INT;
 	}
 	if (m == 0) {

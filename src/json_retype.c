@@ -20,10 +20,10 @@ bool lt_jretype_select(lt_jd *d, lt_jd_frame *f)
 	const lt_resolver *r = d->res;
 	const lt_jd_known *k = d->known;
 	if (!k)
-		return false;  /* first pass: defer */
+		return false; /* first pass: defer */
 	if (f->slot == JS_RESULT && k->has_id && r && r->result)
 		f->next = r->result(r->ud, k->id);
 	else if (f->slot == JS_DATA && k->has_channel && r && r->data)
 		f->next = r->data(r->ud, k->channel, k->chan_len);
-	return true;  /* (a selector the first pass did not find: ANY; it runs no second pass then) */
+	return true; /* (a selector the first pass did not find: ANY; it runs no second pass then) */
 }

@@ -38,7 +38,10 @@ void lt_lbook_clear(lt_lbook *b)
 }
 
 /* a is a worse price than b on this side (a lower bid, a higher ask). */
-static inline bool worse(int side, double a, double b) { return side == LT_LBOOK_BID ? a < b : a > b; }
+static inline bool worse(int side, double a, double b)
+{
+	return side == LT_LBOOK_BID ? a < b : a > b;
+}
 
 /* The first index whose level is not worse than price (where price is or would go). */
 static size_t lower_bound(const lt_lbook_side *s, int side, double price)
@@ -104,11 +107,15 @@ static int check_levels(const lt_lbook_update *u, lt_err *err)
 		for (size_t i = 0; i < u->n[side]; i++) {
 			const lt_lbook_level *l = &u->lv[side][i];
 			if (!isfinite(l->price))
-				return lt_err_set(err, LT_EINVAL, "%s[%zu]: price is not a finite "
-						  "number", side_name[side], i + 1);
+				return lt_err_set(err, LT_EINVAL,
+						  "%s[%zu]: price is not a finite "
+						  "number",
+						  side_name[side], i + 1);
 			if (!isfinite(l->amount) || l->amount < 0)
-				return lt_err_set(err, LT_EINVAL, "%s[%zu]: amount must be a finite "
-						  "number >= 0", side_name[side], i + 1);
+				return lt_err_set(err, LT_EINVAL,
+						  "%s[%zu]: amount must be a finite "
+						  "number >= 0",
+						  side_name[side], i + 1);
 		}
 	}
 	return 0;
@@ -226,6 +233,6 @@ double lt_lbook_depth_at(const lt_lbook *b, int side, double price)
 bool lt_lbook_crossed(const lt_lbook *b)
 {
 	double bp, ba, ap, aa;
-	return lt_lbook_best(b, LT_LBOOK_BID, &bp, &ba) && lt_lbook_best(b, LT_LBOOK_ASK, &ap, &aa) &&
-	       bp >= ap;
+	return lt_lbook_best(b, LT_LBOOK_BID, &bp, &ba) &&
+	       lt_lbook_best(b, LT_LBOOK_ASK, &ap, &aa) && bp >= ap;
 }

@@ -44,9 +44,9 @@ enum { LT_LBOOK_BID = 0, LT_LBOOK_ASK = 1 };
 
 /* Positive outcomes of an update (not errors): */
 enum {
-	LT_LBOOK_GAP = 1,     /* change: prev_change_id is not the book's change_id (or there is
+	LT_LBOOK_GAP = 1,    /* change: prev_change_id is not the book's change_id (or there is
 			       * no snapshot yet); nothing was applied: resubscribe */
-	LT_LBOOK_CROSSED = 2  /* applied, and now best bid >= best ask: resubscribe */
+	LT_LBOOK_CROSSED = 2 /* applied, and now best bid >= best ask: resubscribe */
 };
 
 /* Default and largest level cap per side. */
@@ -65,10 +65,10 @@ typedef struct lt_lbook_side {
 
 typedef struct lt_lbook {
 	lt_lbook_side side[2];
-	size_t max_levels;          /* per side */
-	int64_t change_id;          /* of the last applied update */
-	int64_t timestamp;          /* ms, of the last applied update */
-	bool has_snapshot;          /* false until the first snapshot, and after lt_lbook_clear */
+	size_t max_levels;            /* per side */
+	int64_t change_id;            /* of the last applied update */
+	int64_t timestamp;            /* ms, of the last applied update */
+	bool has_snapshot;            /* false until the first snapshot, and after lt_lbook_clear */
 	unsigned long long truncated; /* levels not stored or displaced because of max_levels */
 } lt_lbook;
 

@@ -118,8 +118,8 @@ static int json_line(FILE *out, const char *when, int level, const char *compone
 	return rc;
 }
 
-static void vlog(int level, const char *component, const lt_log_field *f, int nf,
-		 const char *fmt, va_list ap)
+static void vlog(int level, const char *component, const lt_log_field *f, int nf, const char *fmt,
+		 va_list ap)
 {
 	static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 	if (!lt_log_on(level))
@@ -144,8 +144,8 @@ static void vlog(int level, const char *component, const lt_log_field *f, int nf
 	fflush(out);
 }
 
-void lt_logf(int level, const char *component, const lt_log_field *fields, int nf,
-	     const char *fmt, ...)
+void lt_logf(int level, const char *component, const lt_log_field *fields, int nf, const char *fmt,
+	     ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

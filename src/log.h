@@ -36,8 +36,8 @@ typedef struct lt_log_field {
 
 /* The general entry point: level, component ("ws", "client", "request", "auth", "subs",
  * "lua", "runner", ...), nf fields, printf message. */
-void lt_logf(int level, const char *component, const lt_log_field *fields, int nf,
-	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void lt_logf(int level, const char *component, const lt_log_field *fields, int nf, const char *fmt,
+	     ...) __attribute__((format(printf, 5, 6)));
 /* lt_logf with component "luatrade" and no fields (the calls that predate components). */
 void lt_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Would a line at this level be written? (Guard the work of building fields.) */

@@ -17,7 +17,7 @@
 #include "ws.h"
 
 typedef struct client_vhost {
-	char *ca_file;            /* NULL = system store */
+	char *ca_file; /* NULL = system store */
 	struct lws_vhost *vh;
 	struct client_vhost *next;
 } client_vhost;
@@ -26,14 +26,14 @@ typedef struct client_vhost {
 typedef struct fd_watch {
 	void (*on_readable)(void *arg);
 	void *arg;
-	struct lws **slot;        /* the owner's handle, set to NULL when the wsi closes */
+	struct lws **slot; /* the owner's handle, set to NULL when the wsi closes */
 } fd_watch;
 
 struct lt_loop {
 	struct lws_context *ctx;
 	client_vhost *vhosts;
-	struct lws_vhost *fd_vh;  /* the raw-file vhost, made on the first lt_loop_watch_fd */
-	bool adopt_made_wsi;      /* lws made a wsi during the adoption in progress */
+	struct lws_vhost *fd_vh; /* the raw-file vhost, made on the first lt_loop_watch_fd */
+	bool adopt_made_wsi;     /* lws made a wsi during the adoption in progress */
 	int conns;
 };
 
@@ -120,7 +120,8 @@ struct lws_vhost *lt_loop_client_vhost(lt_loop *loop, const char *ca_file, lt_er
 		lt_err_set(err, LT_ETLS, "ca_file %s cannot be read", ca_file);
 		return NULL;
 	}
-	if (ca_file && !holds_certificate(ca_file)) { /* lws would only log it, then trust nothing */
+	if (ca_file &&
+	    !holds_certificate(ca_file)) { /* lws would only log it, then trust nothing */
 		free(v->ca_file);
 		free(v);
 		lt_err_set(err, LT_ETLS, "ca_file %s holds no PEM certificate", ca_file);
@@ -195,8 +196,7 @@ static int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 static struct lws_vhost *fd_vhost(lt_loop *loop, lt_err *err)
 {
 	static const struct lws_protocols protocols[] = {
-		{FD_PROTOCOL, fd_callback, 0, 0, 0, NULL, 0},
-		{NULL, NULL, 0, 0, 0, NULL, 0}};
+		{FD_PROTOCOL, fd_callback, 0, 0, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
 	if (loop->fd_vh)
 		return loop->fd_vh;
 	struct lws_context_creation_info info;
@@ -251,15 +251,9 @@ void lt_loop_unwatch_fd(struct lws **slot)
 		lws_set_timeout(*slot, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
-int lt_loop_service(lt_loop *loop)
-{
-	return lws_service(loop->ctx, 0) < 0 ? LT_EIO : 0;
-}
+int lt_loop_service(lt_loop *loop) { return lws_service(loop->ctx, 0) < 0 ? LT_EIO : 0; }
 
-void lt_loop_wake(lt_loop *loop)
-{
-	lws_cancel_service(loop->ctx);
-}
+void lt_loop_wake(lt_loop *loop) { lws_cancel_service(loop->ctx); }
 
 int64_t lt_now_us(void)
 {

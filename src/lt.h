@@ -12,25 +12,24 @@
 
 enum {
 	LT_OK = 0,
-	LT_EINVAL = -1,   /* bad argument or parameter (validation) */
-	LT_ENOMEM = -2,   /* allocation failed */
-	LT_EJSON = -3,    /* malformed JSON or wrong shape */
-	LT_EIO = -4,      /* connection or socket failure */
-	LT_ESTATE = -6,   /* call not allowed in the current state (closed, not connected) */
-	LT_ETLS = -7,     /* TLS setup or certificate problem */
-	LT_ENOTFOUND = -8,/* unknown id, method or name */
-	LT_EFULL = -9     /* a bounded queue is full */
+	LT_EINVAL = -1,    /* bad argument or parameter (validation) */
+	LT_ENOMEM = -2,    /* allocation failed */
+	LT_EJSON = -3,     /* malformed JSON or wrong shape */
+	LT_EIO = -4,       /* connection or socket failure */
+	LT_ESTATE = -6,    /* call not allowed in the current state (closed, not connected) */
+	LT_ETLS = -7,      /* TLS setup or certificate problem */
+	LT_ENOTFOUND = -8, /* unknown id, method or name */
+	LT_EFULL = -9      /* a bounded queue is full */
 };
 
 typedef struct lt_err {
-	int code;       /* one of LT_E*, or 0 */
-	char msg[256];  /* human-readable, NUL-terminated */
+	int code;      /* one of LT_E*, or 0 */
+	char msg[256]; /* human-readable, NUL-terminated */
 } lt_err;
 
 /* Fill *e (if not NULL) with code and a printf-style message; returns code so callers can
  * `return lt_err_set(e, LT_EINVAL, "...")`. */
-int lt_err_set(lt_err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int lt_err_set(lt_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Format a double so that strtod() of the text gives back the same double, using the shortest
  * of %.15g, %.16g, %.17g that round-trips. Integral values print without exponent up to 1e15

@@ -80,10 +80,13 @@ static int read_level(reader *r, lua_Integer i, lt_lbook_level *out)
 		lua_rawgeti(L, -1, 1);
 		const char *a = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
 		lua_pop(L, 1);
-		if (!a || !((n == 3 && !memcmp(a, "new", 3)) || (n == 6 && !memcmp(a, "change", 6)) ||
-			    (del = n == 6 && !memcmp(a, "delete", 6))))
-			return fail(r, "%s[%lld][1] (action): expected \"new\", \"change\" or "
-				    "\"delete\"%s", i, "");
+		if (!a ||
+		    !((n == 3 && !memcmp(a, "new", 3)) || (n == 6 && !memcmp(a, "change", 6)) ||
+		      (del = n == 6 && !memcmp(a, "delete", 6))))
+			return fail(r,
+				    "%s[%lld][1] (action): expected \"new\", \"change\" or "
+				    "\"delete\"%s",
+				    i, "");
 	}
 	lua_rawgeti(L, -1, base + 1);
 	lua_rawgeti(L, -2, base + 2);
@@ -149,14 +152,19 @@ static int read_msg(lt_lua_book *k, reader *r, lt_lbook_update *u)
 	lua_State *L = r->L;
 	if (!lua_istable(L, 2))
 		return snprintf(r->msg, sizeof r->msg, "message: expected a table, got %s",
-				luaL_typename(L, 2)), -1;
+				luaL_typename(L, 2)),
+		       -1;
 	int tt = lua_getfield(L, 2, "type"); /* absent in grouped books: a snapshot */
 	const char *type = tt == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-	int snap = tt == LUA_TNIL ? 1 : !type ? -1 : !strcmp(type, "snapshot") ? 1 :
-		   !strcmp(type, "change") ? 0 : -1;
+	int snap = tt == LUA_TNIL              ? 1
+		   : !type                     ? -1
+		   : !strcmp(type, "snapshot") ? 1
+		   : !strcmp(type, "change")   ? 0
+					       : -1;
 	lua_pop(L, 1);
 	if (snap < 0)
-		return snprintf(r->msg, sizeof r->msg, "type: expected \"snapshot\" or \"change\""), -1;
+		return snprintf(r->msg, sizeof r->msg, "type: expected \"snapshot\" or \"change\""),
+		       -1;
 	bool have_id, have_ts;
 	if (read_int(r, 2, "change_id", &u->change_id, &have_id) ||
 	    read_int(r, 2, "prev_change_id", &u->prev_change_id, &u->has_prev) ||
@@ -174,11 +182,13 @@ static int read_msg(lt_lua_book *k, reader *r, lt_lbook_update *u)
 		lua_getfield(L, 2, names[s]); /* 3 bids, 4 asks */
 		if (!lua_istable(L, -1))
 			return snprintf(r->msg, sizeof r->msg, "%s: expected an array of levels",
-					names[s]), -1;
+					names[s]),
+			       -1;
 		lua_Unsigned len = lua_rawlen(L, -1);
 		if (len > MSG_LEVELS_MAX)
 			return snprintf(r->msg, sizeof r->msg, "%s: more than %d levels", names[s],
-					MSG_LEVELS_MAX), -1;
+					MSG_LEVELS_MAX),
+			       -1;
 		n[s] = (size_t)len;
 	}
 	if (scratch(k, n[0] + n[1]))
@@ -407,12 +417,22 @@ static int l_book_new(lua_State *L)
 /* Register core.book_new and the luatrade.Book metatable on the module table on top. */
 void lt_book_open(lua_State *L)
 {
-	static const luaL_Reg meths[] = {
-		{"apply", l_apply}, {"best_bid", l_best_bid}, {"best_ask", l_best_ask},
-		{"mid", l_mid}, {"spread", l_spread}, {"depth_at", l_depth_at}, {"count", l_count},
-		{"levels", l_levels}, {"change_id", l_change_id}, {"timestamp", l_timestamp},
-		{"has_snapshot", l_has_snapshot}, {"crossed", l_crossed}, {"clear", l_clear},
-		{"stats", l_stats}, {"close", l_close}, {NULL, NULL}};
+	static const luaL_Reg meths[] = {{"apply", l_apply},
+					 {"best_bid", l_best_bid},
+					 {"best_ask", l_best_ask},
+					 {"mid", l_mid},
+					 {"spread", l_spread},
+					 {"depth_at", l_depth_at},
+					 {"count", l_count},
+					 {"levels", l_levels},
+					 {"change_id", l_change_id},
+					 {"timestamp", l_timestamp},
+					 {"has_snapshot", l_has_snapshot},
+					 {"crossed", l_crossed},
+					 {"clear", l_clear},
+					 {"stats", l_stats},
+					 {"close", l_close},
+					 {NULL, NULL}};
 	if (luaL_newmetatable(L, BOOK_MT)) {
 		luaL_newlib(L, meths);
 		lua_setfield(L, -2, "__index");

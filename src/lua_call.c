@@ -87,7 +87,8 @@ static void call_done(void *ud, lt_req *r, const lt_req_end *e)
 	} else {
 		lua_State *co = lt_task_thread(t);
 		int64_t code = e->how == LT_DONE_TIMEOUT ? LT_CODE_TIMEOUT
-			       : e->how == LT_DONE_LOST  ? LT_CODE_CONNECTION_LOST : e->code;
+			       : e->how == LT_DONE_LOST  ? LT_CODE_CONNECTION_LOST
+							 : e->code;
 		snprintf(msg, sizeof msg, "%s: %s", lt_req_method(r), e->msg ? e->msg : "failed");
 		lua_pushinteger(co, e->how);
 		lt_push_error_obj(co, code, msg, 0, e->retry_after, e->sent);
@@ -122,8 +123,10 @@ static void encode(lua_State *L, lt_client *c, const lt_method *m, const char *n
 		   lt_buf *b)
 {
 	if (!c->priv && (is_private_method(m, name) || strcmp(name, "public/auth") == 0))
-		luaL_error(L, "%s: the public client cannot authenticate or call private methods; "
-			   "use lt.private", name);
+		luaL_error(L,
+			   "%s: the public client cannot authenticate or call private methods; "
+			   "use lt.private",
+			   name);
 	lt_buf_init(b, LWS_PRE);
 	lt_err err = {0, ""};
 	int rc = m ? lt_method_encode(L, idx, m, 0, b, &err)
@@ -149,9 +152,8 @@ static int refused(lua_State *L, lt_client *c, const lt_err *err)
 	return lt_push_error(L, code, err->msg, 0, retry);
 }
 
-int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m,
-		      const char *name, int params_idx, int64_t timeout_ms, lua_KFunction k,
-		      lua_KContext ctx)
+int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m, const char *name,
+		      int params_idx, int64_t timeout_ms, lua_KFunction k, lua_KContext ctx)
 {
 	if (c->closed)
 		return lt_push_error(L, LT_CODE_NOT_CONNECTED, "client is closed; not sent", 0, 0);

@@ -85,7 +85,8 @@ static int l_listen_state(lua_State *L)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->listen_ref);
 	lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
 	if (n >= LT_STATE_LISTENERS)
-		return luaL_error(L, "_listen_state: at most %d listeners per client", LT_STATE_LISTENERS);
+		return luaL_error(L, "_listen_state: at most %d listeners per client",
+				  LT_STATE_LISTENERS);
 	lua_pushvalue(L, 2);
 	lua_rawseti(L, -2, n + 1);
 	return 0;
@@ -134,8 +135,7 @@ const char *lt_opt_string(lua_State *L, int idx, const char *name)
 	return s;
 }
 
-double lt_opt_number(lua_State *L, int idx, const char *name, double def, double lo,
-		     double hi)
+double lt_opt_number(lua_State *L, int idx, const char *name, double def, double lo, double hi)
 {
 	lua_getfield(L, idx, name);
 	double v = def;
@@ -161,16 +161,20 @@ static bool in_list(const char *const *list, const char *k)
 /* Unknown options raise; the public client refuses every credential field. */
 static void check_options(lua_State *L, int idx, bool private)
 {
-	static const char *const common[] = {"url", "ca_file", "insecure_loopback", "timeout",
-		"max_message", "heartbeat", "rate_limit", "reconnect", "answer_test_request",
-		"venue", "tier", "dead_after", NULL};
-	static const char *const priv[] = {"client_id", "client_secret", "grant", "scope",
-		"refresh_fraction", "auth_timeout", NULL};
+	static const char *const common[] = {"url",        "ca_file",     "insecure_loopback",
+					     "timeout",    "max_message", "heartbeat",
+					     "rate_limit", "reconnect",   "answer_test_request",
+					     "venue",      "tier",        "dead_after",
+					     NULL};
+	static const char *const priv[] = {"client_id",        "client_secret", "grant", "scope",
+					   "refresh_fraction", "auth_timeout",  NULL};
 	for (int i = 0; !private && credential_fields[i]; i++) {
 		lua_getfield(L, idx, credential_fields[i]);
 		if (!lua_isnil(L, -1))
-			luaL_error(L, "public: the public client takes no credentials (got '%s'); "
-				   "use lt.private for authenticated calls", credential_fields[i]);
+			luaL_error(L,
+				   "public: the public client takes no credentials (got '%s'); "
+				   "use lt.private for authenticated calls",
+				   credential_fields[i]);
 		lua_pop(L, 1);
 	}
 	lua_pushnil(L);
@@ -216,7 +220,7 @@ static void set_policy(lua_State *L, lt_cl_opts *c, const char *policy, const ch
 		luaL_error(L, "option 'rate_limit' must be \"wait\", \"error\" or \"off\"");
 	if (policy && strcmp(policy, "off") == 0 && !lt_ws_url_is_loopback(url))
 		luaL_error(L, "rate_limit = \"off\" is only for servers on a loopback address "
-			   "(benchmarks); a real venue ends sessions that exceed its limits");
+			      "(benchmarks); a real venue ends sessions that exceed its limits");
 	c->policy_error = policy && strcmp(policy, "error") == 0;
 	c->rl_off = policy && strcmp(policy, "off") == 0;
 }
@@ -230,12 +234,13 @@ static int opt_heartbeat(lua_State *L, int idx)
 		hb = lua_toboolean(L, -1) ? 10 : 0;
 	else if (!lua_isnil(L, -1)) {
 		if (!lua_isinteger(L, -1))
-			luaL_error(L, "option 'heartbeat' must be a whole number of seconds (>= 10) "
+			luaL_error(L,
+				   "option 'heartbeat' must be a whole number of seconds (>= 10) "
 				   "or false");
 		lua_Integer v = lua_tointeger(L, -1);
 		if (v < 10 || v > 3600)
 			luaL_error(L, "option 'heartbeat' must be between 10 and 3600 seconds (the "
-				   "venue refuses less than 10), or false to turn it off");
+				      "venue refuses less than 10), or false to turn it off");
 		hb = (int)v;
 	}
 	lua_pop(L, 1);
@@ -255,7 +260,9 @@ static void opt_reconnect(lua_State *L, int idx, lt_ws_opts *wo)
 			lua_pop(L, 1);
 			const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
 			if (strcmp(k, "base") && strcmp(k, "cap") && strcmp(k, "stable"))
-				luaL_error(L, "option 'reconnect': unknown field '%s' (base, cap, stable)",
+				luaL_error(L,
+					   "option 'reconnect': unknown field '%s' (base, cap, "
+					   "stable)",
 					   luaL_tolstring(L, -1, NULL));
 		}
 		double base = lt_opt_number(L, t, "base", 0.25, 0.001, 3600);
@@ -267,7 +274,8 @@ static void opt_reconnect(lua_State *L, int idx, lt_ws_opts *wo)
 		wo->backoff_cap_ms = (int)(cap * 1000);
 		wo->stable_ms = stable > 0 ? (int)(stable * 1000) : 1;
 	} else if (!lua_isnil(L, -1))
-		luaL_error(L, "option 'reconnect' must be true, false or {base = s, cap = s, stable = s}");
+		luaL_error(L, "option 'reconnect' must be true, false or {base = s, cap = s, "
+			      "stable = s}");
 	lua_pop(L, 1);
 }
 
@@ -360,7 +368,7 @@ void lt_client_close(lua_State *L, lt_client *c)
 	}
 	lt_subs_close_all(L, c);
 	c->closed = true;
-	lt_cl_free(c->cl);     /* waiting calls fail (not sent), sent ones connection_lost */
+	lt_cl_free(c->cl); /* waiting calls fail (not sent), sent ones connection_lost */
 	c->cl = NULL;
 	lt_priv_free(c->priv); /* credentials cleansed */
 	c->priv = NULL;
@@ -402,8 +410,8 @@ static const char *state_name(const lt_client *c)
 
 static const char *fail_name(lt_ws_fail f)
 {
-	static const char *const names[] = {NULL, "refused", "tls", "dns", "handshake", "timeout",
-		"other"};
+	static const char *const names[] = {NULL,        "refused", "tls",  "dns",
+					    "handshake", "timeout", "other"};
 	return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "other";
 }
 
@@ -421,7 +429,7 @@ static int l_state(lua_State *L)
 	const char *why = NULL;
 	if (!c->closed && c->priv && lt_priv_state(c->priv) == LT_AUTH_FAILED) {
 		lt_priv_fail(c->priv, &why);
-		lua_pushstring(L, why);  /* the venue's refusal: auth_failed stays */
+		lua_pushstring(L, why); /* the venue's refusal: auth_failed stays */
 		return 2;
 	}
 	if (c->closed || lt_cl_is_open(c->cl) || !lt_cl_down_reason(c->cl)[0])
@@ -438,8 +446,10 @@ static int l_state(lua_State *L)
 static int l_tostring(lua_State *L)
 {
 	lt_client *c = lt_client_check(L, 1);
-	lua_pushfstring(L, "%s(%s, %s)", c->priv || luaL_testudata(L, 1, LT_PRIVATE_MT)
-			? LT_PRIVATE_MT : LT_CLIENT_MT, c->url, state_name(c));
+	lua_pushfstring(L, "%s(%s, %s)",
+			c->priv || luaL_testudata(L, 1, LT_PRIVATE_MT) ? LT_PRIVATE_MT
+								       : LT_CLIENT_MT,
+			c->url, state_name(c));
 	return 1;
 }
 
@@ -498,7 +508,7 @@ static int l_rate_limit_status(lua_State *L)
 {
 	lt_client *c = lt_client_check(L, 1);
 	static const char *const names[] = {"non_matching_engine", "matching_engine", "subscribe",
-					     "get_instruments"};
+					    "get_instruments"};
 	lua_createtable(L, 0, 6);
 	if (c->closed)
 		return 1;
@@ -528,12 +538,17 @@ static int l_drop_connection(lua_State *L)
  * public client), then the hand-written methods, which win over same-named codec methods. */
 static void client_metatable(lua_State *L, const char *name, bool private)
 {
-	static const luaL_Reg meths[] = {
-		{"call", lt_l_call}, {"close", l_close}, {"state", l_state}, {"stats", l_stats},
-		{"rate_limit_status", l_rate_limit_status}, {"subscribe", lt_client_subscribe},
-		{"_drop_connection", l_drop_connection}, {"on_state", l_on_state},
-		{"_listen_state", l_listen_state}, {"_unlisten_state", l_unlisten_state},
-		{NULL, NULL}};
+	static const luaL_Reg meths[] = {{"call", lt_l_call},
+					 {"close", l_close},
+					 {"state", l_state},
+					 {"stats", l_stats},
+					 {"rate_limit_status", l_rate_limit_status},
+					 {"subscribe", lt_client_subscribe},
+					 {"_drop_connection", l_drop_connection},
+					 {"on_state", l_on_state},
+					 {"_listen_state", l_listen_state},
+					 {"_unlisten_state", l_unlisten_state},
+					 {NULL, NULL}};
 	if (!luaL_newmetatable(L, name)) {
 		lua_pop(L, 1);
 		return;

@@ -18,21 +18,21 @@
 #define LT_PRIVATE_MT "luatrade.PrivateClient"
 #define LT_SUB_MT "luatrade.Subscription"
 #define LT_ERROR_MT "luatrade.Error"
-#define LT_STATE_LISTENERS 8  /* client:_listen_state slots */
+#define LT_STATE_LISTENERS 8 /* client:_listen_state slots */
 
 struct lt_client {
 	lt_rt *rt;
-	lt_cl *cl;                /* NULL once closed */
-	lt_priv *priv;            /* private clients only */
+	lt_cl *cl;     /* NULL once closed */
+	lt_priv *priv; /* private clients only */
 	bool closed, was_ready;
-	int self_ref;             /* anchors the userdata while open */
-	int subs_ref;             /* table: channel -> subscription userdata */
-	int state_ref;            /* client:on_state handler, or LUA_NOREF */
-	int listen_ref;           /* table: the runtime's own state listeners (client:_listen_state) */
-	int64_t timeout_ms;       /* default per-call timeout */
+	int self_ref;       /* anchors the userdata while open */
+	int subs_ref;       /* table: channel -> subscription userdata */
+	int state_ref;      /* client:on_state handler, or LUA_NOREF */
+	int listen_ref;     /* table: the runtime's own state listeners (client:_listen_state) */
+	int64_t timeout_ms; /* default per-call timeout */
 	char url[256];
 	unsigned long long unrouted;
-	lt_client *prev, *next;   /* rt->clients */
+	lt_client *prev, *next; /* rt->clients */
 };
 
 /* The client (public or private) at idx, raising on a wrong type. */
@@ -56,9 +56,8 @@ void lt_error_open(lua_State *L);
  * [how, value] on top: value is the result (how == LT_DONE_RESULT) or an error object;
  * lt_call_result turns that into the call's returns. m may be NULL (no codec). Returns what the
  * awaitable returns at once (nil, err) when the request is refused before waiting. */
-int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m,
-		      const char *name, int params_idx, int64_t timeout_ms, lua_KFunction k,
-		      lua_KContext ctx);
+int lt_client_request(lua_State *L, lt_client *c, lt_task *t, const lt_method *m, const char *name,
+		      int params_idx, int64_t timeout_ms, lua_KFunction k, lua_KContext ctx);
 /* In a k of lt_client_request: [how, value] -> value (1) or nil, err (2). */
 int lt_call_result(lua_State *L);
 /* The per-call timeout from an optional argument (number of seconds or {timeout = s}). */
@@ -80,8 +79,7 @@ void lt_client_emit_state(lt_client *c, const char *state, const char *reason);
 /* Client options (lua_client.c), raising "option 'name' must be ...": a string (NULL when
  * absent; the options table keeps it alive) and a number in [lo, hi] (def when absent). */
 const char *lt_opt_string(lua_State *L, int idx, const char *name);
-double lt_opt_number(lua_State *L, int idx, const char *name, double def, double lo,
-		     double hi);
+double lt_opt_number(lua_State *L, int idx, const char *name, double def, double lo, double hi);
 
 /* The private client's part (lua_private.c). */
 /* Read client_id, client_secret, grant, scope, refresh_fraction, auth_timeout from the options
@@ -92,12 +90,12 @@ void lt_private_setup(lua_State *L, lt_client *c, int idx, bool tier_auto,
 int lt_private_logout(lua_State *L);
 
 /* Subscriptions (lua_subs.c). */
-void lt_subs_open(lua_State *L);                        /* metatable, on module load */
+void lt_subs_open(lua_State *L); /* metatable, on module load */
 int lt_subs_deliver(lt_client *c, const char *channel, lua_State *L); /* data on top; pops */
-void lt_subs_close_all(lua_State *L, lt_client *c);     /* client closing */
-void lt_subs_restore(lua_State *L, lt_client *c);       /* after a reconnect */
-int lt_client_subscribe(lua_State *L);                  /* client:subscribe(...) */
-int lt_sub_next(lua_State *L);                          /* core.sub_next(sub) */
+void lt_subs_close_all(lua_State *L, lt_client *c);                   /* client closing */
+void lt_subs_restore(lua_State *L, lt_client *c);                     /* after a reconnect */
+int lt_client_subscribe(lua_State *L);                                /* client:subscribe(...) */
+int lt_sub_next(lua_State *L);                                        /* core.sub_next(sub) */
 /* Set subscriptions, sub_queued, sub_high_water (the largest), sub_dropped, sub_resyncs of the
  * open subscriptions on the table on top (client:stats()). */
 void lt_subs_stats(lua_State *L, lt_client *c);

@@ -73,7 +73,8 @@ static void run_loop(lua_State *L, lt_rt *rt, bool graceful)
 		if (rt->interrupted && !graceful)
 			break;
 		if (rt->interrupted && stop_id == 0) {
-			lt_log(LT_LOG_INFO, "interrupted: stopping (interrupt again to exit at once)");
+			lt_log(LT_LOG_INFO,
+			       "interrupted: stopping (interrupt again to exit at once)");
 			lua_pushvalue(L, 2);
 			lua_pushstring(L, rt->interrupted == 2 ? "SIGTERM" : "SIGINT");
 			stop_id = lt_task_id(lt_task_spawn(rt, L, lua_gettop(L) - 1, 1));
@@ -216,7 +217,8 @@ static int l_sim_start(lua_State *L)
 		o.key_file = lua_tostring(L, -1);
 		o.seed = seed;
 		o.accounts = accounts;
-		if (snprintf(rt->sim_ca, sizeof rt->sim_ca, "%s/ca.pem", dir) >= (int)sizeof rt->sim_ca)
+		if (snprintf(rt->sim_ca, sizeof rt->sim_ca, "%s/ca.pem", dir) >=
+		    (int)sizeof rt->sim_ca)
 			return luaL_error(L, "sim: certificate path too long");
 		if (lt_sim_new(lt_loop_context(lt_rt_loop(L, rt)), &o, &rt->sim, &err))
 			return luaL_error(L, "sim: %s", err.msg);
@@ -285,11 +287,18 @@ static int l_set_log_level(lua_State *L)
 
 LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 {
-	static const luaL_Reg fns[] = {
-		{"run", l_run}, {"spawn", l_spawn}, {"_kill", l_kill}, {"sleep", l_sleep}, {"now", l_now},
-		{"sim_start", l_sim_start}, {"sim_demo_account", l_sim_demo_account}, {"log", l_log}, {"set_log_level", l_set_log_level},
-		{"set_log_format", l_set_log_format}, {"log_level", l_log_level},
-		{NULL, NULL}};
+	static const luaL_Reg fns[] = {{"run", l_run},
+				       {"spawn", l_spawn},
+				       {"_kill", l_kill},
+				       {"sleep", l_sleep},
+				       {"now", l_now},
+				       {"sim_start", l_sim_start},
+				       {"sim_demo_account", l_sim_demo_account},
+				       {"log", l_log},
+				       {"set_log_level", l_set_log_level},
+				       {"set_log_format", l_set_log_format},
+				       {"log_level", l_log_level},
+				       {NULL, NULL}};
 	lt_rt_get(L);
 	luaL_newlib(L, fns);
 	lua_pushlightuserdata(L, NULL);

@@ -35,8 +35,7 @@ void lt_push_error_obj(lua_State *L, int64_t code, const char *message, int data
 	luaL_setmetatable(L, LT_ERROR_MT);
 }
 
-int lt_push_error(lua_State *L, int64_t code, const char *message, int data_idx,
-		  double retry_after)
+int lt_push_error(lua_State *L, int64_t code, const char *message, int data_idx, double retry_after)
 {
 	if (data_idx)
 		data_idx = lua_absindex(L, data_idx);

@@ -103,8 +103,8 @@ static int l_event(lua_State *L)
 
 void lt_event_open(lua_State *L)
 {
-	static const luaL_Reg meths[] = {{"wait", l_wait}, {"set", l_set}, {"is_set", l_is_set},
-					 {NULL, NULL}};
+	static const luaL_Reg meths[] = {
+		{"wait", l_wait}, {"set", l_set}, {"is_set", l_is_set}, {NULL, NULL}};
 	if (luaL_newmetatable(L, EVENT_MT)) {
 		luaL_newlib(L, meths);
 		lua_setfield(L, -2, "__index");

@@ -56,4 +56,3 @@ void lt_client_emit_state(lt_client *c, const char *state, const char *reason)
 	lua_settop(L, top);
 	lt_loop_wake(c->rt->loop);
 }
-

@@ -14,8 +14,8 @@ static void opt_str(lua_State *L, int idx, const char *name, char *out, size_t c
 	const char *s = lt_opt_string(L, idx, name);
 	size_t n = s ? strlen(s) : 0;
 	if (s && (n == 0 || n >= cap))
-		luaL_error(L, "private: option '%s' must be a non-empty string under %d bytes", name,
-			   (int)cap);
+		luaL_error(L, "private: option '%s' must be a non-empty string under %d bytes",
+			   name, (int)cap);
 	if (s)
 		memcpy(out, s, n + 1);
 }
@@ -29,7 +29,7 @@ static lt_grant opt_grant(lua_State *L, int idx)
 	if (strcmp(grant, "client_credentials") == 0)
 		return LT_GRANT_CREDENTIALS;
 	return (lt_grant)luaL_error(L, "private: grant must be \"client_signature\" or "
-				    "\"client_credentials\"");
+				       "\"client_credentials\"");
 }
 
 void lt_private_setup(lua_State *L, lt_client *c, int idx, bool tier_auto,
@@ -45,18 +45,18 @@ void lt_private_setup(lua_State *L, lt_client *c, int idx, bool tier_auto,
 	po.scope = scope;
 	po.grant = opt_grant(L, idx);
 	po.refresh_fraction = lt_opt_number(L, idx, "refresh_fraction", 0.8, 0.1, 0.95);
-	po.auth_timeout_ms = (int64_t)(lt_opt_number(L, idx, "auth_timeout", 10, 0.001, 300) *
-				       1000);
+	po.auth_timeout_ms =
+		(int64_t)(lt_opt_number(L, idx, "auth_timeout", 10, 0.001, 300) * 1000);
 	po.tier_auto = tier_auto;
 	lua_getfield(L, idx, "client_secret");
 	if (lua_isnil(L, -1))
 		luaL_error(L, "private: client_secret is required (lt.secret.env(NAME) or "
-			   "lt.secret.file(PATH))");
+			      "lt.secret.file(PATH))");
 	po.secret = lt_lua_secret_copy(L, -1, "client_secret");
 	lua_pop(L, 1);
 	if (!po.secret)
 		luaL_error(L, "private: client_secret must be a secret (lt.secret.env / "
-			   "lt.secret.file) or a string");
+			      "lt.secret.file) or a string");
 	lt_priv_events ev = {on_state};
 	lt_err err = {0, ""};
 	if (lt_priv_new(c->cl, &po, &ev, c, &c->priv, &err)) /* takes po.secret */

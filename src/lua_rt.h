@@ -26,31 +26,32 @@ typedef struct lt_watcher lt_watcher;
 struct lt_sim;
 
 typedef struct lt_rt {
-	lua_State *L;             /* the runtime's own thread: resumes and scratch work */
+	lua_State *L; /* the runtime's own thread: resumes and scratch work */
 	lt_loop *loop;
 	struct lt_sim *sim;
 	char sim_url[80];
-	char sim_ca[4096];        /* the CA file that verifies the in-process venue (paths.h) */
-	lt_task *tasks;           /* every live task */
+	char sim_ca[4096]; /* the CA file that verifies the in-process venue (paths.h) */
+	lt_task *tasks;    /* every live task */
 	lt_task *ready_head, *ready_tail;
 	int ntasks;
-	unsigned drain_gen;       /* lt_sched_drain's count */
+	unsigned drain_gen; /* lt_sched_drain's count */
 	bool draining;
 	lt_task *later_head, *later_tail; /* ready again in this drain: run in the next one */
-	lt_client *clients;       /* open clients, closed when lt.run ends */
-	lt_watcher *watchers;     /* open file watchers (lua_watch.c), closed with the runtime */
-	volatile sig_atomic_t hup_pending; /* SIGHUP caught (lua_watch.c); lt.run's loop delivers it */
+	lt_client *clients;               /* open clients, closed when lt.run ends */
+	lt_watcher *watchers; /* open file watchers (lua_watch.c), closed with the runtime */
+	volatile sig_atomic_t
+		hup_pending; /* SIGHUP caught (lua_watch.c); lt.run's loop delivers it */
 	bool running;
 	volatile sig_atomic_t interrupted;
 	lt_task *main_task;
-	int main_error_ref;       /* the main function's error, re-raised by lt.run */
+	int main_error_ref; /* the main function's error, re-raised by lt.run */
 	unsigned next_task_id;
-	lt_task *by_id[256];      /* live tasks by id (their generation): lt_task_find */
-	int max_tasks;            /* live tasks at most (0 = LT_MAX_TASKS) */
-	unsigned next_group;      /* the last task group handed out */
-	unsigned spawn_group;     /* set by core._spawn_in while it spawns */
-	struct lt_metrics *metrics;      /* lua_metrics.c: the registry (made with the 1st client) */
-	struct lt_mhttp *metrics_http;   /* --metrics-port's server, if any */
+	lt_task *by_id[256];           /* live tasks by id (their generation): lt_task_find */
+	int max_tasks;                 /* live tasks at most (0 = LT_MAX_TASKS) */
+	unsigned next_group;           /* the last task group handed out */
+	unsigned spawn_group;          /* set by core._spawn_in while it spawns */
+	struct lt_metrics *metrics;    /* lua_metrics.c: the registry (made with the 1st client) */
+	struct lt_mhttp *metrics_http; /* --metrics-port's server, if any */
 } lt_rt;
 
 /* The runtime of L's state (created on first use). */

@@ -19,21 +19,21 @@ struct lt_task {
 	int ref;
 	unsigned id;
 	int state;
-	int nargs;                /* values on co's stack for the next resume */
-	lt_wait_cancel cancel;    /* the current wait, withdrawn on kill */
+	int nargs;             /* values on co's stack for the next resume */
+	lt_wait_cancel cancel; /* the current wait, withdrawn on kill */
 	void *wait_obj;
 	int64_t wait_id;
 	lws_sorted_usec_list_t sul;
-	lt_task *prev, *next;     /* rt->tasks */
+	lt_task *prev, *next; /* rt->tasks */
 	lt_task *ready_next;
-	lt_task *id_next;         /* rt->by_id chain */
+	lt_task *id_next; /* rt->by_id chain */
 	bool in_ready;
-	bool in_later;            /* its ready entry is on rt->later (lt_sched_drain) */
-	bool started;             /* resumed at least once */
-	bool cancelled;           /* its group was cancelled: every await raises the group's error */
-	unsigned group;           /* its task group (0: the runtime's own); see lua_rt.h */
-	unsigned drain_gen;       /* the drain it last ran in (lt_sched_drain) */
-	lua_KFunction k;          /* the continuation of the current await (run by k_task) */
+	bool in_later;      /* its ready entry is on rt->later (lt_sched_drain) */
+	bool started;       /* resumed at least once */
+	bool cancelled;     /* its group was cancelled: every await raises the group's error */
+	unsigned group;     /* its task group (0: the runtime's own); see lua_rt.h */
+	unsigned drain_gen; /* the drain it last ran in (lt_sched_drain) */
+	lua_KFunction k;    /* the continuation of the current await (run by k_task) */
 	lua_KContext kctx;
 };
 
@@ -155,9 +155,12 @@ lt_task *lt_task_require(lua_State *L, const char *what)
 		luaL_error(L, "%s: must be called from a luatrade task (inside lt.run or lt.spawn)",
 			   what);
 	if (!lua_isyieldable(L))
-		luaL_error(L, "%s: cannot wait here: awaitable calls do not work inside metamethods, "
-			   "iterators, table.sort comparators, string.gsub callbacks or the top level "
-			   "of a required chunk", what);
+		luaL_error(
+			L,
+			"%s: cannot wait here: awaitable calls do not work inside metamethods, "
+			"iterators, table.sort comparators, string.gsub callbacks or the top level "
+			"of a required chunk",
+			what);
 	if (t->cancelled) { /* to the back of the queue first, then raise: a task that swallows
 			     * its error in a loop cannot starve the others */
 		t->k = NULL;
@@ -190,7 +193,8 @@ lt_task *lt_task_spawn(lt_rt *rt, lua_State *L, int fidx, int nargs)
 {
 	int cap = rt->max_tasks > 0 ? rt->max_tasks : LT_MAX_TASKS;
 	if (rt->ntasks >= cap)
-		luaL_error(L, "luatrade: %d tasks are alive; not starting another (a task leak?)", cap);
+		luaL_error(L, "luatrade: %d tasks are alive; not starting another (a task leak?)",
+			   cap);
 	lt_task *t = calloc(1, sizeof *t);
 	if (!t)
 		luaL_error(L, "luatrade: out of memory");
@@ -371,13 +375,15 @@ static void task_resume(lt_task *t)
 	int st = lua_resume(co, rt->L, nargs, &nres);
 	if (st == LUA_YIELD) {
 		lua_pop(co, nres);
-		if (t->state == T_RUNNING) /* a bare coroutine.yield(): go to the back of the queue */
+		if (t->state ==
+		    T_RUNNING) /* a bare coroutine.yield(): go to the back of the queue */
 			make_ready(t);
 		return;
 	}
 	if (st != LUA_OK) {
 		const char *msg = lua_tostring(co, -1);
-		if (!msg && t == rt->main_task) /* an error object (e.g. a test framework's): keep it */
+		if (!msg &&
+		    t == rt->main_task) /* an error object (e.g. a test framework's): keep it */
 			lua_xmove(co, rt->L, 1);
 		else
 			luaL_traceback(rt->L, co, msg ? msg : "(error object is not a string)", 0);
@@ -561,10 +567,14 @@ static int l_cancelled(lua_State *L)
 
 void lt_sched_open(lua_State *L)
 {
-	static const luaL_Reg fns[] = {{"_new_group", l_new_group}, {"_spawn_in", l_spawn_in},
-				       {"_cancel_group", l_cancel_group}, {"_end_group", l_end_group},
-				       {"_group_count", l_group_count}, {"_group", l_group},
-				       {"_cancelled", l_cancelled}, {"_task_count", l_task_count},
+	static const luaL_Reg fns[] = {{"_new_group", l_new_group},
+				       {"_spawn_in", l_spawn_in},
+				       {"_cancel_group", l_cancel_group},
+				       {"_end_group", l_end_group},
+				       {"_group_count", l_group_count},
+				       {"_group", l_group},
+				       {"_cancelled", l_cancelled},
+				       {"_task_count", l_task_count},
 				       {NULL, NULL}};
 	luaL_setfuncs(L, fns, 0);
 }

@@ -44,8 +44,10 @@ lt_secret *lt_lua_secret_copy(lua_State *L, int idx, const char *what)
 	}
 	if (lua_type(L, idx) == LUA_TSTRING) {
 		const char *p = lua_tolstring(L, idx, &n);
-		lt_log(LT_LOG_WARN, "%s was given as a plain string: it was moved into a secret, but "
-		       "the string stays in the Lua heap; use lt.secret.env or lt.secret.file", what);
+		lt_log(LT_LOG_WARN,
+		       "%s was given as a plain string: it was moved into a secret, but "
+		       "the string stays in the Lua heap; use lt.secret.env or lt.secret.file",
+		       what);
 		return lt_secret_new(p, n);
 	}
 	return NULL;

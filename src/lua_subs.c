@@ -34,17 +34,17 @@
 
 enum { POLICY_NEWEST = 0, POLICY_RESYNC, POLICY_NEVER };
 
-#define CAP_DROPPABLE 1000   /* messages queued per snapshot-like or book subscription */
-#define CAP_NEVER 20000      /* trades and user.*: never dropped below this */
+#define CAP_DROPPABLE 1000 /* messages queued per snapshot-like or book subscription */
+#define CAP_NEVER 20000    /* trades and user.*: never dropped below this */
 #define RESTORE_TRIES 5
 
 typedef struct lt_sub {
-	lt_client *c;          /* NULL once closed */
-	lt_task *waiter;       /* the pump, while it waits for a message */
+	lt_client *c;    /* NULL once closed */
+	lt_task *waiter; /* the pump, while it waits for a message */
 	lua_Integer qhead, qtail;
 	int policy;
 	bool confirmed, resyncing;
-	bool multi;            /* more than one channel: the queue keeps each message's channel */
+	bool multi; /* more than one channel: the queue keeps each message's channel */
 	lua_Integer cap, high_water;
 	unsigned long long dropped, resyncs, delivered;
 	const lt_fields *fields; /* subscribe's `fields` (user value 4), or NULL: every key */
@@ -133,11 +133,12 @@ static void log_sub(const lt_client *c, const char *what, lua_Integer n, const c
 	lt_log_field f[] = {LT_LF_S("url", c->url), LT_LF_S("event", what),
 			    LT_LF_S("channel", first ? first : ""), LT_LF_N("channels", n)};
 	if (n < 0)
-		lt_logf(LT_LOG_DEBUG, "subs", f, 3, "%s: subscription %s (first channel: %s)", c->url,
-			what, first ? first : "-");
+		lt_logf(LT_LOG_DEBUG, "subs", f, 3, "%s: subscription %s (first channel: %s)",
+			c->url, what, first ? first : "-");
 	else
-		lt_logf(LT_LOG_DEBUG, "subs", f, 4, "%s: subscription %s: %lld channel(s) (first: %s)",
-			c->url, what, (long long)n, first ? first : "-");
+		lt_logf(LT_LOG_DEBUG, "subs", f, 4,
+			"%s: subscription %s: %lld channel(s) (first: %s)", c->url, what,
+			(long long)n, first ? first : "-");
 }
 
 /* The first channel of the subscription at sub_idx (its list holds the string), or NULL. */
@@ -183,7 +184,8 @@ static void fail_loudly(lua_State *L, int sub_idx, lt_sub *s, const char *channe
 {
 	lt_client *c = s->c;
 	char why[300];
-	snprintf(why, sizeof why, "%s: the handler fell %lld messages behind; the subscription was "
+	snprintf(why, sizeof why,
+		 "%s: the handler fell %lld messages behind; the subscription was "
 		 "closed so that nothing is lost silently (reconcile, then subscribe again)",
 		 channel, (long long)(s->qtail - s->qhead));
 	lt_log(LT_LOG_ERROR, "%s: %s", c->url, why);
@@ -203,8 +205,9 @@ static bool overflow(lua_State *L, int sub_idx, lt_sub *s, const char *channel)
 		return false;
 	}
 	s->dropped += (unsigned long long)(s->qtail - s->qhead);
-	lt_mx_inc(lt_cl_metrics(s->c->cl), LT_M_SUB_DROPPED, s->policy == POLICY_NEWEST ? "newest"
-		  : "resync", (double)(s->qtail - s->qhead + (s->policy != POLICY_NEWEST)));
+	lt_mx_inc(lt_cl_metrics(s->c->cl), LT_M_SUB_DROPPED,
+		  s->policy == POLICY_NEWEST ? "newest" : "resync",
+		  (double)(s->qtail - s->qhead + (s->policy != POLICY_NEWEST)));
 	clear_queue(L, sub_idx, s);
 	if (s->policy == POLICY_NEWEST)
 		return true;
@@ -212,8 +215,10 @@ static bool overflow(lua_State *L, int sub_idx, lt_sub *s, const char *channel)
 	s->resyncs++;
 	s->dropped++;
 	lua_pop(L, 1);
-	lt_log(LT_LOG_WARN, "%s: %s: handler too slow; dropped the backlog, resyncing from a "
-	       "fresh snapshot", s->c->url, channel);
+	lt_log(LT_LOG_WARN,
+	       "%s: %s: handler too slow; dropped the backlog, resyncing from a "
+	       "fresh snapshot",
+	       s->c->url, channel);
 	fire_channels(L, s->c, sub_idx, sub_method(s->c, false));
 	fire_channels(L, s->c, sub_idx, sub_method(s->c, true));
 	return false;
@@ -236,8 +241,8 @@ int lt_subs_deliver(lt_client *c, const char *channel, lua_State *L)
 		lua_pop(L, 3);
 		return -1;
 	}
-	lua_remove(L, -2);                /* data sub */
-	lua_insert(L, -2);                /* sub data */
+	lua_remove(L, -2); /* data sub */
+	lua_insert(L, -2); /* sub data */
 	int sub_idx = lua_gettop(L) - 1;
 	lt_sub *s = lua_touserdata(L, sub_idx);
 	if (s->resyncing) {
@@ -387,7 +392,8 @@ static int k_subscribed(lua_State *L, int status, lua_KContext ctx)
 			unregister(L, s, 6);
 		s->c = NULL;
 		if (lua_tointeger(L, -2) == LT_DONE_RESULT)
-			return lt_push_error(L, LT_CODE_SUB_REJECTED, "unexpected subscribe answer", 0, 0);
+			return lt_push_error(L, LT_CODE_SUB_REJECTED, "unexpected subscribe answer",
+					     0, 0);
 		return lt_call_result(L);
 	}
 	lua_newtable(L);
@@ -439,7 +445,7 @@ static const lt_fields *subs_fields(void *ud, lua_State *L, const char *channel,
 	lt_client *c = ud;
 	const lt_fields *f = NULL;
 	if (c->closed || !lua_checkstack(L, 3))
-		return NULL;  /* (no room: decode every key, as without the option) */
+		return NULL; /* (no room: decode every key, as without the option) */
 	push_map(L, c);
 	lua_pushlstring(L, channel, len);
 	if (lua_rawget(L, -2) == LUA_TUSERDATA) {
@@ -471,7 +477,8 @@ static const lt_fields *read_fields(lua_State *L, int opts)
 		lua_pop(L, 1);
 	}
 	if (n == 0 || keys != n)
-		luaL_error(L, "subscribe: fields: expected a non-empty list of field names (strings)");
+		luaL_error(L,
+			   "subscribe: fields: expected a non-empty list of field names (strings)");
 	lt_fields *f = lua_newuserdatauv(L, sizeof *f, 0);
 	lt_fields_init(f);
 	lt_err err = {0, ""};
@@ -499,7 +506,8 @@ static void register_channels(lua_State *L, lt_client *c, lt_sub *s)
 		lua_pushvalue(L, -1);
 		if (lua_rawget(L, -4) != LUA_TNIL) {
 			s->c = NULL;
-			luaL_error(L, "subscribe: channel '%s' is already subscribed on this client",
+			luaL_error(L,
+				   "subscribe: channel '%s' is already subscribed on this client",
 				   lua_tostring(L, -2));
 		}
 		lua_pop(L, 1);
@@ -524,19 +532,19 @@ int lt_client_subscribe(lua_State *L)
 	if (c->closed)
 		return lt_push_error(L, LT_CODE_NOT_CONNECTED, "client is closed", 0, 0);
 	const lt_method *m = sub_method(c, true);
-	push_params(L, 2);                                      /* 5 */
+	push_params(L, 2); /* 5 */
 	lt_buf scratch;
 	lt_buf_init(&scratch, 0);
 	lt_err err = {0, ""};
-	int rc = lt_method_encode(L, 5, m, 0, &scratch, &err);  /* validate before registering */
+	int rc = lt_method_encode(L, 5, m, 0, &scratch, &err); /* validate before registering */
 	lt_buf_free(&scratch);
 	if (rc)
 		return luaL_error(L, "subscribe: %s", err.msg);
-	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 4);         /* 6 */
+	lt_sub *s = lua_newuserdatauv(L, sizeof *s, 4); /* 6 */
 	memset(s, 0, sizeof *s);
 	s->qhead = s->qtail = 1;
 	luaL_setmetatable(L, LT_SUB_MT);
-	s->fields = read_fields(L, 4);                          /* raises: s->c still NULL */
+	s->fields = read_fields(L, 4); /* raises: s->c still NULL */
 	s->c = c;
 	lua_getfield(L, 5, "channels");
 	lua_setiuservalue(L, 6, 1);
@@ -552,8 +560,9 @@ int lt_client_subscribe(lua_State *L)
 			if (q < 1 || q > 10000000) {
 				unregister(L, s, 6);
 				s->c = NULL;
-				return luaL_error(L, "subscribe: max_queue must be an integer from 1 to "
-						  "10000000");
+				return luaL_error(
+					L, "subscribe: max_queue must be an integer from 1 to "
+					   "10000000");
 			}
 			s->cap = q;
 		}
@@ -563,7 +572,8 @@ int lt_client_subscribe(lua_State *L)
 		if (s->policy == POLICY_RESYNC && !lt_fields_has(s->fields, "type")) {
 			unregister(L, s, 6);
 			s->c = NULL;
-			return luaL_error(L, "subscribe: fields: must include \"type\" on an "
+			return luaL_error(L,
+					  "subscribe: fields: must include \"type\" on an "
 					  "incremental book channel (book.I.interval: the runtime "
 					  "resyncs on snapshots)");
 		}
@@ -617,7 +627,7 @@ static int k_restored(lua_State *L, int status, lua_KContext ctx)
 	lt_client *c = lt_client_check(L, 1);
 	bool ok = lua_tointeger(L, -2) == LT_DONE_RESULT && lua_istable(L, -1);
 	int res = lua_gettop(L);
-	lua_newtable(L);                   /* the channels still missing and still wanted */
+	lua_newtable(L); /* the channels still missing and still wanted */
 	int missing = lua_gettop(L);
 	for (lua_Integer i = 1; !c->closed && lua_rawgeti(L, 2, i) == LUA_TSTRING; i++) {
 		push_map(L, c);
@@ -634,7 +644,8 @@ static int k_restored(lua_State *L, int status, lua_KContext ctx)
 		return 0;
 	lua_rawgeti(L, lua_rawlen(L, missing) ? missing : 2, 1);
 	log_sub(c, lua_rawlen(L, missing) ? "restore incomplete" : "restored",
-		(lua_Integer)lua_rawlen(L, lua_rawlen(L, missing) ? missing : 2), lua_tostring(L, -1));
+		(lua_Integer)lua_rawlen(L, lua_rawlen(L, missing) ? missing : 2),
+		lua_tostring(L, -1));
 	lua_pop(L, 1);
 	if (lua_rawlen(L, missing) == 0)
 		return 0;
@@ -642,8 +653,10 @@ static int k_restored(lua_State *L, int status, lua_KContext ctx)
 	if (attempt >= RESTORE_TRIES) {
 		char why[200];
 		lua_rawgeti(L, missing, 1);
-		snprintf(why, sizeof why, "the venue did not restore %d channel(s) after %d attempts "
-			 "(first: %s)", (int)lua_rawlen(L, missing), RESTORE_TRIES, lua_tostring(L, -1));
+		snprintf(why, sizeof why,
+			 "the venue did not restore %d channel(s) after %d attempts "
+			 "(first: %s)",
+			 (int)lua_rawlen(L, missing), RESTORE_TRIES, lua_tostring(L, -1));
 		lt_log(LT_LOG_ERROR, "%s: %s", c->url, why);
 		lt_client_emit_state(c, "subscription_failed", why);
 		return 0;
@@ -693,7 +706,8 @@ void lt_subs_restore(lua_State *L, lt_client *c)
 			continue; /* its own subscribe is still on its way */
 		lua_pushvalue(L, -1);
 		lua_rawseti(L, list, ++n);
-		if (n == 500) { /* the venue takes at most 500 channels per call (deribit-api.md §4) */
+		if (n ==
+		    500) { /* the venue takes at most 500 channels per call (deribit-api.md §4) */
 			spawn_restore(L, c, list);
 			lua_newtable(L);
 			lua_replace(L, list);
@@ -856,10 +870,9 @@ static int l_set_pump(lua_State *L)
 
 void lt_subs_open(lua_State *L)
 {
-	static const luaL_Reg meths[] = {{"close", l_sub_close}, {"channels", l_sub_channels},
-					 {"stats", l_sub_stats}, {"_drop", l_sub_drop},
-					 {"_is_open", l_sub_is_open},
-					 {NULL, NULL}};
+	static const luaL_Reg meths[] = {{"close", l_sub_close},      {"channels", l_sub_channels},
+					 {"stats", l_sub_stats},      {"_drop", l_sub_drop},
+					 {"_is_open", l_sub_is_open}, {NULL, NULL}};
 	if (luaL_newmetatable(L, LT_SUB_MT)) {
 		luaL_newlib(L, meths);
 		lua_setfield(L, -2, "__index");

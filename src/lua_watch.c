@@ -50,25 +50,25 @@
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR)
 
 typedef struct wfile {
-	char *path;               /* absolute: realpath of the directory + "/" + name */
-	const char *name;         /* the last component, inside path */
-	int wd;                   /* the directory's watch; -1 once the kernel dropped it */
-	bool pending;             /* changed since the last wait returned */
+	char *path;       /* absolute: realpath of the directory + "/" + name */
+	const char *name; /* the last component, inside path */
+	int wd;           /* the directory's watch; -1 once the kernel dropped it */
+	bool pending;     /* changed since the last wait returned */
 } wfile;
 
 struct lt_watcher {
 	lt_rt *rt;
 	bool open, hup, hup_pending;
-	int fd;                   /* the inotify instance; -1 when closed */
-	struct lws *wsi;          /* the loop's poll of fd (NULL once the loop ended it) */
+	int fd;          /* the inotify instance; -1 when closed */
+	struct lws *wsi; /* the loop's poll of fd (NULL once the loop ended it) */
 	wfile *files;
 	size_t nfiles, cap;
-	size_t *order;            /* pending files, by first change: at most nfiles (cap entries) */
+	size_t *order; /* pending files, by first change: at most nfiles (cap entries) */
 	size_t npending;
-	lt_task *waiter;          /* the task in wait(), if any */
-	unsigned woken;           /* the waiter woken but not yet resumed (its id), or 0 */
+	lt_task *waiter;            /* the task in wait(), if any */
+	unsigned woken;             /* the waiter woken but not yet resumed (its id), or 0 */
 	lws_sorted_usec_list_t sul; /* the wait's timeout */
-	lt_watcher *prev, *next;  /* rt->watchers */
+	lt_watcher *prev, *next;    /* rt->watchers */
 };
 
 /* ---- SIGHUP ----------------------------------------------------------------------------------
@@ -263,7 +263,8 @@ static int l_watch_new(lua_State *L)
 	luaL_setmetatable(L, LT_WATCHER_MT);
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
-		return luaL_error(L, "watch: cannot create an inotify instance: %s", strerror(errno));
+		return luaL_error(L, "watch: cannot create an inotify instance: %s",
+				  strerror(errno));
 	lt_err err = {0, ""};
 	if (lt_loop_watch_fd(loop, fd, on_readable, w, &w->wsi, &err)) {
 		close(fd);
@@ -341,7 +342,8 @@ static int l_add(lua_State *L)
 	for (size_t i = 0; i < w->nfiles; i++)
 		if (strcmp(w->files[i].path, abs) == 0) {
 			free(abs);
-			w->files[i].wd = wd; /* the same, or a new one for a directory that came back */
+			w->files[i].wd =
+				wd; /* the same, or a new one for a directory that came back */
 			lua_pushboolean(L, 1);
 			return 1;
 		}

@@ -19,7 +19,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  run [options] STRATEGY.lua   run a strategy (see `luatrade run --help`)\n"
-	      "  sim [options]                run the built-in venue as a server (`luatrade sim --help`)\n"
+	      "  sim [options]                run the built-in venue as a server (`luatrade sim "
+	      "--help`)\n"
 	      "  version                      print the version\n"
 	      "\n"
 	      "Environment: LUATRADE_LOG=error|warn|info|debug sets the log level;\n"
@@ -27,38 +28,53 @@ static void usage(FILE *f)
 	      "LUATRADE_LUA_DIR the directory of luatrade's Lua modules (default: found beside\n"
 	      "the command); LUATRADE_CERT_DIR the built-in venue's certificate directory\n"
 	      "(default: the checkout's build/sim, else ~/.local/state/luatrade/sim, made at\n"
-	      "first use).\n", f);
+	      "first use).\n",
+	      f);
 }
 
 static void run_usage(FILE *f)
 {
 	fputs("usage: luatrade run [options] STRATEGY.lua\n"
 	      "\n"
-	      "Runs the strategy module (a file returning {start = function(ctx, state), stop = ...})\n"
-	      "until it and its tasks end or Ctrl-C. ctx.public is a public client, ctx.private an\n"
-	      "authenticated one, created on first use or when the module sets private = true (the\n"
+	      "Runs the strategy module (a file returning {start = function(ctx, state), stop = "
+	      "...})\n"
+	      "until it and its tasks end or Ctrl-C. ctx.public is a public client, ctx.private "
+	      "an\n"
+	      "authenticated one, created on first use or when the module sets private = true "
+	      "(the\n"
 	      "demo account on the built-in venue; DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET\n"
 	      "elsewhere), ctx.config the --set values (and the config file's config table),\n"
 	      "ctx.risk_config the config file's risk table, ctx.log(level, fmt, ...) logs.\n"
 	      "\n"
-	      "Hot reload: saving the strategy file (or a module it loaded from its directory), or\n"
-	      "SIGHUP, loads the new version in a fresh environment; if it compiles and loads, the old\n"
-	      "version's tasks end (their awaits raise err.kind \"reloaded\"), its stop(ctx, \"reload\")\n"
+	      "Hot reload: saving the strategy file (or a module it loaded from its directory), "
+	      "or\n"
+	      "SIGHUP, loads the new version in a fresh environment; if it compiles and loads, the "
+	      "old\n"
+	      "version's tasks end (their awaits raise err.kind \"reloaded\"), its stop(ctx, "
+	      "\"reload\")\n"
 	      "returns a state and the new version's start(ctx, state) gets it. Connections, the\n"
-	      "channels both versions subscribe and the open orders (ctx.orders) carry over; if the\n"
+	      "channels both versions subscribe and the open orders (ctx.orders) carry over; if "
+	      "the\n"
 	      "new start() fails, the old version starts again with that state.\n"
 	      "\n"
-	      "Ctrl-C or SIGTERM: stop(ctx, \"shutdown\") runs inside the loop (it may await) for at\n"
-	      "most --stop-timeout seconds; then the open orders this run placed are cancelled and\n"
-	      "their answers awaited (at most --cancel-timeout seconds), the connections close and the\n"
+	      "Ctrl-C or SIGTERM: stop(ctx, \"shutdown\") runs inside the loop (it may await) for "
+	      "at\n"
+	      "most --stop-timeout seconds; then the open orders this run placed are cancelled "
+	      "and\n"
+	      "their answers awaited (at most --cancel-timeout seconds), the connections close and "
+	      "the\n"
 	      "exit status is 0. A second Ctrl-C exits at once with status 130.\n"
 	      "\n"
-	      "Exit status: 0 the run ended (the strategy finished, or Ctrl-C/SIGTERM); 1 a runtime\n"
-	      "failure: the strategy could not be loaded, its first start() failed, or a client could\n"
+	      "Exit status: 0 the run ended (the strategy finished, or Ctrl-C/SIGTERM); 1 a "
+	      "runtime\n"
+	      "failure: the strategy could not be loaded, its first start() failed, or a client "
+	      "could\n"
 	      "never connect (certificate not trusted, host not found, connection refused three\n"
 	      "times, authentication refused, or no connection within --connect-timeout); 2 bad\n"
-	      "input (an option, a value, a missing file, DERIBIT_CLIENT_ID without a secret or the\n"
-	      "reverse); 130 a second Ctrl-C. Each failure prints one line \"luatrade: ...\" on stderr.\n"
+	      "input (an option, a value, a missing file, DERIBIT_CLIENT_ID without a secret or "
+	      "the\n"
+	      "reverse); 130 a second Ctrl-C. Each failure prints one line \"luatrade: ...\" on "
+	      "stderr.\n"
 	      "A venue that was connected once and drops later is reconnected, never a failure.\n"
 	      "\n"
 	      "options:\n"
@@ -73,10 +89,12 @@ static void run_usage(FILE *f)
 	      "                    \"Config file\"); options on the command line override it\n"
 	      "  --seed N          seed of the built-in venue's market (default 1)\n"
 	      "  --secret-file F   client secret for a real venue (mode 600), instead of the\n"
-	      "                    DERIBIT_CLIENT_SECRET variable; DERIBIT_CLIENT_ID names the key\n"
+	      "                    DERIBIT_CLIENT_SECRET variable; DERIBIT_CLIENT_ID names the "
+	      "key\n"
 	      "  --set KEY=VALUE   strategy configuration, repeatable (ctx.config.KEY = VALUE)\n"
 	      "  --stop-timeout S  seconds stop(ctx, \"shutdown\") may take (default 10)\n"
-	      "  --cancel-timeout S  seconds for cancelling this run's orders at exit (default 10)\n"
+	      "  --cancel-timeout S  seconds for cancelling this run's orders at exit (default "
+	      "10)\n"
 	      "  --keep-orders     leave this run's open orders on the venue at exit\n"
 	      "  --kill-file F     the kill switch fires when F appears (default: KILL in the\n"
 	      "                    working directory): this run's orders are cancelled, no new\n"
@@ -89,10 +107,12 @@ static void run_usage(FILE *f)
 	      "                    component, message, fields)\n"
 	      "  --metrics-port N  serve Prometheus metrics at http://ADDR:N/metrics and a health\n"
 	      "                    check at /healthz (200 \"ok\" while every client is connected\n"
-	      "                    and, if private, authenticated; else 503 and the reason); 0 = a\n"
+	      "                    and, if private, authenticated; else 503 and the reason); 0 = "
+	      "a\n"
 	      "                    free port, logged as \"metrics on http://...\"\n"
 	      "  --metrics-addr A  the numeric address to serve them on (default 127.0.0.1)\n"
-	      "  -h, --help        this help\n", f);
+	      "  -h, --help        this help\n",
+	      f);
 }
 
 #define RUN_HINT "usage: luatrade run [options] STRATEGY.lua (`luatrade run --help` lists them)\n"
@@ -108,26 +128,26 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 	lua_setfield(L, -2, "config");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char *key = strcmp(a, "--venue") == 0     ? "venue"
-				  : strcmp(a, "--url") == 0     ? "url"
-				  : strcmp(a, "--ca-file") == 0 ? "ca_file"
-				  : strcmp(a, "--seed") == 0    ? "seed"
-				  : strcmp(a, "--log-level") == 0 ? "log_level"
-				  : strcmp(a, "--secret-file") == 0 ? "secret_file"
-				  : strcmp(a, "--stop-timeout") == 0 ? "stop_timeout"
-				  : strcmp(a, "--cancel-timeout") == 0 ? "cancel_timeout"
-				  : strcmp(a, "--start-timeout") == 0 ? "start_timeout"
-				  : strcmp(a, "--kill-file") == 0 ? "kill_file"
+		const char *key = strcmp(a, "--venue") == 0             ? "venue"
+				  : strcmp(a, "--url") == 0             ? "url"
+				  : strcmp(a, "--ca-file") == 0         ? "ca_file"
+				  : strcmp(a, "--seed") == 0            ? "seed"
+				  : strcmp(a, "--log-level") == 0       ? "log_level"
+				  : strcmp(a, "--secret-file") == 0     ? "secret_file"
+				  : strcmp(a, "--stop-timeout") == 0    ? "stop_timeout"
+				  : strcmp(a, "--cancel-timeout") == 0  ? "cancel_timeout"
+				  : strcmp(a, "--start-timeout") == 0   ? "start_timeout"
+				  : strcmp(a, "--kill-file") == 0       ? "kill_file"
 				  : strcmp(a, "--connect-timeout") == 0 ? "connect_timeout"
-				  : strcmp(a, "--config") == 0 ? "config_file"
-				  : strcmp(a, "--log-format") == 0 ? "log_format"
-				  : strcmp(a, "--metrics-port") == 0 ? "metrics_port"
-				  : strcmp(a, "--metrics-addr") == 0 ? "metrics_addr"
-								  : NULL;
-		const char *flag = strcmp(a, "--keep-orders") == 0 ? "keep_orders"
-				   : strcmp(a, "--no-watch") == 0  ? "no_watch"
+				  : strcmp(a, "--config") == 0          ? "config_file"
+				  : strcmp(a, "--log-format") == 0      ? "log_format"
+				  : strcmp(a, "--metrics-port") == 0    ? "metrics_port"
+				  : strcmp(a, "--metrics-addr") == 0    ? "metrics_addr"
+									: NULL;
+		const char *flag = strcmp(a, "--keep-orders") == 0         ? "keep_orders"
+				   : strcmp(a, "--no-watch") == 0          ? "no_watch"
 				   : strcmp(a, "--insecure-loopback") == 0 ? "insecure_loopback"
-								   : NULL;
+									   : NULL;
 		if (flag) {
 			lua_pushboolean(L, 1);
 			lua_setfield(L, -2, flag);
@@ -147,7 +167,8 @@ static const char *parse_run(lua_State *L, int argc, char **argv, int *bad)
 			}
 			const char *eq = strchr(v, '=');
 			if (!eq || eq == v) {
-				fprintf(stderr, "luatrade run: --set takes KEY=VALUE, got '%s'\n" RUN_HINT,
+				fprintf(stderr,
+					"luatrade run: --set takes KEY=VALUE, got '%s'\n" RUN_HINT,
 					v);
 				*bad = 1;
 				return NULL;

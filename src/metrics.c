@@ -13,7 +13,7 @@
 
 typedef struct series {
 	int fam;
-	int next;                 /* the family's next series (creation order), -1 = last */
+	int next; /* the family's next series (creation order), -1 = last */
 	char v[LT_METRICS_MAX_LABELS][LT_METRICS_VALUE_MAX];
 	double value, sum;        /* counter/gauge value; histogram sum */
 	unsigned long long count; /* histogram observations */
@@ -23,14 +23,14 @@ typedef struct series {
 struct lt_metrics {
 	const lt_mx_family *fams;
 	size_t nfams;
-	int *first, *last;        /* per family: its series list */
+	int *first, *last; /* per family: its series list */
 	int *nlabels;
 	series *s;
 	size_t ns, max;
-	int *slots;               /* open addressing: series index + 1, 0 = empty */
-	size_t nslots;            /* a power of two >= 2 * max */
-	int dropped_fam;          /* the series-dropped counter, or -1 */
-	lt_mx scopes[2];          /* "public", "private" */
+	int *slots;      /* open addressing: series index + 1, 0 = empty */
+	size_t nslots;   /* a power of two >= 2 * max */
+	int dropped_fam; /* the series-dropped counter, or -1 */
+	lt_mx scopes[2]; /* "public", "private" */
 	bool scoped[2];
 };
 
@@ -41,54 +41,165 @@ static const char *const pools[] = {"non_matching_engine", "matching_engine", "s
 static const char *const sub_reasons[] = {"newest", "resync", "failed", NULL};
 static const char *const msg_reasons[] = {"oversize", "binary", NULL};
 
-static const double rtt_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-				     0.5,   1,      2.5,   5,    10};
+static const double rtt_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+				     0.25,  0.5,    1,     2.5,  5,     10};
 
 static const lt_mx_family runtime_fams[LT_M_COUNT] = {
-	[LT_M_CONNECTION_STATE] = {"luatrade_connection_state", "Clients in each connection "
-		"state (connecting, open, reconnecting, closed).", LT_MX_GAUGE,
-		{"client", "state"}, NULL, 0, false, NULL},
-	[LT_M_AUTHENTICATED] = {"luatrade_authenticated", "Private clients whose session is "
-		"authenticated.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
-	[LT_M_RECONNECTS] = {"luatrade_reconnects_total", "Reconnects scheduled after the "
-		"connection dropped or an attempt failed.", LT_MX_COUNTER, {"client"}, NULL, 0, false, NULL},
-	[LT_M_REQUESTS] = {"luatrade_requests_total", "Requests ended (answered, failed, timed "
-		"out or refused), by JSON-RPC method.", LT_MX_COUNTER, {"client", "method"}, NULL, 0,
-		false, NULL},
-	[LT_M_REQUEST_ERRORS] = {"luatrade_request_errors_total", "Requests that did not get a "
-		"result, by method, error kind and error name.", LT_MX_COUNTER,
-		{"client", "method", "kind", "error"}, NULL, 0, false, NULL},
-	[LT_M_ROUND_TRIP] = {"luatrade_request_duration_seconds", "Round trip of answered "
-		"requests: written to the connection until the answer arrived.", LT_MX_HISTOGRAM,
-		{"client"}, rtt_buckets, sizeof rtt_buckets / sizeof rtt_buckets[0], false, NULL},
-	[LT_M_LIMITER_WAITS] = {"luatrade_limiter_waits_total", "Requests the local rate limiter "
-		"held back, by credit pool.", LT_MX_COUNTER, {"client", "pool"}, NULL, 0, false, pools},
-	[LT_M_LIMITER_WAIT_SECONDS] = {"luatrade_limiter_wait_seconds_total", "Seconds requests "
-		"waited for the local rate limiter.", LT_MX_COUNTER, {"client"}, NULL, 0, false, NULL},
-	[LT_M_VENUE_RATE_LIMITED] = {"luatrade_venue_rate_limited_total", "Answers 10028 "
-		"too_many_requests from the venue.", LT_MX_COUNTER, {"client"}, NULL, 0, false, NULL},
-	[LT_M_SEND_QUEUE_BYTES] = {"luatrade_send_queue_bytes", "Bytes queued for the connection "
-		"and not yet written.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
-	[LT_M_REQUESTS_PENDING] = {"luatrade_requests_pending", "Requests not ended: waiting "
-		"(for the connection, authentication or the limiter) or sent.", LT_MX_GAUGE,
-		{"client", "state"}, NULL, 0, false, NULL},
-	[LT_M_SUB_QUEUE] = {"luatrade_subscription_queue_messages", "Notifications queued for "
-		"subscription handlers.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
-	[LT_M_SUB_DROPPED] = {"luatrade_subscription_dropped_total", "Notifications dropped by a "
-		"subscription's overflow policy (newest: older ones replaced; resync: an incremental "
-		"book's backlog; failed: the subscription was failed).", LT_MX_COUNTER,
-		{"client", "reason"}, NULL, 0, false, sub_reasons},
-	[LT_M_MSG_DROPPED] = {"luatrade_messages_dropped_total", "Messages from the venue dropped "
-		"unread (oversize: over max_message; binary).", LT_MX_COUNTER, {"client", "reason"},
-		NULL, 0, false, msg_reasons},
-	[LT_M_ORDERS_PLACED] = {"luatrade_orders_placed_total", "Successful buy, sell and edit "
-		"calls of the strategy.", LT_MX_COUNTER, {"method"}, NULL, 0, true, NULL},
-	[LT_M_ORDERS_FILLED] = {"luatrade_orders_filled_total", "Orders of this run seen filled "
-		"(call results and user.orders updates).", LT_MX_COUNTER, {"direction"}, NULL, 0,
-		true, NULL},
-	[LT_M_SERIES_DROPPED] = {"luatrade_metrics_series_dropped_total", "Metric updates "
-		"dropped because the registry's series cap was reached.", LT_MX_COUNTER, {NULL},
-		NULL, 0, false, NULL},
+	[LT_M_CONNECTION_STATE] = {"luatrade_connection_state",
+				   "Clients in each connection "
+				   "state (connecting, open, reconnecting, closed).",
+				   LT_MX_GAUGE,
+				   {"client", "state"},
+				   NULL,
+				   0,
+				   false,
+				   NULL},
+	[LT_M_AUTHENTICATED] = {"luatrade_authenticated",
+				"Private clients whose session is "
+				"authenticated.",
+				LT_MX_GAUGE,
+				{"client"},
+				NULL,
+				0,
+				false,
+				NULL},
+	[LT_M_RECONNECTS] = {"luatrade_reconnects_total",
+			     "Reconnects scheduled after the "
+			     "connection dropped or an attempt failed.",
+			     LT_MX_COUNTER,
+			     {"client"},
+			     NULL,
+			     0,
+			     false,
+			     NULL},
+	[LT_M_REQUESTS] = {"luatrade_requests_total",
+			   "Requests ended (answered, failed, timed "
+			   "out or refused), by JSON-RPC method.",
+			   LT_MX_COUNTER,
+			   {"client", "method"},
+			   NULL,
+			   0,
+			   false,
+			   NULL},
+	[LT_M_REQUEST_ERRORS] = {"luatrade_request_errors_total",
+				 "Requests that did not get a "
+				 "result, by method, error kind and error name.",
+				 LT_MX_COUNTER,
+				 {"client", "method", "kind", "error"},
+				 NULL,
+				 0,
+				 false,
+				 NULL},
+	[LT_M_ROUND_TRIP] = {"luatrade_request_duration_seconds",
+			     "Round trip of answered "
+			     "requests: written to the connection until the answer arrived.",
+			     LT_MX_HISTOGRAM,
+			     {"client"},
+			     rtt_buckets,
+			     sizeof rtt_buckets / sizeof rtt_buckets[0],
+			     false,
+			     NULL},
+	[LT_M_LIMITER_WAITS] = {"luatrade_limiter_waits_total",
+				"Requests the local rate limiter "
+				"held back, by credit pool.",
+				LT_MX_COUNTER,
+				{"client", "pool"},
+				NULL,
+				0,
+				false,
+				pools},
+	[LT_M_LIMITER_WAIT_SECONDS] = {"luatrade_limiter_wait_seconds_total",
+				       "Seconds requests "
+				       "waited for the local rate limiter.",
+				       LT_MX_COUNTER,
+				       {"client"},
+				       NULL,
+				       0,
+				       false,
+				       NULL},
+	[LT_M_VENUE_RATE_LIMITED] = {"luatrade_venue_rate_limited_total",
+				     "Answers 10028 "
+				     "too_many_requests from the venue.",
+				     LT_MX_COUNTER,
+				     {"client"},
+				     NULL,
+				     0,
+				     false,
+				     NULL},
+	[LT_M_SEND_QUEUE_BYTES] = {"luatrade_send_queue_bytes",
+				   "Bytes queued for the connection "
+				   "and not yet written.",
+				   LT_MX_GAUGE,
+				   {"client"},
+				   NULL,
+				   0,
+				   false,
+				   NULL},
+	[LT_M_REQUESTS_PENDING] = {"luatrade_requests_pending",
+				   "Requests not ended: waiting "
+				   "(for the connection, authentication or the limiter) or sent.",
+				   LT_MX_GAUGE,
+				   {"client", "state"},
+				   NULL,
+				   0,
+				   false,
+				   NULL},
+	[LT_M_SUB_QUEUE] = {"luatrade_subscription_queue_messages",
+			    "Notifications queued for "
+			    "subscription handlers.",
+			    LT_MX_GAUGE,
+			    {"client"},
+			    NULL,
+			    0,
+			    false,
+			    NULL},
+	[LT_M_SUB_DROPPED] = {"luatrade_subscription_dropped_total",
+			      "Notifications dropped by a "
+			      "subscription's overflow policy (newest: older ones replaced; "
+			      "resync: an incremental "
+			      "book's backlog; failed: the subscription was failed).",
+			      LT_MX_COUNTER,
+			      {"client", "reason"},
+			      NULL,
+			      0,
+			      false,
+			      sub_reasons},
+	[LT_M_MSG_DROPPED] = {"luatrade_messages_dropped_total",
+			      "Messages from the venue dropped "
+			      "unread (oversize: over max_message; binary).",
+			      LT_MX_COUNTER,
+			      {"client", "reason"},
+			      NULL,
+			      0,
+			      false,
+			      msg_reasons},
+	[LT_M_ORDERS_PLACED] = {"luatrade_orders_placed_total",
+				"Successful buy, sell and edit "
+				"calls of the strategy.",
+				LT_MX_COUNTER,
+				{"method"},
+				NULL,
+				0,
+				true,
+				NULL},
+	[LT_M_ORDERS_FILLED] = {"luatrade_orders_filled_total",
+				"Orders of this run seen filled "
+				"(call results and user.orders updates).",
+				LT_MX_COUNTER,
+				{"direction"},
+				NULL,
+				0,
+				true,
+				NULL},
+	[LT_M_SERIES_DROPPED] = {"luatrade_metrics_series_dropped_total",
+				 "Metric updates "
+				 "dropped because the registry's series cap was reached.",
+				 LT_MX_COUNTER,
+				 {NULL},
+				 NULL,
+				 0,
+				 false,
+				 NULL},
 };
 
 /* ---- the registry ------------------------------------------------------------------------ */
@@ -183,7 +294,8 @@ static uint64_t hash_of(int fam, char v[][LT_METRICS_VALUE_MAX], int n)
 	for (int i = 0; i < n; i++) {
 		for (const char *p = v[i]; *p; p++)
 			h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-		h = (h ^ 0xff) * UINT64_C(1099511628211); /* separator: {"ab",""} differs from {"a","b"} */
+		h = (h ^ 0xff) *
+		    UINT64_C(1099511628211); /* separator: {"ab",""} differs from {"a","b"} */
 	}
 	return h;
 }
@@ -218,8 +330,8 @@ static series *lookup(lt_metrics *m, int fam, const char *const *values, bool cr
 		return NULL;
 	const lt_mx_family *f = &m->fams[fam];
 	unsigned long long *b = NULL;
-	if (m->ns >= m->max || (f->type == LT_MX_HISTOGRAM &&
-				!(b = calloc(f->nbuckets + 1, sizeof *b)))) {
+	if (m->ns >= m->max ||
+	    (f->type == LT_MX_HISTOGRAM && !(b = calloc(f->nbuckets + 1, sizeof *b)))) {
 		if (fam != m->dropped_fam)
 			count_dropped(m);
 		return NULL;
@@ -326,7 +438,8 @@ const lt_mx *lt_metrics_scope(lt_metrics *m, const char *client)
 			const char *v[2] = {client, NULL};
 			if (m->nlabels[f] == 1 && fam->type != LT_MX_GAUGE)
 				lookup(m, (int)f, v, true);
-			for (size_t i = 0; m->nlabels[f] == 2 && fam->preset && fam->preset[i]; i++) {
+			for (size_t i = 0; m->nlabels[f] == 2 && fam->preset && fam->preset[i];
+			     i++) {
 				v[1] = fam->preset[i];
 				lookup(m, (int)f, v, true);
 			}

@@ -34,8 +34,8 @@
 
 #define LT_METRICS_MAX_LABELS 4
 #define LT_METRICS_MAX_BUCKETS 16
-#define LT_METRICS_VALUE_MAX 48       /* bytes of a label value, with its NUL */
-#define LT_METRICS_MAX_SERIES 1024    /* the runtime's registry */
+#define LT_METRICS_VALUE_MAX 48    /* bytes of a label value, with its NUL */
+#define LT_METRICS_MAX_SERIES 1024 /* the runtime's registry */
 
 typedef enum { LT_MX_COUNTER = 0, LT_MX_GAUGE, LT_MX_HISTOGRAM } lt_mx_type;
 

@@ -20,7 +20,7 @@ struct lt_mhttp {
 };
 
 typedef struct session {
-	lt_buf body;              /* LWS_PRE headroom + the answer */
+	lt_buf body; /* LWS_PRE headroom + the answer */
 	size_t sent;
 	bool active;
 } session;
@@ -110,8 +110,8 @@ static int on_writeable(struct lws *wsi, session *s)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int mhttp_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			  void *in, size_t len)
+static int mhttp_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			  size_t len)
 {
 	session *s = user;
 	switch (reason) {
@@ -140,10 +140,12 @@ int lt_mhttp_new(lt_loop *loop, const char *addr, int port, const lt_mhttp_cbs *
 	struct in_addr a4;
 	struct in6_addr a6;
 	bool v4 = addr && inet_pton(AF_INET, addr, &a4) == 1;
-	if (!addr || strlen(addr) >= sizeof ((lt_mhttp *)0)->iface ||
+	if (!addr || strlen(addr) >= sizeof((lt_mhttp *)0)->iface ||
 	    (!v4 && inet_pton(AF_INET6, addr, &a6) != 1))
-		return lt_err_set(err, LT_EINVAL, "metrics: the address must be a numeric IPv4 or "
-				  "IPv6 address, got '%s'", addr ? addr : "(none)");
+		return lt_err_set(err, LT_EINVAL,
+				  "metrics: the address must be a numeric IPv4 or "
+				  "IPv6 address, got '%s'",
+				  addr ? addr : "(none)");
 	if (port < 0 || port > 65535)
 		return lt_err_set(err, LT_EINVAL, "metrics: port %d is outside 0..65535", port);
 	lt_mhttp *h = calloc(1, sizeof *h);
@@ -165,8 +167,10 @@ int lt_mhttp_new(lt_loop *loop, const char *addr, int port, const lt_mhttp_cbs *
 	h->vh = lws_create_vhost(lt_loop_context(loop), &info);
 	if (!h->vh) {
 		free(h);
-		return lt_err_set(err, LT_EIO, "metrics: cannot listen on %s port %d (address in "
-				  "use, or not an address of this host)", addr, port);
+		return lt_err_set(err, LT_EIO,
+				  "metrics: cannot listen on %s port %d (address in "
+				  "use, or not an address of this host)",
+				  addr, port);
 	}
 	h->port = lws_get_vhost_listen_port(h->vh);
 	*out = h;

@@ -30,8 +30,8 @@
 typedef struct lt_mhttp lt_mhttp;
 
 typedef struct lt_mhttp_cbs {
-	int (*metrics)(void *ud, lt_buf *out);                  /* append the body; 0 or <0 */
-	bool (*health)(void *ud, char *reason, size_t n);      /* false: reason says why */
+	int (*metrics)(void *ud, lt_buf *out);            /* append the body; 0 or <0 */
+	bool (*health)(void *ud, char *reason, size_t n); /* false: reason says why */
 } lt_mhttp_cbs;
 
 int lt_mhttp_new(lt_loop *loop, const char *addr, int port, const lt_mhttp_cbs *cbs, void *ud,

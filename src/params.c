@@ -50,7 +50,8 @@ static int enum_err(const char *name, const char *const *enums, lt_err *err)
 	size_t n = 0;
 	list[0] = '\0';
 	for (const char *const *e = enums; *e && n < sizeof list; e++)
-		n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", e == enums ? "" : ", ", *e);
+		n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", e == enums ? "" : ", ",
+				      *e);
 	return lt_err_set(err, LT_EINVAL, "%s: must be one of %s", name, list);
 }
 
@@ -106,9 +107,11 @@ static int check_range(const lt_param *p, double v, lt_err *err)
 	if ((p->flags & LT_PF_POSITIVE) && !(v > 0))
 		return lt_err_set(err, LT_EINVAL, "%s: must be > 0", p->name);
 	if (has_bounds(p) && v < p->min)
-		return lt_err_set(err, LT_EINVAL, "%s: must be >= %s", p->name, num_text(t, p->min));
+		return lt_err_set(err, LT_EINVAL, "%s: must be >= %s", p->name,
+				  num_text(t, p->min));
 	if (has_max(p) && v > p->max)
-		return lt_err_set(err, LT_EINVAL, "%s: must be <= %s", p->name, num_text(t, p->max));
+		return lt_err_set(err, LT_EINVAL, "%s: must be <= %s", p->name,
+				  num_text(t, p->max));
 	return 0;
 }
 
@@ -182,8 +185,8 @@ static int put_string_array(lua_State *L, int vi, const lt_param *p, lt_buf *b, 
 		return type_err(L, vi, p->name, "array of strings", err);
 	char t[32];
 	if (has_bounds(p) && (double)n < p->min)
-		return lt_err_set(err, LT_EINVAL, "%s: at least %s %s", p->name, num_text(t, p->min),
-				  p->min == 1 ? "entry" : "entries");
+		return lt_err_set(err, LT_EINVAL, "%s: at least %s %s", p->name,
+				  num_text(t, p->min), p->min == 1 ? "entry" : "entries");
 	if (has_max(p) && (double)n > p->max)
 		return lt_err_set(err, LT_EINVAL, "%s: at most %s entries", p->name,
 				  num_text(t, p->max));
@@ -194,8 +197,8 @@ static int put_string_array(lua_State *L, int vi, const lt_param *p, lt_buf *b, 
 			lt_buf_add(b, ",", 1);
 		int ty = lua_rawgeti(L, vi, i);
 		if (ty != LUA_TSTRING)
-			rc = lt_err_set(err, LT_EINVAL, "%s[%lld]: expected string, got %s", p->name,
-					(long long)i, lua_typename(L, ty));
+			rc = lt_err_set(err, LT_EINVAL, "%s[%lld]: expected string, got %s",
+					p->name, (long long)i, lua_typename(L, ty));
 		else if (lua_rawlen(L, -1) == 0)
 			rc = lt_err_set(err, LT_EINVAL, "%s[%lld]: must not be empty", p->name,
 					(long long)i);
@@ -223,7 +226,8 @@ static int put_value(lua_State *L, int vi, const lt_param *p, lt_buf *b, lt_err 
 	case LT_P_BOOL:
 		if (lua_type(L, vi) != LUA_TBOOLEAN)
 			return type_err(L, vi, p->name, "boolean", err);
-		lt_buf_add(b, lua_toboolean(L, vi) ? "true" : "false", lua_toboolean(L, vi) ? 4 : 5);
+		lt_buf_add(b, lua_toboolean(L, vi) ? "true" : "false",
+			   lua_toboolean(L, vi) ? 4 : 5);
 		return 0;
 	case LT_P_STRING_ARRAY:
 		return put_string_array(L, vi, p, b, err);
@@ -245,10 +249,12 @@ static int check_unknown(lua_State *L, int ti, const lt_method *m, lt_err *err)
 			for (const lt_param *p = m->params; p && p->name && !known; p++)
 				known = strlen(p->name) == n && memcmp(p->name, k, n) == 0;
 			if (!known) {
-				lt_err_set(err, LT_EINVAL, "unknown parameter '%.64s' for %s", k, m->name);
+				lt_err_set(err, LT_EINVAL, "unknown parameter '%.64s' for %s", k,
+					   m->name);
 			}
 		} else if (lua_isinteger(L, -2)) {
-			lt_err_set(err, LT_EINVAL, "unknown parameter [%lld] for %s (parameters are named)",
+			lt_err_set(err, LT_EINVAL,
+				   "unknown parameter [%lld] for %s (parameters are named)",
 				   (long long)lua_tointeger(L, -2), m->name);
 		} else {
 			lt_err_set(err, LT_EINVAL, "unknown parameter of type %s for %s",
@@ -294,8 +300,7 @@ static int put_params(lua_State *L, int ti, const lt_method *m, lt_buf *b, lt_er
 	return 0;
 }
 
-int lt_method_encode(lua_State *L, int idx, const lt_method *m, int64_t id, lt_buf *b,
-		     lt_err *err)
+int lt_method_encode(lua_State *L, int idx, const lt_method *m, int64_t id, lt_buf *b, lt_err *err)
 {
 	int t = lua_type(L, idx), ti = 0, rc = 0;
 	if (t == LUA_TTABLE)

@@ -129,7 +129,8 @@ static int paths_state_dir(char *out, size_t n, lt_err *err)
 	else if (home && home[0] == '/')
 		len = snprintf(out, n, "%s/.local/state/luatrade", home);
 	else
-		return lt_err_set(err, LT_ENOTFOUND, "no certificate directory: set LUATRADE_CERT_DIR "
+		return lt_err_set(err, LT_ENOTFOUND,
+				  "no certificate directory: set LUATRADE_CERT_DIR "
 				  "(or HOME, or XDG_STATE_HOME)");
 	if (len < 0 || (size_t)len >= n)
 		return lt_err_set(err, LT_EINVAL, "certificate directory path too long");
@@ -139,7 +140,7 @@ static int paths_state_dir(char *out, size_t n, lt_err *err)
 /* Remove what lt_cert_generate may have left in the temporary directory tmp, and tmp. */
 static void paths_remove_tmp(const char *tmp)
 {
-	static const char *const files[] = { "server.key", "server.pem", "ca.pem" };
+	static const char *const files[] = {"server.key", "server.pem", "ca.pem"};
 	char p[LT_PATHS_MAX];
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		if ((size_t)snprintf(p, sizeof p, "%s/%s", tmp, files[i]) < sizeof p)
@@ -154,11 +155,13 @@ static int paths_make_cert_dir(const char *state, const char *dir, lt_err *err)
 	char tmp[LT_PATHS_MAX];
 	if (paths_mkdirs(state) != 0)
 		return lt_err_set(err, LT_EIO, "cannot create %s: %s", state, strerror(errno));
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.sim.XXXXXX", state) >= sizeof tmp || !mkdtemp(tmp))
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.sim.XXXXXX", state) >= sizeof tmp ||
+	    !mkdtemp(tmp))
 		return lt_err_set(err, LT_EIO, "cannot create a directory in %s", state);
 	int rc = lt_cert_generate(tmp, err);
 	if (rc == 0 && rename(tmp, dir) != 0 && errno != EEXIST && errno != ENOTEMPTY)
-		rc = lt_err_set(err, LT_EIO, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+		rc = lt_err_set(err, LT_EIO, "cannot rename %s to %s: %s", tmp, dir,
+				strerror(errno));
 	paths_remove_tmp(tmp); /* nothing left there after a successful rename */
 	return rc;
 }
@@ -168,9 +171,12 @@ int lt_paths_cert_dir(char *out, size_t n, lt_err *err)
 	char self[LT_PATHS_MAX], root[LT_PATHS_MAX], state[LT_PATHS_MAX];
 	const char *env = getenv("LUATRADE_CERT_DIR");
 	if (env && *env)
-		return paths_copy(out, n, env) ? lt_err_set(err, LT_EINVAL, "LUATRADE_CERT_DIR too long") : 0;
+		return paths_copy(out, n, env)
+			       ? lt_err_set(err, LT_EINVAL, "LUATRADE_CERT_DIR too long")
+			       : 0;
 	out[0] = '\0';
-	if (lt_paths_self_dir(self, sizeof self) == 0 && paths_checkout(self, root, sizeof root) == 0 &&
+	if (lt_paths_self_dir(self, sizeof self) == 0 &&
+	    paths_checkout(self, root, sizeof root) == 0 &&
 	    (size_t)snprintf(state, sizeof state, "%s/build/sim", root) < sizeof state &&
 	    paths_exists(state, "server.pem"))
 		return paths_copy(out, n, state);
@@ -181,5 +187,6 @@ int lt_paths_cert_dir(char *out, size_t n, lt_err *err)
 		return lt_err_set(err, LT_EINVAL, "certificate directory path too long");
 	if (!paths_exists(root, "ca.pem") && (rc = paths_make_cert_dir(state, root, err)) != 0)
 		return rc;
-	return paths_copy(out, n, root) ? lt_err_set(err, LT_EINVAL, "certificate path too long") : 0;
+	return paths_copy(out, n, root) ? lt_err_set(err, LT_EINVAL, "certificate path too long")
+					: 0;
 }

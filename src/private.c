@@ -24,15 +24,15 @@ struct lt_priv {
 	lt_secret *secret, *access_token, *refresh_token;
 	lt_grant grant;
 	bool tier_auto, cod_wanted;
-	uint64_t auth_seq;             /* the newest auth request's number (its tag >> 1) */
+	uint64_t auth_seq; /* the newest auth request's number (its tag >> 1) */
 	lt_auth_state state;
 	uint64_t epoch;
-	int restoring;                 /* restore requests still unanswered */
+	int restoring; /* restore requests still unanswered */
 	double refresh_fraction;
 	int64_t auth_timeout_ms;
 	int64_t fail_code;
 	char fail_msg[200];
-	int attempt;                   /* failed attempts in a row (backoff) */
+	int attempt; /* failed attempts in a row (backoff) */
 	uint64_t rng;
 	lws_sorted_usec_list_t refresh_sul, retry_sul;
 	lt_priv_stats stats;
@@ -43,10 +43,10 @@ struct lt_priv {
 static void set_state(lt_priv *p, lt_auth_state st)
 {
 	static const char *const n[] = {"unauthenticated", "authenticating", "restoring",
-		"authenticated", "auth_failed"};
+					"authenticated", "auth_failed"};
 	if (p->state != st && lt_log_on(LT_LOG_DEBUG)) {
-		lt_log_field f[] = {LT_LF_S("url", lt_cl_url(p->cl)), LT_LF_S("from", n[p->state % 5]),
-				    LT_LF_S("to", n[st % 5])};
+		lt_log_field f[] = {LT_LF_S("url", lt_cl_url(p->cl)),
+				    LT_LF_S("from", n[p->state % 5]), LT_LF_S("to", n[st % 5])};
 		lt_logf(LT_LOG_DEBUG, "auth", f, 3, "%s: auth state %s -> %s", lt_cl_url(p->cl),
 			n[p->state % 5], n[st % 5]);
 	}
@@ -84,7 +84,9 @@ static void retry_later(lt_priv *p, const char *why)
 		d *= 2;
 	if (d > RETRY_CAP_MS)
 		d = RETRY_CAP_MS;
-	p->rng ^= p->rng << 13; p->rng ^= p->rng >> 7; p->rng ^= p->rng << 17;
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
 	d = d / 2 + (int64_t)(p->rng % (uint64_t)(d / 2 + 1));
 	p->attempt++;
 	p->stats.auth_retries++;
@@ -115,9 +117,11 @@ static void cod_done(void *ud, lt_req *r, const lt_req_end *e)
 	if (e->how == LT_DONE_LOST || e->how == LT_DONE_REFUSED)
 		return; /* the connection went away: the next authentication restores again */
 	if (e->how != LT_DONE_RESULT)
-		lt_log(LT_LOG_ERROR, "%s: could not restore cancel-on-disconnect after "
-		       "reconnecting (%s)", lt_cl_url(p->cl), e->how == LT_DONE_ERROR
-		       ? "the venue refused it" : "no answer");
+		lt_log(LT_LOG_ERROR,
+		       "%s: could not restore cancel-on-disconnect after "
+		       "reconnecting (%s)",
+		       lt_cl_url(p->cl),
+		       e->how == LT_DONE_ERROR ? "the venue refused it" : "no answer");
 	restored_one(p);
 }
 
@@ -143,12 +147,14 @@ static void limits_done(void *ud, lt_req *r, const lt_req_end *e)
 	lt_priv *p = ud;
 	(void)r;
 	if (e->how == LT_DONE_RESULT) {
-		static const char *const me_rate[] = {"limits", "matching_engine", "trading", "total",
-						      "rate", NULL};
+		static const char *const me_rate[] = {
+			"limits", "matching_engine", "trading", "total", "rate", NULL};
 		static const char *const me_burst[] = {"limits", "matching_engine", "trading",
-						       "total", "burst", NULL};
-		static const char *const ne_rate[] = {"limits", "non_matching_engine", "rate", NULL};
-		static const char *const ne_burst[] = {"limits", "non_matching_engine", "burst", NULL};
+						       "total",  "burst",           NULL};
+		static const char *const ne_rate[] = {"limits", "non_matching_engine", "rate",
+						      NULL};
+		static const char *const ne_burst[] = {"limits", "non_matching_engine", "burst",
+						       NULL};
 		lua_State *L = e->L;
 		double rt = num_at(L, -1, me_rate), b = num_at(L, -1, me_burst);
 		double nr = num_at(L, -1, ne_rate), nb = num_at(L, -1, ne_burst);
@@ -158,16 +164,20 @@ static void limits_done(void *ud, lt_req *r, const lt_req_end *e)
 			lt_rl_set_bucket(rl, LT_POOL_ME, b, rt, now);
 		if (nr > 0 && nb > 0)
 			lt_rl_set_bucket(rl, LT_POOL_NON_ME, nb * 500, nr * 500, now);
-		lt_log(LT_LOG_INFO, "%s: rate limits from the account: matching engine %g/s burst "
-		       "%g, other requests %g/s burst %g", lt_cl_url(p->cl), rt, b, nr, nb);
+		lt_log(LT_LOG_INFO,
+		       "%s: rate limits from the account: matching engine %g/s burst "
+		       "%g, other requests %g/s burst %g",
+		       lt_cl_url(p->cl), rt, b, nr, nb);
 		lua_pop(L, 1);
 	} else if (e->how == LT_DONE_LOST || e->how == LT_DONE_REFUSED) {
 		return;
 	} else {
 		if (e->how == LT_DONE_ERROR)
 			lua_pop(e->L, 1);
-		lt_log(LT_LOG_WARN, "%s: could not read the account's limits; keeping the "
-		       "configured tier", lt_cl_url(p->cl));
+		lt_log(LT_LOG_WARN,
+		       "%s: could not read the account's limits; keeping the "
+		       "configured tier",
+		       lt_cl_url(p->cl));
 	}
 	restored_one(p);
 }
@@ -175,8 +185,8 @@ static void limits_done(void *ud, lt_req *r, const lt_req_end *e)
 static void restore(lt_priv *p, const char *method, const char *params, lt_req_done_fn done)
 {
 	p->restoring++;
-	if (lt_cl_background(p->cl, method, params, LT_REQ_BOUND | LT_REQ_FIRST,
-			     p->auth_timeout_ms, done, p))
+	if (lt_cl_background(p->cl, method, params, LT_REQ_BOUND | LT_REQ_FIRST, p->auth_timeout_ms,
+			     done, p))
 		p->restoring--;
 }
 
@@ -261,14 +271,15 @@ static const char *auth_ok(lt_priv *p, lua_State *L, bool was_refresh)
 static void auth_failed(lt_priv *p, int64_t code, const char *msg)
 {
 	lt_errinfo info = lt_error_info(code);
-	snprintf(p->fail_msg, sizeof p->fail_msg, "%s (%lld): %s", info.name, (long long)code,
-		 msg);
+	snprintf(p->fail_msg, sizeof p->fail_msg, "%s (%lld): %s", info.name, (long long)code, msg);
 	p->fail_code = code;
 	set_state(p, LT_AUTH_FAILED);
 	p->stats.auth_errors++;
 	lws_sul_cancel(&p->refresh_sul);
-	lt_log(LT_LOG_ERROR, "%s: authentication failed: %s; private calls fail until the "
-	       "client is recreated", lt_cl_url(p->cl), p->fail_msg);
+	lt_log(LT_LOG_ERROR,
+	       "%s: authentication failed: %s; private calls fail until the "
+	       "client is recreated",
+	       lt_cl_url(p->cl), p->fail_msg);
 	emit(p, "auth_failed", p->fail_msg);
 	lt_cl_kick(p->cl); /* gated requests fail now */
 }
@@ -300,8 +311,8 @@ static void auth_done(void *ud, lt_req *r, const lt_req_end *e)
 	if (e->how == LT_DONE_ERROR) {
 		lua_getfield(e->L, -1, "message");
 		char msg[120];
-		snprintf(msg, sizeof msg, "%s", lua_type(e->L, -1) == LUA_TSTRING
-			 ? lua_tostring(e->L, -1) : "error");
+		snprintf(msg, sizeof msg, "%s",
+			 lua_type(e->L, -1) == LUA_TSTRING ? lua_tostring(e->L, -1) : "error");
 		lua_pop(e->L, 2);
 		lt_errinfo info = lt_error_info(e->code);
 		if (was_refresh) { /* the secret still works: authenticate afresh, stay ready */
@@ -320,7 +331,7 @@ static void auth_done(void *ud, lt_req *r, const lt_req_end *e)
 		send_auth(p, false); /* a slow refresh never drops a healthy connection */
 	else if (p->state == LT_AUTH_PENDING)
 		retry_later(p, e->how == LT_DONE_TIMEOUT ? "no answer within auth_timeout"
-			    : "the request could not be sent");
+							 : "the request could not be sent");
 }
 
 /* An auth request's tag: its sequence number << 1 | 1 for a refresh. */
@@ -329,8 +340,8 @@ static int build_auth(void *ud, uint64_t tag, int64_t id, lt_buf *out)
 	lt_priv *p = ud;
 	bool refresh = (tag & 1) && p->refresh_token;
 	return lt_auth_request(out, id, refresh ? LT_GRANT_REFRESH : p->grant, p->client_id,
-			       refresh ? p->refresh_token : p->secret, p->scope[0] ? p->scope : NULL,
-			       lt_wall_ms());
+			       refresh ? p->refresh_token : p->secret,
+			       p->scope[0] ? p->scope : NULL, lt_wall_ms());
 }
 
 static void send_auth(lt_priv *p, bool refresh)
@@ -398,9 +409,10 @@ static void on_answer(void *ud, lt_req *r, const lt_req_end *e)
 	if (p->state != LT_AUTH_OK || lt_req_auth_epoch(r) != p->epoch)
 		return;
 	p->stats.revoked++;
-	lt_log(LT_LOG_WARN, "%s: the venue answered %s to %s: the session is gone; "
-	       "authenticating again", lt_cl_url(p->cl), lt_error_info(e->code).name,
-	       lt_req_method(r));
+	lt_log(LT_LOG_WARN,
+	       "%s: the venue answered %s to %s: the session is gone; "
+	       "authenticating again",
+	       lt_cl_url(p->cl), lt_error_info(e->code).name, lt_req_method(r));
 	lws_sul_cancel(&p->refresh_sul);
 	set_state(p, LT_AUTH_PENDING);
 	send_auth(p, false);
@@ -408,8 +420,8 @@ static void on_answer(void *ud, lt_req *r, const lt_req_end *e)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
-int lt_priv_new(lt_cl *cl, const lt_priv_opts *o, const lt_priv_events *ev, void *ud,
-		lt_priv **out, lt_err *err)
+int lt_priv_new(lt_cl *cl, const lt_priv_opts *o, const lt_priv_events *ev, void *ud, lt_priv **out,
+		lt_err *err)
 {
 	*out = NULL;
 	lt_priv *p = calloc(1, sizeof *p);

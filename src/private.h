@@ -31,20 +31,20 @@
 typedef struct lt_priv lt_priv;
 
 typedef enum {
-	LT_AUTH_NONE = 0,        /* not connected, or connected and not yet asked */
-	LT_AUTH_PENDING,         /* public/auth in flight (or waiting to retry) */
-	LT_AUTH_RESTORING,       /* authenticated; restoring cancel-on-disconnect / limits */
+	LT_AUTH_NONE = 0,  /* not connected, or connected and not yet asked */
+	LT_AUTH_PENDING,   /* public/auth in flight (or waiting to retry) */
+	LT_AUTH_RESTORING, /* authenticated; restoring cancel-on-disconnect / limits */
 	LT_AUTH_OK,
-	LT_AUTH_FAILED           /* sticky */
+	LT_AUTH_FAILED /* sticky */
 } lt_auth_state;
 
 typedef struct lt_priv_opts {
-	const char *client_id, *scope;   /* copied */
-	lt_secret *secret;               /* taken (freed with the lt_priv, also on failure) */
+	const char *client_id, *scope; /* copied */
+	lt_secret *secret;             /* taken (freed with the lt_priv, also on failure) */
 	lt_grant grant;
-	double refresh_fraction;         /* 0.1 .. 0.95 */
+	double refresh_fraction; /* 0.1 .. 0.95 */
 	int64_t auth_timeout_ms;
-	bool tier_auto;                  /* read the account's limits after each authentication */
+	bool tier_auto; /* read the account's limits after each authentication */
 } lt_priv_opts;
 
 typedef struct lt_priv_events {
@@ -52,8 +52,8 @@ typedef struct lt_priv_events {
 	void (*on_state)(void *ud, const char *state, const char *reason);
 } lt_priv_events;
 
-int lt_priv_new(lt_cl *cl, const lt_priv_opts *o, const lt_priv_events *ev, void *ud,
-		lt_priv **out, lt_err *err);
+int lt_priv_new(lt_cl *cl, const lt_priv_opts *o, const lt_priv_events *ev, void *ud, lt_priv **out,
+		lt_err *err);
 /* Cleanse credentials and tokens, stop timers. Call after lt_cl_free (which ends the auth and
  * restore requests through this state machine's callbacks). Accepts NULL. */
 void lt_priv_free(lt_priv *p);

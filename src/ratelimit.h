@@ -30,15 +30,15 @@
 #define LT_RL_RATE_MARGIN 0.95
 
 typedef struct lt_rl_bucket {
-	double level, cap, rate;  /* credits now, capacity, credits per second (with the margin) */
+	double level, cap, rate; /* credits now, capacity, credits per second (with the margin) */
 	double venue_cap, venue_rate; /* the venue's figures this bucket stays below */
-	int64_t last_us;          /* time of the last refill */
+	int64_t last_us;              /* time of the last refill */
 } lt_rl_bucket;
 
 typedef struct lt_rl {
-	lt_rl_bucket pool[4];     /* indexed by lt_pool */
-	unsigned long long waited;    /* requests that had to wait */
-	double waited_s;              /* total time they waited */
+	lt_rl_bucket pool[4];      /* indexed by lt_pool */
+	unsigned long long waited; /* requests that had to wait */
+	double waited_s;           /* total time they waited */
 } lt_rl;
 
 /* Defaults of a new account (tier 4); now_us starts every bucket full. */

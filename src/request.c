@@ -89,8 +89,8 @@ static void log_end(const lt_req *r, const lt_req_end *e)
 	const char *outcome = (unsigned)e->how < 5 ? how[e->how] : "ended";
 	double ms = (double)(lt_cl_clock(r->cl) - r->sent_us) / 1000.0;
 	lt_log_field f[] = {LT_LF_S("url", r->cl->url), LT_LF_S("method", r->method),
-			    LT_LF_N("id", r->id), LT_LF_S("outcome", outcome), LT_LF_N("ms", ms),
-			    LT_LF_N("code", e->code)};
+			    LT_LF_N("id", r->id),       LT_LF_S("outcome", outcome),
+			    LT_LF_N("ms", ms),          LT_LF_N("code", e->code)};
 	lt_logf(LT_LOG_DEBUG, "request", f, 6, "%s id %lld: %s in %.1f ms", r->method,
 		(long long)r->id, outcome, ms);
 }
@@ -108,9 +108,9 @@ static void count_end(const lt_req *r, const lt_req_end *e)
 		code = LT_CODE_TIMEOUT;
 	bool answered = r->sent_us && (e->how == LT_DONE_RESULT || e->how == LT_DONE_ERROR);
 	int64_t left_limit = r->sent_us ? r->sent_us : now;
-	lt_mx_request(cl->o.ws.metrics, r->method, code,
-		      answered ? (double)(now - r->sent_us) / 1e6 : -1, r->throttled ? (int)r->pool : -1,
-		      (double)(left_limit - r->limit_since_us) / 1e6);
+	lt_mx_request(
+		cl->o.ws.metrics, r->method, code, answered ? (double)(now - r->sent_us) / 1e6 : -1,
+		r->throttled ? (int)r->pool : -1, (double)(left_limit - r->limit_since_us) / 1e6);
 }
 
 /* The one way a request ends: off every list, its timer stopped, done called once, freed. */
@@ -202,7 +202,8 @@ static void to_auth(lt_cl *cl, lt_req *r, bool front)
 {
 	list_unlink(r);
 	if (r->flags & LT_REQ_BOUND) {
-		req_refuse(r, LT_CODE_NOT_SENT, "the connection it was made for is gone; not sent", 0);
+		req_refuse(r, LT_CODE_NOT_SENT, "the connection it was made for is gone; not sent",
+			   0);
 		return;
 	}
 	r->state = LT_REQ_WAIT_AUTH;
@@ -246,8 +247,10 @@ static void send_req(lt_cl *cl, lt_req *r)
 	lt_buf_free(&out);
 	lt_buf_free(&r->text);
 	if (rc) {
-		req_refuse(r, LT_CODE_NOT_SENT, rc == LT_EFULL ? "the send queue is full; not sent"
-			   : "could not be written to the connection; not sent", 0);
+		req_refuse(r, LT_CODE_NOT_SENT,
+			   rc == LT_EFULL ? "the send queue is full; not sent"
+					  : "could not be written to the connection; not sent",
+			   0);
 		return;
 	}
 	r->id = id;
@@ -280,8 +283,8 @@ static void gate(lt_cl *cl)
 		n = r->next;
 		if (code && (r->flags & LT_REQ_GATED)) {
 			char msg[300];
-			snprintf(msg, sizeof msg, "%s: authentication failed: %s; not sent", r->method,
-				 why);
+			snprintf(msg, sizeof msg, "%s: authentication failed: %s; not sent",
+				 r->method, why);
 			req_refuse(r, code, msg, 0);
 		} else if (ready_for(cl, r))
 			to_limit(cl, r);
@@ -311,10 +314,13 @@ static void pump_pool(lt_cl *cl, int p)
 		if (d > 0) {
 			if (!r->wait_logged && lt_log_on(LT_LOG_DEBUG)) {
 				r->wait_logged = true;
-				lt_log_field f[] = {LT_LF_S("url", cl->url), LT_LF_S("method", r->method),
-						    LT_LF_N("pool", p), LT_LF_N("wait_ms", (double)d / 1000.0)};
-				lt_logf(LT_LOG_DEBUG, "limiter", f, 4, "%s waits %.1f ms for the rate "
-					"limiter (pool %d)", r->method, (double)d / 1000.0, p);
+				lt_log_field f[] = {
+					LT_LF_S("url", cl->url), LT_LF_S("method", r->method),
+					LT_LF_N("pool", p), LT_LF_N("wait_ms", (double)d / 1000.0)};
+				lt_logf(LT_LOG_DEBUG, "limiter", f, 4,
+					"%s waits %.1f ms for the rate "
+					"limiter (pool %d)",
+					r->method, (double)d / 1000.0, p);
 			}
 			cl->rl.waited += !r->throttled;
 			r->throttled = true;
@@ -426,8 +432,10 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 		size_t n = text->len;
 		lt_buf_free(text);
 		cl->refusal_code = LT_CODE_TOO_LARGE;
-		return lt_err_set(err, LT_EINVAL, "%s: request of %zu bytes is over the venue's "
-				  "limit of %d bytes; not sent", s->method, n, LT_MAX_REQUEST);
+		return lt_err_set(err, LT_EINVAL,
+				  "%s: request of %zu bytes is over the venue's "
+				  "limit of %d bytes; not sent",
+				  s->method, n, LT_MAX_REQUEST);
 	}
 	const char *why = NULL;
 	int64_t code = (s->flags & LT_REQ_GATED) ? gated_refusal(cl, &why) : 0;
@@ -472,7 +480,8 @@ int lt_cl_submit(lt_cl *cl, const lt_req_spec *s, lt_buf *text, int64_t timeout_
 	cl->stats.submitted++;
 	if (out)
 		*out = r;
-	if (cl->o.policy_error && !cl->o.rl_off && ready_for(cl, r) && !cl->wait_limit[r->pool].head) {
+	if (cl->o.policy_error && !cl->o.rl_off && ready_for(cl, r) &&
+	    !cl->wait_limit[r->pool].head) {
 		int64_t d = lt_rl_delay(&cl->rl, r->pool, r->cost, lt_cl_clock(cl));
 		if (d > 0) {
 			cl->refusal_retry = (double)d / 1e6;
@@ -592,9 +601,8 @@ void lt_reqs_close(lt_cl *cl)
 			req_refuse(cl->wait_limit[p].head, LT_CODE_NOT_CONNECTED,
 				   "client is closed; not sent", 0);
 	while (cl->wait_auth.head)
-		req_refuse(cl->wait_auth.head, LT_CODE_NOT_CONNECTED, "client is closed; not sent", 0);
+		req_refuse(cl->wait_auth.head, LT_CODE_NOT_CONNECTED, "client is closed; not sent",
+			   0);
 	while (cl->refusing.head)
 		refuse_due(&cl->refusing.head->sul);
 }
-
-

@@ -16,13 +16,13 @@ typedef struct pending {
 	lt_rpc *rpc;
 	int64_t id;
 	const lt_schema *schema;
-	lt_rpc_done_fn done;       /* NULL: answer is dropped silently (heartbeat replies) */
+	lt_rpc_done_fn done; /* NULL: answer is dropped silently (heartbeat replies) */
 	void *ud;
 	lws_sorted_usec_list_t sul;
 } pending;
 
 struct lt_rpc {
-	lua_State *L;              /* own decoding thread */
+	lua_State *L; /* own decoding thread */
 	int thread_ref;
 	lt_loop *loop;
 	lt_rpc_cbs cbs;
@@ -34,7 +34,7 @@ struct lt_rpc {
 	lt_rpc_stats stats;
 	lt_rpc_fields_fn fields_fn; /* lt_rpc_set_fields_hook */
 	void *fields_ud;
-	lt_schema proj;             /* the projection of the message being decoded */
+	lt_schema proj; /* the projection of the message being decoded */
 };
 
 static pending **slot(lt_rpc *r, int64_t id)
@@ -116,8 +116,8 @@ static void timeout_cb(lws_sorted_usec_list_t *sul)
 	lt_loop_wake(r->loop); /* timers run just before the poll: do not let it block */
 }
 
-int lt_rpc_request(lt_rpc *r, int64_t id, lt_buf *msg, const lt_schema *schema,
-		   int64_t timeout_ms, lt_rpc_done_fn done, void *ud)
+int lt_rpc_request(lt_rpc *r, int64_t id, lt_buf *msg, const lt_schema *schema, int64_t timeout_ms,
+		   lt_rpc_done_fn done, void *ud)
 {
 	if (id <= 0 || id >= r->next_id || *slot(r, id))
 		return LT_EINVAL;
@@ -161,7 +161,8 @@ static void answer_test_request(lt_rpc *r)
 	int64_t id = lt_rpc_alloc_id(r);
 	char head[96];
 	int n = snprintf(head, sizeof head,
-			 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"public/test\"}", (long long)id);
+			 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"public/test\"}",
+			 (long long)id);
 	lt_buf_add(&b, head, (size_t)n);
 	if (lt_rpc_request(r, id, &b, NULL, 30000, NULL, NULL))
 		lt_log(LT_LOG_WARN, "could not answer a heartbeat test_request");

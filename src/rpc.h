@@ -51,8 +51,8 @@ typedef struct lt_rpc_cbs {
 } lt_rpc_cbs;
 
 typedef struct lt_rpc_stats {
-	unsigned long long results, errors, notifications, heartbeats, timeouts, lost,
-		unknown_ids, malformed;
+	unsigned long long results, errors, notifications, heartbeats, timeouts, lost, unknown_ids,
+		malformed;
 } lt_rpc_stats;
 
 /* L: any thread of the runtime's Lua state; the rpc makes and anchors its own thread from it.
@@ -69,8 +69,8 @@ int64_t lt_rpc_alloc_id(lt_rpc *r);
 /* Register the request whose text is in msg (encoded with an id from lt_rpc_alloc_id) and send it.
  * schema types its result; timeout_ms > 0 bounds the wait. On failure (the send refused) the
  * request is not registered, done is never called, and the error is returned. */
-int lt_rpc_request(lt_rpc *r, int64_t id, lt_buf *msg, const lt_schema *schema,
-		   int64_t timeout_ms, lt_rpc_done_fn done, void *ud);
+int lt_rpc_request(lt_rpc *r, int64_t id, lt_buf *msg, const lt_schema *schema, int64_t timeout_ms,
+		   lt_rpc_done_fn done, void *ud);
 
 /* Withdraw a pending request without calling its done function (its task went away). The
  * venue's eventual answer is then dropped as an unknown id. Returns LT_ENOTFOUND if not pending. */

@@ -55,9 +55,10 @@ int lt_secret_from_file(const char *path, lt_secret **out, lt_err *err)
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return lt_err_set(err, LT_EINVAL,
-				  "secret file %s: mode %03o lets group or others read it; chmod 600 it",
-				  path, (unsigned)(st.st_mode & 0777));
+		return lt_err_set(
+			err, LT_EINVAL,
+			"secret file %s: mode %03o lets group or others read it; chmod 600 it",
+			path, (unsigned)(st.st_mode & 0777));
 	}
 	char buf[4096];
 	ssize_t n = read(fd, buf, sizeof buf);

@@ -42,64 +42,64 @@
 
 typedef struct outmsg {
 	struct outmsg *next;
-	char *data;        /* LWS_PRE headroom + text */
+	char *data; /* LWS_PRE headroom + text */
 	size_t pre, len, cap;
-	bool sensitive;    /* cleanse before free (auth requests) */
+	bool sensitive; /* cleanse before free (auth requests) */
 } outmsg;
 
-#define HS_MAX 8192          /* largest upgrade answer head taken */
-#define HS_TIMEOUT_S 20      /* the upgrade must be answered within this (lws' own default) */
-#define TX_CAP 65536         /* frame bytes gathered for one lws_write */
+#define HS_MAX 8192     /* largest upgrade answer head taken */
+#define HS_TIMEOUT_S 20 /* the upgrade must be answered within this (lws' own default) */
+#define TX_CAP 65536    /* frame bytes gathered for one lws_write */
 
 struct lt_ws {
 	lt_loop *loop;
 	struct lws_vhost *vh;
 	lt_ws_url u;
-	struct lws *wsi;            /* current transport, until its WSI_DESTROY */
+	struct lws *wsi; /* current transport, until its WSI_DESTROY */
 	lt_ws_cbs cbs;
 	void *ud;
 	lt_ws_state state;
-	bool detached;              /* lt_ws_close called: free when wsi is gone */
-	int busy;                   /* ws is on the call stack (owner callback, connect): no free */
+	bool detached; /* lt_ws_close called: free when wsi is gone */
+	int busy;      /* ws is on the call stack (owner callback, connect): no free */
 	outmsg *qhead, *qtail;
 	size_t qbytes, max_queue;
-	char *rx;                   /* reassembly; may hold tokens: cleansed before free/move */
+	char *rx; /* reassembly; may hold tokens: cleansed before free/move */
 	size_t rxlen, rxcap, max_message;
 	bool rx_skip;
 	int dead_after_ms;
-	int64_t last_rx_us;         /* any frame; the dead timer compares with it lazily */
+	int64_t last_rx_us; /* any frame; the dead timer compares with it lazily */
 	int attempt, bo_base, bo_cap, stable_ms;
-	int hold_ms;                /* lt_ws_hold_off: least delay of the next retry ... */
-	int64_t hold_until_us;      /* ... if the drop comes before this time */
+	int hold_ms;           /* lt_ws_hold_off: least delay of the next retry ... */
+	int64_t hold_until_us; /* ... if the drop comes before this time */
 	bool no_reconnect;
 	uint64_t rng;
-	int64_t attempt_us;         /* when the current attempt started */
+	int64_t attempt_us; /* when the current attempt started */
 	lt_ws_fail fail;
-	char drop_reason[160];      /* set before a drop we cause or the venue announces */
+	char drop_reason[160]; /* set before a drop we cause or the venue announces */
 	lws_sorted_usec_list_t sul_retry, sul_dead, sul_stable;
 	lt_ws_stats stats;
-	const struct lt_mx *mx;     /* metrics (lt_ws_opts.metrics) */
-	SSL_CTX *tls_ctx;           /* wss: verification setup, for every transport */
+	const struct lt_mx *mx; /* metrics (lt_ws_opts.metrics) */
+	SSL_CTX *tls_ctx;       /* wss: verification setup, for every transport */
 	/* the current transport's TLS and WebSocket layers (reset by transport_reset) */
-	lt_ws_tls *tls;             /* wss: from RAW_CONNECTED */
-	bool tls_up;                /* ... its handshake completed, the peer verified */
-	unsigned char *ct;          /* wss: LWS_PRE + TX_CAP, ciphertext for lws_write */
+	lt_ws_tls *tls;              /* wss: from RAW_CONNECTED */
+	bool tls_up;                 /* ... its handshake completed, the peer verified */
+	unsigned char *ct;           /* wss: LWS_PRE + TX_CAP, ciphertext for lws_write */
 	wslay_event_context_ptr wsl; /* after the 101 */
 	char key[LT_WS_KEY_LEN + 1]; /* Sec-WebSocket-Key sent */
-	bool hs_sent;               /* the upgrade request is written */
-	char *hs;                   /* the answer head while it arrives (HS_MAX) */
+	bool hs_sent;                /* the upgrade request is written */
+	char *hs;                    /* the answer head while it arrives (HS_MAX) */
 	size_t hslen;
-	const unsigned char *in;    /* RAW_RX bytes wslay has not read yet */
+	const unsigned char *in; /* RAW_RX bytes wslay has not read yet */
 	size_t inlen;
-	bool in_ctrl;               /* the frame being received is a control frame */
-	bool frame_first;           /* ... starts a message (not a continuation) */
+	bool in_ctrl;     /* the frame being received is a control frame */
+	bool frame_first; /* ... starts a message (not a continuation) */
 	bool frame_fin;
-	uint64_t frame_left;        /* payload bytes of the frame still to come */
-	outmsg *txmsg;              /* qhead while wslay reads it (read_msg) */
+	uint64_t frame_left; /* payload bytes of the frame still to come */
+	outmsg *txmsg;       /* qhead while wslay reads it (read_msg) */
 	size_t txoff;
-	unsigned char *tx;          /* LWS_PRE + TX_CAP: frames gathered for lws_write */
+	unsigned char *tx; /* LWS_PRE + TX_CAP: frames gathered for lws_write */
 	size_t txlen;
-	bool tx_sensitive;          /* tx held a sensitive message: cleanse after the write */
+	bool tx_sensitive; /* tx held a sensitive message: cleanse after the write */
 };
 
 const char *lt_ws_state_name(lt_ws_state s)
@@ -213,8 +213,9 @@ static void on_connect_error(lt_ws *ws, struct lws *wsi, const char *in, size_t 
 		verify = SSL_get_verify_result(ssl);
 #endif
 	char reason[200];
-	ws->fail = lt_ws_describe_fail(in, len, verify, lws_http_client_http_response(wsi),
-				       (lt_now_us() - ws->attempt_us) / 1000, reason, sizeof reason);
+	ws->fail =
+		lt_ws_describe_fail(in, len, verify, lws_http_client_http_response(wsi),
+				    (lt_now_us() - ws->attempt_us) / 1000, reason, sizeof reason);
 	on_drop(ws, reason);
 }
 
@@ -237,7 +238,8 @@ static void on_connect_refused_at_once(lt_ws *ws)
 		snprintf(reason, sizeof reason, "host not found (%.100s: %s)", ws->u.host,
 			 gai_strerror(g));
 	else
-		snprintf(reason, sizeof reason, "connect failed (libwebsockets could not start "
+		snprintf(reason, sizeof reason,
+			 "connect failed (libwebsockets could not start "
 			 "the connection)");
 	on_drop(ws, reason);
 }
@@ -258,8 +260,8 @@ static void connect_now(lt_ws *ws)
 	ci.address = ws->u.host;
 	ci.port = ws->u.port;
 	ci.path = ws->u.path;
-	ci.host = ws->u.host;   /* SNI and the certificate's name */
-	ci.method = "RAW";      /* TCP only: TLS (ws_tls.c), the upgrade and the frames are ours */
+	ci.host = ws->u.host; /* SNI and the certificate's name */
+	ci.method = "RAW";    /* TCP only: TLS (ws_tls.c), the upgrade and the frames are ours */
 	ci.local_protocol_name = "lt-client";
 	ci.userdata = ws;
 	ci.pwsi = &ws->wsi;
@@ -380,7 +382,7 @@ static void frame_start(wslay_event_context_ptr ctx,
 	ws->frame_fin = a->fin;
 	ws->frame_first = a->opcode != WSLAY_CONTINUATION_FRAME;
 	if (ws->in_ctrl)
-		return; /* buffered and answered by wslay; the close one reaches on_msg */
+		return;         /* buffered and answered by wslay; the close one reaches on_msg */
 	if (!a->payload_length) /* only data frames count as life (ws.h); frame_chunk stamps */
 		ws->last_rx_us = lt_now_us(); /* the others */
 	if (ws->frame_first) {
@@ -430,8 +432,7 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 }
 
 /* wslay reads what RAW_RX handed over (ws->in); WOULDBLOCK when it is all read. */
-static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-			void *ud)
+static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
 	(void)flags;
 	lt_ws *ws = ud;
@@ -587,8 +588,7 @@ static int on_ws_writeable(lt_ws *ws, struct lws *wsi)
 /* ---- the opening handshake ---------------------------------------------------------------- */
 
 static const struct wslay_event_callbacks wsl_cbs = {
-	wsl_recv, wsl_send, wsl_genmask, frame_start, frame_chunk, NULL, on_msg
-};
+	wsl_recv, wsl_send, wsl_genmask, frame_start, frame_chunk, NULL, on_msg};
 
 /* Forget the transport's WebSocket layer (at every drop and before each attempt). */
 static void transport_reset(lt_ws *ws)
@@ -615,8 +615,9 @@ static void transport_reset(lt_ws *ws)
 static int write_upgrade(lt_ws *ws, struct lws *wsi)
 {
 	char req[2048];
-	size_t n = lt_ws_make_key(ws->key) ? 0 : lt_ws_upgrade_request(&ws->u, ws->key, req,
-									 sizeof req);
+	size_t n = lt_ws_make_key(ws->key)
+			   ? 0
+			   : lt_ws_upgrade_request(&ws->u, ws->key, req, sizeof req);
 	if (!n || n > TX_CAP)
 		return -1;
 	memcpy(ws->tx + LWS_PRE, req, n);
@@ -647,8 +648,8 @@ static int upgrade_failed(lt_ws *ws, unsigned http, const char *why)
 /* Bytes before the 101 was seen: gather the head and check it, then start wslay; *rest and
  * *restlen tell what came after the head (frames for wslay). Returns -1 to close the
  * transport, else 0. */
-static int on_upgrade_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len,
-			 const char **rest, size_t *restlen)
+static int on_upgrade_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len, const char **rest,
+			 size_t *restlen)
 {
 	*restlen = 0;
 	if (!ws->hs && !(ws->hs = malloc(HS_MAX)))
@@ -707,8 +708,10 @@ static int on_plain_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 	ws->inlen = 0;
 	if (rc < 0) {
 		if (!ws->drop_reason[0])
-			snprintf(ws->drop_reason, sizeof ws->drop_reason, "connection failed (wslay "
-				 "error %d while receiving)", rc);
+			snprintf(ws->drop_reason, sizeof ws->drop_reason,
+				 "connection failed (wslay "
+				 "error %d while receiving)",
+				 rc);
 		return -1;
 	}
 	if (!wslay_event_get_read_enabled(ws->wsl)) /* a close frame came, or we fail it */
@@ -801,12 +804,15 @@ static void on_closed(lt_ws *ws)
 		int64_t ms = (lt_now_us() - ws->attempt_us) / 1000;
 		if (ms >= HS_TIMEOUT_S * 1000 - 500) {
 			ws->fail = LT_WS_FAIL_TIMEOUT;
-			snprintf(reason, sizeof reason, "timed out: no answer %s from the venue after "
-				 "%lld ms", ws->hs_sent ? "to the upgrade" : "in the TLS handshake",
+			snprintf(reason, sizeof reason,
+				 "timed out: no answer %s from the venue after "
+				 "%lld ms",
+				 ws->hs_sent ? "to the upgrade" : "in the TLS handshake",
 				 (long long)ms);
 		} else if (ws->tls && !ws->tls_up) {
 			ws->fail = LT_WS_FAIL_TLS;
-			snprintf(reason, sizeof reason, "TLS handshake failed (the venue closed the "
+			snprintf(reason, sizeof reason,
+				 "TLS handshake failed (the venue closed the "
 				 "connection)");
 		} else if (ws->hs_sent) {
 			ws->fail = LT_WS_FAIL_HANDSHAKE;
@@ -874,10 +880,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	return 0;
 }
 
-static const struct lws_protocols protocols[] = {
-	{"lt-client", ws_callback, 0, 32768, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0}
-};
+static const struct lws_protocols protocols[] = {{"lt-client", ws_callback, 0, 32768, 0, NULL, 0},
+						 {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 const struct lws_protocols *lt_ws_protocols(void) { return protocols; }
 
@@ -887,7 +891,8 @@ static int check_opts(const lt_ws_opts *o, lt_err *err)
 {
 	if (o->dead_after_ms < 0 || o->backoff_base_ms < 0 || o->backoff_cap_ms < 0 ||
 	    o->stable_ms < 0)
-		return lt_err_set(err, LT_EINVAL, "ws: dead_after_ms, backoff_base_ms, "
+		return lt_err_set(err, LT_EINVAL,
+				  "ws: dead_after_ms, backoff_base_ms, "
 				  "backoff_cap_ms and stable_ms must be >= 0 (0 = default)");
 	return 0;
 }
@@ -907,8 +912,9 @@ int lt_ws_new(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud
 	rc = lt_ws_url_parse(o->url, o->insecure_loopback, &ws->u, err);
 	if (!rc && !(ws->vh = lt_loop_client_vhost(loop, ws->u.tls ? o->ca_file : NULL, err)))
 		rc = err && err->code ? err->code : LT_ETLS;
-	if (!rc && ws->u.tls && (!(ws->ct = malloc(LWS_PRE + TX_CAP)) ||
-				 !(ws->tls_ctx = lt_ws_tls_ctx_new(o->ca_file, err))))
+	if (!rc && ws->u.tls &&
+	    (!(ws->ct = malloc(LWS_PRE + TX_CAP)) ||
+	     !(ws->tls_ctx = lt_ws_tls_ctx_new(o->ca_file, err))))
 		rc = ws->ct ? (err && err->code ? err->code : LT_ETLS)
 			    : lt_err_set(err, LT_ENOMEM, "out of memory");
 	if (rc) {
@@ -965,8 +971,7 @@ int lt_ws_send(lt_ws *ws, lt_buf *msg)
 
 void lt_ws_set_ready(lt_ws *ws)
 {
-	if (ws->state == LT_WS_OPEN && !ws->detached &&
-	    lws_dll2_is_detached(&ws->sul_stable.list))
+	if (ws->state == LT_WS_OPEN && !ws->detached && lws_dll2_is_detached(&ws->sul_stable.list))
 		lws_sul_schedule(lt_loop_context(ws->loop), 0, &ws->sul_stable, stable_cb,
 				 (lws_usec_t)ws->stable_ms * 1000);
 }

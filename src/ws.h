@@ -72,8 +72,8 @@ typedef struct lt_ws lt_ws;
 typedef enum {
 	LT_WS_CONNECTING = 0,
 	LT_WS_OPEN,
-	LT_WS_RECONNECTING,  /* waiting out the backoff before the next attempt */
-	LT_WS_CLOSED         /* dropped with no_reconnect, or closed by the owner; final */
+	LT_WS_RECONNECTING, /* waiting out the backoff before the next attempt */
+	LT_WS_CLOSED        /* dropped with no_reconnect, or closed by the owner; final */
 } lt_ws_state;
 
 const char *lt_ws_state_name(lt_ws_state s);
@@ -81,11 +81,11 @@ const char *lt_ws_state_name(lt_ws_state s);
 /* Why the last attempt failed before the connection opened (NONE once one opens). */
 typedef enum {
 	LT_WS_FAIL_NONE = 0,
-	LT_WS_FAIL_REFUSED,    /* nothing accepted the TCP connection */
-	LT_WS_FAIL_TLS,        /* TLS handshake or certificate verification failed */
-	LT_WS_FAIL_DNS,        /* the host name did not resolve */
-	LT_WS_FAIL_HANDSHAKE,  /* the HTTP upgrade was refused or malformed (e.g. HTTP 429) */
-	LT_WS_FAIL_TIMEOUT,    /* no answer in time */
+	LT_WS_FAIL_REFUSED,   /* nothing accepted the TCP connection */
+	LT_WS_FAIL_TLS,       /* TLS handshake or certificate verification failed */
+	LT_WS_FAIL_DNS,       /* the host name did not resolve */
+	LT_WS_FAIL_HANDSHAKE, /* the HTTP upgrade was refused or malformed (e.g. HTTP 429) */
+	LT_WS_FAIL_TIMEOUT,   /* no answer in time */
 	LT_WS_FAIL_OTHER
 } lt_ws_fail;
 
@@ -95,24 +95,24 @@ typedef struct lt_ws_cbs {
 } lt_ws_cbs;
 
 typedef struct lt_ws_opts {
-	const char *url;            /* wss://host[:port][/path] */
-	const char *ca_file;        /* NULL = system CA store */
-	bool insecure_loopback;     /* allow ws:// to a loopback host */
-	size_t max_message;         /* largest message kept; 0 = 8 MiB */
-	size_t max_queue_bytes;     /* text bytes queued and not yet written; 0 = 4 MiB */
-	int dead_after_ms;          /* drop when nothing arrives for this long while open; 0 = off */
-	int backoff_base_ms;        /* 0 = 250 */
-	int backoff_cap_ms;         /* 0 = 30000 */
-	int stable_ms;              /* ready this long resets the backoff; 0 = 10000 */
-	bool no_reconnect;          /* stay CLOSED after the first drop */
+	const char *url;        /* wss://host[:port][/path] */
+	const char *ca_file;    /* NULL = system CA store */
+	bool insecure_loopback; /* allow ws:// to a loopback host */
+	size_t max_message;     /* largest message kept; 0 = 8 MiB */
+	size_t max_queue_bytes; /* text bytes queued and not yet written; 0 = 4 MiB */
+	int dead_after_ms;      /* drop when nothing arrives for this long while open; 0 = off */
+	int backoff_base_ms;    /* 0 = 250 */
+	int backoff_cap_ms;     /* 0 = 30000 */
+	int stable_ms;          /* ready this long resets the backoff; 0 = 10000 */
+	bool no_reconnect;      /* stay CLOSED after the first drop */
 	const struct lt_mx *metrics; /* metrics.h scope of the owner's counters; NULL = none */
 } lt_ws_opts;
 
 typedef struct lt_ws_stats {
 	unsigned long long msgs_in, bytes_in, msgs_out, dropped_oversize, dropped_binary;
-	unsigned long long reconnects;  /* retries scheduled */
-	unsigned long long dead;        /* drops by dead_after_ms */
-	int last_backoff_ms;            /* the delay of the last retry scheduled */
+	unsigned long long reconnects; /* retries scheduled */
+	unsigned long long dead;       /* drops by dead_after_ms */
+	int last_backoff_ms;           /* the delay of the last retry scheduled */
 } lt_ws_stats;
 
 /* Validate url and options (negative numbers are LT_EINVAL) and set *out; the first attempt

@@ -67,8 +67,9 @@ static int parse_authority(const char *a, size_t n, lt_ws_url *u, lt_err *err)
 		size_t pl = (size_t)(a + n - colon - 1);
 		long port = 0;
 		for (size_t i = 0; i < pl && port <= 65535; i++)
-			port = isdigit((unsigned char)colon[1 + i]) ? port * 10 + (colon[1 + i] - '0')
-								    : 99999;
+			port = isdigit((unsigned char)colon[1 + i])
+				       ? port * 10 + (colon[1 + i] - '0')
+				       : 99999;
 		if (pl == 0 || port < 1 || port > 65535)
 			return lt_err_set(err, LT_EINVAL, "url: bad port");
 		u->port = (int)port;
@@ -99,9 +100,10 @@ int lt_ws_url_parse(const char *url, bool insecure_loopback, lt_ws_url *u, lt_er
 	if (rc)
 		return rc;
 	if (!u->tls && (!insecure_loopback || !lt_ws_host_is_loopback(u->host)))
-		return lt_err_set(err, LT_EINVAL,
-				  "url: plain ws:// is refused (use wss://; ws:// only to a loopback "
-				  "address with insecure_loopback = true)");
+		return lt_err_set(
+			err, LT_EINVAL,
+			"url: plain ws:// is refused (use wss://; ws:// only to a loopback "
+			"address with insecure_loopback = true)");
 	size_t pl = strcspn(rest, "#"); /* a fragment is never sent */
 	if (pl + 2 > sizeof u->path)
 		return lt_err_set(err, LT_EINVAL, "url: path too long");
@@ -157,8 +159,10 @@ static lt_ws_fail tls_words(long verify, const char *lws, char *out, size_t cap)
 	else if (verify == X509_V_ERR_CERT_HAS_EXPIRED)
 		snprintf(out, cap, "certificate expired (%s)", what);
 	else if (verify > 0)
-		snprintf(out, cap, "certificate not trusted (%s; pass ca_file for a self-signed "
-			 "venue)", what);
+		snprintf(out, cap,
+			 "certificate not trusted (%s; pass ca_file for a self-signed "
+			 "venue)",
+			 what);
 	else
 		snprintf(out, cap, "TLS handshake failed (%s)", *lws ? lws : "no detail");
 	return LT_WS_FAIL_TLS;
@@ -167,12 +171,15 @@ static lt_ws_fail tls_words(long verify, const char *lws, char *out, size_t cap)
 static lt_ws_fail handshake_words(unsigned http, const char *lws, char *out, size_t cap)
 {
 	if (http == 429)
-		snprintf(out, cap, "handshake failed: HTTP 429, too many connections from this "
-			 "address (%s)", lws);
+		snprintf(out, cap,
+			 "handshake failed: HTTP 429, too many connections from this "
+			 "address (%s)",
+			 lws);
 	else if (http && http != 101)
 		snprintf(out, cap, "handshake failed: HTTP %u instead of 101 (%s)", http, lws);
 	else if (strcmp(lws, "Peer hung up") == 0)
-		snprintf(out, cap, "handshake failed: the venue closed the connection before "
+		snprintf(out, cap,
+			 "handshake failed: the venue closed the connection before "
 			 "answering the upgrade");
 	else
 		snprintf(out, cap, "handshake failed (%s)", lws);
@@ -228,9 +235,9 @@ void lt_ws_close_reason(const unsigned char *in, size_t len, char *out, size_t c
 
 void lt_ws_fail_reason(unsigned code_sent, char *out, size_t cap)
 {
-	const char *what = code_sent == 1007 ? "sent a text message that is not valid UTF-8"
-			 : code_sent == 1009 ? "sent a frame too large to take"
-			 : "broke the WebSocket protocol";
+	const char *what = code_sent == 1007   ? "sent a text message that is not valid UTF-8"
+			   : code_sent == 1009 ? "sent a frame too large to take"
+					       : "broke the WebSocket protocol";
 	snprintf(out, cap, "the venue %s (closed with %u)", what, code_sent);
 }
 

@@ -15,10 +15,10 @@
 #include "ws.h"
 
 typedef struct lt_ws_url {
-	char host[256];   /* without brackets for an IPv6 literal ("::1") */
-	char path[512];   /* request target, always starting with '/' */
-	int port;         /* 1..65535; 443 for wss and 80 for ws when the URL names none */
-	bool tls;         /* wss:// */
+	char host[256]; /* without brackets for an IPv6 literal ("::1") */
+	char path[512]; /* request target, always starting with '/' */
+	int port;       /* 1..65535; 443 for wss and 80 for ws when the URL names none */
+	bool tls;       /* wss:// */
 } lt_ws_url;
 
 /* Split url ("wss://host[:port][/path]") and apply the transport rule: wss:// always; ws://
@@ -66,8 +66,8 @@ void lt_ws_upgrade_reason(unsigned http, const char *why, char *out, size_t cap)
 
 /* ---- the opening handshake (RFC 6455 §4.1; ws_upgrade.c) ------------------------------- */
 
-#define LT_WS_KEY_LEN 24     /* base64 of 16 random bytes */
-#define LT_WS_ACCEPT_LEN 28  /* base64 of a SHA-1 digest */
+#define LT_WS_KEY_LEN 24    /* base64 of 16 random bytes */
+#define LT_WS_ACCEPT_LEN 28 /* base64 of a SHA-1 digest */
 
 /* A fresh Sec-WebSocket-Key (OpenSSL's RAND_bytes); 0 or LT_EIO. */
 int lt_ws_make_key(char out[LT_WS_KEY_LEN + 1]);
@@ -87,7 +87,7 @@ size_t lt_ws_head_end(const char *buf, size_t len);
  * 101, Upgrade: websocket, Connection: Upgrade, the right Sec-WebSocket-Accept, no extension
  * or subprotocol chosen (none is offered). 0, or LT_EIO with *http (the status, 0 if the line
  * is not HTTP) and why (printable ASCII: the status line, or what is wrong with the 101). */
-int lt_ws_upgrade_check(const char *head, size_t len, const char *key, unsigned *http,
-			char *why, size_t cap);
+int lt_ws_upgrade_check(const char *head, size_t len, const char *key, unsigned *http, char *why,
+			size_t cap);
 
 #endif

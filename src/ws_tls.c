@@ -54,7 +54,8 @@ lt_ws_tls *lt_ws_tls_new(SSL_CTX *ctx, const char *host)
 	unsigned char ip[16];
 	bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
 	if (literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) != 1
-		    : SSL_set1_host(t->ssl, host) != 1 || SSL_set_tlsext_host_name(t->ssl, host) != 1)
+		    : SSL_set1_host(t->ssl, host) != 1 ||
+			      SSL_set_tlsext_host_name(t->ssl, host) != 1)
 		goto fail;
 	SSL_set_connect_state(t->ssl);
 	return t;
@@ -141,10 +142,7 @@ int lt_ws_tls_write(lt_ws_tls *t, const void *buf, size_t len)
 	return 0;
 }
 
-size_t lt_ws_tls_pending(const lt_ws_tls *t)
-{
-	return BIO_ctrl_pending(SSL_get_wbio(t->ssl));
-}
+size_t lt_ws_tls_pending(const lt_ws_tls *t) { return BIO_ctrl_pending(SSL_get_wbio(t->ssl)); }
 
 size_t lt_ws_tls_take(lt_ws_tls *t, void *out, size_t cap)
 {

@@ -2,8 +2,8 @@
  * (client.h); tests put a fake transport in its place. */
 #include "client.h"
 
-static int ws_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud,
-		   void **out, lt_err *err)
+static int ws_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud, void **out,
+		   lt_err *err)
 {
 	lt_ws *ws;
 	int rc = lt_ws_new(loop, o, cbs, ud, &ws, err);

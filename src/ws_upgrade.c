@@ -67,7 +67,8 @@ static bool header(const char *head, size_t len, const char *name, const char **
 		const char *line = p + 2, *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
 		if (!eol || eol == line)
 			return false;
-		if ((size_t)(eol - line) > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
+		if ((size_t)(eol - line) > nl && line[nl] == ':' &&
+		    strncasecmp(line, name, nl) == 0) {
 			const char *s = line + nl + 1, *t = eol;
 			while (s < t && (*s == ' ' || *s == '\t'))
 				s++;
@@ -110,8 +111,8 @@ static void status_words(const char *head, size_t len, char *why, size_t cap)
 		why[k] = '\0';
 }
 
-int lt_ws_upgrade_check(const char *head, size_t len, const char *key, unsigned *http,
-			char *why, size_t cap)
+int lt_ws_upgrade_check(const char *head, size_t len, const char *key, unsigned *http, char *why,
+			size_t cap)
 {
 	*http = 0;
 	unsigned code = 0;
@@ -138,7 +139,8 @@ int lt_ws_upgrade_check(const char *head, size_t len, const char *key, unsigned 
 	else if (!header(head, len, "Sec-WebSocket-Accept", &v, &vl))
 		snprintf(why, cap, "101 without Sec-WebSocket-Accept");
 	else if (lt_ws_accept_for(key, want), vl != LT_WS_ACCEPT_LEN || memcmp(v, want, vl) != 0)
-		snprintf(why, cap, "Sec-WebSocket-Accept does not match the key sent (RFC 6455 "
+		snprintf(why, cap,
+			 "Sec-WebSocket-Accept does not match the key sent (RFC 6455 "
 			 "4.1): not a WebSocket server, or a proxy in the way");
 	else if (header(head, len, "Sec-WebSocket-Extensions", &v, &vl) && vl)
 		snprintf(why, cap, "the venue chose an extension that was not offered");

@@ -13,7 +13,11 @@ static lt_secret *sec(const char *s) { return lt_secret_new(s, strlen(s)); }
 static void test_signature_vectors(void **state)
 {
 	(void)state;
-	struct { const char *secret; int64_t ts; const char *nonce, *data, *sig; } v[] = {
+	struct {
+		const char *secret;
+		int64_t ts;
+		const char *nonce, *data, *sig;
+	} v[] = {
 		{"AMANDASECRECT", 1576074319000, "1iqt2wls", "",
 		 "56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1"},
 		{"Z1pX9kQ3vR7sT2wY5uB8nC4mD6fG0hJ", 1767225600123, "k7d2q9xa", "",
@@ -38,7 +42,7 @@ static void test_signature_needs_trailing_newline(void **state)
 	char out[65];
 	lt_auth_sign(s, 1576074319000, "1iqt2wls", "", out);
 	assert_string_not_equal(out,
-		"76f34b2e54c7013ef490ccd464945f867a2cce4e4d673d1bd5520908e1a3c8a4");
+				"76f34b2e54c7013ef490ccd464945f867a2cce4e4d673d1bd5520908e1a3c8a4");
 	lt_secret_free(s);
 }
 
@@ -59,7 +63,9 @@ static void test_signature_request_never_carries_the_secret(void **state)
 	lt_secret *s = sec("Z1pX9kQ3vR7sT2wY5uB8nC4mD6fG0hJ");
 	lt_buf b;
 	lt_buf_init(&b, 0);
-	assert_int_equal(lt_auth_request(&b, 7, LT_GRANT_SIGNATURE, "fT3kLq9w", s, "session:x", 1767225600123), 0);
+	assert_int_equal(lt_auth_request(&b, 7, LT_GRANT_SIGNATURE, "fT3kLq9w", s, "session:x",
+					 1767225600123),
+			 0);
 	const char *t = lt_buf_text(&b);
 	assert_non_null(strstr(t, "\"id\":7,\"method\":\"public/auth\""));
 	assert_non_null(strstr(t, "\"grant_type\":\"client_signature\""));
@@ -80,14 +86,17 @@ static void test_credentials_and_refresh_requests(void **state)
 	lt_buf b;
 	lt_buf_init(&b, 0);
 	assert_int_equal(lt_auth_request(&b, 1, LT_GRANT_CREDENTIALS, "id1", s, NULL, 0), 0);
-	assert_string_equal(lt_buf_text(&b),
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/auth\",\"params\":{\"grant_type\":"
+	assert_string_equal(
+		lt_buf_text(&b),
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/"
+		"auth\",\"params\":{\"grant_type\":"
 		"\"client_credentials\",\"client_id\":\"id1\",\"client_secret\":\"s3cr\\\"et\"}}");
 	lt_buf_reset(&b);
 	assert_int_equal(lt_auth_request(&b, 2, LT_GRANT_REFRESH, "id1", s, NULL, 0), 0);
 	assert_string_equal(lt_buf_text(&b),
-		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"public/auth\",\"params\":{\"grant_type\":"
-		"\"refresh_token\",\"refresh_token\":\"s3cr\\\"et\"}}");
+			    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"public/"
+			    "auth\",\"params\":{\"grant_type\":"
+			    "\"refresh_token\",\"refresh_token\":\"s3cr\\\"et\"}}");
 	lt_buf_free(&b);
 	lt_secret_free(s);
 }

@@ -32,11 +32,11 @@
 #include "support/fake_transport.h"
 #include "support/req_rec.h"
 
-#define CLOCK0 1000000            /* the fake clock's start: 1 s */
-#define TOKEN_US 210527           /* one matching-engine credit at 4.75/s, rounded up */
-#define ME_BURST 19               /* matching-engine credits of a fresh client */
-#define NON_ME_BURST 99           /* 500-credit requests a fresh client may send at once */
-#define NON_ME_US 52632           /* 500 non-matching-engine credits at 9,500/s, rounded up */
+#define CLOCK0 1000000  /* the fake clock's start: 1 s */
+#define TOKEN_US 210527 /* one matching-engine credit at 4.75/s, rounded up */
+#define ME_BURST 19     /* matching-engine credits of a fresh client */
+#define NON_ME_BURST 99 /* 500-credit requests a fresh client may send at once */
+#define NON_ME_US 52632 /* 500 non-matching-engine credits at 9,500/s, rounded up */
 #define NREC 160
 
 /* ---- fixture ------------------------------------------------------------------------------ */
@@ -50,9 +50,9 @@ typedef struct fx {
 	lt_cl *cl;
 	lt_cl_opts o;
 	rec rec[NREC];
-	rec *big;             /* test_waiting_is_capped */
+	rec *big; /* test_waiting_is_capped */
 	int *big_calls;
-	char events[512];     /* on_state events, comma-separated */
+	char events[512]; /* on_state events, comma-separated */
 	/* fake private-layer hooks (test_gated_*) */
 	bool hooked, gated_ready;
 	uint64_t auth_epoch;
@@ -236,8 +236,10 @@ static void test_open_sends_waiting_requests_with_ids_in_order(void **state)
 	assert_ids_sequential(f, 1);
 	for (int i = 0; i < 3; i++) {
 		char want[256];
-		snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\","
-			 "\"params\":{\"label\":\"%s\"}}", i + 1, "private/buy", labels[i]);
+		snprintf(want, sizeof want,
+			 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\","
+			 "\"params\":{\"label\":\"%s\"}}",
+			 i + 1, "private/buy", labels[i]);
 		assert_string_equal(lt_fake_sent(&f->tp, i), want);
 		assert_int_equal(lt_req_get_state(q[i]), LT_REQ_SENT);
 		assert_int_equal(lt_req_id(q[i]), i + 1);
@@ -280,10 +282,10 @@ static void test_ids_follow_send_order_not_submit_order(void **state)
 	fx *f = *state;
 	start(f, false);
 	lt_fake_open(&f->tp);
-	fill_me(f, f->rec, "m", 0);                                   /* ids 1..19 */
-	lt_req *x1 = submit(f, &f->rec[40], "x1", LT_POOL_ME, 0, 0);   /* waits */
+	fill_me(f, f->rec, "m", 0);                                  /* ids 1..19 */
+	lt_req *x1 = submit(f, &f->rec[40], "x1", LT_POOL_ME, 0, 0); /* waits */
 	lt_req *p1 = submit(f, &f->rec[41], "p1", LT_POOL_NON_ME, 0, 0);
-	lt_req *x2 = submit(f, &f->rec[42], "x2", LT_POOL_ME, 0, 0);   /* waits */
+	lt_req *x2 = submit(f, &f->rec[42], "x2", LT_POOL_ME, 0, 0); /* waits */
 	lt_req *p2 = submit(f, &f->rec[43], "p2", LT_POOL_NON_ME, 0, 0);
 	lt_req *xf = submit(f, &f->rec[44], "xf", LT_POOL_ME, LT_REQ_FIRST, 0);
 	assert_int_equal(lt_req_get_state(x1), LT_REQ_WAIT_LIMIT);
@@ -319,7 +321,7 @@ static void test_answer_ends_result_or_error_once(void **state)
 	assert_int_equal(lt_req_id(a), 1);
 	answer_result(f, 1, "answer-a");
 	lt_fake_deliver(&f->tp, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":10009,"
-			"\"message\":\"not_enough_funds\"}}");
+				"\"message\":\"not_enough_funds\"}}");
 	rec *ra = &f->rec[0], *rb = &f->rec[1];
 	assert_int_equal(ra->calls, 1);
 	assert_int_equal(ra->how, LT_DONE_RESULT);
@@ -762,7 +764,8 @@ static void test_limiter_deadline_uses_the_limiter_clock_ahead(void **state)
 	rec *r = &f->rec[30];
 	lt_req *q = submit(f, r, "fits", LT_POOL_ME, 0, 10000); /* 0.21 s of a 10 s budget */
 	if (r->calls)
-		fail_msg("refused although its wait fits its deadline: how=%d (%s)", r->how, r->msg);
+		fail_msg("refused although its wait fits its deadline: how=%d (%s)", r->how,
+			 r->msg);
 	assert_int_equal(lt_req_get_state(q), LT_REQ_WAIT_LIMIT);
 	tick(f, TOKEN_US, ME_BURST + 1);
 	assert_int_equal(lt_req_get_state(q), LT_REQ_SENT);
@@ -842,7 +845,8 @@ static void test_waiting_is_capped_at_lt_max_waiting(void **state)
 	lt_buf_init(&b, LWS_PRE);
 	lt_buf_add(&b, t, sizeof t - 1);
 	assert_int_equal(lt_cl_submit(f->cl, &s, &b, 0, on_done_big, f->big_calls, LT_MAX_WAITING,
-				      NULL, &err), LT_EFULL);
+				      NULL, &err),
+			 LT_EFULL);
 	assert_null(b.data);
 	assert_non_null(strstr(err.msg, "already waiting"));
 	lt_cl_free(f->cl);
@@ -1108,9 +1112,11 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 				if (rnd(3))
 					answer_result(f, id, "walk");
 				else
-					lt_fake_deliverf(&f->tp, "{\"jsonrpc\":\"2.0\",\"id\":%lld,"
-							 "\"error\":{\"code\":11044,\"message\":\"x\"}}",
-							 (long long)id);
+					lt_fake_deliverf(
+						&f->tp,
+						"{\"jsonrpc\":\"2.0\",\"id\":%lld,"
+						"\"error\":{\"code\":11044,\"message\":\"x\"}}",
+						(long long)id);
 			} else if (ev < 80 && n) {
 				walk_req *x = &w[rnd((unsigned)n)];
 				if (x->accepted && !x->withdrawn && !x->r.calls) {
@@ -1140,8 +1146,8 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 	}
 	free(w);
 	print_message("walks: %llu result, %llu error, %llu timeout, %llu lost, %llu refused, "
-		      "%llu withdrawn, %llu requeued\n", ends[0], ends[1], ends[2], ends[3], ends[4],
-		      withdrawn, requeued);
+		      "%llu withdrawn, %llu requeued\n",
+		      ends[0], ends[1], ends[2], ends[3], ends[4], withdrawn, requeued);
 	for (int i = 0; i <= LT_DONE_REFUSED; i++)
 		assert_true(ends[i] > 10);
 	assert_true(withdrawn > 10 && requeued > 10);

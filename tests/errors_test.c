@@ -26,7 +26,7 @@ typedef struct row {
 	const char *name;
 	const char *kind;
 	bool retryable;
-	const char *doc_class;  /* §8: the class column, first letter counts */
+	const char *doc_class; /* §8: the class column, first letter counts */
 } row;
 
 /* deribit-api.md §8, every row of its table (both halves), in the doc's order. */
@@ -131,8 +131,8 @@ static const row runtime[] = {
 };
 #define NRUNTIME (sizeof runtime / sizeof runtime[0])
 
-static const char *const kinds[] = {"venue", "transport", "timeout", "rate_limit", "auth",
-				    "validation"};
+static const char *const kinds[] = {"venue",      "transport", "timeout",
+				    "rate_limit", "auth",      "validation"};
 
 static bool is_kind(const char *k)
 {
@@ -180,9 +180,10 @@ static void test_runtime_codes_are_distinct_and_outside_the_json_rpc_range(void 
 			assert_true(venue[j].code != c);
 		for (size_t j = i + 1; j < NRUNTIME; j++) {
 			if (runtime[j].code == c)
-				fail_msg("%s and %s share code %lld", runtime[i].name, runtime[j].name,
-					 (long long)c);
-			assert_string_not_equal(lt_error_info(c).name, lt_error_info(runtime[j].code).name);
+				fail_msg("%s and %s share code %lld", runtime[i].name,
+					 runtime[j].name, (long long)c);
+			assert_string_not_equal(lt_error_info(c).name,
+						lt_error_info(runtime[j].code).name);
 		}
 	}
 }
@@ -199,8 +200,8 @@ static void test_the_codes_the_runtime_relies_on(void **state)
 {
 	(void)state;
 	static const row relied[] = {
-		{10028, "too_many_requests", "rate_limit", true, NULL},  /* private.c retries auth */
-		{13009, "unauthorized", "auth", false, NULL},            /* auth_failed default */
+		{10028, "too_many_requests", "rate_limit", true, NULL}, /* private.c retries auth */
+		{13009, "unauthorized", "auth", false, NULL},           /* auth_failed default */
 		{13004, "invalid_credentials", "auth", false, NULL},
 		{10000, "authorization_required", "auth", false, NULL},
 		{10009, "not_enough_funds", "venue", false, NULL},
@@ -225,8 +226,8 @@ static void test_flags_agree_with_the_doc_classes(void **state)
 		lt_errinfo e = lt_error_info(r->code);
 		char cls = r->doc_class[0];
 		if (cls == 'R' && !e.retryable)
-			fail_msg("%lld %s is class %s but not retryable", (long long)r->code, r->name,
-				 r->doc_class);
+			fail_msg("%lld %s is class %s but not retryable", (long long)r->code,
+				 r->name, r->doc_class);
 		if (e.retryable && cls != 'R' && cls != 'W')
 			fail_msg("%lld %s is class %s but retryable", (long long)r->code, r->name,
 				 r->doc_class);
@@ -251,8 +252,9 @@ static void test_an_unknown_code_is_a_venue_error_not_retryable(void **state)
 	(void)state;
 	/* 10024: CCRXT's "rate limit", which §8 says to ignore; 10050: cited in §8's sources but
 	 * not in its table; the rest are gaps, ends of the range and the int64 extremes. */
-	static const int64_t unknown[] = {0, 1, -1, 10008, 10024, 10050, 11000, 13000, 14000,
-					  -32604, -1000, -1009, -33000, INT64_MAX, INT64_MIN};
+	static const int64_t unknown[] = {0,     1,     -1,     10008,     10024,
+					  10050, 11000, 13000,  14000,     -32604,
+					  -1000, -1009, -33000, INT64_MAX, INT64_MIN};
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
 		assert_unknown(unknown[i]);
 }
@@ -287,12 +289,13 @@ static void test_a_scan_finds_exactly_the_documented_codes_under_distinct_names(
 		}
 		assert_int_equal(e.code, c);
 		if (!expected_row(c))
-			fail_msg("errors.c knows %lld (%s), which deribit-api.md §8 and errors.h do not",
+			fail_msg("errors.c knows %lld (%s), which deribit-api.md §8 and errors.h "
+				 "do not",
 				 (long long)c, e.name);
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(names[i], e.name) == 0)
-				fail_msg("codes %lld and %lld share the name %s", (long long)codes[i],
-					 (long long)c, e.name);
+				fail_msg("codes %lld and %lld share the name %s",
+					 (long long)codes[i], (long long)c, e.name);
 		assert_true(n < MAXK);
 		codes[n] = c;
 		names[n++] = e.name;
@@ -302,8 +305,8 @@ static void test_a_scan_finds_exactly_the_documented_codes_under_distinct_names(
 		for (size_t j = 0; j < n && !seen; j++)
 			seen = codes[j] == venue[i].code;
 		if (!seen)
-			fail_msg("§8 code %lld (%s) is unknown to errors.c", (long long)venue[i].code,
-				 venue[i].name);
+			fail_msg("§8 code %lld (%s) is unknown to errors.c",
+				 (long long)venue[i].code, venue[i].name);
 	}
 	assert_int_equal(n, NVENUE + NRUNTIME);
 }
@@ -329,7 +332,8 @@ int main(void)
 		cmocka_unit_test(test_the_codes_the_runtime_relies_on),
 		cmocka_unit_test(test_flags_agree_with_the_doc_classes),
 		cmocka_unit_test(test_an_unknown_code_is_a_venue_error_not_retryable),
-		cmocka_unit_test(test_a_scan_finds_exactly_the_documented_codes_under_distinct_names),
+		cmocka_unit_test(
+			test_a_scan_finds_exactly_the_documented_codes_under_distinct_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,17 +23,37 @@
 #include "support/lua_helpers.h"
 
 static const char *const all_fixtures[] = {
-	"http_get_account_summaries.json", "http_get_instrument.json",
-	"http_get_instrument_option.json", "http_get_instruments.json",
-	"http_get_last_trades.json", "http_get_order_book.json", "http_get_positions.json",
-	"http_get_time.json", "http_test.json", "ws_book_delta.json", "ws_book_delta_exact.json",
-	"ws_book_grouped_snapshot.json", "ws_book_snapshot.json", "ws_book_snapshot_exact.json",
-	"ws_chart.json", "ws_error.json", "ws_order_buy_response.json",
-	"ws_order_cancel_response.json", "ws_order_edit_response.json",
-	"ws_order_sell_response.json", "ws_order_stop_market_no_filled_amount.json",
-	"ws_order_stop_market_response.json", "ws_portfolio.json", "ws_portfolio_exact.json",
-	"ws_quote.json", "ws_subscribe_response.json", "ws_test_request.json", "ws_ticker.json",
-	"ws_trades.json", "ws_trades_option_combo.json", "ws_user_trades_exact.json",
+	"http_get_account_summaries.json",
+	"http_get_instrument.json",
+	"http_get_instrument_option.json",
+	"http_get_instruments.json",
+	"http_get_last_trades.json",
+	"http_get_order_book.json",
+	"http_get_positions.json",
+	"http_get_time.json",
+	"http_test.json",
+	"ws_book_delta.json",
+	"ws_book_delta_exact.json",
+	"ws_book_grouped_snapshot.json",
+	"ws_book_snapshot.json",
+	"ws_book_snapshot_exact.json",
+	"ws_chart.json",
+	"ws_error.json",
+	"ws_order_buy_response.json",
+	"ws_order_cancel_response.json",
+	"ws_order_edit_response.json",
+	"ws_order_sell_response.json",
+	"ws_order_stop_market_no_filled_amount.json",
+	"ws_order_stop_market_response.json",
+	"ws_portfolio.json",
+	"ws_portfolio_exact.json",
+	"ws_quote.json",
+	"ws_subscribe_response.json",
+	"ws_test_request.json",
+	"ws_ticker.json",
+	"ws_trades.json",
+	"ws_trades_option_combo.json",
+	"ws_user_trades_exact.json",
 	"ws_volatility_index.json",
 };
 #define NFIXTURES (sizeof all_fixtures / sizeof all_fixtures[0])
@@ -91,7 +111,8 @@ static void decode_fails(lua_State *L, const char *text, size_t len, const char 
 	int top = lua_gettop(L);
 	int rc = lt_json_decode_envelope(L, text, len, &res, &env, &err);
 	if (rc != LT_EJSON)
-		fail_msg("expected LT_EJSON for <%.*s>, got %d", (int)(len > 80 ? 80 : len), text, rc);
+		fail_msg("expected LT_EJSON for <%.*s>, got %d", (int)(len > 80 ? 80 : len), text,
+			 rc);
 	assert_int_equal(err.code, LT_EJSON);
 	assert_int_equal(lua_gettop(L), top);
 	assert_true(strlen(err.msg) > 0);
@@ -116,7 +137,8 @@ static void plain_fails(lua_State *L, const char *text, size_t len, const char *
 	int top = lua_gettop(L);
 	int rc = lt_json_decode(L, text, len, NULL, &err);
 	if (rc != LT_EJSON)
-		fail_msg("expected LT_EJSON for <%.*s>, got %d", (int)(len > 60 ? 60 : len), text, rc);
+		fail_msg("expected LT_EJSON for <%.*s>, got %d", (int)(len > 60 ? 60 : len), text,
+			 rc);
 	assert_int_equal(lua_gettop(L), top);
 	if (want && !strstr(err.msg, want))
 		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
@@ -243,7 +265,7 @@ static void test_numbers_follow_the_schema(void **state)
 	lt_test_assert_int(L, -1, "", 2);
 	plain_ok(L, "1e3", &lt_s_int);
 	lt_test_assert_int(L, -1, "", 1000);
-	plain_ok(L, "1.5", &lt_s_int);  /* a fraction stays a float */
+	plain_ok(L, "1.5", &lt_s_int); /* a fraction stays a float */
 	lt_test_assert_float(L, -1, "", 1.5);
 	plain_ok(L, "1700000000000", &lt_s_int);
 	lt_test_assert_int(L, -1, "", 1700000000000);
@@ -273,7 +295,7 @@ static void test_number_edge_cases(void **state)
 	lt_test_assert_int(L, -1, "", INT64_MAX);
 	plain_ok(L, "-9223372036854775808", NULL);
 	lt_test_assert_int(L, -1, "", INT64_MIN);
-	plain_ok(L, "9223372036854775808", NULL);  /* beyond int64: float */
+	plain_ok(L, "9223372036854775808", NULL); /* beyond int64: float */
 	lt_test_assert_float(L, -1, "", 9223372036854775808.0);
 	plain_ok(L, "99999999999999999999", &lt_s_int);
 	lt_test_assert_float(L, -1, "", 1e20);
@@ -323,14 +345,15 @@ static void test_floats_round_like_strtod(void **state)
 		if (i % 3 == 0)
 			snprintf(text, sizeof text, "%.*s.%s", digits - frac, d, d + digits - frac);
 		else
-			snprintf(text, sizeof text, "%.*s.%se%d", digits - frac, d, d + digits - frac, exp);
+			snprintf(text, sizeof text, "%.*s.%se%d", digits - frac, d,
+				 d + digits - frac, exp);
 		if (text[0] == '.')
 			memmove(text + 1, text, strlen(text) + 1), text[0] = '0';
 		size_t n = strlen(text);
 		if (text[n - 1] == '.' || strstr(text, ".e")) /* "12." is not JSON */
 			continue;
 		if (text[0] == '0' && text[1] >= '0' && text[1] <= '9')
-			continue;  /* leading zeros are not JSON */
+			continue; /* leading zeros are not JSON */
 		plain_ok(L, text, &lt_s_float);
 		double want = strtod(text, NULL), got = lua_tonumber(L, -1);
 		if (memcmp(&want, &got, sizeof got) != 0)
@@ -348,7 +371,7 @@ static void test_strings_and_utf8(void **state)
 	lt_test_assert_str(L, -1, "", "caf\xc3\xa9 \"q\" \n");
 	plain_ok(L, "\"\xe2\x82\xac\"", NULL);
 	lt_test_assert_str(L, -1, "", "\xe2\x82\xac");
-	plain_ok(L, "[\"\\ud800\"]", NULL);  /* a lone surrogate escape: yajl substitutes */
+	plain_ok(L, "[\"\\ud800\"]", NULL); /* a lone surrogate escape: yajl substitutes */
 	assert_int_equal(lt_test_push_path(L, -1, "1"), LUA_TSTRING);
 	/* an escaped NUL inside a key must not match a schema field */
 	plain_ok(L, "{\"timestamp\\u0000x\": 1.0, \"timestamp\": 2.0}", &lt_s_ticker);
@@ -366,8 +389,16 @@ static void test_invalid_utf8_is_rejected(void **state)
 	size_t len;
 	char *text = lt_test_fixture("ws_ticker.json", &len);
 	static const char *const bad[] = {
-		"\xff", "\xc3\x28", "\xe2\x82", "\xc0\xaf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf",
-		"\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "\x80", "\xc3",
+		"\xff",
+		"\xc3\x28",
+		"\xe2\x82",
+		"\xc0\xaf",
+		"\xe0\x80\xaf",
+		"\xf0\x80\x80\xaf",
+		"\xf4\x90\x80\x80",
+		"\xf8\x88\x80\x80\x80",
+		"\x80",
+		"\xc3",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char in_value[64], in_key[64];
@@ -405,8 +436,8 @@ static void test_containers_of_every_size(void **state)
 		size_t p = 0;
 		p += (size_t)snprintf(text + p, cap - p, "[");
 		for (int i = 1; i <= n; i++)
-			p += (size_t)snprintf(text + p, cap - p, "%s[%d, %d.5, \"s%d\"]", i > 1 ? "," : "",
-					      i, i, i);
+			p += (size_t)snprintf(text + p, cap - p, "%s[%d, %d.5, \"s%d\"]",
+					      i > 1 ? "," : "", i, i, i);
 		snprintf(text + p, cap - p, "]");
 		plain_ok(L, text, &lt_s_levels);
 		assert_int_equal(lua_rawlen(L, -1), n);
@@ -422,7 +453,8 @@ static void test_containers_of_every_size(void **state)
 		p = 0;
 		p += (size_t)snprintf(text + p, cap - p, "{");
 		for (int i = 1; i <= n; i++)
-			p += (size_t)snprintf(text + p, cap - p, "%s\"k%d\": [%d]", i > 1 ? "," : "", i, i);
+			p += (size_t)snprintf(text + p, cap - p, "%s\"k%d\": [%d]",
+					      i > 1 ? "," : "", i, i);
 		snprintf(text + p, cap - p, "}");
 		plain_ok(L, text, NULL);
 		int count = 0;
@@ -517,18 +549,39 @@ static void test_malformed_documents(void **state)
 {
 	(void)state;
 	lua_State *L = lt_test_lua_new();
-	static const struct { const char *text; const char *want; } cases[] = {
-		{"", "truncated"}, {"   ", "truncated"}, {"{", "truncated"}, {"[1,", "truncated"},
-		{"\"abc", "truncated"}, {"{\"a\"", "truncated"}, {"{} x", "trailing garbage"}, {"[1] [", "trailing garbage"},
-		{"{}{}", "parse error"}, {"[1,]", "parse error"}, {"{'a': 1}", "error"},
-		{"[tru]", "error"}, {"[nul]", "error"}, {"{\"a\" 1}", "parse error"},
-		{"[01]", "error"}, {"[1.]", "error"}, {"[.5]", "error"}, {"[+1]", "error"},
-		{"[NaN]", "error"}, {"[Infinity]", "error"}, {"[0x10]", "error"},
-		{"[\"\\x\"]", "error"}, {"[\"a\nb\"]", "error"}, {"// c\n1", "error"},
-		{"{\"a\":1,}", "parse error"}, {"]", "parse error"},
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{"", "truncated"},
+		{"   ", "truncated"},
+		{"{", "truncated"},
+		{"[1,", "truncated"},
+		{"\"abc", "truncated"},
+		{"{\"a\"", "truncated"},
+		{"{} x", "trailing garbage"},
+		{"[1] [", "trailing garbage"},
+		{"{}{}", "parse error"},
+		{"[1,]", "parse error"},
+		{"{'a': 1}", "error"},
+		{"[tru]", "error"},
+		{"[nul]", "error"},
+		{"{\"a\" 1}", "parse error"},
+		{"[01]", "error"},
+		{"[1.]", "error"},
+		{"[.5]", "error"},
+		{"[+1]", "error"},
+		{"[NaN]", "error"},
+		{"[Infinity]", "error"},
+		{"[0x10]", "error"},
+		{"[\"\\x\"]", "error"},
+		{"[\"a\nb\"]", "error"},
+		{"// c\n1", "error"},
+		{"{\"a\":1,}", "parse error"},
+		{"]", "parse error"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		lua_pushinteger(L, 42);  /* the stack below must survive */
+		lua_pushinteger(L, 42); /* the stack below must survive */
 		plain_fails(L, cases[i].text, strlen(cases[i].text), cases[i].want);
 		decode_fails(L, cases[i].text, strlen(cases[i].text), NULL);
 		assert_int_equal(lua_tointeger(L, -1), 42);
@@ -551,7 +604,7 @@ static void test_error_message_names_the_byte(void **state)
 	assert_int_equal(lt_json_decode(L, t, n, NULL, &err), LT_EJSON);
 	size_t at = (size_t)(strstr(t, "10028x") - t);
 	char want[64];
-	snprintf(want, sizeof want, "at byte %zu", at + 6);  /* bytes consumed, bad one included */
+	snprintf(want, sizeof want, "at byte %zu", at + 6); /* bytes consumed, bad one included */
 	if (!strstr(err.msg, want) || strncmp(err.msg, "json: ", 6) != 0)
 		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
 	free(t);
@@ -587,7 +640,8 @@ static void test_corrupted_bytes_never_crash(void **state)
 {
 	(void)state;
 	lua_State *L = lt_test_lua_new();
-	static const char *const names[] = {"ws_ticker.json", "ws_book_delta.json", "ws_error.json"};
+	static const char *const names[] = {"ws_ticker.json", "ws_book_delta.json",
+					    "ws_error.json"};
 	static const char repl[] = {'x', '\xff', '"', '}', ']', '{', ',', ':', '\0', '9', '\\'};
 	for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
 		size_t len;
@@ -647,7 +701,7 @@ static int decode_in_lua(lua_State *L)
 	const char *text = lua_tolstring(L, 1, &len);
 	lt_err err = {0};
 	int rc = lt_json_decode(L, text, len, &lt_s_any, &err);
-	if (rc == LT_ENOMEM) {  /* the stack could not grow: reported, not raised */
+	if (rc == LT_ENOMEM) { /* the stack could not grow: reported, not raised */
 		lua_pushliteral(L, "enomem");
 		return 1;
 	}
@@ -673,7 +727,7 @@ static void test_memory_errors_raise_without_leaking(void **state)
 		lua_pushlstring(L, text, len);
 		lua_checkstack(L, 10);
 		a.limit = a.used + extra;
-		for (int round = 0; round < 2; round++) {  /* round 2 reuses a state after a raise */
+		for (int round = 0; round < 2; round++) { /* round 2 reuses a state after a raise */
 			lua_pushcfunction(L, decode_in_lua);
 			lua_pushvalue(L, 1);
 			int rc = lua_pcall(L, 1, 1, 0);
@@ -781,7 +835,8 @@ static void test_envelope_error(void **state)
 	lua_pop(L, 1);
 
 	/* -32602 carries {reason, param}; data may also be absent */
-	char *t = replace(text, "null", "{\"reason\": \"must be positive\", \"param\": \"amount\"}", &n);
+	char *t = replace(text, "null", "{\"reason\": \"must be positive\", \"param\": \"amount\"}",
+			  &n);
 	char *t2 = replace(t, "10028", "-32602", &n);
 	decode_ok(L, t2, n, NULL, &env, &ctx);
 	assert_int_equal(env.error_code, -32602);
@@ -792,7 +847,7 @@ static void test_envelope_error(void **state)
 	decode_ok(L, t, n, NULL, &env, &ctx);
 	lt_test_assert_absent(L, -1, "data");
 	free(t);
-	t = replace(text, "\"code\": 10028", "\"code\": 10028.0", &n);  /* code is declared INT */
+	t = replace(text, "\"code\": 10028", "\"code\": 10028.0", &n); /* code is declared INT */
 	decode_ok(L, t, n, NULL, &env, &ctx);
 	lt_test_assert_int(L, -1, "code", 10028);
 	assert_int_equal(env.error_code, 10028);
@@ -836,7 +891,10 @@ static void test_key_order_does_not_matter(void **state)
 {
 	(void)state;
 	lua_State *L = lt_test_lua_new();
-	static const struct { const char *file; const lt_schema *schema; } results[] = {
+	static const struct {
+		const char *file;
+		const lt_schema *schema;
+	} results[] = {
 		{"http_get_instrument_option.json", &lt_s_instrument},
 		{"http_get_instruments.json", &lt_s_instruments},
 		{"http_get_order_book.json", &lt_s_order_book},
@@ -863,9 +921,14 @@ static void test_key_order_does_not_matter(void **state)
 		free(text);
 	}
 	static const char *const notes[] = {
-		"ws_ticker.json", "ws_book_snapshot.json", "ws_book_delta_exact.json",
-		"ws_book_grouped_snapshot.json", "ws_trades_option_combo.json", "ws_quote.json",
-		"ws_volatility_index.json", "ws_chart.json",
+		"ws_ticker.json",
+		"ws_book_snapshot.json",
+		"ws_book_delta_exact.json",
+		"ws_book_grouped_snapshot.json",
+		"ws_trades_option_combo.json",
+		"ws_quote.json",
+		"ws_volatility_index.json",
+		"ws_chart.json",
 	};
 	for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++) {
 		size_t len, dlen, clen;
@@ -878,10 +941,11 @@ static void test_key_order_does_not_matter(void **state)
 		size_t n = dlen + clen + 128;
 		char *doc = malloc(n);
 		assert_non_null(doc);
-		n = (size_t)snprintf(doc, n,
-				     "{\"params\": {\"data\": %.*s, \"channel\": %.*s}, \"method\": "
-				     "\"subscription\", \"jsonrpc\": \"2.0\"}",
-				     (int)dlen, data, (int)clen, chan);
+		n = (size_t)snprintf(
+			doc, n,
+			"{\"params\": {\"data\": %.*s, \"channel\": %.*s}, \"method\": "
+			"\"subscription\", \"jsonrpc\": \"2.0\"}",
+			(int)dlen, data, (int)clen, chan);
 		decode_ok(L, doc, n, NULL, &env, &ctx);
 		assert_int_equal(env.kind, LT_MSG_NOTIFY);
 		assert_int_equal(ctx.data_calls, 1);
@@ -901,7 +965,8 @@ static void test_unknown_keys_are_skipped(void **state)
 	char *text = lt_test_fixture("ws_book_delta.json", &len);
 	char *t = replace(text, "\"method\"",
 			  "\"extra\": {\"a\": [1, {\"b\": null}, \"channel\"], \"id\": \"x\"}, "
-			  "\"more\": [[], {}], \"method\"", &n);
+			  "\"more\": [[], {}], \"method\"",
+			  &n);
 	char *t2 = replace(t, "\"channel\": ", "\"x\": {\"data\": 1}, \"channel\": ", &n);
 	lt_envelope env;
 	resolver_ctx ctx;
@@ -1020,10 +1085,12 @@ static void test_nested_id_or_channel_selects_nothing(void **state)
 	lt_test_assert_int(L, -1, "id", 5);
 	lt_test_assert_int(L, -1, "x.1.id", 6);
 	lua_pop(L, 1);
-	decode_fails_unasked(L, "{\"result\": {\"id\": 5, \"x\": [{\"id\": 6}]}, \"jsonrpc\": \"2.0\"}",
-			     "result without an id");
+	decode_fails_unasked(
+		L, "{\"result\": {\"id\": 5, \"x\": [{\"id\": 6}]}, \"jsonrpc\": \"2.0\"}",
+		"result without an id");
 	decode_fails_unasked(L, "{\"result\": 1, \"x\": {\"id\": 5}}", "result without an id");
-	decode_fails_unasked(L, "{\"result\": {\"a\": {\"b\": {\"id\": 5}}}}", "result without an id");
+	decode_fails_unasked(L, "{\"result\": {\"a\": {\"b\": {\"id\": 5}}}}",
+			     "result without an id");
 
 	static const char with_chan[] =
 		"{\"params\": {\"data\": {\"channel\": \"ticker.ETH-PERPETUAL.raw\", \"id\": 3}, "
@@ -1036,12 +1103,15 @@ static void test_nested_id_or_channel_selects_nothing(void **state)
 	assert_string_equal(ctx.last_channel, "ticker.BTC-PERPETUAL.100ms");
 	lt_test_assert_str(L, -1, "channel", "ticker.ETH-PERPETUAL.raw");
 	lua_pop(L, 1);
-	decode_fails_unasked(L,
-			     "{\"params\": {\"data\": {\"channel\": \"ticker.X.raw\"}}, \"method\": "
-			     "\"subscription\"}", "without params.channel");
+	decode_fails_unasked(
+		L,
+		"{\"params\": {\"data\": {\"channel\": \"ticker.X.raw\"}}, \"method\": "
+		"\"subscription\"}",
+		"without params.channel");
 	decode_fails_unasked(L,
 			     "{\"method\": \"subscription\", \"channel\": \"ticker.X.raw\", "
-			     "\"params\": {\"data\": 1}}", "without params.channel");
+			     "\"params\": {\"data\": 1}}",
+			     "without params.channel");
 	lua_close(L);
 }
 
@@ -1051,19 +1121,25 @@ static void test_payload_before_selector_errors(void **state)
 {
 	(void)state;
 	lua_State *L = lt_test_lua_new();
-	static const struct { const char *text, *want; } cases[] = {
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
 		{"{\"result\": 1, \"error\": {\"code\": 1}, \"id\": 1}", "both result and error"},
-		{"{\"error\": {\"code\": 1}, \"result\": {\"a\": 1}, \"id\": 1}", "both error and result"},
+		{"{\"error\": {\"code\": 1}, \"result\": {\"a\": 1}, \"id\": 1}",
+		 "both error and result"},
 		{"{\"result\": 1, \"result\": 2, \"id\": 1}", "duplicate result"},
-		{"{\"result\": 1, \"params\": {\"data\": 1}, \"id\": 1}", "both result and params.data"},
+		{"{\"result\": 1, \"params\": {\"data\": 1}, \"id\": 1}",
+		 "both result and params.data"},
 		{"{\"params\": {\"data\": 1, \"data\": 2, \"channel\": \"x\"}, \"method\": "
-		 "\"subscription\"}", "duplicate params.data"},
+		 "\"subscription\"}",
+		 "duplicate params.data"},
 		{"{\"result\": 1, \"id\": 1, \"id\": 2}", "duplicate id"},
 		{"{\"result\": 1, \"id\": \"1\"}", "string id"},
 		{"{\"result\": 1, \"id\": 1.5}", "id is not an integer"},
 		{"{\"result\": 1, \"id\": {\"id\": 1}}", "id is not an integer"},
 		{"{\"params\": {\"data\": 1, \"channel\": \"a\", \"channel\": \"b\"}, \"method\": "
-		 "\"subscription\"}", "duplicate params.channel"},
+		 "\"subscription\"}",
+		 "duplicate params.channel"},
 		{"{\"result\": {\"a\": [1, 2}, \"id\": 1}", "parse error"},
 		{"{\"result\": {\"a\": \"\xff\"}, \"id\": 1}", "invalid UTF8"},
 	};
@@ -1072,8 +1148,9 @@ static void test_payload_before_selector_errors(void **state)
 	/* id first: a second id or channel fails too (it could select another schema) */
 	static const char ids[] = "{\"id\": 1, \"result\": 1, \"id\": 2}";
 	decode_fails(L, ids, strlen(ids), "duplicate id");
-	static const char chans[] = "{\"method\": \"subscription\", \"params\": {\"channel\": \"a\", "
-				    "\"data\": 1, \"channel\": \"b\"}}";
+	static const char chans[] =
+		"{\"method\": \"subscription\", \"params\": {\"channel\": \"a\", "
+		"\"data\": 1, \"channel\": \"b\"}}";
 	decode_fails(L, chans, strlen(chans), "duplicate params.channel");
 	/* a heartbeat's params.data is not returned, in either order */
 	lt_envelope env;
@@ -1118,7 +1195,7 @@ static void test_every_prefix_of_a_late_selector(void **state)
 			lt_resolver res = {resolve_result, resolve_data, &ctx};
 			lt_envelope env;
 			lt_err err = {0};
-			char *copy = malloc(k ? k : 1);  /* exact size: ASan sees any read past it */
+			char *copy = malloc(k ? k : 1); /* exact size: ASan sees any read past it */
 			assert_non_null(copy);
 			memcpy(copy, docs[i], k);
 			int rc = lt_json_decode_envelope(L, copy, k, &res, &env, &err);
@@ -1144,7 +1221,6 @@ static void test_every_prefix_of_a_late_selector(void **state)
 	lua_close(L);
 }
 
-
 static void test_resolver_may_be_absent(void **state)
 {
 	(void)state;
@@ -1155,7 +1231,7 @@ static void test_resolver_may_be_absent(void **state)
 	lt_err err = {0};
 	lt_resolver none = {NULL, NULL, NULL};
 	assert_int_equal(lt_json_decode_envelope(L, text, len, &none, &env, &err), 0);
-	lt_test_assert_int(L, -1, "open_interest", 1139551440);  /* ANY: integer text */
+	lt_test_assert_int(L, -1, "open_interest", 1139551440); /* ANY: integer text */
 	lua_pop(L, 1);
 	assert_int_equal(lt_json_decode_envelope(L, text, len, NULL, &env, &err), 0);
 	lt_test_assert_float(L, -1, "bids.1.1", 87002.5);

@@ -52,8 +52,17 @@ static void enc_fails(const char *src, const char *msg)
 static void numbers_round_trip(void **state)
 {
 	(void)state;
-	static const double v[] = {0.1, 93201.5, 1e-8, 100.0, -0.0, 2.68e-07, 1e300, 5e-324,
-				   0.0028213400122472977, 1132329370.0, 123456789.123456789};
+	static const double v[] = {0.1,
+				   93201.5,
+				   1e-8,
+				   100.0,
+				   -0.0,
+				   2.68e-07,
+				   1e300,
+				   5e-324,
+				   0.0028213400122472977,
+				   1132329370.0,
+				   123456789.123456789};
 	lua_State *L = mt_lua();
 	for (size_t i = 0; i < MT_N(v); i++) {
 		lua_pushnumber(L, v[i]);
@@ -100,10 +109,10 @@ static void invalid_utf8_is_rejected(void **state)
 {
 	(void)state;
 	enc_fails("'\\255'", "value: invalid UTF-8");
-	enc_fails("'ab\\xC3'", "value: invalid UTF-8");             /* truncated sequence */
-	enc_fails("'\\xC0\\xAF'", "value: invalid UTF-8");          /* overlong '/' */
-	enc_fails("'\\xE0\\x80\\xAF'", "value: invalid UTF-8");     /* overlong, 3 bytes */
-	enc_fails("'\\xED\\xA0\\x80'", "value: invalid UTF-8");     /* surrogate U+D800 */
+	enc_fails("'ab\\xC3'", "value: invalid UTF-8");              /* truncated sequence */
+	enc_fails("'\\xC0\\xAF'", "value: invalid UTF-8");           /* overlong '/' */
+	enc_fails("'\\xE0\\x80\\xAF'", "value: invalid UTF-8");      /* overlong, 3 bytes */
+	enc_fails("'\\xED\\xA0\\x80'", "value: invalid UTF-8");      /* surrogate U+D800 */
 	enc_fails("'\\xF4\\x90\\x80\\x80'", "value: invalid UTF-8"); /* above U+10FFFF */
 	enc_fails("'\\xE2\\x82'", "value: invalid UTF-8");
 	enc_fails("{ label = 'x\\xFFy' }", "value.label: invalid UTF-8");
@@ -118,7 +127,8 @@ static void tables_become_arrays_or_objects(void **state)
 	assert_string_equal(enc("{ 1, 2.5, 'x', true, false }"), "[1,2.5,\"x\",true,false]");
 	assert_string_equal(enc("{ a = 1 }"), "{\"a\":1}");
 	assert_string_equal(enc("{ { 1, { 2, { 3 } } }, {} }"), "[[1,[2,[3]]],{}]");
-	assert_string_equal(enc("{ a = { b = { c = { 1, 2 } } } }"), "{\"a\":{\"b\":{\"c\":[1,2]}}}");
+	assert_string_equal(enc("{ a = { b = { c = { 1, 2 } } } }"),
+			    "{\"a\":{\"b\":{\"c\":[1,2]}}}");
 	assert_string_equal(enc("{ [1] = 'a', [2] = 'b', [3] = 'c' }"), "[\"a\",\"b\",\"c\"]");
 	assert_string_equal(enc("{ ['q\"k'] = 'v' }"), "{\"q\\\"k\":\"v\"}");
 	assert_string_equal(enc("true"), "true");
@@ -169,11 +179,14 @@ static void unencodable_values_are_rejected(void **state)
 	enc_fails("coroutine.create(print)", "value: cannot encode a thread as JSON");
 	enc_fails("io.stdout", "value: cannot encode a userdata as JSON");
 	enc_fails("{ x = 0/0 }", "value.x: number is not finite (NaN and infinity are not JSON)");
-	enc_fails("{ 1, math.huge }", "value[2]: number is not finite (NaN and infinity are not JSON)");
+	enc_fails("{ 1, math.huge }",
+		  "value[2]: number is not finite (NaN and infinity are not JSON)");
 	enc_fails("{ [true] = 1 }", "value: object key is not a string");
 	enc_fails("{ [1.5] = 1 }", "value: object key is not a string");
-	enc_fails("{ [1] = 'a', [3] = 'c' }", "value: mixed or sparse table (keys must be 1..n or all strings)");
-	enc_fails("{ [0] = 'a' }", "value: mixed or sparse table (keys must be 1..n or all strings)");
+	enc_fails("{ [1] = 'a', [3] = 'c' }",
+		  "value: mixed or sparse table (keys must be 1..n or all strings)");
+	enc_fails("{ [0] = 'a' }",
+		  "value: mixed or sparse table (keys must be 1..n or all strings)");
 }
 
 static void cycles_and_depth_are_rejected(void **state)
@@ -228,7 +241,8 @@ static void generic_request(void **state)
 	lt_buf_init(&b, 16);
 	lt_err err = {0};
 	mt_push(L, "{ currency = 'BTC' }");
-	assert_int_equal(lt_generic_encode(L, -1, "public/get_book_summary_by_currency", 7, &b, &err), 0);
+	assert_int_equal(
+		lt_generic_encode(L, -1, "public/get_book_summary_by_currency", 7, &b, &err), 0);
 	assert_string_equal(lt_buf_text(&b), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
 					     "\"public/get_book_summary_by_currency\","
 					     "\"params\":{\"currency\":\"BTC\"}}");
@@ -238,7 +252,8 @@ static void generic_request(void **state)
 	assert_string_equal(lt_buf_text(&b),
 			    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"public/get_currencies\"}");
 	lt_buf_reset(&b);
-	assert_int_equal(lt_generic_encode(L, 100, "public/get_currencies", 9, &b, &err), 0); /* none */
+	assert_int_equal(lt_generic_encode(L, 100, "public/get_currencies", 9, &b, &err),
+			 0); /* none */
 	mt_push(L, "{}");
 	lt_buf_reset(&b);
 	assert_int_equal(lt_generic_encode(L, -1, "public/get_currencies", 9, &b, &err), 0);
@@ -256,7 +271,8 @@ static void generic_rejects(void **state)
 	} cases[] = {
 		{"{ label = 'a\\xFF' }", "private/buy", "params.label: invalid UTF-8"},
 		{"{ f = print }", "public/x", "params.f: cannot encode a function as JSON"},
-		{"{ 1, 2 }", "public/x", "params: expected named parameters (a table with string keys)"},
+		{"{ 1, 2 }", "public/x",
+		 "params: expected named parameters (a table with string keys)"},
 		{"'str'", "public/x", "params: expected table, got string"},
 		{"{}", "", "method: expected a non-empty UTF-8 name"},
 		{"{}", "public/\xff", "method: expected a non-empty UTF-8 name"},

@@ -129,8 +129,8 @@ static size_t json_end(const char *text, size_t len)
 	return len;
 }
 
-static const char *const ticker_keep[] = {"best_bid_price", "best_ask_price", "timestamp",
-					  "instrument_name", "stats", NULL};
+static const char *const ticker_keep[] = {"best_bid_price",  "best_ask_price", "timestamp",
+					  "instrument_name", "stats",          NULL};
 static const char *const trade_keep[] = {"price", "amount", "trade_seq", "direction", NULL};
 
 /* ---- kept keys --------------------------------------------------------------------------- */
@@ -198,7 +198,7 @@ static void test_second_pass_is_projected(void **state)
 	fields_of(&f, (const char *const[]){"best_bid_price", "timestamp", NULL});
 	decode_ok(L, late, strlen(late), &f);
 	assert_int_equal(nkeys(L, -1), 2);
-	lt_test_assert_float(L, -1, "best_bid_price", 1.0);  /* typed by the ticker schema */
+	lt_test_assert_float(L, -1, "best_bid_price", 1.0); /* typed by the ticker schema */
 	lt_test_assert_int(L, -1, "timestamp", 7);
 	lua_close(L);
 }
@@ -212,8 +212,9 @@ static void test_unknown_and_absent_fields(void **state)
 	lt_fields f;
 	fields_of(&f, (const char *const[]){"foo", "best_bid_price", "nothere", NULL});
 	lt_err err = {0};
-	assert_int_equal(plain(L, "{\"foo\":1.5,\"best_bid_price\":3,\"bar\":2}", &f, &lt_s_ticker,
-			       &err), 0);
+	assert_int_equal(
+		plain(L, "{\"foo\":1.5,\"best_bid_price\":3,\"bar\":2}", &f, &lt_s_ticker, &err),
+		0);
 	assert_int_equal(nkeys(L, -1), 2);
 	lt_test_assert_float(L, -1, "foo", 1.5);
 	lt_test_assert_float(L, -1, "best_bid_price", 3.0);
@@ -252,7 +253,7 @@ static void test_skipped_values_of_every_shape(void **state)
 	assert_int_equal(nkeys(L, -1), 4);
 	lt_test_assert_int(L, -1, "a", 1);
 	lt_test_assert_str(L, -1, "b", "\xc3\xa9\n");
-	lt_test_assert_int(L, -1, "c.1.zz", 2);  /* inside a kept value: everything */
+	lt_test_assert_int(L, -1, "c.1.zz", 2); /* inside a kept value: everything */
 	lt_test_assert_int(L, -1, "k.zz", 2);
 	lua_close(L);
 }
@@ -264,10 +265,12 @@ static void test_skipped_values_are_still_validated(void **state)
 	lua_State *L = lt_test_lua_new();
 	lt_fields f;
 	fields_of(&f, (const char *const[]){"a", NULL});
-	static const struct { const char *text, *want; } bad[] = {
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
 		{"{\"a\":1,\"skip\":\"\xc3\x28\"}", "invalid UTF8 in string"},
 		{"{\"a\":1,\"skip\":{\"k\":[\"ok\",\"\xff\"]}}", "invalid UTF8 in string"},
-		{"{\"a\":1,\"skip\":\"\xe0\x80\xaf\"}", "invalid UTF8 in string"},  /* overlong */
+		{"{\"a\":1,\"skip\":\"\xe0\x80\xaf\"}", "invalid UTF8 in string"}, /* overlong */
 		{"{\"a\":1,\"\xff\":1}", "invalid UTF8 in key"},
 		{"{\"a\":1,\"skip\":{\"\xc0\xaf\":1}}", "invalid UTF8 in key"},
 		{"{\"a\":1,\"skip\":[1,,2]}", "error"},
@@ -275,7 +278,8 @@ static void test_skipped_values_are_still_validated(void **state)
 		{"{\"a\":1,\"skip\":{\"x\":1]}", "error"},
 		{"{\"a\":1,\"skip\":\"\\x\"}", "error"},
 		{"{\"a\":1,\"skip\":01}", "error"},
-		{"{\"a\":1,\"skip\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		{"{\"a\":1,\"skip\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		 "[[[[["
 		 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 		 "nesting deeper than 64"},
 	};
@@ -322,8 +326,8 @@ static void test_corruption_fails_as_the_full_decode(void **state)
 	(void)state;
 	lua_State *L = lt_test_lua_new();
 	static const char *const names[] = {"ws_ticker.json", "ws_trades.json"};
-	static const char repl[] = {'x', '\xff', '\xc3', '"', '}', ']', '{', ',', ':', '\0', '9',
-				    '\\', '-'};
+	static const char repl[] = {'x', '\xff', '\xc3', '"', '}',  ']', '{',
+				    ',', ':',    '\0',   '9', '\\', '-'};
 	lt_fields f;
 	fields_of(&f, (const char *const[]){"best_bid_price", "price", "stats", NULL});
 	for (size_t k = 0; k < 2; k++) {
@@ -339,9 +343,10 @@ static void test_corruption_fails_as_the_full_decode(void **state)
 				int full = decode(L, t, len, NULL, &e1);
 				int proj = decode(L, t, len, &f, &e2);
 				if ((full == 0) != (proj == 0))
-					fail_msg("%s byte %zu -> 0x%02x: full %d (%s), projected %d (%s)",
-						 names[k], i, (unsigned char)repl[r], full, e1.msg, proj,
-						 e2.msg);
+					fail_msg("%s byte %zu -> 0x%02x: full %d (%s), projected "
+						 "%d (%s)",
+						 names[k], i, (unsigned char)repl[r], full, e1.msg,
+						 proj, e2.msg);
 				lua_settop(L, 0);
 			}
 		free(t);
@@ -380,11 +385,12 @@ static void test_skipped_values_allocate_nothing(void **state)
 	lua_gc(L, LUA_GCSTOP);
 	lt_fields f;
 	fields_of(&f, (const char *const[]){"a", NULL});
-	const char *with = "{\"skip_me_key_that_is_long\":\"a long skipped string value, 48 bytes\","
-			   "\"a\":1,\"o\":{\"x\":[1,2,\"y\"],\"z\":{\"w\":null}},\"arr\":[1.5,\"q\"]}";
+	const char *with =
+		"{\"skip_me_key_that_is_long\":\"a long skipped string value, 48 bytes\","
+		"\"a\":1,\"o\":{\"x\":[1,2,\"y\"],\"z\":{\"w\":null}},\"arr\":[1.5,\"q\"]}";
 	const char *without = "{\"a\":1}";
 	lt_err err = {0};
-	assert_int_equal(plain(L, without, &f, NULL, &err), 0);  /* warm up: the decoder's box */
+	assert_int_equal(plain(L, without, &f, NULL, &err), 0); /* warm up: the decoder's box */
 	lua_pop(L, 1);
 	count_alloc before = a;
 	assert_int_equal(plain(L, without, &f, NULL, &err), 0);

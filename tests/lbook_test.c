@@ -66,7 +66,8 @@ static void base_book(lt_lbook *b)
 static int apply1(lt_lbook *b, int side, double price, double amount, int64_t id, int64_t prev)
 {
 	lt_lbook_level l = L_(price, amount);
-	lt_lbook_update u = side == B ? upd(&l, 1, NULL, 0, id, prev) : upd(NULL, 0, &l, 1, id, prev);
+	lt_lbook_update u =
+		side == B ? upd(&l, 1, NULL, 0, id, prev) : upd(NULL, 0, &l, 1, id, prev);
 	lt_err err = {0, ""};
 	return lt_lbook_change(b, &u, &err);
 }
@@ -231,7 +232,7 @@ static void test_crossed(void **state)
 	assert_false(lt_lbook_crossed(&b));
 	assert_int_equal(apply1(&b, B, 101, 1, 11, 10), LT_LBOOK_CROSSED); /* bid = ask: crossed */
 	assert_true(lt_lbook_crossed(&b));
-	assert_int_equal(b.change_id, 11); /* applied */
+	assert_int_equal(b.change_id, 11);                  /* applied */
 	assert_int_equal(apply1(&b, A, 101, 0, 12, 11), 0); /* the ask goes: no longer crossed */
 	assert_false(lt_lbook_crossed(&b));
 	lt_lbook_level bids[] = {L_(105, 1)}, asks[] = {L_(104, 1)};
@@ -285,7 +286,7 @@ static void test_bad_levels(void **state)
 		const char *msg;
 	} bad[] = {
 		{L_(NAN, 1), "price is not a finite"}, {L_(INFINITY, 1), "price is not a finite"},
-		{L_(100, -1), "amount must be"}, {L_(100, NAN), "amount must be"},
+		{L_(100, -1), "amount must be"},       {L_(100, NAN), "amount must be"},
 		{L_(100, INFINITY), "amount must be"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -353,7 +354,8 @@ static void test_random_against_model(void **state)
 		for (int side = 0; side < 2; side++)
 			for (size_t i = 0; i < n[side]; i++) {
 				int t = (int)(rnd(&seed) % 64);
-				double a = rnd(&seed) % 3 == 0 ? 0 : (double)(rnd(&seed) % 1000 + 1);
+				double a =
+					rnd(&seed) % 3 == 0 ? 0 : (double)(rnd(&seed) % 1000 + 1);
 				lv[side][i] = L_(1000 + t / 2.0, a);
 				m.amount[side][t] = a;
 			}
@@ -527,7 +529,8 @@ static void test_fixture_exact(void **state)
 	lua_pop(L, 2);
 	run_lua(L, "local p, a = bk:best_bid() assert(p == 100000000.123456789)\n"
 		   "assert(a == 0.12345678901234567890123456789)\n"
-		   "return bk:depth_at('asks', 100000000.123456788) == 1.2345678901234567890123456789e-5");
+		   "return bk:depth_at('asks', 100000000.123456788) == "
+		   "1.2345678901234567890123456789e-5");
 	free(snap);
 	free(delta);
 	lua_close(L);
@@ -538,9 +541,9 @@ static void test_fixture_exact(void **state)
 static void test_fixture_prefixes(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"ws_book_snapshot.json", "ws_book_delta.json",
-					    "ws_book_grouped_snapshot.json",
-					    "ws_book_snapshot_exact.json", "ws_book_delta_exact.json"};
+	static const char *const names[] = {
+		"ws_book_snapshot.json", "ws_book_delta.json", "ws_book_grouped_snapshot.json",
+		"ws_book_snapshot_exact.json", "ws_book_delta_exact.json"};
 	lua_State *L = book_state();
 	assert_int_equal(luaL_dostring(L, "bk = core.book_new() return bk"), LUA_OK);
 	int bk = lua_gettop(L);
@@ -582,21 +585,36 @@ static void test_binding_bad_input(void **state)
 		"  {{type = 'x', change_id = 6, bids = {}, asks = {}}, 'type: expected'},\n"
 		"  {{type = {}, change_id = 6, bids = {}, asks = {}}, 'type: expected'},\n"
 		"  {{type = 7, change_id = 6, bids = {}, asks = {}}, 'type: expected'},\n"
-		"  {{type = 'change', prev_change_id = 5, bids = {}, asks = {}}, 'change_id: missing'},\n"
-		"  {{type = 'change', change_id = 6.5, prev_change_id = 5, bids = {}, asks = {}}, 'change_id: expected an integer'},\n"
-		"  {{type = 'change', change_id = '6', prev_change_id = 5, bids = {}, asks = {}}, 'change_id: expected an integer'},\n"
-		"  {{type = 'change', change_id = 6, bids = {}, asks = {}}, 'prev_change_id: missing'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, asks = {}}, 'bids: expected an array'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = 'x'}, 'asks: expected an array'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'new', 99.0, 1.0}, 7}, asks = {}}, 'bids[2]: expected a level table'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'new'}}, asks = {}}, 'bids[1]: expected [action, price, amount] or [price, amount]'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'add', 99.0, 1.0}}, asks = {}}, 'bids[1][1] (action)'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{1, 99.0, 1.0}}, asks = {}}, 'bids[1][1] (action)'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = {{'new', '99', 1.0}}}, 'asks[1][2] (price): expected a number'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = {{'new', 99.0, false}}}, 'asks[1][3] (amount): expected a number'},\n"
-		"  {{change_id = 6, bids = {{99.0, 'x'}}, asks = {}}, 'bids[1][2] (amount): expected a number'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'new', 0/0, 1.0}}, asks = {}}, 'bids[1]: price is not a finite number'},\n"
-		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = {{'change', 102.0, -1.0}}}, 'asks[1]: amount must be'},\n"
+		"  {{type = 'change', prev_change_id = 5, bids = {}, asks = {}}, 'change_id: "
+		"missing'},\n"
+		"  {{type = 'change', change_id = 6.5, prev_change_id = 5, bids = {}, asks = {}}, "
+		"'change_id: expected an integer'},\n"
+		"  {{type = 'change', change_id = '6', prev_change_id = 5, bids = {}, asks = {}}, "
+		"'change_id: expected an integer'},\n"
+		"  {{type = 'change', change_id = 6, bids = {}, asks = {}}, 'prev_change_id: "
+		"missing'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, asks = {}}, 'bids: "
+		"expected an array'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = 'x'}, "
+		"'asks: expected an array'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'new', 99.0, "
+		"1.0}, 7}, asks = {}}, 'bids[2]: expected a level table'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'new'}}, asks = "
+		"{}}, 'bids[1]: expected [action, price, amount] or [price, amount]'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'add', 99.0, "
+		"1.0}}, asks = {}}, 'bids[1][1] (action)'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{1, 99.0, 1.0}}, "
+		"asks = {}}, 'bids[1][1] (action)'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = "
+		"{{'new', '99', 1.0}}}, 'asks[1][2] (price): expected a number'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = "
+		"{{'new', 99.0, false}}}, 'asks[1][3] (amount): expected a number'},\n"
+		"  {{change_id = 6, bids = {{99.0, 'x'}}, asks = {}}, 'bids[1][2] (amount): "
+		"expected a number'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {{'new', 0/0, "
+		"1.0}}, asks = {}}, 'bids[1]: price is not a finite number'},\n"
+		"  {{type = 'change', change_id = 6, prev_change_id = 5, bids = {}, asks = "
+		"{{'change', 102.0, -1.0}}}, 'asks[1]: amount must be'},\n"
 		"}\n"
 		"for i, c in ipairs(cases) do\n"
 		"  local st, err = bk:apply(c[1])\n"

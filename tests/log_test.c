@@ -44,7 +44,8 @@ static const char *written(void)
 	fflush(out);
 	long n = ftell(out);
 	rewind(out);
-	size_t got = fread(buf, 1, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, out);
+	size_t got =
+		fread(buf, 1, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, out);
 	buf[got] = '\0';
 	rewind(out);
 	if (ftruncate(fileno(out), 0) != 0)
@@ -177,10 +178,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_levels_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_line_has_time_level_message_only, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_json_line_parses_with_all_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_line_parses_with_all_keys, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_json_default_component_and_no_fields, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_json_invalid_utf8_still_parses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_invalid_utf8_still_parses, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

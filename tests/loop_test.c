@@ -219,8 +219,8 @@ static void test_a_readable_ca_file_without_a_certificate_is_lt_etls(void **stat
 		lt_err err = {0, ""};
 		struct lws_vhost *vh = lt_loop_client_vhost(loop, bad[i], &err);
 		if (vh || err.code != LT_ETLS)
-			fail_msg("ca_file %s: got vhost %p, code %d; expected NULL and LT_ETLS", bad[i],
-				 (void *)vh, err.code);
+			fail_msg("ca_file %s: got vhost %p, code %d; expected NULL and LT_ETLS",
+				 bad[i], (void *)vh, err.code);
 		assert_non_null(strstr(err.msg, bad[i]));
 	}
 }
@@ -249,7 +249,8 @@ static void test_a_wake_before_service_makes_it_return_at_once(void **state)
 	/* the wake is used up: the next service blocks again */
 	took = service_timed(loop, 300 * MS);
 	if (took < 250 * MS)
-		fail_msg("a second service returned after %lld us: the wake stuck", (long long)took);
+		fail_msg("a second service returned after %lld us: the wake stuck",
+			 (long long)took);
 }
 
 /* Several wakes before one service are one wake (a pipe, not a counter that must be drained
@@ -286,7 +287,8 @@ static void test_a_wake_from_a_timer_ends_the_service_it_runs_in(void **state)
 	assert_false(guard_fired);
 	assert_true(took >= 50 * MS);
 	if (after_fire > 1 * S)
-		fail_msg("the service went on %lld us after the timer woke it", (long long)after_fire);
+		fail_msg("the service went on %lld us after the timer woke it",
+			 (long long)after_fire);
 }
 
 /* The same timer without the wake: the service it runs in goes on polling until the next timer.
@@ -367,10 +369,7 @@ static void on_readable(void *arg)
 		r->bytes += (size_t)n;
 }
 
-static void make_pipe(int p[2])
-{
-	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
-}
+static void make_pipe(int p[2]) { assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0); }
 
 /* Data on a watched fd ends a blocked service and reaches on_readable; unwatching stops that,
  * closes the loop's duplicate and leaves ours open. */
@@ -449,7 +448,8 @@ static void test_now_us_never_goes_back_and_follows_a_sleep(void **state)
 	for (int i = 0; i < 100000; i++) {
 		int64_t now = lt_now_us();
 		if (now < prev)
-			fail_msg("lt_now_us went back from %lld to %lld", (long long)prev, (long long)now);
+			fail_msg("lt_now_us went back from %lld to %lld", (long long)prev,
+				 (long long)now);
 		prev = now;
 	}
 	int64_t t0 = lt_now_us();
@@ -482,30 +482,33 @@ static void test_wall_ms_is_the_epoch_time_in_milliseconds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_new_makes_a_context_and_free_accepts_null, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_new_makes_a_context_and_free_accepts_null,
+						setup, teardown),
 		cmocka_unit_test(test_free_releases_a_loop_with_vhosts),
 		cmocka_unit_test_setup_teardown(test_the_same_ca_file_gives_the_same_vhost, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_another_ca_file_or_the_system_store_gets_its_own_vhost,
+		cmocka_unit_test_setup_teardown(
+			test_another_ca_file_or_the_system_store_gets_its_own_vhost, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_an_unreadable_ca_file_is_lt_etls_and_not_remembered, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_readable_ca_file_without_a_certificate_is_lt_etls, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_service_with_nothing_to_do_blocks_until_the_next_timer, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_a_wake_before_service_makes_it_return_at_once,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_an_unreadable_ca_file_is_lt_etls_and_not_remembered,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_readable_ca_file_without_a_certificate_is_lt_etls,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_service_with_nothing_to_do_blocks_until_the_next_timer,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_wake_before_service_makes_it_return_at_once, setup,
-						teardown),
 		cmocka_unit_test_setup_teardown(test_many_wakes_end_one_service, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_wake_from_a_timer_ends_the_service_it_runs_in,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_timer_without_a_wake_leaves_the_service_blocked,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_wake_from_another_thread_ends_a_blocked_service,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_watched_fd_is_polled_by_the_service_until_unwatched,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_wake_from_a_timer_ends_the_service_it_runs_in, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_timer_without_a_wake_leaves_the_service_blocked, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_wake_from_another_thread_ends_a_blocked_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_watched_fd_is_polled_by_the_service_until_unwatched, setup,
+			teardown),
 		cmocka_unit_test(test_freeing_the_loop_ends_a_watch_still_on),
 		cmocka_unit_test(test_now_us_never_goes_back_and_follows_a_sleep),
 		cmocka_unit_test(test_wall_ms_is_the_epoch_time_in_milliseconds),

@@ -24,11 +24,31 @@
 static const double bk[] = {0.01, 0.1, 1};
 
 static const lt_mx_family fams[] = {
-	{"t_requests_total", "Requests.", LT_MX_COUNTER, {"client", "method"}, NULL, 0, false, NULL},
-	{"t_depth", "Depth with a \\ and a\nnewline.", LT_MX_GAUGE, {"client"}, NULL, 0, false, NULL},
+	{"t_requests_total",
+	 "Requests.",
+	 LT_MX_COUNTER,
+	 {"client", "method"},
+	 NULL,
+	 0,
+	 false,
+	 NULL},
+	{"t_depth",
+	 "Depth with a \\ and a\nnewline.",
+	 LT_MX_GAUGE,
+	 {"client"},
+	 NULL,
+	 0,
+	 false,
+	 NULL},
 	{"t_rtt_seconds", "Round trip.", LT_MX_HISTOGRAM, {"client"}, bk, 3, false, NULL},
-	{"luatrade_metrics_series_dropped_total", "Dropped.", LT_MX_COUNTER, {NULL}, NULL, 0,
-	 false, NULL},
+	{"luatrade_metrics_series_dropped_total",
+	 "Dropped.",
+	 LT_MX_COUNTER,
+	 {NULL},
+	 NULL,
+	 0,
+	 false,
+	 NULL},
 };
 
 /* The exposition of m (a fresh string the caller frees). */
@@ -90,13 +110,14 @@ static void test_histogram_buckets_are_cumulative(void **state)
 		assert_int_equal(lt_metrics_observe(m, 2, v, obs[i]), 0);
 	assert_int_equal(lt_metrics_add(m, 2, v, 1), LT_EINVAL);
 	char *t = render(m);
-	assert_has(t, "# TYPE t_rtt_seconds histogram\n"
-		      "t_rtt_seconds_bucket{client=\"public\",le=\"0.01\"} 2\n" /* le is inclusive */
-		      "t_rtt_seconds_bucket{client=\"public\",le=\"0.1\"} 3\n"
-		      "t_rtt_seconds_bucket{client=\"public\",le=\"1\"} 4\n"
-		      "t_rtt_seconds_bucket{client=\"public\",le=\"+Inf\"} 5\n"
-		      "t_rtt_seconds_sum{client=\"public\"} 3.565\n"
-		      "t_rtt_seconds_count{client=\"public\"} 5\n");
+	assert_has(t,
+		   "# TYPE t_rtt_seconds histogram\n"
+		   "t_rtt_seconds_bucket{client=\"public\",le=\"0.01\"} 2\n" /* le is inclusive */
+		   "t_rtt_seconds_bucket{client=\"public\",le=\"0.1\"} 3\n"
+		   "t_rtt_seconds_bucket{client=\"public\",le=\"1\"} 4\n"
+		   "t_rtt_seconds_bucket{client=\"public\",le=\"+Inf\"} 5\n"
+		   "t_rtt_seconds_sum{client=\"public\"} 3.565\n"
+		   "t_rtt_seconds_count{client=\"public\"} 5\n");
 	free(t);
 	lt_metrics_free(m);
 }
@@ -172,8 +193,10 @@ static void test_runtime_families_and_scopes(void **state)
 	char *t = render(m);
 	/* counters of the client and the preset values exist at 0 before anything happened */
 	assert_has(t, "luatrade_reconnects_total{client=\"public\"} 0\n");
-	assert_has(t, "luatrade_subscription_dropped_total{client=\"public\",reason=\"newest\"} 0\n");
-	assert_has(t, "luatrade_limiter_waits_total{client=\"public\",pool=\"matching_engine\"} 0\n");
+	assert_has(t,
+		   "luatrade_subscription_dropped_total{client=\"public\",reason=\"newest\"} 0\n");
+	assert_has(t,
+		   "luatrade_limiter_waits_total{client=\"public\",pool=\"matching_engine\"} 0\n");
 	assert_has(t, "luatrade_messages_dropped_total{client=\"public\",reason=\"oversize\"} 0\n");
 	assert_has(t, "luatrade_request_duration_seconds_count{client=\"public\"} 0\n");
 	assert_null(strstr(t, "client=\"private\""));
@@ -232,8 +255,10 @@ static void test_client_hooks_count_requests_round_trips_and_reconnects(void **s
 	lt_fake_deliverf(&tp, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}",
 			 (long long)lt_fake_id(&tp, 0));
 	lt_fake_clock_us += 500000;
-	lt_fake_deliverf(&tp, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":10028,"
-			 "\"message\":\"too_many_requests\"}}", (long long)lt_fake_id(&tp, 1));
+	lt_fake_deliverf(&tp,
+			 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":10028,"
+			 "\"message\":\"too_many_requests\"}}",
+			 (long long)lt_fake_id(&tp, 1));
 	lt_fake_drop(&tp, "test drop"); /* the third was sent: it ends connection_lost */
 	const char *test[] = {"private", "public/test"}, *c[] = {"private"};
 	const char *lost[] = {"private", "public/get_time", "transport", "connection_lost"};
@@ -243,8 +268,9 @@ static void test_client_hooks_count_requests_round_trips_and_reconnects(void **s
 	assert_true(lt_metrics_value(m, LT_M_RECONNECTS, c) == 1);
 	assert_true(lt_metrics_value(m, LT_M_ROUND_TRIP, c) == 2); /* the lost one: none */
 	char *t = render(m);
-	assert_has(t, "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"0.0025\"} 0\n"
-		      "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"0.005\"} 1\n");
+	assert_has(t,
+		   "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"0.0025\"} 0\n"
+		   "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"0.005\"} 1\n");
 	assert_has(t, "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"0.25\"} 1\n"
 		      "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"0.5\"} 1\n"
 		      "luatrade_request_duration_seconds_bucket{client=\"private\",le=\"1\"} 2\n");

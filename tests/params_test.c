@@ -46,9 +46,10 @@ static void encodes_in_declaration_order(void **state)
 		{"{ extra = { 1 }, post_only = false, price = 0.1, depth = 10, colour = 'red', "
 		 "code = 'ab', label = '', name = 'n', channels = { 'a', 'b' }, count = 100, "
 		 "interval = 10, ratio = -1, offset = -7, tags = {} }",
-		 HEAD "\"name\":\"n\",\"label\":\"\",\"code\":\"ab\",\"colour\":\"red\",\"count\":100,"
-		      "\"depth\":10,\"offset\":-7,\"price\":0.1,\"interval\":10,\"ratio\":-1,"
-		      "\"post_only\":false,\"channels\":[\"a\",\"b\"],\"tags\":[],\"extra\":[1]}}"},
+		 HEAD
+		 "\"name\":\"n\",\"label\":\"\",\"code\":\"ab\",\"colour\":\"red\",\"count\":100,"
+		 "\"depth\":10,\"offset\":-7,\"price\":0.1,\"interval\":10,\"ratio\":-1,"
+		 "\"post_only\":false,\"channels\":[\"a\",\"b\"],\"tags\":[],\"extra\":[1]}}"},
 		/* floats keep their value, integers stay integers, integral floats are INT */
 		{"{ name = 'n', price = 93201.5, interval = 1e300, ratio = 1e-8, count = 5.0 }",
 		 HEAD "\"name\":\"n\",\"count\":5,\"price\":93201.5,\"interval\":1e+300,"
@@ -59,7 +60,8 @@ static void encodes_in_declaration_order(void **state)
 		{"{ name = 'q\"\\\\\\n', label = 'caf\\u{E9}\\u{E9}\\u{E9}\\u{E9}\\u{E9}' }",
 		 HEAD "\"name\":\"q\\\"\\\\\\n\",\"label\":\"caf\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 		      "\xc3\xa9\"}}"},
-		{"{ name = 'n', extra = { k = 'v' } }", HEAD "\"name\":\"n\",\"extra\":{\"k\":\"v\"}}}"},
+		{"{ name = 'n', extra = { k = 'v' } }",
+		 HEAD "\"name\":\"n\",\"extra\":{\"k\":\"v\"}}}"},
 	};
 	mt_encode_ok_m(&all, cases, MT_N(cases));
 }
@@ -94,7 +96,8 @@ static void rejects_each_rule(void **state)
 		{"{ name = 'n', colour = 1 }", "colour: expected string, got number"},
 		{"{ name = 'n', count = '5' }", "count: expected integer, got string"},
 		{"{ name = 'n', count = 5.5 }", "count: expected integer, got 5.5"},
-		{"{ name = 'n', count = 2^63 }", "count: expected integer, got 9.223372036854776e+18"},
+		{"{ name = 'n', count = 2^63 }",
+		 "count: expected integer, got 9.223372036854776e+18"},
 		{"{ name = 'n', count = 0/0 }", "count: expected integer, got null"},
 		{"{ name = 'n', count = 0 }", "count: must be >= 1"},
 		{"{ name = 'n', count = 101 }", "count: must be <= 100"},
@@ -109,20 +112,26 @@ static void rejects_each_rule(void **state)
 		{"{ name = 'n', ratio = 1.5 }", "ratio: must be <= 1"},
 		{"{ name = 'n', ratio = -2 }", "ratio: must be >= -1"},
 		{"{ name = 'n', post_only = 1 }", "post_only: expected boolean, got number"},
-		{"{ name = 'n', channels = 'a' }", "channels: expected array of strings, got string"},
-		{"{ name = 'n', channels = { x = 'a' } }", "channels: expected array of strings, got table"},
+		{"{ name = 'n', channels = 'a' }",
+		 "channels: expected array of strings, got string"},
+		{"{ name = 'n', channels = { x = 'a' } }",
+		 "channels: expected array of strings, got table"},
 		{"{ name = 'n', channels = { [1] = 'a', [3] = 'c' } }",
 		 "channels: expected array of strings, got table"},
 		{"{ name = 'n', channels = {} }", "channels: at least 1 entry"},
-		{"{ name = 'n', channels = { 'a', 'b', 'c', 'd' } }", "channels: at most 3 entries"},
-		{"{ name = 'n', channels = { 'a', 2 } }", "channels[2]: expected string, got number"},
+		{"{ name = 'n', channels = { 'a', 'b', 'c', 'd' } }",
+		 "channels: at most 3 entries"},
+		{"{ name = 'n', channels = { 'a', 2 } }",
+		 "channels[2]: expected string, got number"},
 		{"{ name = 'n', channels = { 'a', '' } }", "channels[2]: must not be empty"},
 		{"{ name = 'n', channels = { '\\xC3' } }", "channels[1]: invalid UTF-8"},
-		{"{ name = 'n', extra = { f = print } }", "extra.f: cannot encode a function as JSON"},
+		{"{ name = 'n', extra = { f = print } }",
+		 "extra.f: cannot encode a function as JSON"},
 		{"{ name = 'n', extra = print }", "extra: cannot encode a function as JSON"},
 		{"{ name = 'n', foo = 1 }", "unknown parameter 'foo' for test/all"},
 		{"{ name = 'n', Name = 'x' }", "unknown parameter 'Name' for test/all"},
-		{"{ name = 'n', 'positional' }", "unknown parameter [1] for test/all (parameters are named)"},
+		{"{ name = 'n', 'positional' }",
+		 "unknown parameter [1] for test/all (parameters are named)"},
 		{"{ name = 'n', [true] = 1 }", "unknown parameter of type boolean for test/all"},
 		{"'n'", "test/all: parameters must be a table, got string"},
 	};
@@ -184,8 +193,9 @@ static void appends_and_ignores_metatables(void **state)
 	lt_buf_add(&b, "X", 1);
 	lt_err err = {0};
 	assert_int_equal(lt_method_encode(L, 1, &all, INT64_MAX, &b, &err), 0);
-	assert_string_equal(lt_buf_text(&b), "X{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,"
-					     "\"method\":\"test/all\",\"params\":{\"name\":\"n\"}}");
+	assert_string_equal(lt_buf_text(&b),
+			    "X{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,"
+			    "\"method\":\"test/all\",\"params\":{\"name\":\"n\"}}");
 	assert_int_equal(lua_gettop(L), 2);
 	lt_buf_reset(&b);
 	/* a parameter visible only through __index does not count; __index is never called */
@@ -195,8 +205,9 @@ static void appends_and_ignores_metatables(void **state)
 	mt_push(L, "setmetatable({ name = 'n' }, { __index = function() error('called') end, "
 		   "__pairs = function() error('called') end })");
 	assert_int_equal(lt_method_encode(L, -1, &all, -1, &b, &err), 0);
-	assert_string_equal(lt_buf_text(&b), "{\"jsonrpc\":\"2.0\",\"id\":-1,\"method\":\"test/all\","
-					     "\"params\":{\"name\":\"n\"}}");
+	assert_string_equal(lt_buf_text(&b),
+			    "{\"jsonrpc\":\"2.0\",\"id\":-1,\"method\":\"test/all\","
+			    "\"params\":{\"name\":\"n\"}}");
 	lt_buf_free(&b);
 	lua_close(L);
 }

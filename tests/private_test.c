@@ -140,8 +140,7 @@ static lt_req *public(fx *f, rec *r, const char *label)
 {
 	lt_req *q = NULL;
 	lt_err err;
-	int rc = lt_test_submit(f->cl, r, "public/get_time", label, LT_POOL_NON_ME, 0, 0, &q,
-				&err);
+	int rc = lt_test_submit(f->cl, r, "public/get_time", label, LT_POOL_NON_ME, 0, 0, &q, &err);
 	if (rc)
 		fail_msg("public %s refused: %d %s", label, rc, err.msg);
 	return q;
@@ -161,9 +160,10 @@ static int last_auth(fx *f)
 
 static void answer_auth_with(fx *f, int64_t id, const char *result)
 {
-	lt_fake_deliverf(&f->tp, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%s,"
-			 "\"usIn\":1,\"usOut\":2,\"usDiff\":1,\"testnet\":true}", (long long)id,
-			 result);
+	lt_fake_deliverf(&f->tp,
+			 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%s,"
+			 "\"usIn\":1,\"usOut\":2,\"usDiff\":1,\"testnet\":true}",
+			 (long long)id, result);
 }
 
 /* A valid answer to the last public/auth: new tokens, expires_in. */
@@ -171,16 +171,20 @@ static void answer_auth(fx *f, int expires_in)
 {
 	char r[256];
 	f->tokens++;
-	snprintf(r, sizeof r, "{\"access_token\":\"AT%d.x\",\"expires_in\":%d,"
+	snprintf(r, sizeof r,
+		 "{\"access_token\":\"AT%d.x\",\"expires_in\":%d,"
 		 "\"refresh_token\":\"RT%d.y\",\"scope\":\"connection mainaccount\","
-		 "\"token_type\":\"bearer\"}", f->tokens, expires_in, f->tokens);
+		 "\"token_type\":\"bearer\"}",
+		 f->tokens, expires_in, f->tokens);
 	answer_auth_with(f, lt_fake_id(&f->tp, last_auth(f)), r);
 }
 
 static void answer_error(fx *f, int64_t id, int code, const char *message)
 {
-	lt_fake_deliverf(&f->tp, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":%d,"
-			 "\"message\":\"%s\"}}", (long long)id, code, message);
+	lt_fake_deliverf(&f->tp,
+			 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":%d,"
+			 "\"message\":\"%s\"}}",
+			 (long long)id, code, message);
 }
 
 static void answer_result(fx *f, int64_t id)
@@ -485,14 +489,14 @@ static void test_hostile_auth_answers_are_retried_after_a_backoff(void **state)
 {
 	fx *f = *state;
 	static const char *const cases[] = {
-		"{\"refresh_token\":\"RT\",\"expires_in\":900}",               /* no access_token */
-		"{\"access_token\":12345,\"expires_in\":900}",                 /* not a string */
-		"{\"access_token\":\"AT\",\"refresh_token\":\"RT\"}",          /* no expires_in */
+		"{\"refresh_token\":\"RT\",\"expires_in\":900}",      /* no access_token */
+		"{\"access_token\":12345,\"expires_in\":900}",        /* not a string */
+		"{\"access_token\":\"AT\",\"refresh_token\":\"RT\"}", /* no expires_in */
 		"{\"access_token\":\"AT\",\"expires_in\":0}",
 		"{\"access_token\":\"AT\",\"expires_in\":-900}",
 		"{\"access_token\":\"AT\",\"expires_in\":1.5}",
 		"{\"access_token\":\"AT\",\"expires_in\":\"900\"}",
-		"{\"access_token\":\"AT\",\"expires_in\":1e19}",                 /* beyond int64 */
+		"{\"access_token\":\"AT\",\"expires_in\":1e19}", /* beyond int64 */
 		"{\"access_token\":\"AT\",\"expires_in\":-9223372036854775808}",
 		"\"ok\"",
 		"null",
@@ -518,7 +522,8 @@ static void test_hostile_auth_answers_are_retried_after_a_backoff(void **state)
 		assert_int_equal(lt_req_get_state(g), LT_REQ_WAIT_AUTH);
 		answer_auth(f, 900);
 		if (lt_priv_state(f->p) != LT_AUTH_OK)
-			fail_msg("case %zu %s: wedged in %s", i, cases[i], lt_priv_state_name(f->p));
+			fail_msg("case %zu %s: wedged in %s", i, cases[i],
+				 lt_priv_state_name(f->p));
 		assert_int_equal(lt_req_get_state(g), LT_REQ_SENT);
 		assert_null(strstr(f->events, "auth_failed"));
 	}
@@ -559,7 +564,8 @@ static void test_huge_expires_in_is_clamped(void **state)
 	fx *f = *state;
 	static const char *const cases[] = {
 		"{\"access_token\":\"AT\",\"refresh_token\":\"RT\",\"expires_in\":9e18}",
-		"{\"access_token\":\"AT\",\"refresh_token\":\"RT\",\"expires_in\":9223372036854775807}",
+		"{\"access_token\":\"AT\",\"refresh_token\":\"RT\",\"expires_in\":"
+		"9223372036854775807}",
 		"{\"access_token\":\"AT\",\"refresh_token\":\"RT\",\"expires_in\":315360001}",
 	};
 	start(f);
@@ -593,8 +599,10 @@ static void test_empty_access_token_is_retried_after_a_backoff(void **state)
 	int pending = lt_rpc_pending_count(lt_cl_rpc(f->cl));
 	run_until_auths(f, 0, 2, 1500);
 	if (auths_from(f, 0) != 2)
-		fail_msg("no retry within 1.5 s (answer counted malformed: %llu, auth still pending: "
-			 "%d, state %s)", malformed, pending, lt_priv_state_name(f->p));
+		fail_msg("no retry within 1.5 s (answer counted malformed: %llu, auth still "
+			 "pending: "
+			 "%d, state %s)",
+			 malformed, pending, lt_priv_state_name(f->p));
 	assert_int_equal(malformed, 0);
 }
 
@@ -646,8 +654,9 @@ static void test_13004_fails_for_good_and_refuses_gated_requests(void **state)
 	assert_false(rg->sent);
 	lt_req *q = (lt_req *)1;
 	lt_err err;
-	assert_int_equal(lt_test_submit(f->cl, &f->rec[2], BUY, "g2", LT_POOL_ME, LT_REQ_GATED, 0,
-					&q, &err), LT_ESTATE);
+	assert_int_equal(
+		lt_test_submit(f->cl, &f->rec[2], BUY, "g2", LT_POOL_ME, LT_REQ_GATED, 0, &q, &err),
+		LT_ESTATE);
 	assert_null(q);
 	assert_int_equal(lt_cl_refusal(f->cl, NULL), 13004);
 	assert_non_null(strstr(err.msg, "authentication failed"));
@@ -851,8 +860,8 @@ static void test_drop_while_restoring_does_not_report_authenticated(void **state
 	lt_fake_drop(&f->tp, "test");
 	assert_int_equal(lt_priv_state(f->p), LT_AUTH_NONE);
 	if (strstr(f->events + mark, "authenticated") || f->tp.set_ready_calls)
-		fail_msg("after the drop: events \"%s\", set_ready called %d times", f->events + mark,
-			 f->tp.set_ready_calls);
+		fail_msg("after the drop: events \"%s\", set_ready called %d times",
+			 f->events + mark, f->tp.set_ready_calls);
 }
 
 /* Regression (private.c limits_done): tier = "auto" applies the account's limits with
@@ -869,10 +878,12 @@ static void test_tier_auto_limits_use_the_client_clock(void **state)
 	answer_auth(f, 900);
 	int s = lt_fake_find(&f->tp, 0, "private/get_account_summary");
 	assert_true(s > 0);
-	lt_fake_deliverf(&f->tp, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"currency\":\"BTC\","
+	lt_fake_deliverf(&f->tp,
+			 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"currency\":\"BTC\","
 			 "\"limits\":{\"limits_per_currency\":false,\"non_matching_engine\":"
 			 "{\"rate\":20,\"burst\":100},\"matching_engine\":{\"trading\":{\"total\":"
-			 "{\"rate\":5,\"burst\":20}}}}}}", (long long)lt_fake_id(&f->tp, s));
+			 "{\"rate\":5,\"burst\":20}}}}}}",
+			 (long long)lt_fake_id(&f->tp, s));
 	assert_int_equal(lt_priv_state(f->p), LT_AUTH_OK);
 	for (int i = 0; i < ME_BURST; i++) {
 		char l[16];
@@ -904,11 +915,11 @@ static void test_cl_free_then_priv_free_with_requests_in_flight(void **state)
 	if (pid == 0) {
 		start(f);
 		lt_fake_open(&f->tp);
-		answer_auth(f, 900);      /* the cod restore is in flight */
+		answer_auth(f, 900); /* the cod restore is in flight */
 		gated(f, &f->rec[0], "g", 0);
 		lt_fake_drop(&f->tp, "test");
-		lt_fake_open(&f->tp);     /* a new public/auth is in flight */
-		lt_cl_free(f->cl);        /* the order private.h documents */
+		lt_fake_open(&f->tp); /* a new public/auth is in flight */
+		lt_cl_free(f->cl);    /* the order private.h documents */
 		lt_priv_free(f->p);
 		_exit(0);
 	}
@@ -916,7 +927,8 @@ static void test_cl_free_then_priv_free_with_requests_in_flight(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail_msg("lt_cl_free then lt_priv_free crashed the child (status 0x%x): see the "
-			 "AddressSanitizer report above", st);
+			 "AddressSanitizer report above",
+			 st);
 }
 
 /* ---- every interleaving (bounded random walks) ---------------------------------------------- */
@@ -933,7 +945,8 @@ static void walk_on_send(void *ud, const char *text)
 		snprintf(f->violation, sizeof f->violation, "first text after open: %.80s", text);
 	if (is_auth) {
 		if (f->auth_out >= 0 && !f->violation[0])
-			snprintf(f->violation, sizeof f->violation, "a second public/auth in flight");
+			snprintf(f->violation, sizeof f->violation,
+				 "a second public/auth in flight");
 		f->auth_out = strtoll(text + strlen("{\"jsonrpc\":\"2.0\",\"id\":"), NULL, 10);
 	}
 	if (strstr(text, BUY) && !(f->conn_authed && lt_priv_state(f->p) == LT_AUTH_OK) &&
@@ -974,8 +987,8 @@ static void walk_check(fx *f, walk_req *w, int n, bool at_end)
 		if (x->withdrawn && x->r.calls)
 			fail_msg("%s withdrawn but called back", x->label);
 		if (x->r.calls && x->r.sent != (on_wire == 1))
-			fail_msg("%s ended how=%d sent=%d, on the wire %d times", x->label, x->r.how,
-				 x->r.sent, on_wire);
+			fail_msg("%s ended how=%d sent=%d, on the wire %d times", x->label,
+				 x->r.how, x->r.sent, on_wire);
 		if (x->r.anomalies)
 			fail_msg("%s: value on L mismatched", x->label);
 		if (at_end && x->accepted && !x->withdrawn && x->r.calls != 1)
@@ -1013,10 +1026,11 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 				snprintf(x->label, sizeof x->label, "r%d", n);
 				x->gated = rnd(3) != 0;
 				lt_err err;
-				int rc = lt_test_submit(f->cl, &x->r, x->gated ? BUY : "public/get_time",
-							x->label, x->gated ? LT_POOL_ME : LT_POOL_NON_ME,
-							x->gated ? LT_REQ_GATED : 0,
-							rnd(4) == 0 ? 1 + rnd(5) : 0, &x->q, &err);
+				int rc = lt_test_submit(
+					f->cl, &x->r, x->gated ? BUY : "public/get_time", x->label,
+					x->gated ? LT_POOL_ME : LT_POOL_NON_ME,
+					x->gated ? LT_REQ_GATED : 0, rnd(4) == 0 ? 1 + rnd(5) : 0,
+					&x->q, &err);
 				x->accepted = rc == 0;
 				n++;
 			} else if (ev < 40) {
@@ -1036,11 +1050,15 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 					unsigned k = rnd(100);
 					f->auth_out = -1;
 					if (k < 70) {
-						f->conn_authed = true; /* before: orders go inside */
-						answer_auth_with(f, id, "{\"access_token\":\"AT\","
-								 "\"refresh_token\":\"RT\",\"expires_in\":900}");
+						f->conn_authed =
+							true; /* before: orders go inside */
+						answer_auth_with(f, id,
+								 "{\"access_token\":\"AT\","
+								 "\"refresh_token\":\"RT\","
+								 "\"expires_in\":900}");
 					} else if (k < 85)
-						answer_auth_with(f, id, "{\"access_token\":\"AT\","
+						answer_auth_with(f, id,
+								 "{\"access_token\":\"AT\","
 								 "\"expires_in\":-1}");
 					else if (k < 97)
 						answer_error(f, id, 10028, "too_many_requests");
@@ -1093,8 +1111,8 @@ static void test_random_interleavings_keep_the_invariants(void **state)
 	}
 	free(w);
 	print_message("walks: %llu orders written, %llu auths, %llu retries, %llu revoked, "
-		      "%llu failed, %llu lost, %llu gated refused, %llu requeued\n", orders, auths,
-		      retries, revoked, failed, lost, refused, requeued);
+		      "%llu failed, %llu lost, %llu gated refused, %llu requeued\n",
+		      orders, auths, retries, revoked, failed, lost, refused, requeued);
 	assert_true(orders > 100 && auths > 100 && retries > 10 && revoked > 10 && failed > 0 &&
 		    lost > 10 && refused > 10 && requeued > 10);
 }

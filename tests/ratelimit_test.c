@@ -21,7 +21,7 @@
 
 #include "ratelimit.h"
 
-#define T0 ((int64_t)1700000000000000)  /* an arbitrary start; the clock is never 0 */
+#define T0 ((int64_t)1700000000000000) /* an arbitrary start; the clock is never 0 */
 #define MS 1000
 #define S (1000 * MS)
 
@@ -35,12 +35,12 @@
 #define INS_COST 10000
 #define INS_CAP 500000.0
 #define INS_RATE 10000.0
-#define ME_BURST 20.0      /* tier 4, a new account */
+#define ME_BURST 20.0 /* tier 4, a new account */
 #define ME_RATE 5.0
 
 /* The local figures the limiter runs at. */
-#define LOCAL_RATE(venue_rate) ((venue_rate) * LT_RL_RATE_MARGIN)
-#define LOCAL_CAP(venue_cap, cost) ((venue_cap) - (cost))  /* cost <= half the cap here */
+#define LOCAL_RATE(venue_rate) ((venue_rate)*LT_RL_RATE_MARGIN)
+#define LOCAL_CAP(venue_cap, cost) ((venue_cap) - (cost)) /* cost <= half the cap here */
 /* Requests of `cost` a full local bucket lets go at once. */
 #define FREE(venue_cap, cost) ((int)(LOCAL_CAP(venue_cap, cost) / (cost)))
 
@@ -108,7 +108,7 @@ static void test_refill_restores_capacity_up_to_the_cap(void **state)
 	lt_rl_init(&rl, T0);
 	const int n = FREE(NON_ME_CAP, NON_ME_COST);
 	const int64_t w = refill_us(NON_ME_COST, NON_ME_RATE);
-	reserve_free(&rl, LT_POOL_NON_ME, NON_ME_COST, n, T0);  /* empty */
+	reserve_free(&rl, LT_POOL_NON_ME, NON_ME_COST, n, T0); /* empty */
 	assert_int_equal(lt_rl_delay(&rl, LT_POOL_NON_ME, NON_ME_COST, T0), w);
 	/* 25 ms later: 237.5 credits back, 262.5 missing */
 	double back = LOCAL_RATE(NON_ME_RATE) * 0.025;
@@ -186,7 +186,7 @@ static void test_delay_takes_no_credits(void **state)
 	reserve_free(&rl, LT_POOL_NON_ME, NON_ME_COST, FREE(NON_ME_CAP, NON_ME_COST), T0);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(lt_rl_delay(&rl, LT_POOL_NON_ME, NON_ME_COST, T0), w);
-	assert_int_equal(rl.waited, 0);  /* asking is not waiting */
+	assert_int_equal(rl.waited, 0); /* asking is not waiting */
 	assert_int_equal(lt_rl_reserve(&rl, LT_POOL_NON_ME, NON_ME_COST, T0), w);
 	/* a larger cost asks for more: 2,000 behind the 500 already queued */
 	assert_int_equal(lt_rl_delay(&rl, LT_POOL_NON_ME, 2000, T0),
@@ -199,7 +199,7 @@ static void test_subscribe_pool(void **state)
 	lt_rl rl;
 	lt_rl_init(&rl, T0);
 	const int n = FREE(SUB_CAP, SUB_COST);
-	assert_int_equal(n, 9);  /* of the venue's 10 */
+	assert_int_equal(n, 9); /* of the venue's 10 */
 	reserve_free(&rl, LT_POOL_SUBSCRIBE, SUB_COST, n, T0);
 	assert_int_equal(lt_rl_reserve(&rl, LT_POOL_SUBSCRIBE, SUB_COST, T0),
 			 refill_us(SUB_COST, SUB_RATE));
@@ -220,7 +220,7 @@ static void test_instruments_pool(void **state)
 	lt_rl rl;
 	lt_rl_init(&rl, T0);
 	const int n = FREE(INS_CAP, INS_COST);
-	assert_int_equal(n, 49);  /* of the venue's 50 */
+	assert_int_equal(n, 49); /* of the venue's 50 */
 	reserve_free(&rl, LT_POOL_INSTRUMENTS, INS_COST, n, T0);
 	assert_int_equal(lt_rl_reserve(&rl, LT_POOL_INSTRUMENTS, INS_COST, T0),
 			 refill_us(INS_COST, INS_RATE));
@@ -236,7 +236,7 @@ static void test_matching_engine_tier4(void **state)
 	lt_rl rl;
 	lt_rl_init(&rl, T0);
 	const int n = FREE(ME_BURST, 1);
-	assert_int_equal(n, 19);  /* of the venue's burst of 20 */
+	assert_int_equal(n, 19); /* of the venue's burst of 20 */
 	reserve_free(&rl, LT_POOL_ME, 1, n, T0);
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(lt_rl_reserve(&rl, LT_POOL_ME, 1, T0), refill_us(i, ME_RATE));
@@ -299,9 +299,9 @@ static void test_set_bucket_figures(void **state)
 		lt_pool pool;
 		double cap, rate, keep;
 	} cases[] = {
-		{LT_POOL_ME, 100, 30, 1},    /* tier 1 */
-		{LT_POOL_ME, 3, 1, 1},       /* 1 < 3 / 2: kept */
-		{LT_POOL_ME, 2, 1, 0},       /* 1 is half of 2: nothing kept */
+		{LT_POOL_ME, 100, 30, 1}, /* tier 1 */
+		{LT_POOL_ME, 3, 1, 1},    /* 1 < 3 / 2: kept */
+		{LT_POOL_ME, 2, 1, 0},    /* 1 is half of 2: nothing kept */
 		{LT_POOL_ME, 1, 1, 0},
 		{LT_POOL_NON_ME, 1500, 500, 500},
 		{LT_POOL_NON_ME, 1000, 500, 0},
@@ -337,7 +337,7 @@ static void test_new_figures_keep_what_was_spent(void **state)
 	lt_rl t;
 	lt_rl_init(&t, T0);
 	reserve_free(&t, LT_POOL_ME, 1, FREE(ME_BURST, 1), T0);
-	int64_t later = T0 + 400 * MS;  /* 1.9 credits back at 4.75/s */
+	int64_t later = T0 + 400 * MS; /* 1.9 credits back at 4.75/s */
 	assert_int_equal(lt_rl_set_tier(&t, 1, later), 0);
 	assert_true(fabs(t.pool[LT_POOL_ME].level - (99 - 19 + LOCAL_RATE(ME_RATE) * 0.4)) < 1e-9);
 	/* a lower figure can leave a queue: 99 spent of tier 1, then tier 4 */
@@ -465,19 +465,19 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-#define SKEW_US (20 * MS)  /* the venue's clock is not ours, and sends bunch up */
+#define SKEW_US (20 * MS) /* the venue's clock is not ours, and sends bunch up */
 #define MAX_REQ 400
-#define SEED_MUL 0x9E3779B97F4A7C15ULL  /* spreads seeds 1..20 over the state */
+#define SEED_MUL 0x9E3779B97F4A7C15ULL /* spreads seeds 1..20 over the state */
 
 enum pattern { BURST, BURSTS, STREAM };
 
 typedef struct rl_case {
 	const char *name;
 	lt_pool pool;
-	int tier;                 /* ME pool: 1..4; 0 for the others */
+	int tier; /* ME pool: 1..4; 0 for the others */
 	int cost;
-	double cap, rate;         /* the venue's */
-	int n;                    /* requests */
+	double cap, rate; /* the venue's */
+	int n;            /* requests */
 	enum pattern pattern;
 } rl_case;
 
@@ -487,7 +487,7 @@ typedef struct rl_case {
 static int64_t asked_at(const rl_case *c, int i, int64_t prev, uint64_t *seed)
 {
 	int burst = (int)(c->cap / c->cost);
-	int64_t gap = (int64_t)((double)c->cost / c->rate * 1e6);  /* the venue's pace */
+	int64_t gap = (int64_t)((double)c->cost / c->rate * 1e6); /* the venue's pace */
 	switch (c->pattern) {
 	case BURSTS:
 		return T0 + (int64_t)(i / burst) * 2 * S;
@@ -512,7 +512,7 @@ static int run_against_venue(const rl_case *c, lt_rl *rl, uint64_t seed, int *fi
 	}
 	qsort(arrive, (size_t)c->n, sizeof arrive[0], cmp_i64);
 	venue_bucket v;
-	venue_init(&v, c->cap, c->rate, c->cost, T0 - S);  /* idle (full) well before we start */
+	venue_init(&v, c->cap, c->rate, c->cost, T0 - S); /* idle (full) well before we start */
 	int rejected = 0;
 	*first_reject = -1;
 	for (int i = 0; i < c->n; i++)
@@ -559,8 +559,9 @@ static void test_jittered_sends_never_exceed_the_venue(void **state)
 			int rejected = run_against_venue(c, &rl, seed * SEED_MUL, &first);
 			if (rejected)
 				fail_msg("%s, seed %llu: the venue rejected %d of %d requests "
-					 "(first: arrival %d)", c->name, (unsigned long long)seed,
-					 rejected, c->n, first + 1);
+					 "(first: arrival %d)",
+					 c->name, (unsigned long long)seed, rejected, c->n,
+					 first + 1);
 		}
 	}
 }
@@ -586,7 +587,8 @@ static void test_venue_model_rejects_an_exact_rate_limiter(void **state)
 		}
 		if (draws_rejected < 10)
 			fail_msg("%s: an exact-rate limiter got through the venue model in %d of "
-				 "20 draws", c->name, 20 - draws_rejected);
+				 "20 draws",
+				 c->name, 20 - draws_rejected);
 	}
 }
 

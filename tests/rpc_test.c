@@ -28,15 +28,15 @@
 #define MAX_SENT 256
 
 typedef struct fx {
-	lua_State *L;      /* main thread: done/notify callbacks move values here */
+	lua_State *L; /* main thread: done/notify callbacks move values here */
 	lt_loop *loop;
 	lt_rpc *rpc;
 	char *sent[MAX_SENT];
 	int nsent, send_calls;
-	int send_rc;        /* what the fake send returns (0 = accept) */
+	int send_rc; /* what the fake send returns (0 = accept) */
 	int notify_calls;
 	char channel[256];
-	int notify_top;     /* lua_gettop of the rpc thread at on_notify */
+	int notify_top; /* lua_gettop of the rpc thread at on_notify */
 } fx;
 
 /* Transport: copy the text, then take the memory (lt_buf_free). A refusing send leaves msg. */
@@ -62,7 +62,7 @@ static void fake_notify(void *ud, const char *channel, lua_State *L)
 	f->notify_calls++;
 	snprintf(f->channel, sizeof f->channel, "%s", channel);
 	f->notify_top = lua_gettop(L);
-	lua_xmove(L, f->L, 1);  /* pops it from the rpc thread */
+	lua_xmove(L, f->L, 1); /* pops it from the rpc thread */
 }
 
 static void fx_open_with(fx *f, const lt_rpc_cbs *cbs)
@@ -97,8 +97,8 @@ typedef struct rec {
 	lua_State *main;
 	int calls;
 	lt_done how;
-	int type;           /* lua_type of the pushed value, LUA_TNONE when nothing pushed */
-	int moved;          /* values moved to main */
+	int type;  /* lua_type of the pushed value, LUA_TNONE when nothing pushed */
+	int moved; /* values moved to main */
 } rec;
 
 static void on_done(void *ud, lt_done how, lua_State *L)
@@ -236,7 +236,7 @@ static void test_request_rejects_ids_not_allocated_or_pending(void **state)
 	assert_int_equal(lt_rpc_pending_count(f.rpc), 1);
 	lt_buf_free(&b);
 	fx_close(&f);
-	assert_int_equal(r.calls, 1);  /* the pending one was lost at free */
+	assert_int_equal(r.calls, 1); /* the pending one was lost at free */
 	assert_int_equal(r.how, LT_DONE_LOST);
 }
 
@@ -342,7 +342,7 @@ static void test_out_of_order_answers_reach_their_own_request(void **state)
 	(void)state;
 	fx f;
 	fx_open(&f);
-	enum { N = 130 };  /* more than the 64 hash buckets: chains of two and three */
+	enum { N = 130 }; /* more than the 64 hash buckets: chains of two and three */
 	rec r[N];
 	int64_t ids[N];
 	for (int i = 0; i < N; i++) {
@@ -376,7 +376,7 @@ static void test_unknown_id_is_counted_and_dropped(void **state)
 	rec r = {.main = f.L};
 	int64_t id = request(&f, "public/test", NULL, 0, &r);
 	int top = lua_gettop(f.L);
-	feed_result(&f, id + 64, "{\"x\":1}");   /* same hash bucket, not pending */
+	feed_result(&f, id + 64, "{\"x\":1}"); /* same hash bucket, not pending */
 	feed_result(&f, 999, "{\"x\":1}");
 	feed(&f, "{\"jsonrpc\":\"2.0\",\"id\":77,\"error\":{\"code\":1,\"message\":\"m\"}}");
 	assert_int_equal(stats(&f)->unknown_ids, 3);
@@ -400,10 +400,16 @@ static void test_malformed_input_is_counted(void **state)
 	rec r = {.main = f.L};
 	int64_t id = request(&f, "public/test", NULL, 0, &r);
 	static const char *const bad[] = {
-		"", "{", "not json", "[]", "{}", "null", "\"x\"",
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"version\":\"1.2",  /* truncated */
+		"",
+		"{",
+		"not json",
+		"[]",
+		"{}",
+		"null",
+		"\"x\"",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"version\":\"1.2", /* truncated */
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":}",
-		"{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":1}",       /* string id */
+		"{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":1}", /* string id */
 		"{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"data\":1}}",
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1}garbage",
 	};
@@ -477,7 +483,7 @@ static void test_heartbeat_test_request_is_answered(void **state)
 	assert_int_equal(stats(&f)->heartbeats, 1);
 	assert_int_equal(f.nsent, 1);
 	assert_non_null(strstr(f.sent[0], "\"method\":\"public/test\""));
-	assert_non_null(strstr(f.sent[0], "\"id\":1"));  /* the rpc's own next id */
+	assert_non_null(strstr(f.sent[0], "\"id\":1")); /* the rpc's own next id */
 	assert_int_equal(lt_rpc_pending_count(f.rpc), 1);
 	/* the venue's answer to it completes silently */
 	feed_result(&f, 1, "{\"version\":\"1.2.26\"}");
@@ -492,7 +498,7 @@ static void test_heartbeat_test_request_is_answered(void **state)
 	assert_non_null(plain);
 	char *p = strstr(plain, "test_request");
 	assert_non_null(p);
-	memcpy(p, "heartbeat\"   ", 13);  /* same length as test_request" */
+	memcpy(p, "heartbeat\"   ", 13); /* same length as test_request" */
 	lt_rpc_on_message(f.rpc, plain, len);
 	assert_int_equal(stats(&f)->heartbeats, 2);
 	assert_int_equal(f.nsent, 1);
@@ -510,7 +516,7 @@ static void test_heartbeat_test_request_is_answered(void **state)
 	assert_non_null(strstr(f.sent[1], "public/test"));
 	assert_int_equal(lt_rpc_pending_count(f.rpc), 1);
 	free(text);
-	fx_close(&f);  /* the unanswered public/test is lost without a done function */
+	fx_close(&f); /* the unanswered public/test is lost without a done function */
 }
 
 static void test_heartbeat_answer_with_refusing_transport(void **state)
@@ -596,7 +602,7 @@ static void test_cancel_calls_nothing(void **state)
 	assert_int_equal(lt_rpc_pending_count(f.rpc), 1);
 	assert_int_equal(lt_rpc_cancel(f.rpc, id), LT_ENOTFOUND);
 	assert_int_equal(lt_rpc_cancel(f.rpc, 12345), LT_ENOTFOUND);
-	drive(f.loop, NULL, 0, 150);  /* past the cancelled timeout */
+	drive(f.loop, NULL, 0, 150); /* past the cancelled timeout */
 	assert_int_equal(r.calls, 0);
 	assert_int_equal(stats(&f)->timeouts, 0);
 	feed_result(&f, id, "{}");
@@ -686,7 +692,7 @@ static void test_refused_send_registers_nothing(void **state)
 	lt_buf_free(&b);
 	assert_int_equal(f.send_calls, 1);
 	assert_int_equal(lt_rpc_pending_count(f.rpc), 0);
-	drive(f.loop, NULL, 0, 100);  /* no timer was armed */
+	drive(f.loop, NULL, 0, 100); /* no timer was armed */
 	feed_result(&f, id, "1");
 	lt_rpc_fail_all(f.rpc);
 	assert_int_equal(r.calls, 0);
@@ -772,7 +778,8 @@ static void test_result_is_typed_by_the_schema(void **state)
 	for (int pass = 0; pass < 2; pass++) {
 		rec r = {.main = f.L};
 		int64_t id = request(&f, "public/ticker", pass ? NULL : &lt_s_ticker, 0, &r);
-		int n = snprintf(msg, dlen + 128, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%.*s,"
+		int n = snprintf(msg, dlen + 128,
+				 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%.*s,"
 				 "\"usIn\":1,\"usOut\":2,\"usDiff\":1,\"testnet\":true}",
 				 (long long)id, (int)dlen, data);
 		char *amt = strstr(msg, "\"best_bid_amount\": 117660.0");
@@ -826,8 +833,8 @@ static void test_every_prefix_of_a_fixture_is_malformed(void **state)
 			free(t);
 			want++;
 			if (stats(&f)->malformed != want)
-				fail_msg("%s: prefix of %zu bytes not counted as malformed", names[k],
-					 n);
+				fail_msg("%s: prefix of %zu bytes not counted as malformed",
+					 names[k], n);
 		}
 		free(text);
 	}
@@ -870,6 +877,6 @@ int main(void)
 		cmocka_unit_test(test_result_is_typed_by_the_schema),
 		cmocka_unit_test(test_every_prefix_of_a_fixture_is_malformed),
 	};
-	lt_log_set_level(LT_LOG_ERROR);  /* dropped messages are logged as warnings */
+	lt_log_set_level(LT_LOG_ERROR); /* dropped messages are logged as warnings */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

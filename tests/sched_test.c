@@ -37,25 +37,25 @@
 
 #define MS 1000
 #define S (1000 * MS)
-#define AWAIT_ID 7    /* the id await() registers its wait with */
-#define K_CTX 1234    /* the continuation context await() passes */
+#define AWAIT_ID 7 /* the id await() registers its wait with */
+#define K_CTX 1234 /* the continuation context await() passes */
 
 /* ---- fixture ---------------------------------------------------------------------------------- */
 
 typedef struct fx {
 	lua_State *L;
 	lt_rt *rt;
-	char log[8192];       /* rec(): space-separated */
-	int cancels;          /* await()'s cancel callback */
+	char log[8192]; /* rec(): space-separated */
+	int cancels;    /* await()'s cancel callback */
 	void *cancel_obj;
 	int64_t cancel_id;
-	int k_calls;          /* await()'s continuation */
+	int k_calls; /* await()'s continuation */
 	int k_status;
 	lua_KContext k_ctx;
 	int k_nvals;
 	lua_Integer k_first;
-	int closes;           /* note_close() */
-	int64_t woke_at[8];   /* sleeper i resumed at (lt_now_us) */
+	int closes;         /* note_close() */
+	int64_t woke_at[8]; /* sleeper i resumed at (lt_now_us) */
 	int nargs_seen;
 	lua_Integer sum_seen;
 } fx;
@@ -170,10 +170,15 @@ static void fx_open(fx *f, lua_State *L)
 	f->L = L;
 	luaL_openlibs(f->L);
 	f->rt = lt_rt_get(f->L);
-	static const luaL_Reg fns[] = {
-		{"rec", l_rec}, {"await", l_await}, {"sleep_ms", l_sleep_ms},
-		{"require_task", l_require_task}, {"spawn", l_spawn}, {"kill", l_kill},
-		{"wake", l_wake}, {"note_close", l_note_close}, {NULL, NULL}};
+	static const luaL_Reg fns[] = {{"rec", l_rec},
+				       {"await", l_await},
+				       {"sleep_ms", l_sleep_ms},
+				       {"require_task", l_require_task},
+				       {"spawn", l_spawn},
+				       {"kill", l_kill},
+				       {"wake", l_wake},
+				       {"note_close", l_note_close},
+				       {NULL, NULL}};
 	lua_pushglobaltable(f->L);
 	lua_pushlightuserdata(f->L, f);
 	luaL_setfuncs(f->L, fns, 1);
@@ -209,7 +214,8 @@ static int c_rec_args(lua_State *L) /* records its arguments, joined by '+' */
 	char buf[256] = "";
 	for (int i = 1; i <= lua_gettop(L); i++) {
 		size_t n = strlen(buf);
-		snprintf(buf + n, sizeof buf - n, "%s%s", i > 1 ? "+" : "", luaL_tolstring(L, i, NULL));
+		snprintf(buf + n, sizeof buf - n, "%s%s", i > 1 ? "+" : "",
+			 luaL_tolstring(L, i, NULL));
 		lua_pop(L, 1);
 	}
 	rec(fx_of(L), lua_gettop(L) ? buf : "()");
@@ -384,7 +390,8 @@ static void in_child(const char *(*body)(fx *), const char *what)
 			fprintf(stderr, "%s: %s\n", what, why);
 		lua_close(L);
 		if (heap.overruns)
-			fprintf(stderr, "%s: %d Lua block(s) written past their end (stack overflow)\n",
+			fprintf(stderr,
+				"%s: %d Lua block(s) written past their end (stack overflow)\n",
 				what, heap.overruns);
 		fflush(stderr);
 		_exit(why || heap.overruns ? 1 : 0);
@@ -515,8 +522,8 @@ static void test_spawn_past_the_task_cap_raises(void **state)
 	assert_int_not_equal(lua_pcall(L, 1, 0, 0), LUA_OK);
 	assert_non_null(strstr(lua_tostring(L, -1), "tasks are alive"));
 	lua_settop(L, top);
-	lt_sched_drain(f->rt);          /* they end */
-	spawn_lua0(f, "rec('y')");     /* room again */
+	lt_sched_drain(f->rt);     /* they end */
+	spawn_lua0(f, "rec('y')"); /* room again */
 	lt_sched_drain(f->rt);
 	assert_non_null(strstr(f->log, "y"));
 }
@@ -527,7 +534,7 @@ static void test_await_then_wake_resumes_the_continuation_once_with_the_values(v
 {
 	fx *f = *state;
 	lt_task *t = spawn_lua0(f, "local a, b, c = await(); rec(a .. ',' .. b .. ',' .. "
-				"tostring(c))");
+				   "tostring(c))");
 	unsigned id = lt_task_id(t);
 	lt_sched_drain(f->rt);
 	assert_int_equal(f->k_calls, 0); /* waiting */
@@ -567,7 +574,7 @@ static void test_a_task_may_await_inside_pcall_and_await_again(void **state)
 {
 	fx *f = *state;
 	lt_task *t = spawn_lua0(f, "local ok, v = pcall(await); rec(tostring(ok) .. ':' .. v); "
-				"rec('second:' .. await())");
+				   "rec('second:' .. await())");
 	lt_sched_drain(f->rt);
 	lua_State *from = f->rt->L;
 	lua_pushinteger(from, 5);
@@ -765,7 +772,8 @@ static void test_ids_are_never_reused_over_many_spawns_and_collisions(void **sta
 		ids[i] = lt_task_id(tasks[i]);
 		for (int j = 0; j < MANY; j++)
 			if (ids[i] == ids[j])
-				fail_msg("id %u given again (first to task %d, now to %d)", ids[i], j, i);
+				fail_msg("id %u given again (first to task %d, now to %d)", ids[i],
+					 j, i);
 	}
 	lt_sched_drain(f->rt);
 	for (int i = 0; i < MANY; i += 2) /* a completion for an ended task finds nothing */
@@ -799,7 +807,8 @@ static void test_ids_are_not_reused_when_the_counter_wraps(void **state)
 	lt_sched_drain(f->rt);
 	for (int i = 0; i < 4; i++)
 		if (seen[i] == old_id)
-			fail_msg("task %d after the wrap got id %u, the id of a live task", i, old_id);
+			fail_msg("task %d after the wrap got id %u, the id of a live task", i,
+				 old_id);
 	assert_ptr_equal(lt_task_find(f->rt, old_id), old);
 	lua_pushstring(f->rt->L, "mine");
 	lt_task_wake(lt_task_find(f->rt, old_id), f->rt->L, 1);
@@ -809,9 +818,9 @@ static void test_ids_are_not_reused_when_the_counter_wraps(void **state)
 
 /* ---- kill ---------------------------------------------------------------------------------------- */
 
-static const char CLOSE_AND_AWAIT[] =
-	"local x <close> = setmetatable({}, {__close = function() note_close(); rec('closed') end})\n"
-	"rec('start'); await(); rec('not reached')";
+static const char CLOSE_AND_AWAIT[] = "local x <close> = setmetatable({}, {__close = function() "
+				      "note_close(); rec('closed') end})\n"
+				      "rec('start'); await(); rec('not reached')";
 
 static void test_kill_withdraws_the_wait_once_and_runs_to_be_closed_variables(void **state)
 {
@@ -1022,7 +1031,8 @@ static void test_sleep_wakes_after_about_the_given_ms_in_deadline_order(void **s
 	for (int i = 0; i < 4; i++) {
 		int64_t slept = f->woke_at[i] - t0;
 		if (slept < ms[i] * MS || slept > ms[i] * MS + 1 * S)
-			fail_msg("sleep_ms(%lld) resumed after %lld us", (long long)ms[i], (long long)slept);
+			fail_msg("sleep_ms(%lld) resumed after %lld us", (long long)ms[i],
+				 (long long)slept);
 	}
 	/* the loop was not left blocked after the last timer (sleep_done wakes it) */
 	if (took > 150 * MS + 1 * S)
@@ -1051,7 +1061,8 @@ static void test_a_killed_sleeper_never_wakes(void **state)
 static void test_a_bare_yield_goes_to_the_back_of_the_ready_queue(void **state)
 {
 	fx *f = *state;
-	spawn_lua0(f, "rec('a1'); coroutine.yield(); rec('a2'); coroutine.yield(1, 2, 3); rec('a3')");
+	spawn_lua0(f,
+		   "rec('a1'); coroutine.yield(); rec('a2'); coroutine.yield(1, 2, 3); rec('a3')");
 	spawn_lua0(f, "rec('b1'); coroutine.yield(); rec('b2')");
 	spawn_lua0(f, "rec('c1')");
 	drain_all(f);
@@ -1080,9 +1091,10 @@ static void test_a_task_that_yields_forever_does_not_keep_the_drain_from_returni
 static void test_a_bare_yield_resumes_with_no_values(void **state)
 {
 	fx *f = *state;
-	spawn_lua0(f, "rec(select('#', coroutine.yield(1, 2))); "
-		      "local ok, n = pcall(function() return select('#', coroutine.yield('x')) end); "
-		      "rec(tostring(ok) .. n)");
+	spawn_lua0(f,
+		   "rec(select('#', coroutine.yield(1, 2))); "
+		   "local ok, n = pcall(function() return select('#', coroutine.yield('x')) end); "
+		   "rec(tostring(ok) .. n)");
 	drain_all(f);
 	assert_string_equal(f->log, "0 true0");
 }
@@ -1091,8 +1103,9 @@ static void test_a_bare_yield_resumes_with_no_values(void **state)
 static void test_a_plain_coroutine_inside_a_task_is_not_a_task(void **state)
 {
 	fx *f = *state;
-	spawn_lua0(f, "local co = coroutine.wrap(function() coroutine.yield('in') return 'out' end)\n"
-		      "rec(co()); rec('mid'); rec(co())");
+	spawn_lua0(f,
+		   "local co = coroutine.wrap(function() coroutine.yield('in') return 'out' end)\n"
+		   "rec(co()); rec('mid'); rec(co())");
 	spawn_lua0(f, "rec('other')");
 	lt_sched_drain(f->rt);
 	assert_string_equal(f->log, "in mid out other");
@@ -1130,18 +1143,18 @@ static void test_task_require_inside_a_task_accepts_only_where_it_can_wait(void 
 {
 	fx *f = *state;
 	lt_task *t = spawn_lua0(
-		f,
-		"local function try(fn) local ok, e = pcall(fn) rec(ok and 'ok' or "
-		"(e:find('must be called from a luatrade task', 1, true) and 'not_task' or "
-		"e:find('cannot wait here', 1, true) and 'cannot_wait' or e)) end\n"
-		"try(require_task)\n"
-		"try(function() return require_task() end)\n"
-		"try(function() return coroutine.wrap(require_task)() end)\n"
-		"try(function() return tostring(setmetatable({}, {__tostring = function() "
-		"require_task() return '' end})) end)\n"
-		"try(function() table.sort({3, 2, 1}, function(a, b) require_task() return a < b end) "
-		"end)\n"
-		"try(function() return ('ab'):gsub('.', function() require_task() end) end)\n");
+		f, "local function try(fn) local ok, e = pcall(fn) rec(ok and 'ok' or "
+		   "(e:find('must be called from a luatrade task', 1, true) and 'not_task' or "
+		   "e:find('cannot wait here', 1, true) and 'cannot_wait' or e)) end\n"
+		   "try(require_task)\n"
+		   "try(function() return require_task() end)\n"
+		   "try(function() return coroutine.wrap(require_task)() end)\n"
+		   "try(function() return tostring(setmetatable({}, {__tostring = function() "
+		   "require_task() return '' end})) end)\n"
+		   "try(function() table.sort({3, 2, 1}, function(a, b) require_task() return a < "
+		   "b end) "
+		   "end)\n"
+		   "try(function() return ('ab'):gsub('.', function() require_task() end) end)\n");
 	(void)t;
 	lt_sched_drain(f->rt);
 	assert_string_equal(f->log, "ok ok not_task cannot_wait cannot_wait cannot_wait");

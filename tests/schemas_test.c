@@ -81,10 +81,7 @@ static size_t len_at(lua_State *L, const char *path)
 
 /* ---- lt_channel_schema ---------------------------------------------------------------------- */
 
-static const lt_schema *chan(const char *name)
-{
-	return lt_channel_schema(name, strlen(name));
-}
+static const lt_schema *chan(const char *name) { return lt_channel_schema(name, strlen(name)); }
 
 static void test_channel_schema_by_name(void **state)
 {
@@ -104,7 +101,8 @@ static void test_channel_schema_by_name(void **state)
 	assert_int_equal(idx->type, LT_T_OBJECT);
 	assert_non_null(chan("quote.BTC-PERPETUAL"));
 	assert_non_null(chan("deribit_volatility_index.btc_usd"));
-	assert_ptr_equal(chan("user.orders.BTC-PERPETUAL.raw"), &lt_s_order); /* see private/subscribe */
+	assert_ptr_equal(chan("user.orders.BTC-PERPETUAL.raw"),
+			 &lt_s_order); /* see private/subscribe */
 	assert_null(chan("platform_state"));
 	assert_null(chan(""));
 	assert_null(lt_channel_schema(NULL, 0));
@@ -129,7 +127,7 @@ static void test_leaf_schemas(void **state)
 	assert_ptr_equal(lt_s_instruments.elem, &lt_s_instrument);
 	assert_ptr_equal(lt_s_public_trades.elem, &lt_s_public_trade);
 	/* object schemas: every field has a schema, and nfields counts them */
-	const lt_schema *objects[] = {&lt_s_ticker, &lt_s_book_change, &lt_s_book_grouped,
+	const lt_schema *objects[] = {&lt_s_ticker,     &lt_s_book_change,  &lt_s_book_grouped,
 				      &lt_s_order_book, &lt_s_public_trade, &lt_s_instrument};
 	for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
 		int n = 0;
@@ -162,17 +160,18 @@ static void test_ticker(void **state)
 	lt_test_assert_float(L, -1, "interest_value", 0.0028213400122472977);
 	lua_pop(L, 1);
 	/* option fields, and integer text where floats are declared */
-	decode_edited(L, "ws_ticker.json", "\"state\": \"open\",",
-		      "\"state\": \"open\", \"greeks\": {\"delta\": 1, \"gamma\": 0, \"vega\": 0.1, "
-		      "\"theta\": -5, \"rho\": 0}, \"mark_iv\": 50, \"underlying_index\": "
-		      "\"BTC-27DEC24\", \"underlying_price\": 92000, \"best_bid_price\": null,",
-		      NULL, LT_MSG_NOTIFY);
+	decode_edited(
+		L, "ws_ticker.json", "\"state\": \"open\",",
+		"\"state\": \"open\", \"greeks\": {\"delta\": 1, \"gamma\": 0, \"vega\": 0.1, "
+		"\"theta\": -5, \"rho\": 0}, \"mark_iv\": 50, \"underlying_index\": "
+		"\"BTC-27DEC24\", \"underlying_price\": 92000, \"best_bid_price\": null,",
+		NULL, LT_MSG_NOTIFY);
 	lt_test_assert_float(L, -1, "greeks.delta", 1.0);
 	lt_test_assert_float(L, -1, "greeks.theta", -5.0);
 	lt_test_assert_float(L, -1, "mark_iv", 50.0);
 	lt_test_assert_float(L, -1, "underlying_price", 92000.0);
 	lt_test_assert_str(L, -1, "underlying_index", "BTC-27DEC24");
-	lt_test_assert_float(L, -1, "best_bid_price", 92283.5);  /* the later key wins */
+	lt_test_assert_float(L, -1, "best_bid_price", 92283.5); /* the later key wins */
 	lua_close(L);
 }
 
@@ -212,8 +211,9 @@ static void test_book_snapshot_and_delta(void **state)
 	lua_pop(L, 1);
 
 	/* empty sides occur (§4) */
-	decode_edited(L, "ws_book_delta.json", "[[\"delete\", 42501.0, 0.0], [\"change\", 42501.5, 700.0]]",
-		      "[]", NULL, LT_MSG_NOTIFY);
+	decode_edited(L, "ws_book_delta.json",
+		      "[[\"delete\", 42501.0, 0.0], [\"change\", 42501.5, 700.0]]", "[]", NULL,
+		      LT_MSG_NOTIFY);
 	assert_int_equal(len_at(L, "asks"), 0);
 	lua_close(L);
 }
@@ -259,7 +259,8 @@ static void test_order_book(void **state)
 	decode_fixture(L, "http_get_order_book.json", &lt_s_order_book, LT_MSG_RESULT);
 	lt_test_assert_int(L, -1, "change_id", 133112427566);
 	lt_test_assert_int(L, -1, "timestamp", 1766554855140);
-	lt_test_assert_float(L, -1, "open_interest", 1139551440.0);  /* integer text, declared FLOAT */
+	lt_test_assert_float(L, -1, "open_interest",
+			     1139551440.0); /* integer text, declared FLOAT */
 	lt_test_assert_float(L, -1, "funding_8h", 6.55e-6);
 	lt_test_assert_float(L, -1, "stats.price_change", -0.8292);
 	lt_test_assert_float(L, -1, "best_bid_price", 87002.5);
@@ -302,8 +303,7 @@ static void test_public_trades(void **state)
 
 	/* public/get_last_trades: {has_more, trades: [public trade]} */
 	static const lt_field last_fields[] = {
-		{"has_more", &lt_s_bool}, {"trades", &lt_s_public_trades}, {NULL, NULL}
-	};
+		{"has_more", &lt_s_bool}, {"trades", &lt_s_public_trades}, {NULL, NULL}};
 	static const lt_schema last = {LT_T_OBJECT, last_fields, NULL, 2};
 	decode_fixture(L, "http_get_last_trades.json", &last, LT_MSG_RESULT);
 	lt_test_assert_bool(L, -1, "has_more", 1);
@@ -382,9 +382,9 @@ static void test_small_channels(void **state)
 	lt_test_assert_float(L, -1, "volatility", 129.36);
 	lt_test_assert_str(L, -1, "index_name", "btc_usd");
 	lua_pop(L, 1);
-	decode_edited(L, "ws_volatility_index.json", "\"volatility\": 129.36",
-		      "\"price\": 92000", NULL, LT_MSG_NOTIFY);
-	lt_test_assert_int(L, -1, "price", 92000);  /* not a price index channel: ANY */
+	decode_edited(L, "ws_volatility_index.json", "\"volatility\": 129.36", "\"price\": 92000",
+		      NULL, LT_MSG_NOTIFY);
+	lt_test_assert_int(L, -1, "price", 92000); /* not a price index channel: ANY */
 	lua_pop(L, 1);
 	decode_fixture(L, "ws_chart.json", NULL, LT_MSG_NOTIFY);
 	lt_test_assert_int(L, -1, "tick", 1767200040000);
@@ -413,10 +413,10 @@ static void test_price_index_channel(void **state)
 	size_t n = len + 64;
 	char *doc = malloc(n);
 	assert_non_null(doc);
-	n = (size_t)snprintf(doc, n, "%.*sderibit_price_index%.*s\"price\": 92000%s",
-			     (int)(a - text), text,
-			     (int)(b - a - (long)strlen("deribit_volatility_index")),
-			     a + strlen("deribit_volatility_index"), b + strlen("\"volatility\": 129.36"));
+	n = (size_t)snprintf(
+		doc, n, "%.*sderibit_price_index%.*s\"price\": 92000%s", (int)(a - text), text,
+		(int)(b - a - (long)strlen("deribit_volatility_index")),
+		a + strlen("deribit_volatility_index"), b + strlen("\"volatility\": 129.36"));
 	decode_text(L, doc, n, NULL, LT_MSG_NOTIFY);
 	lt_test_assert_float(L, -1, "price", 92000.0);
 	lt_test_assert_int(L, -1, "timestamp", 1619777946007);

@@ -16,7 +16,7 @@
 
 #include "sim/internal.h"
 
-#define T0 ((int64_t)1767225600000)  /* a fake venue clock, ms */
+#define T0 ((int64_t)1767225600000) /* a fake venue clock, ms */
 
 /* ---- signatures (deribit-api.md §3 test vectors) ---- */
 
@@ -25,16 +25,23 @@ static void test_signature_vectors(void **state)
 	(void)state;
 	char sig[65];
 	assert_int_equal(lt_sim_auth_sign("AMANDASECRECT", 1576074319000, "1iqt2wls", "", sig), 0);
-	assert_string_equal(sig, "56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1");
-	assert_int_equal(lt_sim_auth_sign("Z1pX9kQ3vR7sT2wY5uB8nC4mD6fG0hJ", 1767225600123, "k7d2q9xa",
-					  "", sig), 0);
-	assert_string_equal(sig, "97c9abe265685205b581c7b680c10deba882daf27d06910d1321838465a2f9b3");
-	assert_int_equal(lt_sim_auth_sign("Z1pX9kQ3vR7sT2wY5uB8nC4mD6fG0hJ", 1767225600123, "k7d2q9xa",
-					  "rt-1", sig), 0);
-	assert_string_equal(sig, "1b045dbee54f4df8bb568ede64589a94156cfffe5aae4290fdaa30b9b1f29fe0");
+	assert_string_equal(sig,
+			    "56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1");
+	assert_int_equal(lt_sim_auth_sign("Z1pX9kQ3vR7sT2wY5uB8nC4mD6fG0hJ", 1767225600123,
+					  "k7d2q9xa", "", sig),
+			 0);
+	assert_string_equal(sig,
+			    "97c9abe265685205b581c7b680c10deba882daf27d06910d1321838465a2f9b3");
+	assert_int_equal(lt_sim_auth_sign("Z1pX9kQ3vR7sT2wY5uB8nC4mD6fG0hJ", 1767225600123,
+					  "k7d2q9xa", "rt-1", sig),
+			 0);
+	assert_string_equal(sig,
+			    "1b045dbee54f4df8bb568ede64589a94156cfffe5aae4290fdaa30b9b1f29fe0");
 	/* NULL data is the empty string */
-	assert_int_equal(lt_sim_auth_sign("AMANDASECRECT", 1576074319000, "1iqt2wls", NULL, sig), 0);
-	assert_string_equal(sig, "56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1");
+	assert_int_equal(lt_sim_auth_sign("AMANDASECRECT", 1576074319000, "1iqt2wls", NULL, sig),
+			 0);
+	assert_string_equal(sig,
+			    "56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1");
 }
 
 static void test_signature_without_trailing_newline_differs(void **state)
@@ -43,9 +50,11 @@ static void test_signature_without_trailing_newline_differs(void **state)
 	static const char wrong[] = "1576074319000\n1iqt2wls";
 	char sig[65];
 	lt_sim_auth_hmac_hex("AMANDASECRECT", wrong, strlen(wrong), sig);
-	assert_string_equal(sig, "76f34b2e54c7013ef490ccd464945f867a2cce4e4d673d1bd5520908e1a3c8a4");
+	assert_string_equal(sig,
+			    "76f34b2e54c7013ef490ccd464945f867a2cce4e4d673d1bd5520908e1a3c8a4");
 	assert_int_equal(lt_sim_auth_sign("AMANDASECRECT", 1576074319000, "1iqt2wls", "", sig), 0);
-	assert_string_not_equal(sig, "76f34b2e54c7013ef490ccd464945f867a2cce4e4d673d1bd5520908e1a3c8a4");
+	assert_string_not_equal(sig,
+				"76f34b2e54c7013ef490ccd464945f867a2cce4e4d673d1bd5520908e1a3c8a4");
 	for (size_t i = 0; i < 64; i++) /* lowercase hex */
 		assert_true(isdigit((unsigned char)sig[i]) || (sig[i] >= 'a' && sig[i] <= 'f'));
 }
@@ -104,7 +113,7 @@ static void test_nonce_memory_holds_the_last_64(void **state)
 		snprintf(n, sizeof n, "n%d", i);
 		assert_false(lt_sim_auth_nonce_use(&a, n));
 	}
-	assert_true(lt_sim_auth_nonce_use(&a, "n64"));  /* evicts n0 (the 60 s window covers it) */
+	assert_true(lt_sim_auth_nonce_use(&a, "n64")); /* evicts n0 (the 60 s window covers it) */
 	assert_true(lt_sim_auth_nonce_use(&a, "n0"));
 	assert_false(lt_sim_auth_nonce_use(&a, "n63"));
 }
@@ -116,7 +125,7 @@ static void sim_init(lt_sim *sim, uint64_t seed, const char *accounts)
 	memset(sim, 0, sizeof *sim);
 	sim->opts.seed = seed;
 	sim->opts.accounts = accounts;
-	lt_err err = { 0, "" };
+	lt_err err = {0, ""};
 	if (lt_sim_accounts_init(sim, &err) != 0)
 		fail_msg("accounts_init: %s", err.msg);
 }
@@ -173,13 +182,14 @@ static void test_account_list_option(void **state)
 static void test_account_list_errors(void **state)
 {
 	(void)state;
-	static const char *const bad[] = { "alice", "alice:", ":secret", "alice:a,alice:b",
-					   "luatrade-demo:x", "alice:a,,bob:b", NULL };
+	static const char *const bad[] = {
+		"alice",           "alice:",         ":secret", "alice:a,alice:b",
+		"luatrade-demo:x", "alice:a,,bob:b", NULL};
 	for (const char *const *p = bad; *p; p++) {
 		lt_sim sim;
 		memset(&sim, 0, sizeof sim);
 		sim.opts.accounts = *p;
-		lt_err err = { 0, "" };
+		lt_err err = {0, ""};
 		assert_int_equal(lt_sim_accounts_init(&sim, &err), LT_EINVAL);
 		assert_true(err.msg[0] != '\0');
 		assert_null(sim.accounts); /* everything made was freed */
@@ -213,7 +223,7 @@ static void test_connection_token_expires_and_stays_on_its_connection(void **sta
 	strcpy(access, t->access);
 	strcpy(refresh, t->refresh);
 	assert_ptr_equal(lt_sim_token_find(&sim, access, false, 5, T0 + 1999), t);
-	assert_null(lt_sim_token_find(&sim, access, false, 6, T0));       /* foreign connection */
+	assert_null(lt_sim_token_find(&sim, access, false, 6, T0));        /* foreign connection */
 	assert_null(lt_sim_token_find(&sim, access, false, 5, T0 + 2000)); /* expired */
 	assert_null(lt_sim_token_find(&sim, access, true, 5, T0));         /* not a refresh token */
 	assert_ptr_equal(lt_sim_token_find(&sim, refresh, true, 5, T0 + 2000), t); /* outlives */
@@ -235,9 +245,10 @@ static void test_session_tokens_work_anywhere_and_replace_their_session(void **s
 	strcpy(first, t->access);
 	assert_int_equal(t->conn_id, 0);
 	assert_ptr_equal(lt_sim_token_find(&sim, first, false, 9, T0 + 1000), t);
-	lt_sim_tokens_drop_conn(&sim, 5);  /* the connection closing keeps the session */
+	lt_sim_tokens_drop_conn(&sim, 5); /* the connection closing keeps the session */
 	assert_non_null(lt_sim_token_find(&sim, first, false, 9, T0));
-	lt_sim_token *t2 = lt_sim_token_issue(&sim, a, "session:x mainaccount", "x", 9, 900, T0 + 5);
+	lt_sim_token *t2 =
+		lt_sim_token_issue(&sim, a, "session:x mainaccount", "x", 9, 900, T0 + 5);
 	assert_non_null(t2);
 	assert_null(lt_sim_token_find(&sim, first, false, 9, T0 + 5)); /* replaced */
 	assert_ptr_equal(lt_sim_token_find(&sim, t2->access, false, 1, T0 + 5), t2);
@@ -279,7 +290,8 @@ static void test_expired_pairs_are_purged_at_the_next_issue(void **state)
 	assert_non_null(lt_sim_token_issue(&sim, a, "connection", NULL, 1, 1, T0));
 	assert_non_null(lt_sim_token_issue(&sim, a, "connection", NULL, 2, 1, T0));
 	/* refresh tokens live at least 7 days */
-	lt_sim_token *t = lt_sim_token_issue(&sim, a, "connection", NULL, 3, 1, T0 + 7 * 86400000LL);
+	lt_sim_token *t =
+		lt_sim_token_issue(&sim, a, "connection", NULL, 3, 1, T0 + 7 * 86400000LL);
 	assert_non_null(t);
 	assert_ptr_equal(sim.tokens, t);
 	assert_null(t->next);

@@ -35,8 +35,10 @@ static int setup(void **state)
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	f.ctx = lws_create_context(&info);
 	assert_non_null(f.ctx);
-	lt_sim_opts o = {.seed = 7, .cert_file = LT_CERT_DIR "/server.pem",
-			 .key_file = LT_CERT_DIR "/server.key", .accounts = "alice:sa"};
+	lt_sim_opts o = {.seed = 7,
+			 .cert_file = LT_CERT_DIR "/server.pem",
+			 .key_file = LT_CERT_DIR "/server.key",
+			 .accounts = "alice:sa"};
 	lt_err err = {0, ""};
 	if (lt_sim_new(f.ctx, &o, &f.sim, &err) != 0)
 		fail_msg("lt_sim_new: %s", err.msg);
@@ -70,13 +72,19 @@ static void test_socketless_connection_answers_with_the_id(void **state)
 {
 	fx *f = *state;
 	char a[512];
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"public/test\"}",
-				   a, sizeof a), 1);
+	assert_int_equal(send_text(&f->c,
+				   "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"public/test\"}", a,
+				   sizeof a),
+			 1);
 	assert_non_null(strstr(a, "\"id\":5"));
 	assert_non_null(strstr(a, "\"result\""));
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":"
-				   "\"public/auth\",\"params\":{\"grant_type\":\"client_credentials\","
-				   "\"client_id\":\"alice\",\"client_secret\":\"sa\"}}", a, sizeof a), 1);
+	assert_int_equal(
+		send_text(&f->c,
+			  "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":"
+			  "\"public/auth\",\"params\":{\"grant_type\":\"client_credentials\","
+			  "\"client_id\":\"alice\",\"client_secret\":\"sa\"}}",
+			  a, sizeof a),
+		1);
 	assert_non_null(strstr(a, "\"id\":\"s\""));
 	assert_non_null(strstr(a, "access_token"));
 	assert_non_null(f->c.acc);
@@ -88,11 +96,14 @@ static void test_socketless_malformed_texts_get_errors(void **state)
 	char a[512];
 	assert_int_equal(send_text(&f->c, "{", a, sizeof a), 1);
 	assert_non_null(strstr(a, "-32700"));
-	assert_int_equal(send_text(&f->c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/test\"}]",
-				   a, sizeof a), 1);
+	assert_int_equal(send_text(&f->c,
+				   "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/test\"}]", a,
+				   sizeof a),
+			 1);
 	assert_non_null(strstr(a, "-32600"));
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x/y\"}", a,
-				   sizeof a), 1);
+	assert_int_equal(
+		send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x/y\"}", a, sizeof a),
+		1);
 	assert_non_null(strstr(a, "-32601"));
 }
 
@@ -100,20 +111,30 @@ static void test_socketless_malformed_texts_get_errors(void **state)
 static void test_socketless_faults_only_mark_the_connection(void **state)
 {
 	fx *f = *state;
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sim/fault\","
-				   "\"params\":{\"action\":\"close\"}}", NULL, 0), 0);
+	assert_int_equal(send_text(&f->c,
+				   "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sim/fault\","
+				   "\"params\":{\"action\":\"close\"}}",
+				   NULL, 0),
+			 0);
 	assert_true(f->c.close_now); /* marked closing; nothing more is queued */
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"public/test\"}",
-				   NULL, 0), 0);
+	assert_int_equal(send_text(&f->c,
+				   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"public/test\"}",
+				   NULL, 0),
+			 0);
 	lt_sim_conn_closed(&f->c);
 	lt_sim_conn_open(f->sim, NULL, &f->c);
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sim/fault\","
+	assert_int_equal(send_text(&f->c,
+				   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sim/fault\","
 				   "\"params\":{\"action\":\"blackhole\",\"mode\":\"freeze\","
-				   "\"ms\":1000}}", NULL, 0), 0);
+				   "\"ms\":1000}}",
+				   NULL, 0),
+			 0);
 	assert_true(f->c.blackhole);
 	assert_true(f->c.frozen);
-	assert_int_equal(send_text(&f->c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"public/test\"}",
-				   NULL, 0), 0); /* discarded */
+	assert_int_equal(send_text(&f->c,
+				   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"public/test\"}",
+				   NULL, 0),
+			 0); /* discarded */
 }
 
 static void test_closed_is_idempotent_and_free_detaches(void **state)

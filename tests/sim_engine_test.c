@@ -45,39 +45,40 @@ static int teardown(void **state)
 	return 0;
 }
 
-static lt_sim_ins *perp(fx *f)
-{
-	return &f->m->ins[PERP];
-}
+static lt_sim_ins *perp(fx *f) { return &f->m->ins[PERP]; }
 
-static const lt_sim_level *best(fx *f, int side)
-{
-	return lt_sim_book_at(&perp(f)->book, side, 0);
-}
+static const lt_sim_level *best(fx *f, int side) { return lt_sim_book_at(&perp(f)->book, side, 0); }
 
-static double px(fx *f, int64_t ticks)
-{
-	return lt_sim_book_price(&perp(f)->book, ticks);
-}
+static double px(fx *f, int64_t ticks) { return lt_sim_book_price(&perp(f)->book, ticks); }
 
 /* Place on BTC-PERPETUAL; returns the engine's result code. */
 static int place(fx *f, lt_sim_account *acc, bool sell, lt_sim_otype type, lt_sim_tif tif,
 		 double price, double amount, lt_sim_order **o)
 {
-	lt_sim_order_req rq = { .ins = PERP, .sell = sell, .type = type, .tif = tif,
-				.price = price, .amount = amount };
+	lt_sim_order_req rq = {.ins = PERP,
+			       .sell = sell,
+			       .type = type,
+			       .tif = tif,
+			       .price = price,
+			       .amount = amount};
 	lt_sim_order *dummy;
 	size_t first;
 	lt_sim_terr err;
 	return lt_sim_engine_place(f->e, acc, 7, &rq, o ? o : &dummy, &first, &err);
 }
 
-static int place_flags(fx *f, lt_sim_account *acc, bool sell, double price, double amount,
-		       bool po, bool rpo, bool ro, lt_sim_order **o)
+static int place_flags(fx *f, lt_sim_account *acc, bool sell, double price, double amount, bool po,
+		       bool rpo, bool ro, lt_sim_order **o)
 {
-	lt_sim_order_req rq = { .ins = PERP, .sell = sell, .type = LT_SIM_OT_LIMIT,
-				.tif = LT_SIM_TIF_GTC, .price = price, .amount = amount,
-				.post_only = po, .reject_post_only = rpo, .reduce_only = ro };
+	lt_sim_order_req rq = {.ins = PERP,
+			       .sell = sell,
+			       .type = LT_SIM_OT_LIMIT,
+			       .tif = LT_SIM_TIF_GTC,
+			       .price = price,
+			       .amount = amount,
+			       .post_only = po,
+			       .reject_post_only = rpo,
+			       .reduce_only = ro};
 	size_t first;
 	lt_sim_terr err;
 	return lt_sim_engine_place(f->e, acc, 7, &rq, o, &first, &err);
@@ -90,12 +91,15 @@ static void price_time_priority(void **state)
 	int64_t bid = best(f, LT_SIM_BID)->price;
 	double synth = best(f, LT_SIM_BID)->amount;
 	lt_sim_order *o1, *o2, *t;
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o1), 0);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o2), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o1), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o2), 0);
 	assert_int_equal(o1->state, LT_SIM_OS_OPEN);
 	assert_true(best(f, LT_SIM_BID)->amount == synth + 200);
-	assert_int_equal(place(f, &f->b, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, bid),
-			       synth + 150, &t), 0);
+	assert_int_equal(
+		place(f, &f->b, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, bid), synth + 150, &t),
+		0);
 	assert_int_equal(t->state, LT_SIM_OS_FILLED);
 	assert_int_equal(o1->state, LT_SIM_OS_FILLED);
 	assert_true(o1->filled == 100);
@@ -118,11 +122,13 @@ static void ioc_and_fok(void **state)
 	int64_t p = ask->price;
 	double amt = ask->amount;
 	lt_sim_order *o;
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_FOK, px(f, p), amt + 10, &o), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_FOK, px(f, p), amt + 10, &o), 0);
 	assert_int_equal(o->state, LT_SIM_OS_CANCELLED);
 	assert_true(o->filled == 0);
 	assert_true(best(f, LT_SIM_ASK)->price == p && best(f, LT_SIM_ASK)->amount == amt);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, p), amt + 10, &o), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, p), amt + 10, &o), 0);
 	assert_int_equal(o->state, LT_SIM_OS_CANCELLED);
 	assert_string_equal(o->cancel_reason, "user_request");
 	assert_true(o->filled == amt);
@@ -130,7 +136,8 @@ static void ioc_and_fok(void **state)
 	assert_true(lt_sim_engine_user_at(&perp(f)->book, LT_SIM_BID, p) == 0); /* never rests */
 	/* a FOK that can fill does */
 	p = best(f, LT_SIM_ASK)->price;
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_FOK, px(f, p), 10, &o), 0);
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_FOK, px(f, p), 10, &o),
+			 0);
 	assert_int_equal(o->state, LT_SIM_OS_FILLED);
 }
 
@@ -144,7 +151,8 @@ static void post_only(void **state)
 	assert_int_equal(place_flags(f, &f->a, false, px(f, ask + 4), 100, true, true, false, &o),
 			 11054);
 	assert_null(o);
-	assert_int_equal(place_flags(f, &f->a, false, px(f, ask + 4), 100, true, false, false, &o), 0);
+	assert_int_equal(place_flags(f, &f->a, false, px(f, ask + 4), 100, true, false, false, &o),
+			 0);
 	assert_int_equal(o->state, LT_SIM_OS_OPEN);
 	assert_true(o->price == ask - 1);
 	assert_int_equal(f->e->ntrades, trades);
@@ -157,11 +165,13 @@ static void reduce_only(void **state)
 	fx *f = *state;
 	lt_sim_order *o = NULL;
 	int64_t bid = best(f, LT_SIM_BID)->price, ask = best(f, LT_SIM_ASK)->price;
-	assert_int_equal(place_flags(f, &f->a, true, px(f, bid), 100, false, false, true, &o), 11030);
+	assert_int_equal(place_flags(f, &f->a, true, px(f, bid), 100, false, false, true, &o),
+			 11030);
 	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_MARKET, LT_SIM_TIF_GTC, 0, 100, &o), 0);
 	assert_int_equal(o->state, LT_SIM_OS_FILLED);
 	assert_true(lt_sim_pf_pos(&f->a, f->m, PERP)->size == 100);
-	assert_int_equal(place_flags(f, &f->a, true, px(f, ask + 10), 500, false, false, true, &o), 0);
+	assert_int_equal(place_flags(f, &f->a, true, px(f, ask + 10), 500, false, false, true, &o),
+			 0);
 	assert_true(o->amount == 100);
 	assert_int_equal(o->state, LT_SIM_OS_OPEN);
 }
@@ -175,8 +185,8 @@ static void market_never_rests(void **state)
 	for (size_t i = 0; i < lt_sim_book_depth(&perp(f)->book, LT_SIM_BID); i++)
 		side += lt_sim_book_at(&perp(f)->book, LT_SIM_BID, i)->amount;
 	f->b.balance[LT_SIM_IDX_BTC] = 1e6;
-	assert_int_equal(place(f, &f->b, true, LT_SIM_OT_MARKET, LT_SIM_TIF_GTC, 0,
-			       side + 1000, &o), 0);
+	assert_int_equal(
+		place(f, &f->b, true, LT_SIM_OT_MARKET, LT_SIM_TIF_GTC, 0, side + 1000, &o), 0);
 	assert_int_equal(o->state, LT_SIM_OS_CANCELLED);
 	assert_true(fabs(o->filled - side) < 1e-6);
 	assert_int_equal(lt_sim_book_depth(&perp(f)->book, LT_SIM_BID), 0);
@@ -194,24 +204,33 @@ static void edit_priority(void **state)
 	lt_sim_order *o1, *o2, *t;
 	size_t first;
 	lt_sim_terr err;
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o1), 0);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o2), 0);
-	assert_int_equal(lt_sim_engine_edit(f->e, o1, 50, px(f, bid), false, false, false, &first, &err), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o1), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o2), 0);
+	assert_int_equal(
+		lt_sim_engine_edit(f->e, o1, 50, px(f, bid), false, false, false, &first, &err), 0);
 	assert_true(o1->replaced && o1->amount == 50);
 	double top = best(f, LT_SIM_BID)->amount;
 	/* sell through the best level and the synthetic part of ours, then 10 more */
 	assert_int_equal(place(f, &f->b, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, bid),
-			       top + synth + 10, &t), 0);
+			       top + synth + 10, &t),
+			 0);
 	assert_true(o1->filled == 10 && o2->filled == 0);
-	assert_int_equal(lt_sim_engine_edit(f->e, o1, 100, px(f, bid), false, false, false, &first, &err), 0);
-	assert_int_equal(place(f, &f->b, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, bid), 10, &t), 0);
+	assert_int_equal(
+		lt_sim_engine_edit(f->e, o1, 100, px(f, bid), false, false, false, &first, &err),
+		0);
+	assert_int_equal(place(f, &f->b, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_IOC, px(f, bid), 10, &t),
+			 0);
 	assert_true(o2->filled == 10 && o1->filled == 10);
 	/* edit below the filled amount is refused; a cancelled order is not open */
-	assert_int_equal(lt_sim_engine_edit(f->e, o1, 10, px(f, bid), false, false, false, &first, &err),
-			 10021);
+	assert_int_equal(
+		lt_sim_engine_edit(f->e, o1, 10, px(f, bid), false, false, false, &first, &err),
+		10021);
 	lt_sim_engine_cancel(f->e, o1, "user_request");
-	assert_int_equal(lt_sim_engine_edit(f->e, o1, 100, px(f, bid), false, false, false, &first, &err),
-			 11044);
+	assert_int_equal(
+		lt_sim_engine_edit(f->e, o1, 100, px(f, bid), false, false, false, &first, &err),
+		11044);
 }
 
 static void cancel_states(void **state)
@@ -220,7 +239,8 @@ static void cancel_states(void **state)
 	int64_t bid = best(f, LT_SIM_BID)->price;
 	double before = best(f, LT_SIM_BID)->amount;
 	lt_sim_order *o;
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o), 0);
 	assert_true(best(f, LT_SIM_BID)->amount == before + 100);
 	lt_sim_engine_cancel(f->e, o, "user_request");
 	assert_int_equal(o->state, LT_SIM_OS_CANCELLED);
@@ -238,19 +258,29 @@ static void validation_and_margin(void **state)
 	fx *f = *state;
 	int64_t bid = best(f, LT_SIM_BID)->price;
 	double p = px(f, bid);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p + 0.25, 100, NULL),
-			 10043);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 5, NULL), 10002);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 15, NULL), 10021);
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p * 3) / 2, 100, NULL),
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p + 0.25, 100, NULL),
+		10043);
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 5, NULL),
+			 10002);
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 15, NULL),
+			 10021);
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p * 3) / 2,
+			       100, NULL),
 			 10007);
-	assert_int_equal(place(f, &f->a, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p) / 2, 100, NULL),
-			 10005);
+	assert_int_equal(
+		place(f, &f->a, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p) / 2, 100, NULL),
+		10005);
 	/* a deep bid and a high offer are fine */
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p) / 2, 100, NULL), 0);
-	assert_int_equal(place(f, &f->a, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p * 3) / 2, 100, NULL), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p) / 2, 100, NULL),
+		0);
+	assert_int_equal(
+		place(f, &f->a, true, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, round(p * 3) / 2, 100, NULL),
+		0);
 	/* 10 BTC at 50x carries about 45 M USD at ~90 k */
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 1e9, NULL), 10009);
+	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, p, 1e9, NULL),
+			 10009);
 	assert_int_equal(f->e->norders, 2);
 }
 
@@ -281,7 +311,8 @@ static void position_average(void **state)
 	assert_true(fabs(pos->rpl - rpl) < 1e-12);
 	/* sell everything and more: the position flips short at the last price */
 	double size = pos->size;
-	assert_int_equal(place(f, &f->a, true, LT_SIM_OT_MARKET, LT_SIM_TIF_GTC, 0, size + 100, &o), 0);
+	assert_int_equal(place(f, &f->a, true, LT_SIM_OT_MARKET, LT_SIM_TIF_GTC, 0, size + 100, &o),
+			 0);
 	assert_true(pos->size == -100);
 	lt_sim_summary s;
 	lt_sim_pf_summary(f->e, &f->a, LT_SIM_IDX_BTC, &s);
@@ -294,7 +325,8 @@ static void synthetic_takers_fill(void **state)
 	fx *f = *state;
 	lt_sim_order *o;
 	int64_t bid = best(f, LT_SIM_BID)->price;
-	assert_int_equal(place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o), 0);
+	assert_int_equal(
+		place(f, &f->a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(f, bid), 100, &o), 0);
 	int steps = 0;
 	while (o->filled == 0 && steps < 5000)
 		lt_sim_market_step(f->m, 1767225600000 + 100 * ++steps, 100);
@@ -307,7 +339,8 @@ static void synthetic_takers_fill(void **state)
 	assert_int_equal(lt_sim_market_new(SEED, 1767225600000, &g.m), 0);
 	g.e = lt_sim_engine_get(g.m);
 	g.a.balance[LT_SIM_IDX_BTC] = 10.0;
-	assert_int_equal(place(&g, &g.a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(&g, bid), 100, &o), 0);
+	assert_int_equal(
+		place(&g, &g.a, false, LT_SIM_OT_LIMIT, LT_SIM_TIF_GTC, px(&g, bid), 100, &o), 0);
 	for (int i = 1; i <= steps; i++)
 		lt_sim_market_step(g.m, 1767225600000 + 100 * i, 100);
 	assert_true(o->filled > 0 && o->filled == f->e->orders[0]->filled);
@@ -322,20 +355,35 @@ static void order_and_trade_json(void **state)
 	lt_buf b;
 	lt_buf_init(&b, 0);
 	double a1 = px(f, best(f, LT_SIM_ASK)->price);
-	lt_sim_order_req rq = { .ins = PERP, .type = LT_SIM_OT_LIMIT, .tif = LT_SIM_TIF_GTC,
-				.price = a1 - 200, .amount = 100, .label = "mm-1" };
+	lt_sim_order_req rq = {.ins = PERP,
+			       .type = LT_SIM_OT_LIMIT,
+			       .tif = LT_SIM_TIF_GTC,
+			       .price = a1 - 200,
+			       .amount = 100,
+			       .label = "mm-1"};
 	size_t first;
 	lt_sim_terr err;
 	assert_int_equal(lt_sim_engine_place(f->e, &f->a, 7, &rq, &o, &first, &err), 0);
 	lt_sim_render_order(f->e, o, &b);
 	const char *t = lt_buf_text(&b);
-	static const char *const keys[] = {
-		"\"order_state\":\"open\"", "\"order_type\":\"limit\"",
-		"\"time_in_force\":\"good_til_cancelled\"", "\"instrument_name\":\"BTC-PERPETUAL\"",
-		"\"direction\":\"buy\"", "\"amount\":100", "\"contracts\":10", "\"filled_amount\":0",
-		"\"average_price\":0", "\"label\":\"mm-1\"", "\"post_only\":false",
-		"\"reject_post_only\":false", "\"reduce_only\":false", "\"api\":true", "\"web\":false",
-		"\"creation_timestamp\":", "\"last_update_timestamp\":", "\"replaced\":false" };
+	static const char *const keys[] = {"\"order_state\":\"open\"",
+					   "\"order_type\":\"limit\"",
+					   "\"time_in_force\":\"good_til_cancelled\"",
+					   "\"instrument_name\":\"BTC-PERPETUAL\"",
+					   "\"direction\":\"buy\"",
+					   "\"amount\":100",
+					   "\"contracts\":10",
+					   "\"filled_amount\":0",
+					   "\"average_price\":0",
+					   "\"label\":\"mm-1\"",
+					   "\"post_only\":false",
+					   "\"reject_post_only\":false",
+					   "\"reduce_only\":false",
+					   "\"api\":true",
+					   "\"web\":false",
+					   "\"creation_timestamp\":",
+					   "\"last_update_timestamp\":",
+					   "\"replaced\":false"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		assert_non_null(strstr(t, keys[i]));
 	assert_null(strstr(t, "cancel_reason"));

@@ -54,8 +54,10 @@ static void test_events_of_a_connection_in_order(void **state)
 	wc_auth(c, "alice", "sa", NULL);
 	r = wc_call(c, "private/subscribe", "{\"channels\":[\"user.orders.any.any.raw\"]}", 3000);
 	yajl_tree_free(r);
-	r = wc_call(c, "private/buy", "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,"
-		    "\"type\":\"limit\",\"price\":1000,\"label\":\"ev-1\"}", 3000);
+	r = wc_call(c, "private/buy",
+		    "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,"
+		    "\"type\":\"limit\",\"price\":1000,\"label\":\"ev-1\"}",
+		    3000);
 	const char *oid = jstr(r, "result", "order", "order_id");
 	assert_non_null(oid);
 	char order_id[32];
@@ -130,11 +132,13 @@ static void test_event_log_file_gets_every_event_as_a_line(void **state)
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
-	lt_sim_opts o = { .seed = 7, .cert_file = LT_CERT_DIR "/server.pem",
-			  .key_file = LT_CERT_DIR "/server.key", .event_log = path,
-			  .order_id_base = 777000 };
+	lt_sim_opts o = {.seed = 7,
+			 .cert_file = LT_CERT_DIR "/server.pem",
+			 .key_file = LT_CERT_DIR "/server.key",
+			 .event_log = path,
+			 .order_id_base = 777000};
 	lt_sim *sim2 = NULL;
-	lt_err err = { 0, "" };
+	lt_err err = {0, ""};
 	assert_int_equal(lt_sim_new(w->ctx, &o, &sim2, &err), 0);
 	int port = w->port;
 	w->port = lt_sim_port(sim2);
@@ -142,8 +146,10 @@ static void test_event_log_file_gets_every_event_as_a_line(void **state)
 	const char *id, *secret;
 	assert_int_equal(lt_sim_demo_account(sim2, &id, &secret), 0);
 	wc_auth(c, id, secret, NULL);
-	yajl_val r = wc_call(c, "private/buy", "{\"instrument_name\":\"BTC-PERPETUAL\","
-			     "\"amount\":10,\"type\":\"limit\",\"price\":1000}", 3000);
+	yajl_val r = wc_call(c, "private/buy",
+			     "{\"instrument_name\":\"BTC-PERPETUAL\","
+			     "\"amount\":10,\"type\":\"limit\",\"price\":1000}",
+			     3000);
 	assert_string_equal(jstr(r, "result", "order", "order_id"), "777000"); /* order_id_base */
 	yajl_tree_free(r);
 	wc_close(c);

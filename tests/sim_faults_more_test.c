@@ -96,7 +96,7 @@ static void test_oversize_sends_one_frame_past_the_queue_limit(void **state)
 	wc *c = wc_open(w);
 	wc_ok(c, "sim/fault", "{\"action\":\"oversize\"}");
 	wire_until(w, has_long_msg, c, 30000); /* 8 MiB: seconds under ASan on a loaded machine */
-	assert_false(c->closed); /* not dropped as a slow reader */
+	assert_false(c->closed);               /* not dropped as a slow reader */
 	size_t n = 0;
 	for (size_t i = 0; i < c->nmsgs; i++)
 		if (strlen(c->msgs[i]) > 8 * 1024 * 1024) {
@@ -181,8 +181,10 @@ static void test_drop_after_process_places_the_order_and_loses_the_answer(void *
 	wc_auth(c, "alice", "sa", NULL);
 	wc_ok(c, "sim/fault",
 	      "{\"action\":\"drop_after\",\"method\":\"private/buy\",\"process\":true}");
-	int64_t id = wc_req(c, "private/buy", "{\"instrument_name\":\"BTC-PERPETUAL\","
-			    "\"amount\":10,\"type\":\"limit\",\"price\":1000,\"label\":\"lost-1\"}");
+	int64_t id =
+		wc_req(c, "private/buy",
+		       "{\"instrument_name\":\"BTC-PERPETUAL\","
+		       "\"amount\":10,\"type\":\"limit\",\"price\":1000,\"label\":\"lost-1\"}");
 	wire_until(w, wc_is_closed, c, 3000);
 	assert_true(c->closed);
 	assert_null(wc_wait_id(c, id, 10));
@@ -195,18 +197,20 @@ static void test_drop_after_process_places_the_order_and_loses_the_answer(void *
 		const char *ev = jstr(evs->u.array.values[i], "ev", NULL, NULL);
 		const char *label = jstr(evs->u.array.values[i], "label", NULL, NULL);
 		const char *st = jstr(evs->u.array.values[i], "state", NULL, NULL);
-		if (ev && strcmp(ev, "state") == 0 && label && strcmp(label, "lost-1") == 0 &&
-		    st && strcmp(st, "open") == 0)
+		if (ev && strcmp(ev, "state") == 0 && label && strcmp(label, "lost-1") == 0 && st &&
+		    strcmp(st, "open") == 0)
 			placed++;
 	}
 	assert_int_equal(placed, 1);
 	yajl_tree_free(r);
 	const char *param;
-	assert_int_equal(wc_err(obs, "sim/fault", "{\"action\":\"drop_after\",\"count\":0}",
-				&param), -32602);
+	assert_int_equal(
+		wc_err(obs, "sim/fault", "{\"action\":\"drop_after\",\"count\":0}", &param),
+		-32602);
 	assert_string_equal(param, "count");
-	assert_int_equal(wc_err(obs, "sim/fault", "{\"action\":\"drop_after\",\"process\":1}",
-				&param), -32602);
+	assert_int_equal(
+		wc_err(obs, "sim/fault", "{\"action\":\"drop_after\",\"process\":1}", &param),
+		-32602);
 	assert_string_equal(param, "process");
 	wc_close(obs);
 }
@@ -228,7 +232,8 @@ static int gaps(wc *c, size_t from, int *changes)
 			int64_t cid = jint(m, "params", "data", "change_id");
 			if (type && strcmp(type, "change") == 0) {
 				(*changes)++;
-				if (last >= 0 && jint(m, "params", "data", "prev_change_id") != last)
+				if (last >= 0 &&
+				    jint(m, "params", "data", "prev_change_id") != last)
 					n++;
 			}
 			last = cid;
@@ -243,8 +248,8 @@ static void test_book_gap_breaks_the_change_id_chain(void **state)
 	wire *w = *state;
 	wc *c = wc_open(w);
 	size_t from = c->nmsgs;
-	yajl_val r = wc_call(c, "public/subscribe",
-			     "{\"channels\":[\"book.BTC-PERPETUAL.100ms\"]}", 3000);
+	yajl_val r = wc_call(c, "public/subscribe", "{\"channels\":[\"book.BTC-PERPETUAL.100ms\"]}",
+			     3000);
 	assert_non_null(r);
 	yajl_tree_free(r);
 	wire_run(w, 600);

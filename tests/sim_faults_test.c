@@ -126,20 +126,22 @@ static void test_blackhole_rejects_bad_ms(void **state)
 	wire *w = *state;
 	wc *c;
 	c = wc_open(w);
-	static const char *const bad[] = { "{\"action\":\"blackhole\",\"ms\":-1}",
-					   "{\"action\":\"blackhole\",\"ms\":3600001}",
-					   "{\"action\":\"blackhole\",\"ms\":\"10\"}",
-					   "{\"action\":\"blackhole\",\"ms\":1.5}",
-					   "{\"action\":\"blackhole\",\"mode\":\"freeze\"}",
-					   "{\"action\":\"blackhole\",\"mode\":\"freeze\",\"ms\":0}", NULL };
+	static const char *const bad[] = {"{\"action\":\"blackhole\",\"ms\":-1}",
+					  "{\"action\":\"blackhole\",\"ms\":3600001}",
+					  "{\"action\":\"blackhole\",\"ms\":\"10\"}",
+					  "{\"action\":\"blackhole\",\"ms\":1.5}",
+					  "{\"action\":\"blackhole\",\"mode\":\"freeze\"}",
+					  "{\"action\":\"blackhole\",\"mode\":\"freeze\",\"ms\":0}",
+					  NULL};
 	for (const char *const *p = bad; *p; p++) {
 		const char *param;
 		assert_int_equal(wc_err(c, "sim/fault", *p, &param), -32602);
 		assert_string_equal(param, "ms");
 	}
 	const char *param;
-	assert_int_equal(wc_err(c, "sim/fault", "{\"action\":\"blackhole\",\"mode\":\"sleep\"}",
-				&param), -32602);
+	assert_int_equal(
+		wc_err(c, "sim/fault", "{\"action\":\"blackhole\",\"mode\":\"sleep\"}", &param),
+		-32602);
 	assert_string_equal(param, "mode");
 	wc_alive(c); /* still served */
 	wc_close(c);
@@ -182,7 +184,8 @@ static void test_flap_with_a_close_code_and_disarming(void **state)
 	wire *w = *state;
 	wc *c, *f, *ok;
 	c = wc_open(w);
-	wc_ok(c, "sim/fault", "{\"action\":\"flap\",\"count\":1,\"code\":4001,\"reason\":\"restart\"}");
+	wc_ok(c, "sim/fault",
+	      "{\"action\":\"flap\",\"count\":1,\"code\":4001,\"reason\":\"restart\"}");
 	f = wc_connect(w);
 	wire_until(w, wc_is_closed, f, 3000);
 	assert_int_equal(f->close_code, 4001);
@@ -194,10 +197,10 @@ static void test_flap_with_a_close_code_and_disarming(void **state)
 	wc_alive(ok);
 	wc_close(ok);
 	static const char *const bad[][2] = {
-		{ "{\"action\":\"flap\",\"count\":-1}", "count" },
-		{ "{\"action\":\"flap\",\"count\":\"2\"}", "count" },
-		{ "{\"action\":\"flap\",\"code\":1006}", "code" },
-		{ "{\"action\":\"flap\",\"reason\":\"no code\"}", "reason" },
+		{"{\"action\":\"flap\",\"count\":-1}", "count"},
+		{"{\"action\":\"flap\",\"count\":\"2\"}", "count"},
+		{"{\"action\":\"flap\",\"code\":1006}", "code"},
+		{"{\"action\":\"flap\",\"reason\":\"no code\"}", "reason"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *param;
@@ -210,10 +213,14 @@ static void test_flap_with_a_close_code_and_disarming(void **state)
 static void test_close_sends_the_code_and_reason(void **state)
 {
 	wire *w = *state;
-	static const struct { const char *params; int code; const char *reason; } cases[] = {
-		{ "{\"action\":\"close\"}", 1000, "" },
-		{ "{\"action\":\"close\",\"code\":4000,\"reason\":\"bye\"}", 4000, "bye" },
-		{ "{\"action\":\"close\",\"code\":1011}", 1011, "" },
+	static const struct {
+		const char *params;
+		int code;
+		const char *reason;
+	} cases[] = {
+		{"{\"action\":\"close\"}", 1000, ""},
+		{"{\"action\":\"close\",\"code\":4000,\"reason\":\"bye\"}", 4000, "bye"},
+		{"{\"action\":\"close\",\"code\":1011}", 1011, ""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		wc *c;
@@ -235,9 +242,10 @@ static void test_close_rejects_bad_codes_and_reasons(void **state)
 	wc *c;
 	c = wc_open(w);
 	char long_reason[200];
-	snprintf(long_reason, sizeof long_reason, "{\"action\":\"close\",\"reason\":\"%0124d\"}", 0);
-	static const char *const codes[] = { "999", "1004", "1005", "1006", "1012", "1015", "2999", "5000",
-					     "\"1000\"", NULL };
+	snprintf(long_reason, sizeof long_reason, "{\"action\":\"close\",\"reason\":\"%0124d\"}",
+		 0);
+	static const char *const codes[] = {"999",  "1004", "1005", "1006",     "1012",
+					    "1015", "2999", "5000", "\"1000\"", NULL};
 	for (const char *const *p = codes; *p; p++) {
 		char params[80];
 		snprintf(params, sizeof params, "{\"action\":\"close\",\"code\":%s}", *p);
@@ -323,8 +331,9 @@ static void test_revoke_tokens_of_another_account(void **state)
 				"{\"action\":\"revoke_tokens\",\"account\":\"carol\"}", &param),
 			 -32602);
 	assert_string_equal(param, "account");
-	assert_int_equal(wc_err(anon, "sim/fault",
-				"{\"action\":\"revoke_tokens\",\"account\":7}", &param), -32602);
+	assert_int_equal(
+		wc_err(anon, "sim/fault", "{\"action\":\"revoke_tokens\",\"account\":7}", &param),
+		-32602);
 	assert_string_equal(param, "account");
 	wc_ok(anon, "sim/fault", "{\"action\":\"revoke_tokens\",\"account\":\"bob\"}");
 	assert_int_equal(wc_err(b, PRIV, "{}", NULL), 13009);
@@ -343,8 +352,10 @@ static char *request_of_size(size_t n, int64_t id)
 {
 	char *s = malloc(n + 1);
 	assert_non_null(s);
-	int head = snprintf(s, n + 1, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"public/test\","
-			    "\"params\":{\"pad\":\"", (long long)id);
+	int head = snprintf(s, n + 1,
+			    "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"public/test\","
+			    "\"params\":{\"pad\":\"",
+			    (long long)id);
 	memset(s + head, 'x', n - (size_t)head - 3);
 	memcpy(s + n - 3, "\"}}", 4);
 	assert_int_equal(strlen(s), n);
@@ -429,7 +440,8 @@ int main(void)
 		cmocka_unit_test(test_close_sends_the_code_and_reason),
 		cmocka_unit_test(test_close_rejects_bad_codes_and_reasons),
 		cmocka_unit_test(test_drop_closes_without_a_close_frame),
-		cmocka_unit_test(test_revoke_tokens_unauthenticates_every_connection_of_the_account),
+		cmocka_unit_test(
+			test_revoke_tokens_unauthenticates_every_connection_of_the_account),
 		cmocka_unit_test(test_revoke_tokens_of_another_account),
 		cmocka_unit_test(test_requests_over_32_kB_get_32600_with_a_null_id),
 	};

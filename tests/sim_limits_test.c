@@ -15,7 +15,7 @@
 
 #include "sim/internal.h"
 
-#define T0 ((int64_t)1767225600000000)  /* a fake clock, µs */
+#define T0 ((int64_t)1767225600000000) /* a fake clock, µs */
 #define MS 1000
 
 static void init_exact(lt_sim_limits *l, int tier, int64_t now)
@@ -45,11 +45,20 @@ static void test_methods_map_to_buckets(void **state)
 	assert_int_equal(lt_sim_limits_pool("private/subscribe"), LT_SIM_POOL_SUBSCRIBE);
 	assert_int_equal(lt_sim_limits_pool("public/get_instruments"), LT_SIM_POOL_INSTRUMENTS);
 	assert_int_equal(lt_sim_limits_pool("public/get_instrument"), LT_SIM_POOL_NON_ME);
-	static const char *const me[] = { "private/buy", "private/sell", "private/edit",
-		"private/edit_by_label", "private/cancel", "private/cancel_by_label",
-		"private/cancel_all", "private/cancel_all_by_instrument",
-		"private/cancel_all_by_currency", "private/cancel_all_by_kind_or_type",
-		"private/close_position", "private/mass_quote", "private/cancel_quotes", NULL };
+	static const char *const me[] = {"private/buy",
+					 "private/sell",
+					 "private/edit",
+					 "private/edit_by_label",
+					 "private/cancel",
+					 "private/cancel_by_label",
+					 "private/cancel_all",
+					 "private/cancel_all_by_instrument",
+					 "private/cancel_all_by_currency",
+					 "private/cancel_all_by_kind_or_type",
+					 "private/close_position",
+					 "private/mass_quote",
+					 "private/cancel_quotes",
+					 NULL};
 	for (const char *const *m = me; *m; m++)
 		assert_int_equal(lt_sim_limits_pool(*m), LT_SIM_POOL_ME);
 	assert_int_equal(lt_sim_limits_pool("public/buy"), LT_SIM_POOL_NON_ME);
@@ -91,7 +100,7 @@ static void test_subscribe_and_get_instruments_buckets(void **state)
 	(void)state;
 	lt_sim_limits l;
 	init_exact(&l, 4, T0);
-	take_n(&l, LT_SIM_POOL_SUBSCRIBE, 10, T0);   /* 30,000 / 3,000 */
+	take_n(&l, LT_SIM_POOL_SUBSCRIBE, 10, T0); /* 30,000 / 3,000 */
 	assert_false(lt_sim_limits_take(&l, LT_SIM_POOL_SUBSCRIBE, T0));
 	assert_false(lt_sim_limits_take(&l, LT_SIM_POOL_SUBSCRIBE, T0 + 300 * MS - 1));
 	assert_true(lt_sim_limits_take(&l, LT_SIM_POOL_SUBSCRIBE, T0 + 300 * MS));
@@ -146,7 +155,7 @@ static void test_tier_change_keeps_the_level(void **state)
 	take_n(&l, LT_SIM_POOL_ME, 20, T0);
 	assert_int_equal(lt_sim_limits_set_tier(&l, 1, T0), 0);
 	assert_false(lt_sim_limits_take(&l, LT_SIM_POOL_ME, T0)); /* still empty */
-	take_n(&l, LT_SIM_POOL_ME, 30, T0 + 1000 * MS);          /* refills at tier 1's rate */
+	take_n(&l, LT_SIM_POOL_ME, 30, T0 + 1000 * MS);           /* refills at tier 1's rate */
 	assert_false(lt_sim_limits_take(&l, LT_SIM_POOL_ME, T0 + 1000 * MS));
 	/* down to tier 4 with a full tier-1 bucket: capped at 20 */
 	init_exact(&l, 1, T0);
@@ -175,7 +184,7 @@ static void test_grace_lets_a_request_come_10ms_early_on_credit(void **state)
 	lt_sim_limits l;
 	lt_sim_limits_init(&l, 4, T0);
 	assert_int_equal(l.grace_us, 10 * MS);
-	take_n(&l, LT_SIM_POOL_NON_ME, 100, T0);   /* the burst is still 100 */
+	take_n(&l, LT_SIM_POOL_NON_ME, 100, T0); /* the burst is still 100 */
 	assert_false(lt_sim_limits_take(&l, LT_SIM_POOL_NON_ME, T0));
 	assert_false(lt_sim_limits_take(&l, LT_SIM_POOL_NON_ME, T0 + 40 * MS - 1));
 	assert_true(lt_sim_limits_take(&l, LT_SIM_POOL_NON_ME, T0 + 40 * MS)); /* 10 ms early */
@@ -200,8 +209,10 @@ static void test_limits_object_follows_the_tier(void **state)
 	lt_buf_init(&b, 0);
 	a.tier = 4;
 	lt_sim_limits_write(&a, &b);
-	assert_string_equal(lt_buf_text(&b),
-		"{\"non_matching_engine\":{\"rate\":20,\"burst\":100},\"limits_per_currency\":false,"
+	assert_string_equal(
+		lt_buf_text(&b),
+		"{\"non_matching_engine\":{\"rate\":20,\"burst\":100},\"limits_per_currency\":"
+		"false,"
 		"\"matching_engine\":{\"trading\":{\"total\":{\"rate\":5,\"burst\":20}},"
 		"\"cancel_all\":{\"rate\":5,\"burst\":20},\"spot\":{\"rate\":5,\"burst\":20},"
 		"\"maximum_quotes\":{\"rate\":500,\"burst\":500},"
@@ -210,7 +221,8 @@ static void test_limits_object_follows_the_tier(void **state)
 	lt_buf_reset(&b);
 	a.tier = 1;
 	lt_sim_limits_write(&a, &b);
-	assert_non_null(strstr(lt_buf_text(&b), "\"trading\":{\"total\":{\"rate\":30,\"burst\":100}}"));
+	assert_non_null(
+		strstr(lt_buf_text(&b), "\"trading\":{\"total\":{\"rate\":30,\"burst\":100}}"));
 	lt_buf_reset(&b);
 	a.tier = 2;
 	lt_sim_limits_write(&a, &b);

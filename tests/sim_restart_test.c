@@ -26,15 +26,15 @@ int lt_sim_main(int argc, char **argv); /* src/sim/cli.c */
 
 typedef struct venue {
 	pid_t pid;
-	int out;          /* the child's stdout and stderr */
-	char text[4096];  /* what it printed so far */
+	int out;         /* the child's stdout and stderr */
+	char text[4096]; /* what it printed so far */
 	size_t len;
 } venue;
 
 static int free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t n = sizeof sa;
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &n), 0);
@@ -56,7 +56,7 @@ static void venue_start(venue *v, int port)
 		close(p[1]);
 		char port_s[16];
 		snprintf(port_s, sizeof port_s, "%d", port);
-		char *argv[] = { "sim", "--port", port_s, "--account", "alice:sa", NULL };
+		char *argv[] = {"sim", "--port", port_s, "--account", "alice:sa", NULL};
 		_exit(lt_sim_main(5, argv));
 	}
 	close(p[1]);
@@ -68,7 +68,7 @@ static bool venue_says(venue *v, const char *want, int ms)
 {
 	int64_t end = wire_ms() + ms;
 	while (!strstr(v->text, want) && wire_ms() < end) {
-		struct pollfd pf = { .fd = v->out, .events = POLLIN };
+		struct pollfd pf = {.fd = v->out, .events = POLLIN};
 		if (poll(&pf, 1, 20) <= 0)
 			continue;
 		ssize_t n = read(v->out, v->text + v->len, sizeof v->text - 1 - v->len);
@@ -111,8 +111,8 @@ static void test_a_killed_venue_restarts_on_the_same_port_at_once(void **state)
 	wc *a = wc_open(&w), *b = wc_open(&w);
 	wc_auth(a, "alice", "sa", NULL);
 	wc_alive(b);
-	wc_req(b, "sim/fault", "{\"action\":\"close\"}"); /* a close the venue began: */
-	assert_true(wire_until(&w, wc_is_closed, b, 3000));  /* its side goes to TIME_WAIT */
+	wc_req(b, "sim/fault", "{\"action\":\"close\"}");   /* a close the venue began: */
+	assert_true(wire_until(&w, wc_is_closed, b, 3000)); /* its side goes to TIME_WAIT */
 	kill(v1.pid, SIGKILL);
 	int st = venue_wait(&v1, 5000);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -188,7 +188,7 @@ static void test_the_venue_listens_on_its_address_only_with_reuseaddr(void **sta
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&bound, &bn), 0);
 	assert_int_equal(ntohl(bound.sin_addr.s_addr), INADDR_LOOPBACK);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)w.port) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w.port)};
 	inet_pton(AF_INET, "127.0.0.2", &sa.sin_addr);
 	assert_int_not_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(errno, ECONNREFUSED);

@@ -67,8 +67,10 @@ static yajl_val elem(yajl_val r, const char *key, size_t i)
 static void buy(wc *c, const char *method, const char *label_json)
 {
 	char p[256];
-	snprintf(p, sizeof p, "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,"
-		 "\"type\":\"market\",\"label\":%s}", label_json);
+	snprintf(p, sizeof p,
+		 "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,"
+		 "\"type\":\"market\",\"label\":%s}",
+		 label_json);
 	yajl_tree_free(wc_call(c, method, p, 3000));
 }
 
@@ -79,41 +81,56 @@ static void test_labels_count_every_order_request_that_arrived(void **state)
 	a = wc_open(w);
 	u = wc_open(w);
 	wc_auth(a, "a1", "s1", NULL);
-	buy(a, "private/buy", "\"L1\"");                      /* filled */
-	buy(a, "private/buy", "\"L1\"");                      /* the same label again */
-	yajl_tree_free(wc_call(a, "private/sell", "{\"instrument_name\":\"BTC-PERPETUAL\","
-			       "\"amount\":-5,\"type\":\"market\",\"label\":\"L2\"}", 3000));
-	yajl_tree_free(wc_call(a, "private/edit", "{\"order_id\":\"nope\",\"amount\":10,"
-			       "\"label\":\"L3\"}", 3000));   /* rejected: no such order */
+	buy(a, "private/buy", "\"L1\""); /* filled */
+	buy(a, "private/buy", "\"L1\""); /* the same label again */
+	yajl_tree_free(wc_call(a, "private/sell",
+			       "{\"instrument_name\":\"BTC-PERPETUAL\","
+			       "\"amount\":-5,\"type\":\"market\",\"label\":\"L2\"}",
+			       3000));
+	yajl_tree_free(wc_call(a, "private/edit",
+			       "{\"order_id\":\"nope\",\"amount\":10,"
+			       "\"label\":\"L3\"}",
+			       3000)); /* rejected: no such order */
 	wc_ok(a, "sim/fault", "{\"action\":\"stall\"}");
-	int64_t stalled = wc_req(a, "private/buy", "{\"instrument_name\":\"BTC-PERPETUAL\","
+	int64_t stalled = wc_req(a, "private/buy",
+				 "{\"instrument_name\":\"BTC-PERPETUAL\","
 				 "\"amount\":10,\"type\":\"market\",\"label\":\"L4\"}");
 	wc_ok(a, "sim/fault", "{\"action\":\"rate_limit\"}");
-	assert_int_equal(wc_err(a, "private/buy", "{\"instrument_name\":\"BTC-PERPETUAL\","
-				"\"amount\":10,\"type\":\"market\",\"label\":\"L5\"}", NULL), 10028);
+	assert_int_equal(wc_err(a, "private/buy",
+				"{\"instrument_name\":\"BTC-PERPETUAL\","
+				"\"amount\":10,\"type\":\"market\",\"label\":\"L5\"}",
+				NULL),
+			 10028);
 	wc_ok(a, "sim/fault", "{\"action\":\"error\",\"code\":10040}");
-	assert_int_equal(wc_err(a, "private/buy", "{\"instrument_name\":\"BTC-PERPETUAL\","
-				"\"amount\":10,\"type\":\"market\",\"label\":\"L6\"}", NULL), 10040);
+	assert_int_equal(wc_err(a, "private/buy",
+				"{\"instrument_name\":\"BTC-PERPETUAL\","
+				"\"amount\":10,\"type\":\"market\",\"label\":\"L6\"}",
+				NULL),
+			 10040);
 	yajl_tree_free(wc_call(a, "private/cancel_by_label", "{\"label\":\"L7\"}", 3000));
-	buy(a, "private/buy", "5");                           /* not a string: no label */
+	buy(a, "private/buy", "5"); /* not a string: no label */
 	wc_ok(a, "sim/fault", "{\"action\":\"revoke_tokens\"}");
-	buy(a, "private/buy", "\"L8\"");                      /* 13009, still a1's connection */
-	buy(u, "private/buy", "\"L9\"");                      /* 13009, unauthenticated */
+	buy(a, "private/buy", "\"L8\""); /* 13009, still a1's connection */
+	buy(u, "private/buy", "\"L9\""); /* 13009, unauthenticated */
 	yajl_val r = stats(u, "a1");
-	static const struct { const char *label; int64_t n; } want[] = {
-		{ "L1", 2 }, { "L2", 1 }, { "L3", 1 }, { "L4", 1 }, { "L5", 1 }, { "L6", 1 },
-		{ "L7", 0 }, { "L8", 1 }, { "L9", 0 },
+	static const struct {
+		const char *label;
+		int64_t n;
+	} want[] = {
+		{"L1", 2}, {"L2", 1}, {"L3", 1}, {"L4", 1}, {"L5", 1},
+		{"L6", 1}, {"L7", 0}, {"L8", 1}, {"L9", 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		if (count(r, "labels", want[i].label) != want[i].n)
 			fail_msg("labels.%s = %lld, want %lld", want[i].label,
-				 (long long)count(r, "labels", want[i].label), (long long)want[i].n);
+				 (long long)count(r, "labels", want[i].label),
+				 (long long)want[i].n);
 	assert_int_equal(len_of(r, "labels"), 7);
 	assert_int_equal(count(r, "requests", "private/buy"), 7);
 	assert_int_equal(count(r, "requests", "private/sell"), 1);
 	assert_int_equal(count(r, "requests", "private/edit"), 1);
 	assert_int_equal(count(r, "requests", "private/cancel_by_label"), 1);
-	assert_int_equal(count(r, "requests", "sim/fault"), 0); /* controls are not counted */
+	assert_int_equal(count(r, "requests", "sim/fault"), 0);   /* controls are not counted */
 	assert_int_equal(count(r, "requests", "public/auth"), 0); /* it came unauthenticated */
 	assert_int_equal(jint(r, "result", "rate_limited", NULL), 1);
 	assert_int_equal(jint(r, "result", "auths", NULL), 1);
@@ -139,8 +156,10 @@ static void test_open_connections_show_cancel_on_disconnect_and_channels(void **
 	wc_auth(a, "a2", "s2", NULL);
 	wc_auth(b, "a2", "s2", NULL);
 	wc_auth(c, "a2", "s2", NULL);
-	yajl_tree_free(wc_call(a, "public/subscribe", "{\"channels\":[\"ticker.BTC-PERPETUAL.100ms\","
-			       "\"bogus.channel\"]}", 3000));
+	yajl_tree_free(wc_call(a, "public/subscribe",
+			       "{\"channels\":[\"ticker.BTC-PERPETUAL.100ms\","
+			       "\"bogus.channel\"]}",
+			       3000));
 	yajl_tree_free(wc_call(a, "private/subscribe",
 			       "{\"channels\":[\"user.orders.BTC-PERPETUAL.raw\"]}", 3000));
 	wc_ok(a, "private/enable_cancel_on_disconnect", "{}");
@@ -162,7 +181,8 @@ static void test_open_connections_show_cancel_on_disconnect_and_channels(void **
 	yajl_val s0 = elem(r, "subscriptions", 0);
 	assert_int_equal(s0->u.array.len, 2);
 	assert_string_equal(YAJL_GET_STRING(s0->u.array.values[0]), "ticker.BTC-PERPETUAL.100ms");
-	assert_string_equal(YAJL_GET_STRING(s0->u.array.values[1]), "user.orders.BTC-PERPETUAL.raw");
+	assert_string_equal(YAJL_GET_STRING(s0->u.array.values[1]),
+			    "user.orders.BTC-PERPETUAL.raw");
 	assert_int_equal(elem(r, "subscriptions", 1)->u.array.len, 0);
 	assert_int_equal(count(r, "subscribes", "ticker.BTC-PERPETUAL.100ms"), 1);
 	assert_int_equal(count(r, "subscribes", "bogus.channel"), 1); /* named, though refused */
@@ -196,8 +216,11 @@ static void test_auths_and_refreshes_are_counted_apart(void **state)
 	yajl_val r = wc_call(a, "public/auth", p, 3000);
 	assert_non_null(jget(r, "result", "access_token", NULL));
 	yajl_tree_free(r);
-	assert_int_equal(wc_err(b, "public/auth", "{\"grant_type\":\"client_credentials\","
-				"\"client_id\":\"a3\",\"client_secret\":\"wrong\"}", NULL), 13004);
+	assert_int_equal(wc_err(b, "public/auth",
+				"{\"grant_type\":\"client_credentials\","
+				"\"client_id\":\"a3\",\"client_secret\":\"wrong\"}",
+				NULL),
+			 13004);
 	wc_auth(b, "a3", "s3", NULL);
 	r = stats(b, "a3");
 	assert_int_equal(jint(r, "result", "auths", NULL), 2);
@@ -285,9 +308,9 @@ static void test_stats_rejects_bad_parameters(void **state)
 	wc *q;
 	q = wc_open(w);
 	static const char *const bad[][2] = {
-		{ "{\"account\":5}", "account" },
-		{ "{\"account\":\"nobody\"}", "account" },
-		{ "{\"reset\":\"yes\"}", "reset" },
+		{"{\"account\":5}", "account"},
+		{"{\"account\":\"nobody\"}", "account"},
+		{"{\"reset\":\"yes\"}", "reset"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *param;

@@ -29,27 +29,31 @@
 typedef struct wc wc;
 
 typedef struct wire {
-	wc *clients;  /* every client made on this wire, freed by wire_down */
+	wc *clients; /* every client made on this wire, freed by wire_down */
 	struct lws_context *ctx;
 	struct lws_vhost *client_vh;
-	lt_sim *sim;  /* NULL when the venue is another process */
+	lt_sim *sim; /* NULL when the venue is another process */
 	int port;
-	lws_sorted_usec_list_t tick;  /* wakes the loop every 5 ms so deadlines are kept */
+	lws_sorted_usec_list_t tick; /* wakes the loop every 5 ms so deadlines are kept */
 } wire;
 
 struct wc {
-	wc *next;  /* wire.clients */
+	wc *next; /* wire.clients */
 	wire *w;
 	struct lws *wsi;
 	bool open, closed, failed, want_ping, want_close;
-	int close_code;            /* from the venue's close frame; 0 = none came */
+	int close_code; /* from the venue's close frame; 0 = none came */
 	char close_reason[128];
 	int pongs;
-	char *rx;                  /* reassembly of the message being received */
-	size_t rx_len, rx_cap;     /* (grown by doubling: an 8 MiB frame stays cheap under ASan) */
-	char **msgs;               /* every text message received, NUL-terminated */
+	char *rx;              /* reassembly of the message being received */
+	size_t rx_len, rx_cap; /* (grown by doubling: an 8 MiB frame stays cheap under ASan) */
+	char **msgs;           /* every text message received, NUL-terminated */
 	size_t nmsgs, msgs_cap;
-	struct wc_out { char *data; size_t len; int flags; } *out; /* frames to send, in order */
+	struct wc_out {
+		char *data;
+		size_t len;
+		int flags;
+	} * out; /* frames to send, in order */
 	size_t out_head, out_len, out_cap;
 	int64_t next_id;
 };
@@ -109,7 +113,7 @@ static inline int wc_writeable(wc *c, struct lws *wsi)
 		return -1;
 	}
 	if (c->want_ping) {
-		unsigned char ping[LWS_PRE + 4] = { 0 };
+		unsigned char ping[LWS_PRE + 4] = {0};
 		c->want_ping = false;
 		memcpy(ping + LWS_PRE, "ping", 4);
 		if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
@@ -135,8 +139,8 @@ static inline int wc_writeable(wc *c, struct lws *wsi)
 	return 0;
 }
 
-static inline int wc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+static inline int wc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			      void *in, size_t len)
 {
 	wc *c = user;
 	switch (reason) {
@@ -177,9 +181,7 @@ static inline int wc_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols wire_protocols[] = {
-	{ "sim-wire-client", wc_callback, 0, 4096, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+	{"sim-wire-client", wc_callback, 0, 4096, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* The context and client vhost; with accounts != NULL also an in-process venue. */
 static inline void wire_up_port(wire *w, const char *accounts, int port)
@@ -202,10 +204,12 @@ static inline void wire_up_port(wire *w, const char *accounts, int port)
 	assert_non_null(w->client_vh);
 	w->port = port;
 	if (accounts) {
-		lt_sim_opts o = { .seed = 7, .cert_file = LT_CERT_DIR "/server.pem",
-				  .key_file = LT_CERT_DIR "/server.key", .accounts = accounts,
-				  .port = port };
-		lt_err err = { 0, "" };
+		lt_sim_opts o = {.seed = 7,
+				 .cert_file = LT_CERT_DIR "/server.pem",
+				 .key_file = LT_CERT_DIR "/server.key",
+				 .accounts = accounts,
+				 .port = port};
+		lt_err err = {0, ""};
 		if (lt_sim_new(w->ctx, &o, &w->sim, &err) != 0)
 			fail_msg("lt_sim_new: %s", err.msg);
 		w->port = lt_sim_port(w->sim);
@@ -227,10 +231,7 @@ static inline bool wire_until(wire *w, bool (*pred)(void *), void *arg, int ms)
 	return pred && pred(arg);
 }
 
-static inline void wire_run(wire *w, int ms)
-{
-	wire_until(w, NULL, NULL, ms);
-}
+static inline void wire_run(wire *w, int ms) { wire_until(w, NULL, NULL, ms); }
 
 static inline void wc_free(wc *c)
 {
@@ -254,10 +255,7 @@ static inline bool wc_settled(void *arg)
 	return c->open || c->closed;
 }
 
-static inline bool wc_is_closed(void *arg)
-{
-	return ((wc *)arg)->closed;
-}
+static inline bool wc_is_closed(void *arg) { return ((wc *)arg)->closed; }
 
 /* A new client, connecting; wait (3 s at most) until it opened (c->open) or failed. */
 static inline wc *wc_connect(wire *w)
@@ -309,7 +307,7 @@ static inline void wc_send_frame(wc *c, const char *s, size_t n, int flags)
 	char *d = malloc(LWS_PRE + n + 1);
 	assert_non_null(d);
 	memcpy(d + LWS_PRE, s, n);
-	c->out[c->out_len++] = (struct wc_out){ d, n, flags };
+	c->out[c->out_len++] = (struct wc_out){d, n, flags};
 	if (c->wsi)
 		lws_callback_on_writable(c->wsi);
 }
@@ -352,16 +350,21 @@ static inline yajl_val wc_answer_at(wc *c, size_t i, int64_t id)
 	    strncmp(c->msgs[i] + sizeof head - 1, want, strlen(want)) != 0)
 		return NULL;
 	yajl_val root = yajl_tree_parse(c->msgs[i], NULL, 0);
-	const char *path[] = { "id", NULL };
+	const char *path[] = {"id", NULL};
 	yajl_val v = root ? yajl_tree_get(root, path, yajl_t_any) : NULL;
-	bool match = v && (id < 0 ? YAJL_IS_NULL(v)
-				  : YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) == id);
+	bool match =
+		v && (id < 0 ? YAJL_IS_NULL(v) : YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) == id);
 	if (!match)
 		yajl_tree_free(root);
 	return match ? root : NULL;
 }
 
-typedef struct wc_wait { wc *c; int64_t id; yajl_val found; size_t from; } wc_wait;
+typedef struct wc_wait {
+	wc *c;
+	int64_t id;
+	yajl_val found;
+	size_t from;
+} wc_wait;
 
 static inline bool wc_found(void *arg)
 {
@@ -374,7 +377,7 @@ static inline bool wc_found(void *arg)
 /* The answer to id (the whole message; the caller frees it), or NULL after ms. */
 static inline yajl_val wc_wait_id(wc *c, int64_t id, int ms)
 {
-	wc_wait q = { c, id, NULL, 0 };
+	wc_wait q = {c, id, NULL, 0};
 	wire_until(c->w, wc_found, &q, ms);
 	return q.found;
 }
@@ -387,7 +390,7 @@ static inline yajl_val wc_call(wc *c, const char *method, const char *params, in
 /* root["a"]["b"]... or NULL. */
 static inline yajl_val jget(yajl_val root, const char *a, const char *b, const char *d)
 {
-	const char *path[] = { a, b, d, NULL };
+	const char *path[] = {a, b, d, NULL};
 	return root ? yajl_tree_get(root, path, yajl_t_any) : NULL;
 }
 
@@ -450,9 +453,10 @@ static inline const char *wc_auth(wc *c, const char *id, const char *secret, con
 {
 	static char refresh[128];
 	char p[256];
-	snprintf(p, sizeof p, "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\","
-		 "\"client_secret\":\"%s\"%s%s%s}", id, secret, scope ? ",\"scope\":\"" : "",
-		 scope ? scope : "", scope ? "\"" : "");
+	snprintf(p, sizeof p,
+		 "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\","
+		 "\"client_secret\":\"%s\"%s%s%s}",
+		 id, secret, scope ? ",\"scope\":\"" : "", scope ? scope : "", scope ? "\"" : "");
 	yajl_val r = wc_call(c, "public/auth", p, 3000);
 	const char *t = jstr(r, "result", "refresh_token", NULL);
 	if (!t)

@@ -56,9 +56,9 @@ typedef struct obs {
 	char *msgs[MAX_EV];
 	size_t msg_len[MAX_EV];
 	int nmsgs;
-	lt_ws *ws;               /* set by the test once lt_ws_new returned */
-	bool ready_on_open;      /* call lt_ws_set_ready at every OPEN */
-	int close_on;            /* 1 + state: call lt_ws_close at the first event of that state */
+	lt_ws *ws;          /* set by the test once lt_ws_new returned */
+	bool ready_on_open; /* call lt_ws_set_ready at every OPEN */
+	int close_on;       /* 1 + state: call lt_ws_close at the first event of that state */
 } obs;
 
 static void on_state(void *ud, lt_ws_state st, const char *reason)
@@ -215,7 +215,7 @@ static void expect_einval(lt_loop *loop, const char *url, bool insecure_loopback
 {
 	obs o = {0};
 	lt_ws_opts opts = {.url = url, .insecure_loopback = insecure_loopback};
-	lt_ws *ws = (lt_ws *)&o;  /* must be reset to NULL */
+	lt_ws *ws = (lt_ws *)&o; /* must be reset to NULL */
 	lt_err err = {0};
 	int rc = lt_ws_new(loop, &opts, &cbs, &o, &ws, &err);
 	if (rc != LT_EINVAL)
@@ -223,7 +223,8 @@ static void expect_einval(lt_loop *loop, const char *url, bool insecure_loopback
 	assert_null(ws);
 	assert_int_equal(err.code, LT_EINVAL);
 	if (strncmp(err.msg, "url:", 4) != 0)
-		fail_msg("%s: message '%s' does not start with 'url:'", url ? url : "(null)", err.msg);
+		fail_msg("%s: message '%s' does not start with 'url:'", url ? url : "(null)",
+			 err.msg);
 	assert_int_equal(o.nstates, 0);
 	assert_int_equal(*lt_loop_conn_count(loop), 0);
 }
@@ -233,20 +234,34 @@ static void test_url_rules(void **state)
 	(void)state;
 	lt_loop *loop = loop_new();
 	static const char *const refused[] = {
-		"http://x", "https://127.0.0.1/ws", "WSS://example.com/", "wss:/example.com/",
-		"wss://", "wss:///path", "", "wss://exa mple.com/", "wss://example.com/a b",
-		"wss://user@example.com/", "wss://127.0.0.1@evil.com/", "wss://+/tmp/sock",
-		"wss://example.com:0/", "wss://example.com:65536/", "wss://example.com:80x/",
-		"wss://example.com:/", "wss://[::1/", "wss://[zz]/", "wss://[::1]x/",
+		"http://x",
+		"https://127.0.0.1/ws",
+		"WSS://example.com/",
+		"wss:/example.com/",
+		"wss://",
+		"wss:///path",
+		"",
+		"wss://exa mple.com/",
+		"wss://example.com/a b",
+		"wss://user@example.com/",
+		"wss://127.0.0.1@evil.com/",
+		"wss://+/tmp/sock",
+		"wss://example.com:0/",
+		"wss://example.com:65536/",
+		"wss://example.com:80x/",
+		"wss://example.com:/",
+		"wss://[::1/",
+		"wss://[zz]/",
+		"wss://[::1]x/",
 		"wss://ex%61mple.com/",
 	};
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
 		expect_einval(loop, refused[i], true);
 	expect_einval(loop, NULL, false);
 	expect_einval(loop, "ws://example.com/x", false);
-	expect_einval(loop, "ws://example.com/x", true);     /* plain ws refused off loopback */
+	expect_einval(loop, "ws://example.com/x", true); /* plain ws refused off loopback */
 	expect_einval(loop, "ws://10.0.0.1:80/x", true);
-	expect_einval(loop, "ws://127.0.0.1:9/x", false);    /* loopback needs the flag */
+	expect_einval(loop, "ws://127.0.0.1:9/x", false); /* loopback needs the flag */
 	expect_einval(loop, "ws://localhost:9/x", false);
 	char longurl[1100];
 	memset(longurl, 'a', sizeof longurl - 1);
@@ -276,13 +291,26 @@ static void test_loopback_rule(void **state)
 		const char *host;
 		bool loopback;
 	} cases[] = {
-		{"127.0.0.1", true}, {"127.255.255.254", true}, {"127.1.2.3", true},
-		{"localhost", true}, {"LocalHost", true}, {"[::1]", true},
-		{"127.attacker.example", false}, {"127.0.0.1.evil.com", false},
-		{"128.0.0.1", false}, {"126.255.255.255", false}, {"localhost.evil.com", false},
-		{"localhost.", false}, {"mylocalhost", false}, {"127.1", false},
-		{"0x7f.0.0.1", false}, {"[::2]", false}, {"[::ffff:127.0.0.1]", false},
-		{"10.0.0.1", false}, {"example.com", false}, {"127.0.0.1x", false},
+		{"127.0.0.1", true},
+		{"127.255.255.254", true},
+		{"127.1.2.3", true},
+		{"localhost", true},
+		{"LocalHost", true},
+		{"[::1]", true},
+		{"127.attacker.example", false},
+		{"127.0.0.1.evil.com", false},
+		{"128.0.0.1", false},
+		{"126.255.255.255", false},
+		{"localhost.evil.com", false},
+		{"localhost.", false},
+		{"mylocalhost", false},
+		{"127.1", false},
+		{"0x7f.0.0.1", false},
+		{"[::2]", false},
+		{"[::ffff:127.0.0.1]", false},
+		{"10.0.0.1", false},
+		{"example.com", false},
+		{"127.0.0.1x", false},
 	};
 	lt_loop *loop = loop_new();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -454,7 +482,8 @@ static void test_describe_fail(void **state)
 		 "handshake failed: HTTP 503 instead of 101"},
 		{"HS: Accept hash wrong", -1, 101, 5, LT_WS_FAIL_HANDSHAKE,
 		 "handshake failed (HS: Accept hash wrong)"},
-		{"Peer hung up", -1, 0, 5, LT_WS_FAIL_HANDSHAKE, "handshake failed: the venue closed"},
+		{"Peer hung up", -1, 0, 5, LT_WS_FAIL_HANDSHAKE,
+		 "handshake failed: the venue closed"},
 		{"ipv6 lws_getaddrinfo46 failed", -1, 0, 5, LT_WS_FAIL_DNS, "host not found"},
 		{"closed before established", -1, 0, 30000, LT_WS_FAIL_TIMEOUT, "timed out"},
 		{"closed before established", -1, 0, 5, LT_WS_FAIL_OTHER, "connect failed (closed"},
@@ -465,8 +494,9 @@ static void test_describe_fail(void **state)
 		char out[200];
 		memset(out, 'x', sizeof out);
 		const char *t = cases[i].lws;
-		lt_ws_fail f = lt_ws_describe_fail(t, t ? strlen(t) + 1 : 0, cases[i].verify,
-						   cases[i].http, cases[i].elapsed_ms, out, sizeof out);
+		lt_ws_fail f =
+			lt_ws_describe_fail(t, t ? strlen(t) + 1 : 0, cases[i].verify,
+					    cases[i].http, cases[i].elapsed_ms, out, sizeof out);
 		if (f != cases[i].want || strncmp(out, cases[i].words, strlen(cases[i].words)))
 			fail_msg("case %zu (%s): got %d '%s', want %d '%s...'", i, t ? t : "NULL",
 				 f, out, cases[i].want, cases[i].words);
@@ -492,7 +522,8 @@ static void test_close_reason_wording(void **state)
 	assert_string_equal(out, "closed by the venue (no close code)");
 	static const unsigned char raw[] = {0x0f, 0xa1, 'a', 0x00, '\n', 0xc3, 0xa9, 'b', 0x7f};
 	lt_ws_close_reason(raw, sizeof raw, out, sizeof out);
-	assert_string_equal(out, "closed by the venue (code 4001: a?" "???b?)");
+	assert_string_equal(out, "closed by the venue (code 4001: a?"
+				 "???b?)");
 	/* trailing NUL padding is not shown; 0x7f is not printable */
 	unsigned char big[2 + 125];
 	big[0] = 0x0f;
@@ -538,7 +569,7 @@ static void test_refused_connect_reconnects(void **state)
 	assert_int_equal(lt_ws_get_stats(ws)->msgs_in, 0);
 	lt_ws_close(ws);
 	int before = o.nstates;
-	drive(loop, NULL, NULL, 100);  /* the retry timer was cancelled with it */
+	drive(loop, NULL, NULL, 100); /* the retry timer was cancelled with it */
 	assert_int_equal(o.nstates, before);
 	assert_int_equal(*lt_loop_conn_count(loop), 0);
 	lt_loop_free(loop);
@@ -613,7 +644,8 @@ static void test_missing_ca_file(void **state)
 	lt_loop *loop = loop_new();
 	obs o = {0};
 	lt_ws_opts opts = {.url = "wss://127.0.0.1:9/ws",
-			   .ca_file = "/nonexistent/luatrade-test/ca.pem", .no_reconnect = true};
+			   .ca_file = "/nonexistent/luatrade-test/ca.pem",
+			   .no_reconnect = true};
 	lt_ws *ws = (lt_ws *)&o;
 	lt_err err = {0};
 	assert_int_equal(lt_ws_new(loop, &opts, &cbs, &o, &ws, &err), LT_ETLS);
@@ -663,7 +695,9 @@ static void test_close_inside_callback(void **state)
 		obs o = {.close_on = 1 + (int)at[i]};
 		char url[64];
 		snprintf(url, sizeof url, "wss://127.0.0.1:%d/ws", free_port());
-		lt_ws_opts opts = {.url = url, .backoff_base_ms = 5, .backoff_cap_ms = 5,
+		lt_ws_opts opts = {.url = url,
+				   .backoff_base_ms = 5,
+				   .backoff_cap_ms = 5,
 				   .no_reconnect = at[i] == LT_WS_CLOSED};
 		ws_new(loop, &opts, &o);
 		assert_true(drive(loop, closed_by_callback, &o, 3000));
@@ -689,7 +723,7 @@ static void test_state_names(void **state)
 /* ---- a minimal WebSocket peer on a loopback socket (its own thread) ----------------------- */
 
 typedef struct frame {
-	int opcode;            /* 1 text, 2 binary, 0 continuation, 8 close, 9 ping (| MASKED) */
+	int opcode; /* 1 text, 2 binary, 0 continuation, 8 close, 9 ping (| MASKED) */
 	bool fin;
 	const char *data;
 } frame;
@@ -699,26 +733,26 @@ typedef struct frame {
 typedef struct peer {
 	int lfd, port;
 	/* the script, for every connection */
-	const frame *frames;   /* sent after the client's want_in messages arrived */
+	const frame *frames; /* sent after the client's want_in messages arrived */
 	size_t nframes;
 	int want_in;
-	int conns;             /* connections to serve (0 = 1) */
-	int flap_first;        /* the first flap_first connections close right after the 101 */
-	int hold_ms;           /* after the frames: close after this long (0 = wait for the client) */
+	int conns;      /* connections to serve (0 = 1) */
+	int flap_first; /* the first flap_first connections close right after the 101 */
+	int hold_ms;    /* after the frames: close after this long (0 = wait for the client) */
 	int chatter_ms, chatter_n; /* after the frames: "hb" every chatter_ms, chatter_n times */
-	bool chatter_ping;     /* ... as WebSocket pings instead of text messages */
+	bool chatter_ping;         /* ... as WebSocket pings instead of text messages */
 	const char *http_answer;   /* answer the upgrade with this status line instead of 101 */
 	const char *accept;        /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
-	SSL_CTX *tls;          /* serve wss with the built-in venue's certificate */
-	const char *host;      /* listen on (and connect to) this loopback address; 127.0.0.1 */
+	SSL_CTX *tls;              /* serve wss with the built-in venue's certificate */
+	const char *host;          /* listen on (and connect to) this loopback address; 127.0.0.1 */
 	/* what happened */
 	char request_line[600];
 	char in[MAX_IN][128];
 	int nin;
 	bool handshake_ok;
-	atomic_int close_in;       /* the status code of the client's close frame (0: none yet) */
-	atomic_int pongs;          /* pongs from the client after the script */
-	char pong[128];            /* the last one's payload */
+	atomic_int close_in; /* the status code of the client's close frame (0: none yet) */
+	atomic_int pongs;    /* pongs from the client after the script */
+	char pong[128];      /* the last one's payload */
 	atomic_int accepted;
 	_Atomic int64_t last_sent_us;
 	atomic_bool stop, done;
@@ -881,8 +915,9 @@ static void peer_wait_close(peer *p, conn *c, int ms)
 			atomic_fetch_add(&p->pongs, 1);
 		}
 		if (op == 8) {
-			atomic_store(&p->close_in, len >= 2 ? (unsigned char)buf[0] << 8 |
-							      (unsigned char)buf[1] : 1005);
+			atomic_store(&p->close_in,
+				     len >= 2 ? (unsigned char)buf[0] << 8 | (unsigned char)buf[1]
+					      : 1005);
 			static const unsigned char close_frame[] = {0x88, 0x02, 0x03, 0xe8};
 			write_full(c, close_frame, sizeof close_frame);
 			return;
@@ -1013,8 +1048,8 @@ static bool saw_message(void *ctx)
 static lt_ws *connect_peer(lt_loop *loop, peer *p, obs *o, const char *path, lt_ws_opts opts)
 {
 	char url[128];
-	snprintf(url, sizeof url, "ws%s://%s:%d%s", p->tls ? "s" : "", p->host ? p->host : "127.0.0.1",
-		 p->port, path);
+	snprintf(url, sizeof url, "ws%s://%s:%d%s", p->tls ? "s" : "",
+		 p->host ? p->host : "127.0.0.1", p->port, path);
 	opts.url = url;
 	opts.insecure_loopback = !p->tls;
 	return ws_new(loop, &opts, o);
@@ -1043,19 +1078,25 @@ static void test_queue_order_and_reassembly(void **state)
 {
 	(void)state;
 	static const frame frames[] = {
-		{1, false, "hel"}, {0, false, "lo, "}, {0, true, "world"},  /* fragmented text */
-		{2, true, "\x01\x02\x03"},                                   /* binary: dropped */
+		{1, false, "hel"},
+		{0, false, "lo, "},
+		{0, true, "world"},        /* fragmented text */
+		{2, true, "\x01\x02\x03"}, /* binary: dropped */
 		{1, true, "{\"one\":\"piece\"}"},
-		{2, false, "bi"}, {0, true, "nary"},                        /* fragmented binary */
-		{1, false, "0123456789"}, {0, true, "0123456789"},          /* 20 > 16: dropped */
-		{1, false, "abcd"}, {0, false, "efgh"}, {0, true, "ijklmnop"}, /* 16: exactly fits */
+		{2, false, "bi"},
+		{0, true, "nary"}, /* fragmented binary */
+		{1, false, "0123456789"},
+		{0, true, "0123456789"}, /* 20 > 16: dropped */
+		{1, false, "abcd"},
+		{0, false, "efgh"},
+		{0, true, "ijklmnop"}, /* 16: exactly fits */
 		{1, true, "end"},
 	};
 	lt_loop *loop = loop_new();
 	peer p;
 	obs o = {0};
-	lt_ws *ws = run_peer(loop, &p, &o, "/ws/api/v2", 16, frames,
-			     sizeof frames / sizeof frames[0]);
+	lt_ws *ws =
+		run_peer(loop, &p, &o, "/ws/api/v2", 16, frames, sizeof frames / sizeof frames[0]);
 	assert_true(p.handshake_ok);
 	assert_string_equal(p.request_line, "GET /ws/api/v2 HTTP/1.1");
 	/* queued before open, sent in order once open */
@@ -1082,7 +1123,7 @@ static void test_queue_order_and_reassembly(void **state)
 	assert_int_equal(s->reconnects, 0);
 	assert_int_equal(s->dead, 0);
 	finish(loop, &p, ws);
-	assert_int_equal(o.nstates, 1);  /* nothing after close */
+	assert_int_equal(o.nstates, 1); /* nothing after close */
 	obs_free(&o);
 	lt_loop_free(loop);
 }
@@ -1093,7 +1134,7 @@ static void test_single_frame_oversize_is_dropped(void **state)
 {
 	(void)state;
 	static const frame frames[] = {
-		{1, true, "0123456789012345678901234567890123456789"},  /* 40 > 16 */
+		{1, true, "0123456789012345678901234567890123456789"}, /* 40 > 16 */
 		{1, true, "end"},
 	};
 	lt_loop *loop = loop_new();
@@ -1138,7 +1179,7 @@ static void test_peer_closing_is_a_drop(void **state)
 	assert_int_equal(o.nmsgs, 1);
 	assert_string_equal(o.msgs[0], "bye");
 	assert_int_equal(o.states[0], LT_WS_OPEN);
-	assert_int_equal(count_state(&o, LT_WS_CLOSED), 1);  /* no_reconnect */
+	assert_int_equal(count_state(&o, LT_WS_CLOSED), 1); /* no_reconnect */
 	assert_string_equal(o.reasons[1], "closed by the venue (code 1000)");
 	assert_int_equal(lt_ws_get_state(ws), LT_WS_CLOSED);
 	assert_int_equal(lt_ws_last_fail(ws), LT_WS_FAIL_NONE); /* it had opened */
@@ -1175,9 +1216,9 @@ static void test_ping_between_fragments(void **state)
 {
 	(void)state;
 	static const frame frames[] = {
-		{1, false, "frag"}, {9, true, "p1"}, {0, false, "men"}, {0, true, "ted"},
-		{1, false, "caf\xc3"}, {0, true, "\xa9"},  /* é split across two fragments */
-		{1, false, ""}, {0, true, ""},              /* an empty message in two empty frames */
+		{1, false, "frag"},    {9, true, "p1"},   {0, false, "men"}, {0, true, "ted"},
+		{1, false, "caf\xc3"}, {0, true, "\xa9"}, /* é split across two fragments */
+		{1, false, ""},        {0, true, ""},     /* an empty message in two empty frames */
 		{1, true, "end"},
 	};
 	lt_loop *loop = loop_new();
@@ -1202,8 +1243,8 @@ static void test_ping_between_fragments(void **state)
 static void test_invalid_utf8_fails_the_connection(void **state)
 {
 	(void)state;
-	static const frame frames[] = {{1, true, "ok"}, {1, true, "{\"m\":\"\xff\xfe\"}"},
-				       {1, true, "end"}};
+	static const frame frames[] = {
+		{1, true, "ok"}, {1, true, "{\"m\":\"\xff\xfe\"}"}, {1, true, "end"}};
 	lt_loop *loop = loop_new();
 	peer p;
 	obs o = {0};
@@ -1213,7 +1254,7 @@ static void test_invalid_utf8_fails_the_connection(void **state)
 	assert_string_equal(o.msgs[0], "ok");
 	int i = find_state(&o, LT_WS_CLOSED, 0);
 	assert_string_equal(o.reasons[i], "the venue sent a text message that is not valid UTF-8 "
-			    "(closed with 1007)");
+					  "(closed with 1007)");
 	assert_true(drive(loop, peer_got_close, &p, 3000));
 	assert_int_equal(atomic_load(&p.close_in), 1007);
 	finish(loop, &p, ws);
@@ -1226,7 +1267,10 @@ static void test_invalid_utf8_fails_the_connection(void **state)
 static void test_masked_frame_from_the_venue_is_a_protocol_error(void **state)
 {
 	(void)state;
-	static const frame frames[] = {{1, true, "ok"}, {1 | MASKED, true, "\x01\x02\x03\x04" "abcd"}};
+	static const frame frames[] = {{1, true, "ok"},
+				       {1 | MASKED, true,
+					"\x01\x02\x03\x04"
+					"abcd"}};
 	lt_loop *loop = loop_new();
 	peer p;
 	obs o = {0};
@@ -1235,7 +1279,7 @@ static void test_masked_frame_from_the_venue_is_a_protocol_error(void **state)
 	assert_int_equal(o.nmsgs, 1);
 	int i = find_state(&o, LT_WS_CLOSED, 0);
 	assert_string_equal(o.reasons[i], "the venue broke the WebSocket protocol (closed with "
-			    "1002)");
+					  "1002)");
 	assert_true(drive(loop, peer_got_close, &p, 3000));
 	assert_int_equal(atomic_load(&p.close_in), 1002);
 	finish(loop, &p, ws);
@@ -1311,7 +1355,7 @@ static void test_http_error_status_on_upgrade(void **state)
 	refused_upgrade(&p, reason, sizeof reason, &fail);
 	assert_int_equal(fail, LT_WS_FAIL_HANDSHAKE);
 	assert_string_equal(reason, "handshake failed: HTTP 503 instead of 101 (HTTP/1.1 503 "
-			    "Service Unavailable)");
+				    "Service Unavailable)");
 }
 
 /* The upgrade's pure parts: the request, the accept value (RFC 6455 §1.3's example), and the
@@ -1345,12 +1389,16 @@ static void test_upgrade_rules(void **state)
 	for (size_t i = 0; i < sizeof ok - 1; i++) /* every prefix is incomplete */
 		assert_int_equal(lt_ws_head_end(ok, i), 0);
 	assert_int_equal(lt_ws_upgrade_check(ok, sizeof ok - 1, "dGhlIHNhbXBsZSBub25jZQ==", &http,
-					     why, sizeof why), 0);
+					     why, sizeof why),
+			 0);
 	assert_int_equal(http, 101);
 	assert_int_equal(lt_ws_upgrade_check(ok, sizeof ok - 1, key, &http, why, sizeof why),
 			 LT_EIO);
 	assert_non_null(strstr(why, "Sec-WebSocket-Accept does not match"));
-	static const struct { const char *head, *why; unsigned http; } bad[] = {
+	static const struct {
+		const char *head, *why;
+		unsigned http;
+	} bad[] = {
 		{"SSH-2.0-OpenSSH\r\n\r\n", "not HTTP/1.x", 0},
 		{"HTTP/1.1 429 Too Many Requests\r\n\r\n", "HTTP/1.1 429 Too Many Requests", 429},
 		{"HTTP/1.1 101 OK\r\nConnection: Upgrade\r\n\r\n", "without Upgrade", 101},
@@ -1359,7 +1407,8 @@ static void test_upgrade_rules(void **state)
 		 "without Sec-WebSocket-Accept", 101},
 		{"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-		 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", "extension", 101},
+		 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+		 "extension", 101},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int rc = lt_ws_upgrade_check(bad[i].head, strlen(bad[i].head),
@@ -1381,9 +1430,9 @@ static void test_send_queue_is_bounded(void **state)
 	peer_start(&p);
 	obs o = {0};
 	lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){.max_queue_bytes = 32});
-	send_text(ws, "0123456789abcdefghij", 0);          /* 20 */
-	send_text(ws, "0123456789abc", LT_EFULL);          /* 33 > 32 */
-	send_text(ws, "0123456789ab", 0);                  /* 32 fits exactly */
+	send_text(ws, "0123456789abcdefghij", 0); /* 20 */
+	send_text(ws, "0123456789abc", LT_EFULL); /* 33 > 32 */
+	send_text(ws, "0123456789ab", 0);         /* 32 fits exactly */
 	send_text(ws, "x", LT_EFULL);
 	assert_true(drive(loop, saw_open, &o, 3000));
 	int64_t deadline = lt_now_us() + 3000000;
@@ -1526,7 +1575,8 @@ static void check_retries(const obs *o, int first_attempt, int base, int cap)
 				 (long long)bound(k - 1, base, cap));
 		int next = find_state(o, LT_WS_CONNECTING, i);
 		if (next > 0)
-			assert_true(o->at_us[next] - o->at_us[i] >= (int64_t)o->backoffs[i] * 1000 - 1000);
+			assert_true(o->at_us[next] - o->at_us[i] >=
+				    (int64_t)o->backoffs[i] * 1000 - 1000);
 		k++;
 	}
 }
@@ -1543,9 +1593,9 @@ static void test_flapping_venue_backoff_grows(void **state)
 	p.flap_first = 20;
 	peer_start(&p);
 	obs o = {.ready_on_open = true};
-	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
-				 (lt_ws_opts){.backoff_base_ms = 20, .backoff_cap_ms = 80,
-					      .stable_ms = 1500});
+	lt_ws *ws = connect_peer(
+		loop, &p, &o, "/ws",
+		(lt_ws_opts){.backoff_base_ms = 20, .backoff_cap_ms = 80, .stable_ms = 1500});
 	assert_true(drive(loop, saw_six_retries, &o, 5000));
 	assert_true(count_state(&o, LT_WS_OPEN) >= 4); /* the handshakes did complete */
 	check_retries(&o, 1, 20, 80);
@@ -1565,8 +1615,8 @@ typedef struct until_attempt {
 static bool open_with_attempt(void *ctx)
 {
 	until_attempt *u = ctx;
-	return count_state(u->o, LT_WS_OPEN) >= u->opens &&
-	       lt_ws_get_state(u->ws) == LT_WS_OPEN && lt_ws_attempt(u->ws) == u->want;
+	return count_state(u->o, LT_WS_OPEN) >= u->opens && lt_ws_get_state(u->ws) == LT_WS_OPEN &&
+	       lt_ws_attempt(u->ws) == u->want;
 }
 
 /* Three flaps, then a connection that stays up 1.5 s. With lt_ws_set_ready at open and
@@ -1582,9 +1632,9 @@ static void run_stable_case(bool ready)
 	p.hold_ms = 1500;
 	peer_start(&p);
 	obs o = {.ready_on_open = ready};
-	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
-				 (lt_ws_opts){.backoff_base_ms = 20, .backoff_cap_ms = 80,
-					      .stable_ms = 500});
+	lt_ws *ws = connect_peer(
+		loop, &p, &o, "/ws",
+		(lt_ws_opts){.backoff_base_ms = 20, .backoff_cap_ms = 80, .stable_ms = 500});
 	assert_true(drive(loop, saw_three_retries, &o, 5000));
 	check_retries(&o, 1, 20, 80);
 	until_attempt u = {&o, ws, ready ? 0 : 3, 4};
@@ -1658,9 +1708,9 @@ static void test_trusted_certificate_then_http_429(void **state)
 	p.http_answer = "HTTP/1.1 429 Too Many Requests";
 	peer_start(&p);
 	obs o = {0};
-	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
-				 (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
-					      .no_reconnect = true});
+	lt_ws *ws =
+		connect_peer(loop, &p, &o, "/ws",
+			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
 	assert_true(drive(loop, saw_closed, &o, 5000));
 	assert_string_equal(p.request_line, "GET /ws HTTP/1.1");
 	assert_int_equal(lt_ws_last_fail(ws), LT_WS_FAIL_HANDSHAKE);
@@ -1684,9 +1734,9 @@ static void test_certificate_for_another_host(void **state)
 	p.host = "127.0.0.2";
 	peer_start(&p);
 	obs o = {0};
-	lt_ws *ws = connect_peer(loop, &p, &o, "/ws",
-				 (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
-					      .no_reconnect = true});
+	lt_ws *ws =
+		connect_peer(loop, &p, &o, "/ws",
+			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
 	assert_true(drive(loop, saw_closed, &o, 5000));
 	assert_int_equal(lt_ws_last_fail(ws), LT_WS_FAIL_TLS);
 	int i = find_state(&o, LT_WS_CLOSED, 0);
@@ -1703,8 +1753,8 @@ static void test_certificate_for_another_host(void **state)
 static void test_wss_messages_both_ways(void **state)
 {
 	(void)state;
-	static const frame frames[] = {{1, false, "over "}, {9, true, "tls"}, {0, true, "tls"},
-				       {1, true, "end"}};
+	static const frame frames[] = {
+		{1, false, "over "}, {9, true, "tls"}, {0, true, "tls"}, {1, true, "end"}};
 	lt_loop *loop = loop_new();
 	peer p;
 	memset(&p, 0, sizeof p);
@@ -1714,8 +1764,9 @@ static void test_wss_messages_both_ways(void **state)
 	p.want_in = 2;
 	peer_start(&p);
 	obs o = {0};
-	lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem",
-								    .no_reconnect = true});
+	lt_ws *ws =
+		connect_peer(loop, &p, &o, "/ws",
+			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
 	send_text(ws, "{\"first\":1}", 0);
 	send_text(ws, "{\"second\":2}", 0);
 	until_msg u = {&o, "end"};

@@ -19,10 +19,14 @@
 #include "codec.h"
 
 static const lt_field auth_result_fields[] = {
-	{"access_token", &lt_s_secret}, {"refresh_token", &lt_s_secret},
-	{"expires_in", &lt_s_int},      {"scope", &lt_s_string},
-	{"token_type", &lt_s_string},   {"state", &lt_s_string},
-	{"sid", &lt_s_string},          {"enabled_features", &lt_s_string_array},
+	{"access_token", &lt_s_secret},
+	{"refresh_token", &lt_s_secret},
+	{"expires_in", &lt_s_int},
+	{"scope", &lt_s_string},
+	{"token_type", &lt_s_string},
+	{"state", &lt_s_string},
+	{"sid", &lt_s_string},
+	{"enabled_features", &lt_s_string_array},
 	{NULL, NULL},
 };
 static const lt_schema auth_result = {.type = LT_T_OBJECT, .fields = auth_result_fields};

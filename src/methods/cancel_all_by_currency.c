@@ -23,7 +23,9 @@ static const char *const cancel_all_by_currency_types[] = {
 	"all", "limit", "trigger_all", "stop", "take", "trailing_stop", NULL};
 
 static const lt_param cancel_all_by_currency_params[] = {
-	{.name = "currency", .type = LT_P_ENUM, .flags = LT_PF_REQUIRED,
+	{.name = "currency",
+	 .type = LT_P_ENUM,
+	 .flags = LT_PF_REQUIRED,
 	 .enums = cancel_all_by_currency_currencies},
 	{.name = "kind", .type = LT_P_ENUM, .enums = cancel_all_by_currency_kinds},
 	{.name = "type", .type = LT_P_ENUM, .enums = cancel_all_by_currency_types},

@@ -48,7 +48,8 @@ static bool edit_set(lua_State *L, int idx, const char *name)
 static int edit_check(lua_State *L, int idx, lt_err *err)
 {
 	if (edit_set(L, idx, "amount") && edit_set(L, idx, "contracts"))
-		return lt_err_set(err, LT_EINVAL, "amount: give at most one of amount or contracts");
+		return lt_err_set(err, LT_EINVAL,
+				  "amount: give at most one of amount or contracts");
 	if (edit_set(L, idx, "reject_post_only") && !edit_set(L, idx, "post_only"))
 		return lt_err_set(err, LT_EINVAL, "reject_post_only: requires post_only = true");
 	return 0;

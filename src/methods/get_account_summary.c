@@ -16,7 +16,9 @@ static const char *const get_account_summary_currencies[] = {"BTC",  "ETH",  "US
 							     "USDT", "EURR", NULL};
 
 static const lt_param get_account_summary_params[] = {
-	{.name = "currency", .type = LT_P_ENUM, .flags = LT_PF_REQUIRED,
+	{.name = "currency",
+	 .type = LT_P_ENUM,
+	 .flags = LT_PF_REQUIRED,
 	 .enums = get_account_summary_currencies},
 	{.name = "subaccount_id", .type = LT_P_INT, .flags = LT_PF_POSITIVE},
 	{.name = "extended", .type = LT_P_BOOL},

@@ -12,13 +12,15 @@
  */
 #include "codec.h"
 
-static const char *const get_instruments_currencies[] = {"BTC",  "ETH",  "USDC", "USDT",
-							 "EURR", "any",  NULL};
+static const char *const get_instruments_currencies[] = {"BTC",  "ETH", "USDC", "USDT",
+							 "EURR", "any", NULL};
 static const char *const get_instruments_kinds[] = {"future",       "option",       "spot",
 						    "future_combo", "option_combo", NULL};
 
 static const lt_param get_instruments_params[] = {
-	{.name = "currency", .type = LT_P_ENUM, .flags = LT_PF_REQUIRED,
+	{.name = "currency",
+	 .type = LT_P_ENUM,
+	 .flags = LT_PF_REQUIRED,
 	 .enums = get_instruments_currencies},
 	{.name = "kind", .type = LT_P_ENUM, .enums = get_instruments_kinds},
 	{.name = "expired", .type = LT_P_BOOL},

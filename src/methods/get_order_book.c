@@ -12,8 +12,8 @@
 #include "codec.h"
 
 /* LT_P_INT enums: the allowed values as decimal text (see params.c). */
-static const char *const get_order_book_depths[] = {"1",   "5",    "10",    "20",
-						    "50",  "100",  "1000",  "10000", NULL};
+static const char *const get_order_book_depths[] = {"1",   "5",    "10",    "20", "50",
+						    "100", "1000", "10000", NULL};
 
 static const lt_param get_order_book_params[] = {
 	{.name = "instrument_name", .type = LT_P_STRING, .flags = LT_PF_REQUIRED},

@@ -14,7 +14,9 @@ static const char *const get_order_state_by_label_currencies[] = {"BTC",  "ETH",
 								  "USDT", "EURR", NULL};
 
 static const lt_param get_order_state_by_label_params[] = {
-	{.name = "currency", .type = LT_P_ENUM, .flags = LT_PF_REQUIRED,
+	{.name = "currency",
+	 .type = LT_P_ENUM,
+	 .flags = LT_PF_REQUIRED,
 	 .enums = get_order_state_by_label_currencies},
 	{.name = "label", .type = LT_P_STRING, .flags = LT_PF_REQUIRED, .min = 1, .max = 64},
 	{0},

@@ -13,13 +13,15 @@
  */
 #include "codec.h"
 
-static const char *const get_positions_currencies[] = {"BTC",  "ETH",  "USDC", "USDT",
-						       "EURR", "any",  NULL};
+static const char *const get_positions_currencies[] = {"BTC",  "ETH", "USDC", "USDT",
+						       "EURR", "any", NULL};
 static const char *const get_positions_kinds[] = {"future",       "option",       "spot",
 						  "future_combo", "option_combo", NULL};
 
 static const lt_param get_positions_params[] = {
-	{.name = "currency", .type = LT_P_ENUM, .flags = LT_PF_REQUIRED,
+	{.name = "currency",
+	 .type = LT_P_ENUM,
+	 .flags = LT_PF_REQUIRED,
 	 .enums = get_positions_currencies},
 	{.name = "kind", .type = LT_P_ENUM, .enums = get_positions_kinds},
 	{.name = "subaccount_id", .type = LT_P_INT, .flags = LT_PF_POSITIVE},

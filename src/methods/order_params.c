@@ -15,8 +15,8 @@
 
 #include <string.h>
 
-static const char *const order_types[] = {"limit",       "market",      "stop_limit",
-					  "stop_market", "take_limit",  "take_market",
+static const char *const order_types[] = {"limit",        "market",        "stop_limit",
+					  "stop_market",  "take_limit",    "take_market",
 					  "market_limit", "trailing_stop", NULL};
 static const char *const order_tifs[] = {"good_til_cancelled", "good_til_day", "fill_or_kill",
 					 "immediate_or_cancel", NULL};
@@ -100,7 +100,8 @@ int lt_order_check(lua_State *L, int idx, lt_err *err)
 	static const char *const triggered[] = {"stop_limit", "stop_market", "take_limit",
 						"take_market", NULL};
 	if (has(L, idx, "amount") == has(L, idx, "contracts"))
-		return lt_err_set(err, LT_EINVAL, "amount: give exactly one of amount or contracts");
+		return lt_err_set(err, LT_EINVAL,
+				  "amount: give exactly one of amount or contracts");
 	const char *type = order_type(L, idx);
 	bool price = has(L, idx, "price");
 	if (!price && one_of(type, priced))
@@ -112,13 +113,16 @@ int lt_order_check(lua_State *L, int idx, lt_err *err)
 		return lt_err_set(err, LT_EINVAL, "post_only: only for limit orders");
 	if (is_true(L, idx, "reject_post_only")) {
 		if (!limit)
-			return lt_err_set(err, LT_EINVAL, "reject_post_only: only for limit orders");
+			return lt_err_set(err, LT_EINVAL,
+					  "reject_post_only: only for limit orders");
 		if (!is_true(L, idx, "post_only"))
-			return lt_err_set(err, LT_EINVAL, "reject_post_only: requires post_only = true");
+			return lt_err_set(err, LT_EINVAL,
+					  "reject_post_only: requires post_only = true");
 	}
 	if (one_of(type, triggered) && !has(L, idx, "trigger_price"))
 		return lt_err_set(err, LT_EINVAL, "trigger_price: required for %s orders", type);
 	if (strcmp(type, "trailing_stop") == 0 && !has(L, idx, "trigger_offset"))
-		return lt_err_set(err, LT_EINVAL, "trigger_offset: required for trailing_stop orders");
+		return lt_err_set(err, LT_EINVAL,
+				  "trigger_offset: required for trailing_stop orders");
 	return 0;
 }

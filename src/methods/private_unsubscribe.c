@@ -14,7 +14,10 @@
 #include "codec.h"
 
 static const lt_param private_unsubscribe_params[] = {
-	{.name = "channels", .type = LT_P_STRING_ARRAY, .flags = LT_PF_REQUIRED, .min = 1,
+	{.name = "channels",
+	 .type = LT_P_STRING_ARRAY,
+	 .flags = LT_PF_REQUIRED,
+	 .min = 1,
 	 .max = 500},
 	{0},
 };

@@ -12,10 +12,10 @@ extern const lt_method lt_m_hello, lt_m_test, lt_m_get_time, lt_m_set_heartbeat,
 	lt_m_get_index_price, lt_m_auth, lt_m_buy, lt_m_sell, lt_m_edit, lt_m_cancel,
 	lt_m_cancel_all, lt_m_cancel_all_by_instrument, lt_m_cancel_all_by_currency,
 	lt_m_cancel_by_label, lt_m_get_open_orders_by_instrument, lt_m_get_open_orders_by_label,
-	lt_m_get_order_state, lt_m_get_order_state_by_label, lt_m_get_positions,
-	lt_m_get_position, lt_m_get_account_summary, lt_m_private_subscribe,
-	lt_m_private_unsubscribe, lt_m_enable_cancel_on_disconnect,
-	lt_m_disable_cancel_on_disconnect, lt_m_get_cancel_on_disconnect, lt_m_logout;
+	lt_m_get_order_state, lt_m_get_order_state_by_label, lt_m_get_positions, lt_m_get_position,
+	lt_m_get_account_summary, lt_m_private_subscribe, lt_m_private_unsubscribe,
+	lt_m_enable_cancel_on_disconnect, lt_m_disable_cancel_on_disconnect,
+	lt_m_get_cancel_on_disconnect, lt_m_logout;
 
 const lt_method *const lt_methods[] = {
 	&lt_m_hello,

@@ -36,8 +36,9 @@ static lt_sim_account *account_add(lt_sim *sim, const char *id, size_t id_len, c
 		       NULL;
 	for (lt_sim_account *a = sim->accounts; a; a = a->next)
 		if (strlen(a->client_id) == id_len && memcmp(a->client_id, id, id_len) == 0)
-			return lt_err_set(err, LT_EINVAL, "sim: duplicate account %.*s", (int)id_len,
-					  id), NULL;
+			return lt_err_set(err, LT_EINVAL, "sim: duplicate account %.*s",
+					  (int)id_len, id),
+			       NULL;
 	lt_sim_account *a = calloc(1, sizeof *a);
 	if (!a)
 		return lt_err_set(err, LT_ENOMEM, "sim: out of memory"), NULL;
@@ -93,7 +94,7 @@ static int add_list(lt_sim *sim, const char *list, lt_err *err)
 
 int lt_sim_accounts_init(lt_sim *sim, lt_err *err)
 {
-	lt_err local = { 0, "" };
+	lt_err local = {0, ""};
 	if (!err)
 		err = &local;
 	sim->next_user_id = 100000;
@@ -206,7 +207,8 @@ lt_sim_token *lt_sim_token_issue(lt_sim *sim, lt_sim_account *acc, const char *s
 	t->conn_id = session ? 0 : conn_id;
 	t->expires_s = expires_s;
 	t->expires_ms = now_ms + expires_s * 1000;
-	t->refresh_expires_ms = now_ms + (expires_s > REFRESH_MIN_S ? expires_s : REFRESH_MIN_S) * 1000;
+	t->refresh_expires_ms =
+		now_ms + (expires_s > REFRESH_MIN_S ? expires_s : REFRESH_MIN_S) * 1000;
 	snprintf(t->scope, sizeof t->scope, "%s", scope);
 	t->next = sim->tokens;
 	sim->tokens = t;

@@ -22,22 +22,27 @@ typedef struct lt_sim_account lt_sim_account;
 typedef struct lt_sim_token lt_sim_token;
 
 #define LT_SIM_DEMO_CLIENT_ID "luatrade-demo"
-#define LT_SIM_TOKEN_EXPIRES_S 900   /* default access token lifetime (opts.token_expires_s) */
+#define LT_SIM_TOKEN_EXPIRES_S 900 /* default access token lifetime (opts.token_expires_s) */
 
 /* Rate-limit buckets (limits.c, deribit-api.md §7). Levels are in millionths of a credit so
  * that a refill of `rate` credits per second is exactly `rate` units per microsecond. */
-enum { LT_SIM_POOL_NON_ME, LT_SIM_POOL_SUBSCRIBE, LT_SIM_POOL_INSTRUMENTS, LT_SIM_POOL_ME,
-       LT_SIM_NPOOLS };
+enum {
+	LT_SIM_POOL_NON_ME,
+	LT_SIM_POOL_SUBSCRIBE,
+	LT_SIM_POOL_INSTRUMENTS,
+	LT_SIM_POOL_ME,
+	LT_SIM_NPOOLS
+};
 typedef struct lt_sim_bucket {
-	int64_t level, cap;   /* units (credits x 1e6) */
-	int64_t cost;         /* units one request takes */
-	int64_t rate;         /* credits per second = units per microsecond */
-	int64_t last_us;      /* time of the last refill */
+	int64_t level, cap; /* units (credits x 1e6) */
+	int64_t cost;       /* units one request takes */
+	int64_t rate;       /* credits per second = units per microsecond */
+	int64_t last_us;    /* time of the last refill */
 } lt_sim_bucket;
 typedef struct lt_sim_limits {
 	lt_sim_bucket pool[LT_SIM_NPOOLS];
-	int tier;             /* matching-engine tier 1..4 */
-	int64_t grace_us;     /* a request may come this early, on credit (limits.c) */
+	int tier;         /* matching-engine tier 1..4 */
+	int64_t grace_us; /* a request may come this early, on credit (limits.c) */
 } lt_sim_limits;
 
 /* One account. Owned by the venue (accounts.c); lives until lt_sim_free. */
@@ -51,8 +56,8 @@ struct lt_sim_account {
 	int tier;
 	/* portfolio (portfolio.c): balance per currency index (LT_SIM_IDX_*) */
 	double balance[LT_SIM_NIDX];
-	void *portfolio;   /* portfolio.c's per-account state (positions, PnL) */
-	void *limits;      /* limits.c's per-account buckets */
+	void *portfolio; /* portfolio.c's per-account state (positions, PnL) */
+	void *limits;    /* limits.c's per-account buckets */
 	/* recently used signature nonces (auth.c): hex of a hash of each nonce */
 	char nonces[64][32];
 	unsigned nonce_next;
@@ -73,11 +78,11 @@ struct lt_sim_token {
 	char access[64], refresh[64];
 	int64_t expires_ms;
 	char scope[128];
-	unsigned conn_id;   /* scope "connection": only valid on this connection; 0 = session scope */
+	unsigned conn_id; /* scope "connection": only valid on this connection; 0 = session scope */
 	/* accounts.c */
-	int64_t refresh_expires_ms;  /* the refresh token outlives the access token */
-	char session[64];            /* session:NAME scope: NAME ("" for connection scope) */
-	int64_t expires_s;           /* the lifetime it was issued with (refresh keeps it) */
+	int64_t refresh_expires_ms; /* the refresh token outlives the access token */
+	char session[64];           /* session:NAME scope: NAME ("" for connection scope) */
+	int64_t expires_s;          /* the lifetime it was issued with (refresh keeps it) */
 };
 
 #endif

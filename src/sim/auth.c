@@ -45,10 +45,7 @@
 #define DEFAULT_FUNCTIONAL "account:read_write trade:read_write wallet:read_write"
 
 /* Until orders.c defines the real one (cancel the connection's orders). */
-__attribute__((weak)) void lt_sim_engine_cancel_on_disconnect(lt_sim_conn *c)
-{
-	(void)c;
-}
+__attribute__((weak)) void lt_sim_engine_cancel_on_disconnect(lt_sim_conn *c) { (void)c; }
 
 void lt_sim_auth_hmac_hex(const char *key, const char *msg, size_t len, char out[65])
 {
@@ -162,8 +159,8 @@ void lt_sim_auth_revoke(lt_sim *sim, lt_sim_account *acc)
 
 typedef struct grant {
 	char scope[128];
-	char session[64];   /* "" = connection scope */
-	int64_t expires_s;  /* from expires:N, else 0 */
+	char session[64];  /* "" = connection scope */
+	int64_t expires_s; /* from expires:N, else 0 */
 } grant;
 
 static bool scope_add(char *out, size_t cap, const char *w, size_t n)
@@ -191,8 +188,8 @@ static bool name_ok(const char *s, size_t n, size_t max)
 /* One requested scope word: functional ones go to fn, the rest sets g. false = malformed. */
 static bool scope_word(const char *w, size_t n, grant *g, char *fn, size_t fn_cap)
 {
-	static const char *const fam[] = { "account:", "trade:", "wallet:", "block_trade:",
-					   "block_rfq:", NULL };
+	static const char *const fam[] = {
+		"account:", "trade:", "wallet:", "block_trade:", "block_rfq:", NULL};
 	if (n > 8 && strncmp(w, "session:", 8) == 0) {
 		if (!name_ok(w + 8, n - 8, sizeof g->session - 1))
 			return false;
@@ -220,7 +217,8 @@ static bool scope_word(const char *w, size_t n, grant *g, char *fn, size_t fn_ca
 		if (n > fl && strncmp(w, *f, fl) == 0) {
 			const char *lvl = w + fl;
 			size_t ln = n - fl;
-			if ((ln == 4 && !memcmp(lvl, "read", 4)) || (ln == 4 && !memcmp(lvl, "none", 4)) ||
+			if ((ln == 4 && !memcmp(lvl, "read", 4)) ||
+			    (ln == 4 && !memcmp(lvl, "none", 4)) ||
 			    (ln == 10 && !memcmp(lvl, "read_write", 10)))
 				return scope_add(fn, fn_cap, w, n);
 			return false;
@@ -293,8 +291,9 @@ static void auth_success(lt_sim_req *rq, lt_sim_account *acc, const grant *g, co
 			lt_sim_token_revoke(rq->sim, t);
 			break;
 		}
-	lt_sim_token *t = lt_sim_token_issue(rq->sim, acc, g->scope, g->session[0] ? g->session : NULL,
-					     c->id, lifetime(c, acc, g), now);
+	lt_sim_token *t =
+		lt_sim_token_issue(rq->sim, acc, g->scope, g->session[0] ? g->session : NULL, c->id,
+				   lifetime(c, acc, g), now);
 	if (!t) {
 		lt_sim_reply_error(rq, 11094, "internal_server_error");
 		return;
@@ -343,8 +342,10 @@ static lt_sim_account *by_signature(lt_sim_req *rq)
 	int64_t now = lt_sim_now_ms();
 	if (!lt_sim_auth_ts_ok(ts, now)) {
 		char msg[128];
-		snprintf(msg, sizeof msg, "unauthorized: timestamp %" PRId64 " is outside the 60 s "
-			 "window of the venue clock (%" PRId64 ")", ts, now);
+		snprintf(msg, sizeof msg,
+			 "unauthorized: timestamp %" PRId64 " is outside the 60 s "
+			 "window of the venue clock (%" PRId64 ")",
+			 ts, now);
 		lt_sim_reply_error(rq, 13009, msg);
 		return NULL;
 	}
@@ -376,8 +377,8 @@ static void by_refresh(lt_sim_req *rq, const char *state)
 
 static void m_auth(lt_sim_req *rq)
 {
-	static const char *const grants[] = { "client_signature", "client_credentials",
-					      "refresh_token", NULL };
+	static const char *const grants[] = {"client_signature", "client_credentials",
+					     "refresh_token", NULL};
 	const char *gt, *state = NULL, *scope = NULL;
 	if (lt_sim_param_enum(rq, "grant_type", true, grants, &gt) <= 0 ||
 	    lt_sim_param_str(rq, "state", false, &state) < 0 ||
@@ -390,7 +391,8 @@ static void m_auth(lt_sim_req *rq)
 	grant g;
 	if (grant_scope(rq, scope, &g) < 0)
 		return;
-	lt_sim_account *acc = strcmp(gt, "client_credentials") == 0 ? by_secret(rq) : by_signature(rq);
+	lt_sim_account *acc =
+		strcmp(gt, "client_credentials") == 0 ? by_secret(rq) : by_signature(rq);
 	if (acc)
 		auth_success(rq, acc, &g, state, false);
 }
@@ -421,7 +423,7 @@ static void m_logout(lt_sim_req *rq)
 
 static int cod_scope(lt_sim_req *rq, bool *account)
 {
-	static const char *const scopes[] = { "connection", "account", NULL };
+	static const char *const scopes[] = {"connection", "account", NULL};
 	const char *s = "connection";
 	if (lt_sim_param_enum(rq, "scope", false, scopes, &s) < 0)
 		return -1;
@@ -443,15 +445,9 @@ static void cod_set(lt_sim_req *rq, bool on)
 	lt_sim_reply_ok(rq);
 }
 
-static void m_enable_cod(lt_sim_req *rq)
-{
-	cod_set(rq, true);
-}
+static void m_enable_cod(lt_sim_req *rq) { cod_set(rq, true); }
 
-static void m_disable_cod(lt_sim_req *rq)
-{
-	cod_set(rq, false);
-}
+static void m_disable_cod(lt_sim_req *rq) { cod_set(rq, false); }
 
 static void m_get_cod(lt_sim_req *rq)
 {
@@ -493,7 +489,8 @@ int lt_sim_auth_configure(lt_sim_req *rq)
 	if (rc < 0)
 		return -1;
 	if (rc == 1 && (v < 1 || v > 31536000))
-		return lt_sim_reply_invalid(rq, "token_expires_s", "must be between 1 and 31536000");
+		return lt_sim_reply_invalid(rq, "token_expires_s",
+					    "must be between 1 and 31536000");
 	if (rc == 1) {
 		rq->conn->token_expires_s = v;
 		if (rq->conn->acc) /* and for the account's later connections (reconnect tests) */
@@ -512,10 +509,10 @@ int lt_sim_auth_configure(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_auth_methods[] = {
-	{ "public/auth", m_auth },
-	{ "private/logout", m_logout },
-	{ "private/enable_cancel_on_disconnect", m_enable_cod },
-	{ "private/disable_cancel_on_disconnect", m_disable_cod },
-	{ "private/get_cancel_on_disconnect", m_get_cod },
-	{ NULL, NULL },
+	{"public/auth", m_auth},
+	{"private/logout", m_logout},
+	{"private/enable_cancel_on_disconnect", m_enable_cod},
+	{"private/disable_cancel_on_disconnect", m_disable_cod},
+	{"private/get_cancel_on_disconnect", m_get_cod},
+	{NULL, NULL},
 };

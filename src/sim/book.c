@@ -87,7 +87,7 @@ static int acc_note(lt_sim_book *bk, int side, int64_t price, double old_amount)
 			a->d = d;
 			a->cap = cap;
 		}
-		a->d[a->n++] = (lt_sim_dirty){ side, price, old_amount };
+		a->d[a->n++] = (lt_sim_dirty){side, price, old_amount};
 	}
 	return 0;
 }
@@ -103,7 +103,7 @@ static int side_insert(lt_sim_side *sd, size_t i, int64_t price, double amount)
 		sd->cap = cap;
 	}
 	memmove(&sd->lv[i + 1], &sd->lv[i], (sd->n - i) * sizeof *sd->lv);
-	sd->lv[i] = (lt_sim_level){ price, amount, NULL };
+	sd->lv[i] = (lt_sim_level){price, amount, NULL};
 	sd->n++;
 	return 0;
 }
@@ -171,10 +171,7 @@ static int cmp_bid(const void *x, const void *y)
 	return a < c ? 1 : a > c ? -1 : 0;
 }
 
-static int cmp_ask(const void *x, const void *y)
-{
-	return -cmp_bid(x, y);
-}
+static int cmp_ask(const void *x, const void *y) { return -cmp_bid(x, y); }
 
 void lt_sim_book_write_changes(const lt_sim_book *bk, int k, int side, lt_buf *b)
 {

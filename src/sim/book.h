@@ -28,20 +28,20 @@ enum { LT_SIM_BID = 0, LT_SIM_ASK = 1 };
 enum { LT_SIM_ACC_100MS = 0, LT_SIM_ACC_AGG2 = 1, LT_SIM_NACC = 2 };
 
 typedef struct lt_sim_level {
-	int64_t price;   /* in ticks */
-	double amount;   /* aggregate resting amount, > 0 */
-	void *orders;    /* reserved for the matching engine's per-level order queue; NULL now */
+	int64_t price; /* in ticks */
+	double amount; /* aggregate resting amount, > 0 */
+	void *orders;  /* reserved for the matching engine's per-level order queue; NULL now */
 } lt_sim_level;
 
 typedef struct lt_sim_side {
-	lt_sim_level *lv;  /* bids: descending price; asks: ascending price; [0] is the best */
+	lt_sim_level *lv; /* bids: descending price; asks: ascending price; [0] is the best */
 	size_t n, cap;
 } lt_sim_side;
 
 typedef struct lt_sim_dirty {
 	int side;
 	int64_t price;
-	double old_amount;  /* amount at the accumulator's base_change_id (0 = no level) */
+	double old_amount; /* amount at the accumulator's base_change_id (0 = no level) */
 } lt_sim_dirty;
 
 typedef struct lt_sim_acc {
@@ -54,8 +54,8 @@ typedef struct lt_sim_book {
 	lt_sim_side side[2];
 	int64_t tick_num, tick_den;
 	int64_t change_id;
-	int64_t timestamp;  /* ms of the last commit that changed something */
-	bool dirty;         /* sets since the last commit */
+	int64_t timestamp; /* ms of the last commit that changed something */
+	bool dirty;        /* sets since the last commit */
 	lt_sim_acc acc[LT_SIM_NACC];
 } lt_sim_book;
 

@@ -56,7 +56,7 @@ static bool parse_ins(lt_sim *sim, const char *name, size_t *out)
 /* book.{instr}.{group}.{depth}.{iv}: group none or a price step that is a whole number of ticks */
 static bool parse_grouped(lt_sim *sim, char **p, lt_sim_sub *sub)
 {
-	static const char *const groups[] = { "none", "1", "2", "5", "10", "25", "100", "250", NULL };
+	static const char *const groups[] = {"none", "1", "2", "5", "10", "25", "100", "250", NULL};
 	bool ok = false;
 	for (const char *const *g = groups; *g && !ok; g++)
 		ok = strcmp(*g, p[2]) == 0;
@@ -80,10 +80,10 @@ static bool parse_grouped(lt_sim *sim, char **p, lt_sim_sub *sub)
 /* trades.{kind}.{ccy}.{iv} */
 static bool parse_trades_kind(char **p, lt_sim_sub *sub)
 {
-	static const char *const kinds[] = { "future", "option", "spot", "combo", "any" };
-	static const int masks[] = { 3, 4, 0, 0, 7 };
-	static const char *const ccys[] = { "BTC", "ETH", "USDC", "USDT", "EURR", "any" };
-	static const int ccy_ids[] = { LT_SIM_IDX_BTC, LT_SIM_IDX_ETH, 99, 99, 99, -1 };
+	static const char *const kinds[] = {"future", "option", "spot", "combo", "any"};
+	static const int masks[] = {3, 4, 0, 0, 7};
+	static const char *const ccys[] = {"BTC", "ETH", "USDC", "USDT", "EURR", "any"};
+	static const int ccy_ids[] = {LT_SIM_IDX_BTC, LT_SIM_IDX_ETH, 99, 99, 99, -1};
 	int k = -1, c = -1;
 	for (int i = 0; i < 5; i++)
 		if (strcmp(p[1], kinds[i]) == 0)
@@ -214,7 +214,8 @@ void lt_sim_chan_unsubscribe_all(lt_sim_conn *c)
 static void pub_book(lt_sim_conn *c, lt_sim_sub *sub, const lt_sim_ins *s, int64_t now)
 {
 	const lt_sim_book *bk = &s->book;
-	bool snap = sub->need_snapshot || sub->last_change_id != bk->acc[sub->interval].base_change_id;
+	bool snap =
+		sub->need_snapshot || sub->last_change_id != bk->acc[sub->interval].base_change_id;
 	if (!snap && bk->change_id == sub->last_change_id)
 		return; /* nothing changed since the last message */
 	lt_sim_msg *m = lt_sim_notify_begin(sub->name);
@@ -270,7 +271,8 @@ static bool trades_match(const lt_sim_sub *sub, size_t i, const lt_sim_ins *s)
 {
 	if (sub->type == LT_SIM_CH_TRADES)
 		return i == sub->ins;
-	return (sub->kind_mask & (1 << s->def->kind)) && (sub->ccy < 0 || sub->ccy == s->def->index);
+	return (sub->kind_mask & (1 << s->def->kind)) &&
+	       (sub->ccy < 0 || sub->ccy == s->def->index);
 }
 
 /* An array of the trades since the last message; nothing is sent when there are none. */

@@ -31,31 +31,44 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: luatrade sim [options]\n"
-		"Run the built-in simulated Deribit venue (JSON-RPC 2.0 over wss) until SIGINT/SIGTERM.\n"
+		"Run the built-in simulated Deribit venue (JSON-RPC 2.0 over wss) until "
+		"SIGINT/SIGTERM.\n"
 		"\n"
 		"  --port N           TCP port to listen on (default 8443; 0 = any free port)\n"
 		"  --iface ADDR       address to listen on (default 127.0.0.1)\n"
-		"  --seed N           seed of the synthetic market; same seed, same market (default 1)\n"
+		"  --seed N           seed of the synthetic market; same seed, same market "
+		"(default 1)\n"
 		"  --cert FILE        PEM server certificate (default DIR/server.pem, see below)\n"
 		"  --key FILE         PEM private key (default DIR/server.key)\n"
 		"  --tick-ms N        market update period in milliseconds (default 100)\n"
-		"  --min-heartbeat S  smallest public/set_heartbeat interval accepted, seconds (default 10)\n"
-		"  --account ID:SECRET  add an account (repeatable); the demo account always exists\n"
+		"  --min-heartbeat S  smallest public/set_heartbeat interval accepted, seconds "
+		"(default 10)\n"
+		"  --account ID:SECRET  add an account (repeatable); the demo account always "
+		"exists\n"
 		"  --token-expires S  access token lifetime in seconds (default 900)\n"
 		"  --close-on-10028   close a connection after answering 10028 too_many_requests\n"
 		"  --plain            serve plain ws:// without TLS (loopback --iface only; for\n"
-		"                     clients with insecure_loopback / luatrade run --insecure-loopback)\n"
-		"  --event-log FILE   append the venue's event log to FILE, one JSON line per event\n"
-		"                     (connections, subscriptions, orders received, order states and\n"
-		"                     user.orders sent; src/sim/eventlog.c); sim/events reads it too\n"
-		"  --order-id-base N  first order id (default 63018852000), so that a restarted venue\n"
+		"                     clients with insecure_loopback / luatrade run "
+		"--insecure-loopback)\n"
+		"  --event-log FILE   append the venue's event log to FILE, one JSON line per "
+		"event\n"
+		"                     (connections, subscriptions, orders received, order states "
+		"and\n"
+		"                     user.orders sent; src/sim/eventlog.c); sim/events reads it "
+		"too\n"
+		"  --order-id-base N  first order id (default 63018852000), so that a restarted "
+		"venue\n"
 		"                     does not reuse the ids of the one before\n"
-		"  -v                 more log output on stderr: -v connections, -vv every message\n"
+		"  -v                 more log output on stderr: -v connections, -vv every "
+		"message\n"
 		"  -h, --help         show this help\n"
 		"\n"
-		"DIR is $LUATRADE_CERT_DIR if set, else the checkout's build/sim when run from a checkout\n"
-		"build (make certs creates it), else ~/.local/state/luatrade/sim ($XDG_STATE_HOME/\n"
-		"luatrade/sim), generated at first use. Clients verify the server with DIR/ca.pem.\n");
+		"DIR is $LUATRADE_CERT_DIR if set, else the checkout's build/sim when run from a "
+		"checkout\n"
+		"build (make certs creates it), else ~/.local/state/luatrade/sim "
+		"($XDG_STATE_HOME/\n"
+		"luatrade/sim), generated at first use. Clients verify the server with "
+		"DIR/ca.pem.\n");
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -99,19 +112,21 @@ static int add_account(char **acc, const char *arg)
 /* Returns 0 ok, 1 help printed, 2 usage error. *accounts gets the --account list (or NULL). */
 static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 {
-	static const struct option longopts[] = {
-		{ "port", required_argument, NULL, 'p' },   { "iface", required_argument, NULL, 'i' },
-		{ "seed", required_argument, NULL, 's' },   { "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },    { "tick-ms", required_argument, NULL, 't' },
-		{ "min-heartbeat", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
-		{ "account", required_argument, NULL, 'a' },
-		{ "token-expires", required_argument, NULL, 'e' },
-		{ "close-on-10028", no_argument, NULL, 'C' },
-		{ "plain", no_argument, NULL, 'P' },
-		{ "event-log", required_argument, NULL, 'E' },
-		{ "order-id-base", required_argument, NULL, 'O' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option longopts[] = {{"port", required_argument, NULL, 'p'},
+						 {"iface", required_argument, NULL, 'i'},
+						 {"seed", required_argument, NULL, 's'},
+						 {"cert", required_argument, NULL, 'c'},
+						 {"key", required_argument, NULL, 'k'},
+						 {"tick-ms", required_argument, NULL, 't'},
+						 {"min-heartbeat", required_argument, NULL, 'm'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"account", required_argument, NULL, 'a'},
+						 {"token-expires", required_argument, NULL, 'e'},
+						 {"close-on-10028", no_argument, NULL, 'C'},
+						 {"plain", no_argument, NULL, 'P'},
+						 {"event-log", required_argument, NULL, 'E'},
+						 {"order-id-base", required_argument, NULL, 'O'},
+						 {NULL, 0, NULL, 0}};
 	int ch;
 	long v;
 	uint64_t base = 0;
@@ -119,29 +134,69 @@ static int parse_args(int argc, char **argv, lt_sim_opts *o, char **accounts)
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		int bad = 0;
 		switch (ch) {
-		case 'p': bad = parse_long(optarg, 0, 65535, &v); o->port = (int)v; break;
-		case 'i': o->iface = optarg; break;
-		case 's': bad = parse_seed(optarg, &o->seed); break;
-		case 'c': o->cert_file = optarg; break;
-		case 'k': o->key_file = optarg; break;
-		case 't': bad = parse_long(optarg, 1, 60000, &v); o->tick_ms = (int)v; break;
-		case 'm': bad = parse_long(optarg, 1, 86400, &v); o->min_heartbeat_s = (int)v; break;
-		case 'a': bad = add_account(accounts, optarg); break;
-		case 'e': bad = parse_long(optarg, 1, 31536000, &v); o->token_expires_s = (int)v; break;
-		case 'C': o->close_on_10028 = 1; break;
-		case 'P': o->plain = 1; break;
-		case 'E': o->event_log = optarg; break;
-		case 'O': bad = parse_seed(optarg, &base) || base < 1 || base > 999999999999999ULL;
-			  o->order_id_base = (int64_t)base; break;
-		case 'v': o->log_level++; break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return 2;
+		case 'p':
+			bad = parse_long(optarg, 0, 65535, &v);
+			o->port = (int)v;
+			break;
+		case 'i':
+			o->iface = optarg;
+			break;
+		case 's':
+			bad = parse_seed(optarg, &o->seed);
+			break;
+		case 'c':
+			o->cert_file = optarg;
+			break;
+		case 'k':
+			o->key_file = optarg;
+			break;
+		case 't':
+			bad = parse_long(optarg, 1, 60000, &v);
+			o->tick_ms = (int)v;
+			break;
+		case 'm':
+			bad = parse_long(optarg, 1, 86400, &v);
+			o->min_heartbeat_s = (int)v;
+			break;
+		case 'a':
+			bad = add_account(accounts, optarg);
+			break;
+		case 'e':
+			bad = parse_long(optarg, 1, 31536000, &v);
+			o->token_expires_s = (int)v;
+			break;
+		case 'C':
+			o->close_on_10028 = 1;
+			break;
+		case 'P':
+			o->plain = 1;
+			break;
+		case 'E':
+			o->event_log = optarg;
+			break;
+		case 'O':
+			bad = parse_seed(optarg, &base) || base < 1 || base > 999999999999999ULL;
+			o->order_id_base = (int64_t)base;
+			break;
+		case 'v':
+			o->log_level++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "luatrade sim: bad value for --%s: %s\n",
-				ch == 'p' ? "port" : ch == 's' ? "seed" : ch == 't' ? "tick-ms" :
-				ch == 'a' ? "account (want ID:SECRET)" : ch == 'e' ? "token-expires" :
-				ch == 'O' ? "order-id-base" : "min-heartbeat",
+				ch == 'p'   ? "port"
+				: ch == 's' ? "seed"
+				: ch == 't' ? "tick-ms"
+				: ch == 'a' ? "account (want ID:SECRET)"
+				: ch == 'e' ? "token-expires"
+				: ch == 'O' ? "order-id-base"
+					    : "min-heartbeat",
 				optarg);
 			return 2;
 		}
@@ -177,7 +232,7 @@ static void install_signals(void)
 static int default_cert_files(lt_sim_opts *o, char *cert, char *key, char *ca, size_t n)
 {
 	char dir[LT_PATHS_MAX];
-	lt_err err = { 0, "" };
+	lt_err err = {0, ""};
 	if (lt_paths_cert_dir(dir, sizeof dir, &err) != 0) {
 		fprintf(stderr, "luatrade sim: %s\n", err.msg);
 		return 1;
@@ -195,7 +250,7 @@ static int default_cert_files(lt_sim_opts *o, char *cert, char *key, char *ca, s
 
 int lt_sim_main(int argc, char **argv)
 {
-	lt_sim_opts o = { .port = 8443, .seed = 1 };
+	lt_sim_opts o = {.port = 8443, .seed = 1};
 	char *accounts = NULL;
 	int rc = parse_args(argc, argv, &o, &accounts);
 	o.accounts = accounts;
@@ -204,7 +259,8 @@ int lt_sim_main(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	}
 	char cert[LT_PATHS_MAX + 16], key[LT_PATHS_MAX + 16], ca[LT_PATHS_MAX + 16] = "";
-	if (!o.plain && (!o.cert_file || !o.key_file) && default_cert_files(&o, cert, key, ca, sizeof cert)) {
+	if (!o.plain && (!o.cert_file || !o.key_file) &&
+	    default_cert_files(&o, cert, key, ca, sizeof cert)) {
 		free(accounts);
 		return 1;
 	}
@@ -216,7 +272,7 @@ int lt_sim_main(int argc, char **argv)
 		return 1;
 	}
 	lt_sim *sim = NULL;
-	lt_err err = { 0, "" };
+	lt_err err = {0, ""};
 	if (lt_sim_new(ctx, &o, &sim, &err) != 0) {
 		fprintf(stderr, "luatrade %s\n", err.msg);
 		lws_context_destroy(ctx);
@@ -225,7 +281,8 @@ int lt_sim_main(int argc, char **argv)
 	}
 	if (o.plain)
 		printf("luatrade sim listening on ws://%s:%d/ws/api/v2 (plain, no TLS: clients "
-		       "need insecure_loopback)\n", o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim));
+		       "need insecure_loopback)\n",
+		       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim));
 	else
 		printf("luatrade sim listening on wss://%s:%d/ws/api/v2 (ca_file: %s)\n",
 		       o.iface ? o.iface : "127.0.0.1", lt_sim_port(sim),

@@ -37,7 +37,8 @@ static bool check_envelope(lt_sim_req *rq, yajl_val root)
 	}
 	yajl_val id = lt_sim_json_get(root, "id");
 	if (!id || !(YAJL_IS_INTEGER(id) || YAJL_IS_STRING(id))) {
-		lt_sim_reply_bad_request(rq, id ? "id must be an integer or a string" : "id required");
+		lt_sim_reply_bad_request(rq,
+					 id ? "id must be an integer or a string" : "id required");
 		return false;
 	}
 	rq->id = id;
@@ -80,9 +81,9 @@ static bool gate(lt_sim_req *rq)
 
 static lt_sim_handler find_handler(const char *name)
 {
-	const lt_sim_method *tables[] = { lt_sim_public_methods, lt_sim_fault_methods,
-					  lt_sim_auth_methods, lt_sim_private_methods,
-					  lt_sim_stats_methods, lt_sim_evlog_methods };
+	const lt_sim_method *tables[] = {lt_sim_public_methods, lt_sim_fault_methods,
+					 lt_sim_auth_methods,   lt_sim_private_methods,
+					 lt_sim_stats_methods,  lt_sim_evlog_methods};
 	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
 		for (const lt_sim_method *m = tables[t]; m->name; m++)
 			if (strcmp(m->name, name) == 0)
@@ -92,7 +93,7 @@ static lt_sim_handler find_handler(const char *name)
 
 void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in)
 {
-	lt_sim_req rq = { .conn = c, .sim = c->sim, .us_in = us_in, .delay_ms = -1 };
+	lt_sim_req rq = {.conn = c, .sim = c->sim, .us_in = us_in, .delay_ms = -1};
 	char errbuf[128];
 	yajl_val root = strlen(text) == len ? yajl_tree_parse(text, errbuf, sizeof errbuf) : NULL;
 	lt_sim_stats_arrived(c, root); /* what arrived, before anything may refuse it (stats.c) */
@@ -125,7 +126,7 @@ void lt_sim_dispatch(lt_sim_conn *c, const char *text, size_t len, int64_t us_in
 
 void lt_sim_dispatch_too_big(lt_sim_conn *c, int64_t us_in)
 {
-	lt_sim_req rq = { .conn = c, .sim = c->sim, .us_in = us_in, .delay_ms = -1 };
+	lt_sim_req rq = {.conn = c, .sim = c->sim, .us_in = us_in, .delay_ms = -1};
 	lt_sim_stats_arrived(c, NULL);
 	if (c->blackhole || !(rq.msg = lt_sim_msg_new()))
 		return;

@@ -84,8 +84,7 @@ static int set_level(lt_sim_ins *s, int side, int64_t price, double amount)
 	return lt_sim_book_set(&s->book, side, price, lt_sim_amount_round(s->def, amount));
 }
 
-void lt_sim_engine_set_synth(lt_sim_engine *e, lt_sim_ins *s, int side, int64_t price,
-			     double synth)
+void lt_sim_engine_set_synth(lt_sim_engine *e, lt_sim_ins *s, int side, int64_t price, double synth)
 {
 	(void)e;
 	lt_sim_level *l = level_find(&s->book, side, price);
@@ -101,10 +100,7 @@ void lt_sim_engine_set_synth(lt_sim_engine *e, lt_sim_ins *s, int side, int64_t 
 	set_level(s, side, price, synth + q->user);
 }
 
-static int side_of(const lt_sim_order *o)
-{
-	return o->sell ? LT_SIM_ASK : LT_SIM_BID;
-}
+static int side_of(const lt_sim_order *o) { return o->sell ? LT_SIM_ASK : LT_SIM_BID; }
 
 /* Queue o's remaining amount at the back of its level. LT_ENOMEM leaves the book unchanged. */
 static int queue_push(lt_sim_ins *s, lt_sim_order *o)
@@ -222,8 +218,8 @@ static void fill(lt_sim_engine *e, lt_sim_ins *s, lt_sim_order *maker, lt_sim_or
 
 /* Consume up to want from the level (side, price): synthetic `ahead`, then the user FIFO, then
  * the synthetic rest (users_only: the user FIFO only). Returns the amount consumed. */
-static double consume_level(lt_sim_engine *e, lt_sim_ins *s, int side, int64_t price,
-			    double want, lt_sim_order *taker, bool taker_sell, bool users_only)
+static double consume_level(lt_sim_engine *e, lt_sim_ins *s, int side, int64_t price, double want,
+			    lt_sim_order *taker, bool taker_sell, bool users_only)
 {
 	double done = 0.0;
 	lt_sim_level *l;
@@ -415,7 +411,8 @@ static int run_order(lt_sim_engine *e, lt_sim_order *o)
 	while (o->state == LT_SIM_OS_OPEN && (l = lt_sim_book_at(&s->book, side, 0))) {
 		if (!market && (o->sell ? l->price < o->price : l->price > o->price))
 			break;
-		if (consume_level(e, s, side, l->price, o->amount - o->filled, o, o->sell, false) <= 0)
+		if (consume_level(e, s, side, l->price, o->amount - o->filled, o, o->sell, false) <=
+		    0)
 			break;
 	}
 	int rc = 0;
@@ -454,9 +451,9 @@ static int check_new(lt_sim_engine *e, lt_sim_account *acc, const lt_sim_order_r
 		return rc;
 	const lt_sim_level *best = lt_sim_book_at(&s->book, rq->sell ? LT_SIM_BID : LT_SIM_ASK, 0);
 	double px = !market ? lt_sim_book_price(&s->book, *price)
-			    : best ? lt_sim_book_price(&s->book, best->price) : s->mark;
-	return rq->reduce_only ? 0
-			       : check_funds(e, acc, s, rq->ins, rq->sell, px, *amount, err);
+		    : best  ? lt_sim_book_price(&s->book, best->price)
+			    : s->mark;
+	return rq->reduce_only ? 0 : check_funds(e, acc, s, rq->ins, rq->sell, px, *amount, err);
 }
 
 int lt_sim_engine_place(lt_sim_engine *e, lt_sim_account *acc, unsigned conn_id,
@@ -478,7 +475,8 @@ int lt_sim_engine_place(lt_sim_engine *e, lt_sim_account *acc, unsigned conn_id,
 		return terr(err, 11094, "internal_server_error");
 	*out = o;
 	bool market = rq->type == LT_SIM_OT_MARKET;
-	if (rq->tif == LT_SIM_TIF_FOK && fillable(&s->book, rq->sell, market, price) < amount - EPS) {
+	if (rq->tif == LT_SIM_TIF_FOK &&
+	    fillable(&s->book, rq->sell, market, price) < amount - EPS) {
 		o->state = LT_SIM_OS_CANCELLED; /* nothing happens (see the top of this file) */
 		o->cancel_reason = "user_request";
 		lt_sim_order_changed(e, o);
@@ -516,7 +514,8 @@ int lt_sim_engine_edit(lt_sim_engine *e, lt_sim_order *o, double amount, double 
 	if (o->state != LT_SIM_OS_OPEN)
 		return terr(err, 11044, "not_open_order");
 	int rc = check_amount(s->def, amount, err);
-	if (rc || (o->type == LT_SIM_OT_LIMIT && (rc = check_price(s, price, o->sell, &ticks, err))))
+	if (rc ||
+	    (o->type == LT_SIM_OT_LIMIT && (rc = check_price(s, price, o->sell, &ticks, err))))
 		return rc;
 	if (amount <= o->filled + EPS)
 		return terr(err, 10021, "invalid_amount");

@@ -36,10 +36,10 @@
 #include "json.h"
 
 struct lt_sim_evlog {
-	char *ring[LT_SIM_EVLOG_MAX];  /* event seq s lives at ring[(s - 1) % MAX] */
-	uint64_t next;                  /* seq of the next event */
-	FILE *f;                        /* opts.event_log, or NULL */
-	lt_buf b;                       /* scratch */
+	char *ring[LT_SIM_EVLOG_MAX]; /* event seq s lives at ring[(s - 1) % MAX] */
+	uint64_t next;                /* seq of the next event */
+	FILE *f;                      /* opts.event_log, or NULL */
+	lt_buf b;                     /* scratch */
 };
 
 int lt_sim_evlog_open(lt_sim *sim, lt_err *err)
@@ -164,8 +164,8 @@ static void copy_member(lt_sim_jo *o, yajl_val params, const char *key)
 
 void lt_sim_ev_request(const lt_sim_req *rq)
 {
-	static const char *const methods[] = { "private/buy", "private/sell", "private/edit",
-					       "private/cancel", NULL };
+	static const char *const methods[] = {"private/buy", "private/sell", "private/edit",
+					      "private/cancel", NULL};
 	size_t i = 0;
 	while (methods[i] && strcmp(methods[i], rq->method) != 0)
 		i++;
@@ -180,8 +180,8 @@ void lt_sim_ev_request(const lt_sim_req *rq)
 		lt_sim_jo_int(&o, "id", YAJL_GET_INTEGER(rq->id));
 	else
 		lt_sim_jo_null(&o, "id");
-	static const char *const keys[] = { "label", "order_id", "instrument_name", "price",
-					    "amount", NULL };
+	static const char *const keys[] = {"label", "order_id", "instrument_name",
+					   "price", "amount",   NULL};
 	for (size_t k = 0; keys[k]; k++)
 		copy_member(&o, rq->params, keys[k]);
 	if (i < 2)
@@ -191,7 +191,7 @@ void lt_sim_ev_request(const lt_sim_req *rq)
 
 static const char *state_name(lt_sim_ostate s)
 {
-	static const char *const names[] = { "open", "filled", "cancelled", "rejected" };
+	static const char *const names[] = {"open", "filled", "cancelled", "rejected"};
 	return names[s];
 }
 
@@ -264,6 +264,6 @@ static void sim_events(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_evlog_methods[] = {
-	{ "sim/events", sim_events },
-	{ NULL, NULL },
+	{"sim/events", sim_events},
+	{NULL, NULL},
 };

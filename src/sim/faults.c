@@ -147,7 +147,8 @@ bool lt_sim_faults_apply(lt_sim_req *rq)
 
 static void fault_malformed(lt_sim_req *rq)
 {
-	static const char truncated[] = "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"chan";
+	static const char truncated[] =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"chan";
 	static const char bad_utf8[] = "{\"jsonrpc\":\"2.0\",\"method\":\"\xff\xfe\xc3\"}";
 	lt_sim_reply_ok(rq);
 	lt_sim_conn_send_raw(rq->conn, truncated, sizeof truncated - 1);
@@ -185,7 +186,7 @@ static void blackhole_end(lws_sorted_usec_list_t *sul)
 /* No answer, not even to this request: the venue goes silent on this connection. */
 static void fault_blackhole(lt_sim_req *rq)
 {
-	static const char *const modes[] = { "discard", "freeze", NULL };
+	static const char *const modes[] = {"discard", "freeze", NULL};
 	const char *mode = "discard";
 	int64_t ms = 0;
 	int rc = lt_sim_param_int(rq, "ms", false, &ms);
@@ -193,8 +194,9 @@ static void fault_blackhole(lt_sim_req *rq)
 		return;
 	bool freeze = strcmp(mode, "freeze") == 0;
 	if (ms < (freeze ? 1 : 0) || ms > 3600000) {
-		lt_sim_reply_invalid(rq, "ms", freeze ? "must be between 1 and 3600000 for freeze"
-						      : "must be between 0 and 3600000");
+		lt_sim_reply_invalid(rq, "ms",
+				     freeze ? "must be between 1 and 3600000 for freeze"
+					    : "must be between 0 and 3600000");
 		return;
 	}
 	lt_sim_conn *c = rq->conn;
@@ -229,7 +231,8 @@ static int close_params(lt_sim_req *rq, int dflt, int *code, const char **reason
 	if (rc < 0 || lt_sim_param_str(rq, "reason", false, reason) < 0)
 		return -1;
 	if (rc == 1 && !close_code_ok(v))
-		return lt_sim_reply_invalid(rq, "code", "must be 1000-1003, 1007-1011 or 3000-4999");
+		return lt_sim_reply_invalid(rq, "code",
+					    "must be 1000-1003, 1007-1011 or 3000-4999");
 	if (*reason && strlen(*reason) > 123)
 		return lt_sim_reply_invalid(rq, "reason", "must be at most 123 bytes");
 	if (*reason && v == 0)
@@ -330,8 +333,9 @@ static void fault_revoke(lt_sim_req *rq)
 		return;
 	lt_sim_account *acc = id ? lt_sim_account_find(rq->sim, id) : rq->conn->acc;
 	if (!acc) {
-		lt_sim_reply_invalid(rq, "account", id ? "unknown account"
-						       : "required on an unauthenticated connection");
+		lt_sim_reply_invalid(rq, "account",
+				     id ? "unknown account"
+					: "required on an unauthenticated connection");
 		return;
 	}
 	lt_sim_auth_revoke(rq->sim, acc); /* auth.c */
@@ -356,12 +360,14 @@ static int retarget(lt_sim_req *rq)
 
 static void sim_fault(lt_sim_req *rq)
 {
-	static const char *const actions[] = { "stall", "close", "malformed", "error", "delay",
-		"rate_limit", "blackhole", "flap", "drop", "revoke_tokens", "oversize",
-		"invalid_utf8", "expire_tokens", "drop_after", "book_gap", NULL };
-	static const lt_sim_handler fns[] = { fault_stall, fault_close, fault_malformed,
-		fault_error, fault_delay, fault_rate_limit, fault_blackhole, fault_flap, fault_drop,
-		fault_revoke };
+	static const char *const actions[] = {
+		"stall",         "close",         "malformed", "error",
+		"delay",         "rate_limit",    "blackhole", "flap",
+		"drop",          "revoke_tokens", "oversize",  "invalid_utf8",
+		"expire_tokens", "drop_after",    "book_gap",  NULL};
+	static const lt_sim_handler fns[] = {
+		fault_stall,      fault_close,     fault_malformed, fault_error, fault_delay,
+		fault_rate_limit, fault_blackhole, fault_flap,      fault_drop,  fault_revoke};
 	const char *action;
 	if (lt_sim_param_enum(rq, "action", true, actions, &action) <= 0)
 		return;
@@ -411,7 +417,7 @@ static void sim_configure(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_fault_methods[] = {
-	{ "sim/fault", sim_fault },
-	{ "sim/configure", sim_configure },
-	{ NULL, NULL },
+	{"sim/fault", sim_fault},
+	{"sim/configure", sim_configure},
+	{NULL, NULL},
 };

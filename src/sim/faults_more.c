@@ -69,8 +69,9 @@ static void fault_oversize(lt_sim_req *rq)
 
 static void fault_invalid_utf8(lt_sim_req *rq)
 {
-	static const char frame[] = "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":"
-				    "{\"channel\":\"sim.utf8\",\"data\":{\"text\":\"ab\xc3\x28\xff\xfe\"}}}";
+	static const char frame[] =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":"
+		"{\"channel\":\"sim.utf8\",\"data\":{\"text\":\"ab\xc3\x28\xff\xfe\"}}}";
 	lt_sim_reply_ok(rq);
 	lt_sim_conn_send_raw(rq->conn, frame, sizeof frame - 1);
 }
@@ -82,8 +83,9 @@ static void fault_expire_tokens(lt_sim_req *rq)
 		return;
 	lt_sim_account *acc = id ? lt_sim_account_find(rq->sim, id) : rq->conn->acc;
 	if (!acc) {
-		lt_sim_reply_invalid(rq, "account", id ? "unknown account"
-						       : "required on an unauthenticated connection");
+		lt_sim_reply_invalid(rq, "account",
+				     id ? "unknown account"
+					: "required on an unauthenticated connection");
 		return;
 	}
 	int64_t now = lt_sim_now_ms();
@@ -150,10 +152,7 @@ static void fault_book_gap(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_fault_more[] = {
-	{ "oversize", fault_oversize },
-	{ "invalid_utf8", fault_invalid_utf8 },
-	{ "expire_tokens", fault_expire_tokens },
-	{ "drop_after", fault_drop_after },
-	{ "book_gap", fault_book_gap },
-	{ NULL, NULL },
+	{"oversize", fault_oversize},           {"invalid_utf8", fault_invalid_utf8},
+	{"expire_tokens", fault_expire_tokens}, {"drop_after", fault_drop_after},
+	{"book_gap", fault_book_gap},           {NULL, NULL},
 };

@@ -38,7 +38,8 @@ void lt_sim_hb_set(lt_sim_conn *c, int64_t interval_ms)
 {
 	c->hb_interval_ms = interval_ms;
 	c->hb_pending = false;
-	lws_sul_schedule(c->sim->ctx, 0, &c->hb_sul, hb_fire, (lws_usec_t)interval_ms * LWS_US_PER_MS);
+	lws_sul_schedule(c->sim->ctx, 0, &c->hb_sul, hb_fire,
+			 (lws_usec_t)interval_ms * LWS_US_PER_MS);
 }
 
 void lt_sim_hb_disable(lt_sim_conn *c)
@@ -48,7 +49,4 @@ void lt_sim_hb_disable(lt_sim_conn *c)
 	c->hb_pending = false;
 }
 
-void lt_sim_hb_answered(lt_sim_conn *c)
-{
-	c->hb_pending = false;
-}
+void lt_sim_hb_answered(lt_sim_conn *c) { c->hb_pending = false; }

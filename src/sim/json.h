@@ -67,9 +67,6 @@ static inline void lt_sim_jo_null(lt_sim_jo *o, const char *key)
 	LT_SIM_LIT(o->b, "null");
 }
 
-static inline void lt_sim_jo_end(lt_sim_jo *o)
-{
-	lt_buf_add(o->b, "}", 1);
-}
+static inline void lt_sim_jo_end(lt_sim_jo *o) { lt_buf_add(o->b, "}", 1); }
 
 #endif

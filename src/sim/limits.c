@@ -31,19 +31,33 @@
 
 #include "json.h"
 
-#define UNIT 1000000  /* units per credit */
+#define UNIT 1000000 /* units per credit */
 #define GRACE_US 10000
 
-static const char *const me_methods[] = {
-	"buy", "sell", "edit", "edit_by_label", "cancel", "cancel_by_label", "cancel_all",
-	"cancel_all_by_instrument", "cancel_all_by_currency", "cancel_all_by_kind_or_type",
-	"close_position", "verify_block_trade", "execute_block_trade", "move_positions",
-	"mass_quote", "cancel_quotes", "add_block_rfq_quote", "edit_block_rfq_quote",
-	"cancel_block_rfq_quote", "cancel_all_block_rfq_quotes", NULL
-};
+static const char *const me_methods[] = {"buy",
+					 "sell",
+					 "edit",
+					 "edit_by_label",
+					 "cancel",
+					 "cancel_by_label",
+					 "cancel_all",
+					 "cancel_all_by_instrument",
+					 "cancel_all_by_currency",
+					 "cancel_all_by_kind_or_type",
+					 "close_position",
+					 "verify_block_trade",
+					 "execute_block_trade",
+					 "move_positions",
+					 "mass_quote",
+					 "cancel_quotes",
+					 "add_block_rfq_quote",
+					 "edit_block_rfq_quote",
+					 "cancel_block_rfq_quote",
+					 "cancel_all_block_rfq_quotes",
+					 NULL};
 
-static const int tier_rate[4] = { 30, 20, 10, 5 };
-static const int tier_burst[4] = { 100, 50, 30, 20 };
+static const int tier_rate[4] = {30, 20, 10, 5};
+static const int tier_burst[4] = {100, 50, 30, 20};
 
 int lt_sim_limits_pool(const char *method)
 {
@@ -168,8 +182,8 @@ bool lt_sim_limits_check(lt_sim_req *rq, lt_sim_account *acc)
 			lt_sim_limits_init(&c->limits, 4, now);
 			c->limits_ready = true;
 		}
-		ok = lt_sim_limits_take(&c->limits, pool == LT_SIM_POOL_ME ? LT_SIM_POOL_NON_ME : pool,
-					now);
+		ok = lt_sim_limits_take(&c->limits,
+					pool == LT_SIM_POOL_ME ? LT_SIM_POOL_NON_ME : pool, now);
 	}
 	if (ok)
 		return false;

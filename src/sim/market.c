@@ -14,31 +14,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NLEVELS 20    /* resting levels kept per side */
-#define MAX_GAP 3     /* a refilled level is 1..MAX_GAP ticks behind the last one */
+#define NLEVELS 20 /* resting levels kept per side */
+#define MAX_GAP 3  /* a refilled level is 1..MAX_GAP ticks behind the last one */
 #define YEAR_MS 31536000000.0
 
-const char *const lt_sim_index_names[LT_SIM_NIDX] = { "btc_usd", "eth_usd" };
+const char *const lt_sim_index_names[LT_SIM_NIDX] = {"btc_usd", "eth_usd"};
 
-static const double index_start[LT_SIM_NIDX] = { 93000.0, 3300.0 };
-static const double index_vol[LT_SIM_NIDX] = { 0.00003, 0.00004 }; /* per tick: ~2.5 %/day at 100 ms */
+static const double index_start[LT_SIM_NIDX] = {93000.0, 3300.0};
+static const double index_vol[LT_SIM_NIDX] = {0.00003,
+					      0.00004}; /* per tick: ~2.5 %/day at 100 ms */
 
 /* deribit-api.md §6; ids and timestamps are realistic, not real. */
 static const lt_sim_instr instruments[] = {
-	{ "BTC-PERPETUAL", LT_SIM_PERPETUAL, 124972, LT_SIM_IDX_BTC, 1, 2, 10.0, 10.0, 0.0, 0.0005,
-	  1534167754000, 32503708800000, "perpetual", 50, 0, false, NULL },
-	{ "ETH-PERPETUAL", LT_SIM_PERPETUAL, 124993, LT_SIM_IDX_ETH, 1, 20, 1.0, 1.0, 0.0, 0.0005,
-	  1534242287000, 32503708800000, "perpetual", 50, 0, false, NULL },
-	{ "BTC-25DEC26", LT_SIM_FUTURE, 452261, LT_SIM_IDX_BTC, 5, 2, 10.0, 10.0, 0.0, 0.0005,
-	  1766736000000, 1798185600000, "month", 50, 0, false, NULL },
-	{ "BTC-25DEC26-90000-C", LT_SIM_OPTION, 452877, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
-	  0.0003, 1782460800000, 1798185600000, "month", 1, 90000.0, true, "BTC-25DEC26" },
-	{ "BTC-25DEC26-100000-C", LT_SIM_OPTION, 452881, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
-	  0.0003, 1782460800000, 1798185600000, "month", 1, 100000.0, true, "BTC-25DEC26" },
-	{ "BTC-25DEC26-90000-P", LT_SIM_OPTION, 452878, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
-	  0.0003, 1782460800000, 1798185600000, "month", 1, 90000.0, false, "BTC-25DEC26" },
-	{ "BTC-25DEC26-100000-P", LT_SIM_OPTION, 452882, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
-	  0.0003, 1782460800000, 1798185600000, "month", 1, 100000.0, false, "BTC-25DEC26" },
+	{"BTC-PERPETUAL", LT_SIM_PERPETUAL, 124972, LT_SIM_IDX_BTC, 1, 2, 10.0, 10.0, 0.0, 0.0005,
+	 1534167754000, 32503708800000, "perpetual", 50, 0, false, NULL},
+	{"ETH-PERPETUAL", LT_SIM_PERPETUAL, 124993, LT_SIM_IDX_ETH, 1, 20, 1.0, 1.0, 0.0, 0.0005,
+	 1534242287000, 32503708800000, "perpetual", 50, 0, false, NULL},
+	{"BTC-25DEC26", LT_SIM_FUTURE, 452261, LT_SIM_IDX_BTC, 5, 2, 10.0, 10.0, 0.0, 0.0005,
+	 1766736000000, 1798185600000, "month", 50, 0, false, NULL},
+	{"BTC-25DEC26-90000-C", LT_SIM_OPTION, 452877, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
+	 0.0003, 1782460800000, 1798185600000, "month", 1, 90000.0, true, "BTC-25DEC26"},
+	{"BTC-25DEC26-100000-C", LT_SIM_OPTION, 452881, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
+	 0.0003, 1782460800000, 1798185600000, "month", 1, 100000.0, true, "BTC-25DEC26"},
+	{"BTC-25DEC26-90000-P", LT_SIM_OPTION, 452878, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
+	 0.0003, 1782460800000, 1798185600000, "month", 1, 90000.0, false, "BTC-25DEC26"},
+	{"BTC-25DEC26-100000-P", LT_SIM_OPTION, 452882, LT_SIM_IDX_BTC, 1, 2000, 1.0, 0.1, 0.0003,
+	 0.0003, 1782460800000, 1798185600000, "month", 1, 100000.0, false, "BTC-25DEC26"},
 };
 #define NINSTR (sizeof instruments / sizeof instruments[0])
 
@@ -60,10 +61,7 @@ static uint64_t rnd(lt_sim_market *m)
 	return m->rng * 0x2545f4914f6cdd1dULL;
 }
 
-static double urand(lt_sim_market *m) /* [0, 1) */
-{
-	return (double)(rnd(m) >> 11) * 0x1.0p-53;
-}
+static double urand(lt_sim_market *m) /* [0, 1) */ { return (double)(rnd(m) >> 11) * 0x1.0p-53; }
 
 static int64_t irand(lt_sim_market *m, int64_t n) /* [0, n) */
 {
@@ -78,25 +76,16 @@ static double gauss(lt_sim_market *m)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-static double round_to(double v, double scale)
-{
-	return round(v * scale) / scale;
-}
+static double round_to(double v, double scale) { return round(v * scale) / scale; }
 
-double lt_sim_tick_size(const lt_sim_instr *d)
-{
-	return (double)d->tick_num / (double)d->tick_den;
-}
+double lt_sim_tick_size(const lt_sim_instr *d) { return (double)d->tick_num / (double)d->tick_den; }
 
 const char *lt_sim_currency(const lt_sim_instr *d)
 {
 	return d->index == LT_SIM_IDX_ETH ? "ETH" : "BTC";
 }
 
-const char *lt_sim_kind_name(lt_sim_kind k)
-{
-	return k == LT_SIM_OPTION ? "option" : "future";
-}
+const char *lt_sim_kind_name(lt_sim_kind k) { return k == LT_SIM_OPTION ? "option" : "future"; }
 
 int lt_sim_market_index(const char *index_name)
 {
@@ -132,10 +121,7 @@ static double rand_amount(lt_sim_market *m, const lt_sim_instr *d)
 
 /* ---- marks ------------------------------------------------------------------------------- */
 
-static double ncdf(double x)
-{
-	return 0.5 * erfc(-x / sqrt(2.0));
-}
+static double ncdf(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
 
 /* Black-76 on the future price F, zero rates, priced in coin (USD price / F); fills the greeks
  * (vega per 1 % of vol, theta per day, both USD; delta and gamma per unit of F). */
@@ -162,7 +148,8 @@ static void update_mark(lt_sim_market *m, lt_sim_ins *s)
 {
 	const lt_sim_instr *d = s->def;
 	double idx = m->index[d->index];
-	double t_years = fmax((double)(d->expiration_timestamp - m->model_ms) / YEAR_MS, 1.0 / 365.0);
+	double t_years =
+		fmax((double)(d->expiration_timestamp - m->model_ms) / YEAR_MS, 1.0 / 365.0);
 	if (d->kind == LT_SIM_PERPETUAL) {
 		s->funding = fmin(fmax(s->funding + 0.000002 * gauss(m), -0.0005), 0.0005);
 		s->mark = round_to(idx * (1.0 + s->funding), 100.0);
@@ -258,7 +245,8 @@ static void book_fill(lt_sim_market *m, lt_sim_ins *s)
 	for (int side = 0; side < 2; side++) {
 		size_t n;
 		while ((n = lt_sim_book_depth(bk, side)) > 0 && n < NLEVELS) {
-			int64_t last = lt_sim_book_at(bk, side, n - 1)->price, gap = 1 + irand(m, MAX_GAP);
+			int64_t last = lt_sim_book_at(bk, side, n - 1)->price,
+				gap = 1 + irand(m, MAX_GAP);
 			int64_t price = side == LT_SIM_BID ? last - gap : last + gap;
 			if (price < 1)
 				break;
@@ -325,8 +313,8 @@ static void record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell, double pric
 	bool inverse = d->kind != LT_SIM_OPTION;
 	s->volume += inverse ? amount / price : amount;
 	s->volume_usd += inverse ? amount : amount * price * t->index_price;
-	s->open_interest = round_to(fmax(s->open_interest + amount_units(d, irand(m, 21) - 10), 0.0),
-				    1e8);
+	s->open_interest =
+		round_to(fmax(s->open_interest + amount_units(d, irand(m, 21) - 10), 0.0), 1e8);
 }
 
 const lt_sim_trade *lt_sim_market_record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell,

@@ -17,15 +17,15 @@ typedef struct lt_sim_instr {
 	const char *name;
 	lt_sim_kind kind;
 	int64_t instrument_id;
-	int index;                   /* LT_SIM_IDX_* */
-	int64_t tick_num, tick_den;  /* tick_size = tick_num / tick_den */
+	int index;                  /* LT_SIM_IDX_* */
+	int64_t tick_num, tick_den; /* tick_size = tick_num / tick_den */
 	double contract_size, min_trade_amount, maker_commission, taker_commission;
 	int64_t creation_timestamp, expiration_timestamp;
 	const char *settlement_period;
 	int max_leverage;
-	double strike;               /* options */
-	bool call;                   /* options: call, else put */
-	const char *underlying;      /* options: the future whose price underlies it */
+	double strike;          /* options */
+	bool call;              /* options: call, else put */
+	const char *underlying; /* options: the future whose price underlies it */
 } lt_sim_instr;
 
 enum { LT_SIM_TRADE_RING = 128 };
@@ -33,7 +33,7 @@ enum { LT_SIM_TRADE_RING = 128 };
 typedef struct lt_sim_trade {
 	int64_t seq, timestamp;
 	double price, amount, index_price, mark_price, iv;
-	bool sell;  /* taker side */
+	bool sell; /* taker side */
 	int tick_direction;
 	char trade_id[32];
 } lt_sim_trade;
@@ -43,21 +43,21 @@ typedef struct lt_sim_ins {
 	const lt_sim_instr *def;
 	lt_sim_book book;
 	double mark, last, settlement, open, high, low, volume, volume_usd, open_interest;
-	double underlying_price, mark_iv, funding;  /* options: underlying_price, mark_iv */
-	double delta, gamma, vega, theta, rho;      /* options */
+	double underlying_price, mark_iv, funding; /* options: underlying_price, mark_iv */
+	double delta, gamma, vega, theta, rho;     /* options */
 	int last_tick_direction;
-	int64_t trade_seq;                      /* seq of the newest trade */
-	lt_sim_trade ring[LT_SIM_TRADE_RING];   /* trade with seq s is at ring[s % RING] */
-	int64_t ring_first;                     /* oldest seq still in the ring */
+	int64_t trade_seq;                    /* seq of the newest trade */
+	lt_sim_trade ring[LT_SIM_TRADE_RING]; /* trade with seq s is at ring[s % RING] */
+	int64_t ring_first;                   /* oldest seq still in the ring */
 } lt_sim_ins;
 
 typedef struct lt_sim_market {
 	uint64_t rng;
 	double index[LT_SIM_NIDX];
-	int64_t index_ts;   /* ms of the last index update */
+	int64_t index_ts; /* ms of the last index update */
 	int64_t trade_id[LT_SIM_NIDX];
-	int64_t now_ms;     /* wall clock of the last step (timestamps only) */
-	int64_t model_ms;   /* the model's clock for time to expiry: UTC midnight of the creation
+	int64_t now_ms;   /* wall clock of the last step (timestamps only) */
+	int64_t model_ms; /* the model's clock for time to expiry: UTC midnight of the creation
 			     * day plus dt_ms per step, so a seed gives the same market all day */
 	size_t n;
 	lt_sim_ins *ins;
@@ -65,7 +65,7 @@ typedef struct lt_sim_market {
 	struct lt_sim_engine *engine;
 } lt_sim_market;
 
-extern const char *const lt_sim_index_names[LT_SIM_NIDX];  /* "btc_usd", "eth_usd" */
+extern const char *const lt_sim_index_names[LT_SIM_NIDX]; /* "btc_usd", "eth_usd" */
 
 /* Build the instruments and their initial books from seed. LT_ENOMEM on failure. */
 int lt_sim_market_new(uint64_t seed, int64_t now_ms, lt_sim_market **out);
@@ -77,9 +77,9 @@ void lt_sim_market_step(lt_sim_market *m, int64_t now_ms, int64_t dt_ms);
 const lt_sim_trade *lt_sim_market_record_trade(lt_sim_market *m, lt_sim_ins *s, bool sell,
 					       double price, double amount);
 lt_sim_ins *lt_sim_market_find(lt_sim_market *m, const char *name);
-int lt_sim_market_index(const char *index_name);  /* LT_SIM_IDX_* or -1 */
-const char *lt_sim_currency(const lt_sim_instr *d);  /* "BTC" / "ETH" */
-const char *lt_sim_kind_name(lt_sim_kind k);         /* "future" / "option" */
+int lt_sim_market_index(const char *index_name);    /* LT_SIM_IDX_* or -1 */
+const char *lt_sim_currency(const lt_sim_instr *d); /* "BTC" / "ETH" */
+const char *lt_sim_kind_name(lt_sim_kind k);        /* "future" / "option" */
 double lt_sim_tick_size(const lt_sim_instr *d);
 
 /* JSON writers of the venue's objects (render.c). */

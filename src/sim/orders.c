@@ -78,21 +78,18 @@ double lt_sim_order_price(const lt_sim_engine *e, const lt_sim_order *o)
 
 static const char *state_name(lt_sim_ostate s)
 {
-	static const char *const names[] = { "open", "filled", "cancelled", "rejected" };
+	static const char *const names[] = {"open", "filled", "cancelled", "rejected"};
 	return names[s];
 }
 
 static const char *tif_name(lt_sim_tif t)
 {
-	static const char *const names[] = { "good_til_cancelled", "good_til_day", "fill_or_kill",
-					     "immediate_or_cancel" };
+	static const char *const names[] = {"good_til_cancelled", "good_til_day", "fill_or_kill",
+					    "immediate_or_cancel"};
 	return names[t];
 }
 
-static double r8(double v)
-{
-	return round(v * 1e8) / 1e8;
-}
+static double r8(double v) { return round(v * 1e8) / 1e8; }
 
 void lt_sim_render_order(const lt_sim_engine *e, const lt_sim_order *o, lt_buf *b)
 {

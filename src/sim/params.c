@@ -32,8 +32,8 @@ int lt_sim_param_str(lt_sim_req *rq, const char *name, bool required, const char
 	return 1;
 }
 
-int lt_sim_param_enum(lt_sim_req *rq, const char *name, bool required,
-		      const char *const *allowed, const char **out)
+int lt_sim_param_enum(lt_sim_req *rq, const char *name, bool required, const char *const *allowed,
+		      const char **out)
 {
 	const char *s;
 	int rc = lt_sim_param_str(rq, name, required, &s);
@@ -47,8 +47,8 @@ int lt_sim_param_enum(lt_sim_req *rq, const char *name, bool required,
 	char reason[200];
 	size_t n = (size_t)snprintf(reason, sizeof reason, "must be one of");
 	for (const char *const *a = allowed; *a && n < sizeof reason; a++)
-		n += (size_t)snprintf(reason + n, sizeof reason - n, "%s %s", a == allowed ? "" : ",",
-				      *a);
+		n += (size_t)snprintf(reason + n, sizeof reason - n, "%s %s",
+				      a == allowed ? "" : ",", *a);
 	return lt_sim_reply_invalid(rq, name, reason);
 }
 
@@ -88,8 +88,7 @@ int lt_sim_param_bool(lt_sim_req *rq, const char *name, bool required, bool *out
 	return 1;
 }
 
-int lt_sim_param_strarr(lt_sim_req *rq, const char *name, bool required, size_t max,
-			yajl_val *out)
+int lt_sim_param_strarr(lt_sim_req *rq, const char *name, bool required, size_t max, yajl_val *out)
 {
 	yajl_val v = get(rq, name);
 	if (!v)

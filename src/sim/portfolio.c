@@ -49,10 +49,7 @@ void lt_sim_pf_free_all(lt_sim_engine *e)
 	}
 }
 
-static bool inverse(const lt_sim_instr *d)
-{
-	return d->kind != LT_SIM_OPTION;
-}
+static bool inverse(const lt_sim_instr *d) { return d->kind != LT_SIM_OPTION; }
 
 double lt_sim_pf_fee(const lt_sim_instr *d, double price, double amount, bool maker)
 {
@@ -114,7 +111,7 @@ typedef struct pos_fig {
 static pos_fig figures(const lt_sim_ins *s, const lt_sim_pos *p)
 {
 	const lt_sim_instr *d = s->def;
-	pos_fig f = { 0, 0, 0, 0, 0 };
+	pos_fig f = {0, 0, 0, 0, 0};
 	if (p->size == 0.0 || s->mark <= 0.0)
 		return f;
 	if (inverse(d)) {
@@ -169,7 +166,8 @@ void lt_sim_pf_summary(const lt_sim_engine *e, lt_sim_account *acc, int ccy, lt_
 		out->delta_total += f.delta;
 		*(opt ? &out->options_pl : &out->futures_pl) += f.upl + p->pos[i].rpl;
 		*(opt ? &out->options_session_upl : &out->futures_session_upl) += f.upl;
-		*(opt ? &out->options_session_rpl : &out->futures_session_rpl) += p->pos[i].session_rpl;
+		*(opt ? &out->options_session_rpl : &out->futures_session_rpl) +=
+			p->pos[i].session_rpl;
 		if (opt) {
 			out->options_value += p->pos[i].size * s->mark;
 			out->options_delta += f.delta;
@@ -179,17 +177,15 @@ void lt_sim_pf_summary(const lt_sim_engine *e, lt_sim_account *acc, int ccy, lt_
 	out->available_funds = out->equity - out->initial_margin - out->open_orders_margin;
 }
 
-static double r8(double v)
-{
-	return round(v * 1e8) / 1e8;
-}
+static double r8(double v) { return round(v * 1e8) / 1e8; }
 
 void lt_sim_render_position(const lt_sim_market *m, lt_sim_account *acc, size_t ins, lt_buf *b)
 {
 	static const lt_sim_pos flat;
 	const lt_sim_ins *s = &m->ins[ins];
 	const lt_sim_instr *d = s->def;
-	const lt_sim_pos *p = acc && acc->portfolio ? &((const pf *)acc->portfolio)->pos[ins] : &flat;
+	const lt_sim_pos *p =
+		acc && acc->portfolio ? &((const pf *)acc->portfolio)->pos[ins] : &flat;
 	const lt_sim_engine *e = m->engine;
 	pos_fig f = figures(s, p);
 	double idx = m->index[d->index], oom = orders_margin(e, acc, ins);
@@ -230,7 +226,7 @@ void lt_sim_render_position(const lt_sim_market *m, lt_sim_account *acc, size_t 
 
 static void render_fees(lt_sim_jo *o, int ccy)
 {
-	static const char *const kinds[] = { "perpetual", "future", "option" };
+	static const char *const kinds[] = {"perpetual", "future", "option"};
 	lt_buf *b = o->b;
 	lt_sim_jo_key(o, "fees");
 	lt_buf_add(b, "[", 1);

@@ -84,9 +84,9 @@ static void reply_order_trades(lt_sim_req *rq, lt_sim_engine *e, lt_sim_order *o
 
 static int parse_type(lt_sim_req *rq, lt_sim_otype *type)
 {
-	static const char *const types[] = { "limit", "market", "stop_limit", "stop_market",
-					     "take_limit", "take_market", "market_limit",
-					     "trailing_stop", NULL };
+	static const char *const types[] = {"limit",        "market",        "stop_limit",
+					    "stop_market",  "take_limit",    "take_market",
+					    "market_limit", "trailing_stop", NULL};
 	const char *t = "limit";
 	if (lt_sim_param_enum(rq, "type", false, types, &t) < 0)
 		return -1;
@@ -100,8 +100,8 @@ static int parse_type(lt_sim_req *rq, lt_sim_otype *type)
 
 static int parse_tif(lt_sim_req *rq, lt_sim_tif *tif)
 {
-	static const char *const tifs[] = { "good_til_cancelled", "good_til_day", "fill_or_kill",
-					    "immediate_or_cancel", NULL };
+	static const char *const tifs[] = {"good_til_cancelled", "good_til_day", "fill_or_kill",
+					   "immediate_or_cancel", NULL};
 	const char *t = tifs[0];
 	if (lt_sim_param_enum(rq, "time_in_force", false, tifs, &t) < 0)
 		return -1;
@@ -113,7 +113,7 @@ static int parse_tif(lt_sim_req *rq, lt_sim_tif *tif)
 
 static void place(lt_sim_req *rq, bool sell)
 {
-	lt_sim_order_req o = { .sell = sell };
+	lt_sim_order_req o = {.sell = sell};
 	lt_sim_engine *e;
 	lt_sim_account *acc;
 	lt_sim_ins *s = lt_sim_param_instrument(rq, "instrument_name");
@@ -142,15 +142,9 @@ static void place(lt_sim_req *rq, bool sell)
 		reply_order_trades(rq, e, ord, first);
 }
 
-static void m_buy(lt_sim_req *rq)
-{
-	place(rq, false);
-}
+static void m_buy(lt_sim_req *rq) { place(rq, false); }
 
-static void m_sell(lt_sim_req *rq)
-{
-	place(rq, true);
-}
+static void m_sell(lt_sim_req *rq) { place(rq, true); }
 
 /* The order named by param order_id, or NULL after replying (10004). */
 static lt_sim_order *param_order(lt_sim_req *rq, lt_sim_engine **e)
@@ -210,8 +204,8 @@ static void m_cancel(lt_sim_req *rq)
 /* ---- filters shared by the cancel-all family and the queries ---------------------------- */
 
 typedef struct filter {
-	long ins;          /* -1 any */
-	int ccy;           /* LT_SIM_IDX_*, -1 any, 99 none */
+	long ins; /* -1 any */
+	int ccy;  /* LT_SIM_IDX_*, -1 any, 99 none */
 	int kind_mask;
 	const char *label; /* NULL any */
 	bool none;         /* type selects trigger orders only: nothing */
@@ -228,36 +222,40 @@ static bool matches(const lt_sim_engine *e, const filter *f, const lt_sim_accoun
 
 static int parse_currency(lt_sim_req *rq, bool required, bool any_ok, int *ccy)
 {
-	static const char *const ccys[] = { "BTC", "ETH", "USDC", "USDT", "EURR", "any", NULL };
+	static const char *const ccys[] = {"BTC", "ETH", "USDC", "USDT", "EURR", "any", NULL};
 	const char *c;
 	int rc = lt_sim_param_enum(rq, "currency", required, ccys, &c);
 	if (rc == 1 && strcmp(c, "any") == 0 && !any_ok)
 		return lt_sim_reply_invalid(rq, "currency", "must be a currency");
 	if (rc == 1)
-		*ccy = strcmp(c, "BTC") == 0 ? LT_SIM_IDX_BTC : strcmp(c, "ETH") == 0 ? LT_SIM_IDX_ETH
-					       : strcmp(c, "any") == 0	       ? -1 : 99;
+		*ccy = strcmp(c, "BTC") == 0   ? LT_SIM_IDX_BTC
+		       : strcmp(c, "ETH") == 0 ? LT_SIM_IDX_ETH
+		       : strcmp(c, "any") == 0 ? -1
+					       : 99;
 	return rc;
 }
 
 static int parse_kind(lt_sim_req *rq, int *mask)
 {
-	static const char *const kinds[] = { "future", "option", "spot", "future_combo",
-					     "option_combo", "combo", "any", NULL };
+	static const char *const kinds[] = {"future",       "option", "spot", "future_combo",
+					    "option_combo", "combo",  "any",  NULL};
 	const char *k = "any";
 	if (lt_sim_param_enum(rq, "kind", false, kinds, &k) < 0)
 		return -1;
-	*mask = strcmp(k, "any") == 0 ? 7 : strcmp(k, "future") == 0 ? 3
-					    : strcmp(k, "option") == 0 ? 4 : 0;
+	*mask = strcmp(k, "any") == 0      ? 7
+		: strcmp(k, "future") == 0 ? 3
+		: strcmp(k, "option") == 0 ? 4
+					   : 0;
 	return 0;
 }
 
 /* type of the cancel family and the open-order queries: trigger types match nothing here. */
 static int parse_otype(lt_sim_req *rq, filter *f)
 {
-	static const char *const types[] = { "all", "limit", "trigger_all", "stop", "take",
-					     "trailing_stop", "stop_all", "stop_limit",
-					     "stop_market", "take_all", "take_limit", "take_market",
-					     "trailing_all", "market", NULL };
+	static const char *const types[] = {
+		"all",           "limit",       "trigger_all",  "stop",        "take",
+		"trailing_stop", "stop_all",    "stop_limit",   "stop_market", "take_all",
+		"take_limit",    "take_market", "trailing_all", "market",      NULL};
 	const char *t = "all";
 	if (lt_sim_param_enum(rq, "type", false, types, &t) < 0)
 		return -1;
@@ -301,13 +299,13 @@ static void cancel_matching(lt_sim_req *rq, const filter *f)
 
 static void m_cancel_all(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	cancel_matching(rq, &f);
 }
 
 static void m_cancel_all_by_instrument(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	lt_sim_ins *s = lt_sim_param_instrument(rq, "instrument_name");
 	if (!s || parse_otype(rq, &f) < 0)
 		return;
@@ -317,7 +315,7 @@ static void m_cancel_all_by_instrument(lt_sim_req *rq)
 
 static void m_cancel_all_by_currency(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	if (parse_currency(rq, true, false, &f.ccy) <= 0 || parse_kind(rq, &f.kind_mask) < 0 ||
 	    parse_otype(rq, &f) < 0)
 		return;
@@ -326,7 +324,7 @@ static void m_cancel_all_by_currency(lt_sim_req *rq)
 
 static void m_cancel_by_label(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	if (lt_sim_param_str(rq, "label", true, &f.label) <= 0 ||
 	    parse_currency(rq, false, false, &f.ccy) < 0)
 		return;
@@ -357,7 +355,7 @@ static void list_orders(lt_sim_req *rq, const filter *f, bool open_only)
 
 static void m_get_open_orders(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	if (parse_kind(rq, &f.kind_mask) < 0 || parse_otype(rq, &f) < 0)
 		return;
 	list_orders(rq, &f, true);
@@ -365,7 +363,7 @@ static void m_get_open_orders(lt_sim_req *rq)
 
 static void m_get_open_orders_by_instrument(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	lt_sim_ins *s = lt_sim_param_instrument(rq, "instrument_name");
 	if (!s || parse_otype(rq, &f) < 0)
 		return;
@@ -375,7 +373,7 @@ static void m_get_open_orders_by_instrument(lt_sim_req *rq)
 
 static void m_get_open_orders_by_currency(lt_sim_req *rq)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	if (parse_currency(rq, true, false, &f.ccy) <= 0 || parse_kind(rq, &f.kind_mask) < 0 ||
 	    parse_otype(rq, &f) < 0)
 		return;
@@ -385,22 +383,16 @@ static void m_get_open_orders_by_currency(lt_sim_req *rq)
 /* get_open_orders_by_label and get_order_state_by_label: (currency, label). */
 static void by_label(lt_sim_req *rq, bool open_only)
 {
-	filter f = { -1, -1, 7, NULL, false };
+	filter f = {-1, -1, 7, NULL, false};
 	if (parse_currency(rq, true, false, &f.ccy) <= 0 ||
 	    lt_sim_param_str(rq, "label", !open_only, &f.label) < 0)
 		return;
 	list_orders(rq, &f, open_only);
 }
 
-static void m_get_open_orders_by_label(lt_sim_req *rq)
-{
-	by_label(rq, true);
-}
+static void m_get_open_orders_by_label(lt_sim_req *rq) { by_label(rq, true); }
 
-static void m_get_order_state_by_label(lt_sim_req *rq)
-{
-	by_label(rq, false);
-}
+static void m_get_order_state_by_label(lt_sim_req *rq) { by_label(rq, false); }
 
 static void m_get_order_state(lt_sim_req *rq)
 {
@@ -428,7 +420,8 @@ static void m_get_positions(lt_sim_req *rq)
 	for (size_t i = 0; i < e->mkt->n; i++) {
 		const lt_sim_instr *d = e->mkt->ins[i].def;
 		lt_sim_pos *p = lt_sim_pf_pos(acc, e->mkt, i);
-		if (!p || p->size == 0.0 || !(mask & (1 << d->kind)) || (ccy >= 0 && ccy != d->index))
+		if (!p || p->size == 0.0 || !(mask & (1 << d->kind)) ||
+		    (ccy >= 0 && ccy != d->index))
 			continue;
 		if (n++)
 			lt_buf_add(b, ",", 1);
@@ -469,15 +462,9 @@ static void m_get_account_summary(lt_sim_req *rq)
 
 /* ---- private subscriptions: public channels (channels.c) and user.* ----------------------- */
 
-static void m_subscribe(lt_sim_req *rq)
-{
-	lt_sim_subscribe_reply(rq, true, true);
-}
+static void m_subscribe(lt_sim_req *rq) { lt_sim_subscribe_reply(rq, true, true); }
 
-static void m_unsubscribe(lt_sim_req *rq)
-{
-	lt_sim_subscribe_reply(rq, false, true);
-}
+static void m_unsubscribe(lt_sim_req *rq) { lt_sim_subscribe_reply(rq, false, true); }
 
 static void m_unsubscribe_all(lt_sim_req *rq)
 {
@@ -486,25 +473,25 @@ static void m_unsubscribe_all(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_private_methods[] = {
-	{ "private/buy", m_buy },
-	{ "private/sell", m_sell },
-	{ "private/edit", m_edit },
-	{ "private/cancel", m_cancel },
-	{ "private/cancel_all", m_cancel_all },
-	{ "private/cancel_all_by_instrument", m_cancel_all_by_instrument },
-	{ "private/cancel_all_by_currency", m_cancel_all_by_currency },
-	{ "private/cancel_by_label", m_cancel_by_label },
-	{ "private/get_open_orders", m_get_open_orders },
-	{ "private/get_open_orders_by_instrument", m_get_open_orders_by_instrument },
-	{ "private/get_open_orders_by_currency", m_get_open_orders_by_currency },
-	{ "private/get_open_orders_by_label", m_get_open_orders_by_label },
-	{ "private/get_order_state", m_get_order_state },
-	{ "private/get_order_state_by_label", m_get_order_state_by_label },
-	{ "private/get_positions", m_get_positions },
-	{ "private/get_position", m_get_position },
-	{ "private/get_account_summary", m_get_account_summary },
-	{ "private/subscribe", m_subscribe },
-	{ "private/unsubscribe", m_unsubscribe },
-	{ "private/unsubscribe_all", m_unsubscribe_all },
-	{ NULL, NULL },
+	{"private/buy", m_buy},
+	{"private/sell", m_sell},
+	{"private/edit", m_edit},
+	{"private/cancel", m_cancel},
+	{"private/cancel_all", m_cancel_all},
+	{"private/cancel_all_by_instrument", m_cancel_all_by_instrument},
+	{"private/cancel_all_by_currency", m_cancel_all_by_currency},
+	{"private/cancel_by_label", m_cancel_by_label},
+	{"private/get_open_orders", m_get_open_orders},
+	{"private/get_open_orders_by_instrument", m_get_open_orders_by_instrument},
+	{"private/get_open_orders_by_currency", m_get_open_orders_by_currency},
+	{"private/get_open_orders_by_label", m_get_open_orders_by_label},
+	{"private/get_order_state", m_get_order_state},
+	{"private/get_order_state_by_label", m_get_order_state_by_label},
+	{"private/get_positions", m_get_positions},
+	{"private/get_position", m_get_position},
+	{"private/get_account_summary", m_get_account_summary},
+	{"private/subscribe", m_subscribe},
+	{"private/unsubscribe", m_unsubscribe},
+	{"private/unsubscribe_all", m_unsubscribe_all},
+	{NULL, NULL},
 };

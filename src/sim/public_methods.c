@@ -32,7 +32,7 @@ static void m_hello(lt_sim_req *rq)
 /* Also the answer to a heartbeat test_request (§2). */
 static void m_test(lt_sim_req *rq)
 {
-	static const char *const results[] = { "exception", NULL };
+	static const char *const results[] = {"exception", NULL};
 	const char *expected;
 	lt_sim_hb_answered(rq->conn);
 	int rc = lt_sim_param_enum(rq, "expected_result", false, results, &expected);
@@ -104,15 +104,9 @@ void lt_sim_subscribe_reply(lt_sim_req *rq, bool sub, bool user_channels)
 	lt_sim_reply_end(rq);
 }
 
-static void m_subscribe(lt_sim_req *rq)
-{
-	lt_sim_subscribe_reply(rq, true, false);
-}
+static void m_subscribe(lt_sim_req *rq) { lt_sim_subscribe_reply(rq, true, false); }
 
-static void m_unsubscribe(lt_sim_req *rq)
-{
-	lt_sim_subscribe_reply(rq, false, false);
-}
+static void m_unsubscribe(lt_sim_req *rq) { lt_sim_subscribe_reply(rq, false, false); }
 
 static void m_unsubscribe_all(lt_sim_req *rq)
 {
@@ -129,9 +123,9 @@ static bool instrument_matches(const lt_sim_instr *d, const char *ccy, const cha
 
 static void m_get_instruments(lt_sim_req *rq)
 {
-	static const char *const ccys[] = { "BTC", "ETH", "USDC", "USDT", "EURR", "any", NULL };
-	static const char *const kinds[] = { "future", "option", "spot", "future_combo",
-					     "option_combo", NULL };
+	static const char *const ccys[] = {"BTC", "ETH", "USDC", "USDT", "EURR", "any", NULL};
+	static const char *const kinds[] = {"future",       "option",       "spot",
+					    "future_combo", "option_combo", NULL};
 	const char *ccy, *kind = NULL;
 	bool expired = false;
 	if (lt_sim_param_enum(rq, "currency", true, ccys, &ccy) <= 0 ||
@@ -173,7 +167,7 @@ static void m_ticker(lt_sim_req *rq)
 
 static void m_get_order_book(lt_sim_req *rq)
 {
-	static const int64_t depths[] = { 1, 5, 10, 20, 50, 100, 1000, 10000 };
+	static const int64_t depths[] = {1, 5, 10, 20, 50, 100, 1000, 10000};
 	lt_sim_ins *s = lt_sim_param_instrument(rq, "instrument_name");
 	int64_t depth = 20;
 	int rc;
@@ -183,12 +177,13 @@ static void m_get_order_book(lt_sim_req *rq)
 	for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++)
 		ok = ok || depth == depths[i];
 	if (!ok) {
-		lt_sim_reply_invalid(rq, "depth", "must be one of 1, 5, 10, 20, 50, 100, 1000, 10000");
+		lt_sim_reply_invalid(rq, "depth",
+				     "must be one of 1, 5, 10, 20, 50, 100, 1000, 10000");
 		return;
 	}
 	lt_buf *b = lt_sim_reply_begin(rq);
 	lt_sim_render_ticker_fields(rq->sim->mkt, s, lt_sim_now_ms(), b);
-	lt_sim_jo o = { b, false };
+	lt_sim_jo o = {b, false};
 	lt_sim_jo_int(&o, "change_id", s->book.change_id);
 	lt_sim_jo_key(&o, "bids");
 	lt_sim_book_write_levels(&s->book, LT_SIM_BID, (size_t)depth, 0, false, b);
@@ -200,7 +195,7 @@ static void m_get_order_book(lt_sim_req *rq)
 
 static void m_get_index_price(lt_sim_req *rq)
 {
-	static const char *const names[] = { "btc_usd", "eth_usd", NULL };
+	static const char *const names[] = {"btc_usd", "eth_usd", NULL};
 	const char *name;
 	if (lt_sim_param_enum(rq, "index_name", true, names, &name) <= 0)
 		return;
@@ -214,18 +209,18 @@ static void m_get_index_price(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_public_methods[] = {
-	{ "public/hello", m_hello },
-	{ "public/test", m_test },
-	{ "public/get_time", m_get_time },
-	{ "public/set_heartbeat", m_set_heartbeat },
-	{ "public/disable_heartbeat", m_disable_heartbeat },
-	{ "public/subscribe", m_subscribe },
-	{ "public/unsubscribe", m_unsubscribe },
-	{ "public/unsubscribe_all", m_unsubscribe_all },
-	{ "public/get_instruments", m_get_instruments },
-	{ "public/get_instrument", m_get_instrument },
-	{ "public/ticker", m_ticker },
-	{ "public/get_order_book", m_get_order_book },
-	{ "public/get_index_price", m_get_index_price },
-	{ NULL, NULL },
+	{"public/hello", m_hello},
+	{"public/test", m_test},
+	{"public/get_time", m_get_time},
+	{"public/set_heartbeat", m_set_heartbeat},
+	{"public/disable_heartbeat", m_disable_heartbeat},
+	{"public/subscribe", m_subscribe},
+	{"public/unsubscribe", m_unsubscribe},
+	{"public/unsubscribe_all", m_unsubscribe_all},
+	{"public/get_instruments", m_get_instruments},
+	{"public/get_instrument", m_get_instrument},
+	{"public/ticker", m_ticker},
+	{"public/get_order_book", m_get_order_book},
+	{"public/get_index_price", m_get_index_price},
+	{NULL, NULL},
 };

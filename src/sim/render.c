@@ -6,10 +6,7 @@
 #include "json.h"
 #include "market.h"
 
-static double r(double v, double scale)
-{
-	return round(v * scale) / scale;
-}
+static double r(double v, double scale) { return round(v * scale) / scale; }
 
 void lt_sim_render_instrument(const lt_sim_instr *d, lt_buf *b)
 {
@@ -121,7 +118,8 @@ void lt_sim_render_ticker_fields(const lt_sim_market *m, const lt_sim_ins *s, in
 	lt_sim_jo_str(&o, "instrument_name", d->name);
 	lt_sim_jo_num(&o, "last_price", s->last);
 	lt_sim_jo_num(&o, "settlement_price", s->settlement);
-	lt_sim_jo_num(&o, "min_price", fmax(r(floor(s->mark * (1 - band) / tick) * tick, 1e8), tick));
+	lt_sim_jo_num(&o, "min_price",
+		      fmax(r(floor(s->mark * (1 - band) / tick) * tick, 1e8), tick));
 	lt_sim_jo_num(&o, "max_price", r(ceil(s->mark * (1 + band) / tick) * tick, 1e8));
 	lt_sim_jo_num(&o, "open_interest", s->open_interest);
 	lt_sim_jo_num(&o, "mark_price", s->mark);

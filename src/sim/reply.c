@@ -58,8 +58,8 @@ void lt_sim_reply_ok(lt_sim_req *rq)
 	lt_sim_reply_end(rq);
 }
 
-static void reply_error_data(lt_sim_req *rq, int64_t code, const char *message,
-			     const char *param, const char *reason)
+static void reply_error_data(lt_sim_req *rq, int64_t code, const char *message, const char *param,
+			     const char *reason)
 {
 	write_head(rq, "error");
 	lt_sim_jo o;
@@ -100,7 +100,8 @@ lt_sim_msg *lt_sim_notify_begin(const char *channel)
 	lt_sim_msg *m = lt_sim_msg_new();
 	if (!m)
 		return NULL;
-	LT_SIM_LIT(&m->b, "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"channel\":");
+	LT_SIM_LIT(&m->b,
+		   "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"channel\":");
 	lt_jw_string(&m->b, channel, strlen(channel));
 	LT_SIM_LIT(&m->b, ",\"data\":");
 	return m;
@@ -112,7 +113,4 @@ void lt_sim_notify_end(lt_sim_conn *c, lt_sim_msg *m)
 	lt_sim_conn_send(c, m);
 }
 
-void lt_sim_reply_deliver(lt_sim_conn *c, lt_sim_msg *m)
-{
-	lt_sim_conn_send(c, m);
-}
+void lt_sim_reply_deliver(lt_sim_conn *c, lt_sim_msg *m) { lt_sim_conn_send(c, m); }

@@ -27,10 +27,7 @@ int64_t lt_sim_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t lt_sim_now_ms(void)
-{
-	return lt_sim_now_us() / 1000;
-}
+int64_t lt_sim_now_ms(void) { return lt_sim_now_us() / 1000; }
 
 void lt_sim_log(const lt_sim *sim, int level, const char *fmt, ...)
 {
@@ -311,9 +308,8 @@ static int sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols sim_protocols[] = {
-	{ "luatrade-sim", sim_callback, sizeof(lt_sim_conn), 4096, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+	{"luatrade-sim", sim_callback, sizeof(lt_sim_conn), 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* ---- the market tick --------------------------------------------------------------------- */
 
@@ -333,10 +329,13 @@ static int check_opts(const lt_sim_opts *o, lt_err *err)
 {
 	if (o->plain) {
 		const char *i = o->iface ? o->iface : "127.0.0.1";
-		if (strncmp(i, "127.", 4) != 0 && strcmp(i, "::1") != 0 && strcmp(i, "localhost") != 0)
-			return lt_err_set(err, LT_EINVAL, "sim: plain ws:// only on a loopback iface");
+		if (strncmp(i, "127.", 4) != 0 && strcmp(i, "::1") != 0 &&
+		    strcmp(i, "localhost") != 0)
+			return lt_err_set(err, LT_EINVAL,
+					  "sim: plain ws:// only on a loopback iface");
 		return o->port < 0 || o->port > 65535
-			? lt_err_set(err, LT_EINVAL, "sim: port out of range") : 0;
+			       ? lt_err_set(err, LT_EINVAL, "sim: port out of range")
+			       : 0;
 	}
 	if (!o->cert_file || !o->key_file)
 		return lt_err_set(err, LT_EINVAL, "sim: cert_file and key_file are required");
@@ -345,7 +344,8 @@ static int check_opts(const lt_sim_opts *o, lt_err *err)
 	if (access(o->key_file, R_OK) != 0)
 		return lt_err_set(err, LT_ETLS, "sim: cannot read private key %s", o->key_file);
 	if (o->port < 0 || o->port > 65535 || o->tick_ms < 0 || o->min_heartbeat_s < 0)
-		return lt_err_set(err, LT_EINVAL, "sim: port, tick_ms or min_heartbeat_s out of range");
+		return lt_err_set(err, LT_EINVAL,
+				  "sim: port, tick_ms or min_heartbeat_s out of range");
 	return 0;
 }
 
@@ -369,8 +369,10 @@ static int sim_listen(lt_sim *sim, lt_err *err)
 	info.user = sim;
 	sim->vh = lws_create_vhost(sim->ctx, &info);
 	if (!sim->vh)
-		return lt_err_set(err, LT_EIO, "sim: cannot listen on %s:%d (address in use, or TLS "
-				  "setup failed)", sim->opts.iface, sim->opts.port);
+		return lt_err_set(err, LT_EIO,
+				  "sim: cannot listen on %s:%d (address in use, or TLS "
+				  "setup failed)",
+				  sim->opts.iface, sim->opts.port);
 	sim->port = lws_get_vhost_listen_port(sim->vh);
 	return 0;
 }
@@ -420,10 +422,7 @@ int lt_sim_new(struct lws_context *ctx, const lt_sim_opts *opts, lt_sim **out, l
 	return 0;
 }
 
-int lt_sim_port(const lt_sim *sim)
-{
-	return sim ? sim->port : -1;
-}
+int lt_sim_port(const lt_sim *sim) { return sim ? sim->port : -1; }
 
 void lt_sim_free(lt_sim *sim)
 {
@@ -435,11 +434,12 @@ void lt_sim_free(lt_sim *sim)
 		struct lws *wsi = c->wsi;
 		conn_release(c);
 		if (wsi)
-			lws_callback_on_writable(wsi); /* detached: the writeable callback closes it */
+			lws_callback_on_writable(
+				wsi); /* detached: the writeable callback closes it */
 	}
 	lws_vhost_destroy(sim->vh);
-	lws_cancel_service(sim->ctx); /* let the loop finish closing the vhost soon */
-	lt_sim_accounts_free(sim); /* accounts.c */
+	lws_cancel_service(sim->ctx);       /* let the loop finish closing the vhost soon */
+	lt_sim_accounts_free(sim);          /* accounts.c */
 	lt_sim_stats_free(sim->stats_anon); /* stats.c */
 	lt_sim_evlog_close(sim);
 	lt_sim_market_free(sim->mkt);

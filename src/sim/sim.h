@@ -28,21 +28,21 @@ struct lws_context;
 typedef struct lt_sim lt_sim;
 
 typedef struct lt_sim_opts {
-	int port;               /* 0 = an ephemeral port (read it back with lt_sim_port) */
-	const char *iface;      /* listen address; NULL = "127.0.0.1" */
-	const char *cert_file;  /* PEM server certificate (required) */
-	const char *key_file;   /* PEM private key (required) */
-	uint64_t seed;          /* market random walk seed; same seed, same market */
-	int tick_ms;            /* market update period; 0 = 100 */
-	int min_heartbeat_s;    /* smallest accepted public/set_heartbeat interval; 0 = 10 */
-	int log_level;          /* 0 quiet, 1 connections, 2 every message (truncated) */
-	const char *accounts;   /* more accounts: "id:secret[,id:secret...]"; NULL = demo only */
-	int token_expires_s;    /* access token lifetime in seconds; 0 = 900 */
-	int close_on_10028;     /* nonzero: close the connection after answering 10028 */
-	int plain;              /* nonzero: plain ws:// without TLS (cert/key unused); only with a
+	int port;              /* 0 = an ephemeral port (read it back with lt_sim_port) */
+	const char *iface;     /* listen address; NULL = "127.0.0.1" */
+	const char *cert_file; /* PEM server certificate (required) */
+	const char *key_file;  /* PEM private key (required) */
+	uint64_t seed;         /* market random walk seed; same seed, same market */
+	int tick_ms;           /* market update period; 0 = 100 */
+	int min_heartbeat_s;   /* smallest accepted public/set_heartbeat interval; 0 = 10 */
+	int log_level;         /* 0 quiet, 1 connections, 2 every message (truncated) */
+	const char *accounts;  /* more accounts: "id:secret[,id:secret...]"; NULL = demo only */
+	int token_expires_s;   /* access token lifetime in seconds; 0 = 900 */
+	int close_on_10028;    /* nonzero: close the connection after answering 10028 */
+	int plain;             /* nonzero: plain ws:// without TLS (cert/key unused); only with a
 	                         * loopback iface (tests of a client's insecure_loopback) */
-	const char *event_log;  /* append every event of the event log to this file (eventlog.c) */
-	int64_t order_id_base;  /* first order id; 0 = 63018852000 (restarts can avoid reuse) */
+	const char *event_log; /* append every event of the event log to this file (eventlog.c) */
+	int64_t order_id_base; /* first order id; 0 = 63018852000 (restarts can avoid reuse) */
 } lt_sim_opts;
 
 /* Create the venue's vhost on ctx (a context made with LWS_SERVER_OPTION_EXPLICIT_VHOSTS and

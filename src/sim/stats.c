@@ -50,11 +50,11 @@
 
 #include "json.h"
 
-#define TALLY_MAX 10000  /* distinct keys per map; beyond that counts go to overflow */
-#define KEY_MAX 255      /* longer keys go to overflow */
+#define TALLY_MAX 10000 /* distinct keys per map; beyond that counts go to overflow */
+#define KEY_MAX 255     /* longer keys go to overflow */
 
 typedef struct tally_ent {
-	char *key;  /* NULL = empty slot */
+	char *key; /* NULL = empty slot */
 	uint64_t n;
 	uint32_t hash;
 } tally_ent;
@@ -67,8 +67,7 @@ typedef struct tally {
 } tally;
 
 enum { T_REQUESTS, T_SUBSCRIBES, T_UNSUBSCRIBES, T_LABELS, NTALLY };
-static const char *const tally_names[NTALLY] = { "requests", "subscribes", "unsubscribes",
-						 "labels" };
+static const char *const tally_names[NTALLY] = {"requests", "subscribes", "unsubscribes", "labels"};
 
 typedef struct stats {
 	uint64_t connections_total, auths, refreshes, rate_limited, discarded, malformed;
@@ -128,7 +127,7 @@ static void tally_add(tally *t, const char *key)
 		return;
 	}
 	memcpy(k, key, n + 1);
-	tally_put(t->slot, t->cap, (tally_ent){ k, 1, h });
+	tally_put(t->slot, t->cap, (tally_ent){k, 1, h});
 	t->len++;
 }
 
@@ -183,8 +182,8 @@ static lt_sim_account *acting_for(lt_sim_conn *c, yajl_val params)
 {
 	yajl_val v = lt_sim_json_get(params, "access_token");
 	if (v && YAJL_IS_STRING(v)) {
-		lt_sim_token *t = lt_sim_token_find(c->sim, v->u.string, false, c->id,
-						    lt_sim_now_ms());
+		lt_sim_token *t =
+			lt_sim_token_find(c->sim, v->u.string, false, c->id, lt_sim_now_ms());
 		if (t)
 			return t->acc;
 	}
@@ -211,9 +210,9 @@ static bool is_one_of(const char *m, const char *const *names)
 
 void lt_sim_stats_arrived(lt_sim_conn *c, yajl_val root)
 {
-	static const char *const subs[] = { "public/subscribe", "private/subscribe", NULL };
-	static const char *const unsubs[] = { "public/unsubscribe", "private/unsubscribe", NULL };
-	static const char *const orders[] = { "private/buy", "private/sell", "private/edit", NULL };
+	static const char *const subs[] = {"public/subscribe", "private/subscribe", NULL};
+	static const char *const unsubs[] = {"public/unsubscribe", "private/unsubscribe", NULL};
+	static const char *const orders[] = {"private/buy", "private/sell", "private/edit", NULL};
 	if (!c->sim)
 		return;
 	yajl_val method = YAJL_IS_OBJECT(root) ? lt_sim_json_get(root, "method") : NULL;
@@ -399,6 +398,6 @@ static void m_stats(lt_sim_req *rq)
 }
 
 const lt_sim_method lt_sim_stats_methods[] = {
-	{ "sim/stats", m_stats },
-	{ NULL, NULL },
+	{"sim/stats", m_stats},
+	{NULL, NULL},
 };

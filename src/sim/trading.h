@@ -28,29 +28,33 @@
 #include "accounts.h"
 #include "market.h"
 
-typedef enum { LT_SIM_OS_OPEN, LT_SIM_OS_FILLED, LT_SIM_OS_CANCELLED, LT_SIM_OS_REJECTED }
-	lt_sim_ostate;
+typedef enum {
+	LT_SIM_OS_OPEN,
+	LT_SIM_OS_FILLED,
+	LT_SIM_OS_CANCELLED,
+	LT_SIM_OS_REJECTED
+} lt_sim_ostate;
 typedef enum { LT_SIM_OT_LIMIT, LT_SIM_OT_MARKET } lt_sim_otype;
 typedef enum { LT_SIM_TIF_GTC, LT_SIM_TIF_GTD, LT_SIM_TIF_FOK, LT_SIM_TIF_IOC } lt_sim_tif;
 
 typedef struct lt_sim_order lt_sim_order;
 struct lt_sim_order {
-	lt_sim_order *qnext, *qprev;  /* the price level's FIFO (open orders only) */
+	lt_sim_order *qnext, *qprev; /* the price level's FIFO (open orders only) */
 	lt_sim_account *acc;
-	unsigned conn_id;             /* connection it was created over (cancel on disconnect) */
-	size_t ins;                   /* instrument index in the market */
+	unsigned conn_id; /* connection it was created over (cancel on disconnect) */
+	size_t ins;       /* instrument index in the market */
 	char order_id[32];
 	bool sell;
 	lt_sim_otype type;
 	lt_sim_tif tif;
 	lt_sim_ostate state;
-	int64_t price;                /* ticks (limit orders) */
-	double amount, filled, notional;  /* notional: sum of price * amount of the fills */
+	int64_t price;                   /* ticks (limit orders) */
+	double amount, filled, notional; /* notional: sum of price * amount of the fills */
 	char label[65];
 	bool post_only, reject_post_only, reduce_only, replaced;
-	const char *cancel_reason;    /* static text, NULL while not cancelled */
+	const char *cancel_reason; /* static text, NULL while not cancelled */
 	int64_t created, updated;
-	uint64_t gen;                 /* user_channels.c: de-duplication stamp */
+	uint64_t gen; /* user_channels.c: de-duplication stamp */
 };
 
 /* One fill seen from one side (a taker fill against another user's order makes two). */
@@ -61,31 +65,31 @@ typedef struct lt_sim_utrade {
 	double price, amount, fee, index_price, mark_price, profit_loss;
 	int tick_direction;
 	bool maker;
-	lt_sim_ostate state;          /* the order's state right after this fill */
+	lt_sim_ostate state; /* the order's state right after this fill */
 } lt_sim_utrade;
 
 /* A level's user FIFO (lt_sim_level.orders). */
 typedef struct lt_sim_queue {
 	lt_sim_order *head, *tail;
-	double user;   /* sum of the remaining amounts of the queued orders */
-	double ahead;  /* synthetic amount matched before the first user order */
+	double user;  /* sum of the remaining amounts of the queued orders */
+	double ahead; /* synthetic amount matched before the first user order */
 } lt_sim_queue;
 
-typedef struct lt_sim_usub lt_sim_usub;  /* user_channels.c */
+typedef struct lt_sim_usub lt_sim_usub; /* user_channels.c */
 
 typedef struct lt_sim_engine {
 	lt_sim_market *mkt;
-	lt_sim_order **orders;   /* every order, in creation order */
+	lt_sim_order **orders; /* every order, in creation order */
 	size_t norders, orders_cap;
-	lt_sim_utrade *trades;   /* every user trade */
+	lt_sim_utrade *trades; /* every user trade */
 	size_t ntrades, trades_cap;
-	lt_sim_order **events;   /* order change log (an order appears once per change) */
+	lt_sim_order **events; /* order change log (an order appears once per change) */
 	size_t nevents, events_cap;
 	int64_t next_order_id;
-	lt_sim_usub *usubs;      /* user.* subscriptions of every connection */
+	lt_sim_usub *usubs; /* user.* subscriptions of every connection */
 	uint64_t gen;
-	void *pfs;               /* portfolio.c: every account's positions */
-	bool oom;                /* a log could not grow: notifications may be incomplete */
+	void *pfs;                  /* portfolio.c: every account's positions */
+	bool oom;                   /* a log could not grow: notifications may be incomplete */
 	struct lt_sim_evlog *evlog; /* the venue's event log (eventlog.c), or NULL */
 } lt_sim_engine;
 
@@ -95,7 +99,7 @@ typedef struct lt_sim_order_req {
 	bool sell;
 	lt_sim_otype type;
 	lt_sim_tif tif;
-	double price;      /* limit orders */
+	double price; /* limit orders */
 	double amount;
 	const char *label; /* NULL = "" */
 	bool post_only, reject_post_only, reduce_only;
@@ -134,12 +138,12 @@ int lt_sim_engine_edit(lt_sim_engine *e, lt_sim_order *o, double amount, double 
 void lt_sim_engine_cancel(lt_sim_engine *e, lt_sim_order *o, const char *reason);
 
 /* ---- orders.c ---------------------------------------------------------------------------- */
-int lt_sim_order_add(lt_sim_engine *e, lt_sim_order *o);      /* takes ownership */
+int lt_sim_order_add(lt_sim_engine *e, lt_sim_order *o); /* takes ownership */
 lt_sim_order *lt_sim_order_find(lt_sim_engine *e, const lt_sim_account *acc, const char *id);
 void lt_sim_order_changed(lt_sim_engine *e, lt_sim_order *o); /* log + raw notifications */
 /* The event log's order entries (eventlog.c): a state change. */
 void lt_sim_ev_order(lt_sim_engine *e, const lt_sim_order *o);
-lt_sim_utrade *lt_sim_utrade_add(lt_sim_engine *e);           /* zeroed, NULL on ENOMEM */
+lt_sim_utrade *lt_sim_utrade_add(lt_sim_engine *e); /* zeroed, NULL on ENOMEM */
 double lt_sim_order_price(const lt_sim_engine *e, const lt_sim_order *o);
 void lt_sim_render_order(const lt_sim_engine *e, const lt_sim_order *o, lt_buf *b);
 void lt_sim_render_utrade(const lt_sim_engine *e, const lt_sim_utrade *t, lt_buf *b);
@@ -148,9 +152,9 @@ double lt_sim_amount_round(const lt_sim_instr *d, double amount);
 
 /* ---- portfolio.c ------------------------------------------------------------------------- */
 typedef struct lt_sim_pos {
-	double size;         /* signed: USD (inverse) or coin (options); < 0 short */
-	double avg;          /* average entry price, 0 when flat */
-	double rpl;          /* realized PnL, coin */
+	double size; /* signed: USD (inverse) or coin (options); < 0 short */
+	double avg;  /* average entry price, 0 when flat */
+	double rpl;  /* realized PnL, coin */
 	double session_rpl;
 } lt_sim_pos;
 /* The account's position in instrument ins (NULL when out of memory). */
@@ -163,9 +167,9 @@ double lt_sim_pf_fee(const lt_sim_instr *d, double price, double amount, bool ma
 double lt_sim_pf_order_margin(const lt_sim_instr *d, double price, double amount, bool sell);
 typedef struct lt_sim_summary {
 	double balance, equity, available_funds, initial_margin, maintenance_margin,
-		open_orders_margin, session_upl, session_rpl, total_pl, delta_total,
-		futures_pl, futures_session_upl, futures_session_rpl, options_pl,
-		options_session_upl, options_session_rpl, options_value, options_delta;
+		open_orders_margin, session_upl, session_rpl, total_pl, delta_total, futures_pl,
+		futures_session_upl, futures_session_rpl, options_pl, options_session_upl,
+		options_session_rpl, options_value, options_delta;
 } lt_sim_summary;
 void lt_sim_pf_summary(const lt_sim_engine *e, lt_sim_account *acc, int ccy, lt_sim_summary *out);
 /* Free every account's positions (engine teardown; acc->portfolio dangles after). */
@@ -192,8 +196,8 @@ void lt_sim_user_free_subs(lt_sim_engine *e);
 size_t lt_sim_user_names(lt_sim_conn *c, lt_buf *b, size_t n);
 
 /* ---- declared by the auth side (auth.c, limits.c); implemented / called here ------------- */
-void lt_sim_engine_cancel_on_disconnect(lt_sim_conn *c);   /* orders.c */
+void lt_sim_engine_cancel_on_disconnect(lt_sim_conn *c);      /* orders.c */
 void lt_sim_limits_write(const lt_sim_account *a, lt_buf *b); /* limits.c */
-int64_t lt_sim_now_ms(void);                               /* server.c */
+int64_t lt_sim_now_ms(void);                                  /* server.c */
 
 #endif

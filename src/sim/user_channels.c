@@ -31,10 +31,10 @@ struct lt_sim_usub {
 	lt_sim_conn *conn;
 	char name[128];
 	int what, interval;
-	long ins;         /* instrument index, -1: kind_mask/ccy */
-	int kind_mask;    /* bit per lt_sim_kind */
-	int ccy;          /* LT_SIM_IDX_*, -1 any, 99 none */
-	size_t ev, tr;    /* cursors: next order event / user trade to look at */
+	long ins;      /* instrument index, -1: kind_mask/ccy */
+	int kind_mask; /* bit per lt_sim_kind */
+	int ccy;       /* LT_SIM_IDX_*, -1 any, 99 none */
+	size_t ev, tr; /* cursors: next order event / user trade to look at */
 };
 
 static lt_sim_engine *engine_of(lt_sim_conn *c)
@@ -46,8 +46,8 @@ static lt_sim_engine *engine_of(lt_sim_conn *c)
 
 static bool parse_ccy(const char *s, int *ccy)
 {
-	static const char *const names[] = { "BTC", "ETH", "any", "USDC", "USDT", "EURR" };
-	static const int ids[] = { LT_SIM_IDX_BTC, LT_SIM_IDX_ETH, -1, 99, 99, 99 };
+	static const char *const names[] = {"BTC", "ETH", "any", "USDC", "USDT", "EURR"};
+	static const int ids[] = {LT_SIM_IDX_BTC, LT_SIM_IDX_ETH, -1, 99, 99, 99};
 	for (int i = 0; i < 6; i++)
 		if (strcasecmp(s, names[i]) == 0) {
 			*ccy = ids[i];
@@ -58,9 +58,9 @@ static bool parse_ccy(const char *s, int *ccy)
 
 static bool parse_kind(const char *s, int *mask)
 {
-	static const char *const names[] = { "future", "option", "any", "spot", "combo",
-					     "future_combo", "option_combo" };
-	static const int masks[] = { 3, 4, 7, 0, 0, 0, 0 };
+	static const char *const names[] = {"future", "option",       "any",         "spot",
+					    "combo",  "future_combo", "option_combo"};
+	static const int masks[] = {3, 4, 7, 0, 0, 0, 0};
 	for (int i = 0; i < 7; i++)
 		if (strcmp(s, names[i]) == 0) {
 			*mask = masks[i];
@@ -238,7 +238,8 @@ static size_t write_orders(lt_sim_engine *e, const lt_sim_usub *u, long ins, lt_
 	lt_buf_add(b, "[", 1);
 	for (size_t i = u->ev; i < e->nevents; i++) {
 		lt_sim_order *o = e->events[i];
-		if (o->gen == e->gen || !order_matches(e, u, o) || (ins >= 0 && (size_t)ins != o->ins))
+		if (o->gen == e->gen || !order_matches(e, u, o) ||
+		    (ins >= 0 && (size_t)ins != o->ins))
 			continue;
 		o->gen = e->gen;
 		if (n++)
@@ -279,8 +280,8 @@ static void flush_list(lt_sim_engine *e, lt_sim_usub *u)
 	lt_sim_msg *m = lt_sim_notify_begin(u->name);
 	if (!m)
 		return;
-	size_t n = u->what == U_ORDERS ? write_orders(e, u, -1, &m->b)
-				       : write_trades(e, u, -1, &m->b);
+	size_t n =
+		u->what == U_ORDERS ? write_orders(e, u, -1, &m->b) : write_trades(e, u, -1, &m->b);
 	send_or_drop(u, m, n);
 }
 

@@ -161,8 +161,10 @@ static void auth_empty_token(void **state)
 {
 	(void)state;
 	static const char *const texts[] = {
-		"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"access_token\":\"\",\"expires_in\":60}}",
-		"{\"jsonrpc\":\"2.0\",\"result\":{\"access_token\":\"\",\"expires_in\":60},\"id\":3}",
+		"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"access_token\":\"\",\"expires_in\":60}"
+		"}",
+		"{\"jsonrpc\":\"2.0\",\"result\":{\"access_token\":\"\",\"expires_in\":60},\"id\":"
+		"3}",
 	};
 	for (size_t i = 0; i < MT_N(texts); i++) {
 		lua_State *L = mt_lua();
@@ -181,7 +183,7 @@ static void auth_truncated_rejected(void **state)
 	(void)state;
 	static const char *const texts[] = {sample3, late_id};
 	lua_State *L = mt_lua();
-	for (size_t t = 0; t < MT_N(texts); t++) {  /* (and in auth_no_token_in_the_lua_heap) */
+	for (size_t t = 0; t < MT_N(texts); t++) { /* (and in auth_no_token_in_the_lua_heap) */
 		size_t len = strlen(texts[t]);
 		for (size_t n = 0; n < len; n++) {
 			lt_envelope env;
@@ -245,9 +247,9 @@ typedef union watch_block {
 } watch_block;
 
 typedef struct heap_watch {
-	watch_block *live;  /* every block the state holds */
+	watch_block *live; /* every block the state holds */
 	size_t blocks;
-	int hits;           /* blocks seen holding token text */
+	int hits; /* blocks seen holding token text */
 } heap_watch;
 
 /* Any 8 bytes of the random part of a token (its prefix is a timestamp, which usIn shares). */
@@ -295,7 +297,7 @@ static void *watch_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	heap_watch *w = ud;
 	watch_block *b = ptr ? (watch_block *)ptr - 1 : NULL;
 	(void)osize;
-	if (b) {  /* its bytes are about to be freed or moved: look at them now */
+	if (b) { /* its bytes are about to be freed or moved: look at them now */
 		watch_look(w, b);
 		watch_unlink(w, b);
 	}
@@ -310,7 +312,7 @@ static void *watch_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 			watch_link(w, b);
 		return NULL;
 	}
-	if (nsize > old)  /* what malloc recycled (the freed input, say) is no finding */
+	if (nsize > old) /* what malloc recycled (the freed input, say) is no finding */
 		memset((unsigned char *)(nb + 1) + old, 0, nsize - old);
 	nb->h.n = nsize;
 	watch_link(w, nb);
@@ -367,10 +369,11 @@ static void auth_leaves_no_copy(void **state)
 {
 	(void)state;
 	heap_watch w;
-	lua_State *L = watched_lua(&w);  /* its new blocks are zeroed: no stale bytes from malloc */
+	lua_State *L = watched_lua(&w); /* its new blocks are zeroed: no stale bytes from malloc */
 	lt_envelope env;
-	static const char escaped[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"access_token\":"
-				      "\"1767225600150.1AbCdEfG\\/q8V0m2Lr7sXw\",\"expires_in\":900}}";
+	static const char escaped[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"access_token\":"
+		"\"1767225600150.1AbCdEfG\\/q8V0m2Lr7sXw\",\"expires_in\":900}}";
 	decode_ok(L, escaped, &env);
 	assert_secret(L, "access_token", "1767225600150.1AbCdEfG/q8V0m2Lr7sXw");
 	lua_settop(L, 0);
@@ -395,18 +398,20 @@ static void auth_error_reply(void **state)
 /* ---- the proof: no token is ever a Lua string -------------------------------------------- */
 
 #define TOKENS "\"access_token\":\"" ACCESS "\",\"refresh_token\":\"" REFRESH "\""
-#define META "\"usIn\":1767225600140012,\"usOut\":1767225600150877,\"usDiff\":10865,\"testnet\":false"
+#define META                                                                                       \
+	"\"usIn\":1767225600140012,\"usOut\":1767225600150877,\"usDiff\":10865,\"testnet\":false"
 
 /* Answers whose "id" is late, nested, missing or doubled, next to tokens. */
 static const struct proof_case {
 	const char *what, *text;
 	int rc;
-	const char *want;  /* in the error message */
+	const char *want; /* in the error message */
 } proof_cases[] = {
 	{"result before id", late_id, 0, NULL},
 	{"an id inside the result, the real one after it",
 	 "{\"jsonrpc\":\"2.0\",\"result\":{\"id\":99," TOKENS ",\"expires_in\":900,"
-	 "\"token_type\":\"bearer\",\"sid\":{\"id\":98}}," META ",\"id\":7}", 0, NULL},
+	 "\"token_type\":\"bearer\",\"sid\":{\"id\":98}}," META ",\"id\":7}",
+	 0, NULL},
 	{"an id only inside the result",
 	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS ",\"id\":7,\"expires_in\":900}," META "}",
 	 LT_EJSON, "result without an id"},
@@ -414,18 +419,22 @@ static const struct proof_case {
 	 LT_EJSON, "result without an id"},
 	{"an error before the id, then a result",
 	 "{\"jsonrpc\":\"2.0\",\"error\":{\"message\":\"invalid_credentials\",\"code\":13004},"
-	 "\"result\":{" TOKENS "}," META ",\"id\":7}", LT_EJSON, "both error and result"},
+	 "\"result\":{" TOKENS "}," META ",\"id\":7}",
+	 LT_EJSON, "both error and result"},
 	{"a result, then an error, then the id",
 	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "},\"error\":{\"code\":13004,"
-	 "\"message\":\"invalid_credentials\"}," META ",\"id\":7}", LT_EJSON, "both result and error"},
+	 "\"message\":\"invalid_credentials\"}," META ",\"id\":7}",
+	 LT_EJSON, "both result and error"},
 	{"a string id after the result",
-	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "}," META ",\"id\":\"7\"}", LT_EJSON, "string id"},
+	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "}," META ",\"id\":\"7\"}", LT_EJSON,
+	 "string id"},
 	{"two ids after the result",
 	 "{\"jsonrpc\":\"2.0\",\"result\":{" TOKENS "},\"id\":7," META ",\"id\":8}", LT_EJSON,
 	 "duplicate id"},
 	{"an error reply with the id last (§3: 13004)",
-	 "{\"jsonrpc\":\"2.0\",\"error\":{\"message\":\"invalid_credentials\",\"code\":13004},"
-	 META ",\"id\":7}", 0, NULL},
+	 "{\"jsonrpc\":\"2.0\",\"error\":{\"message\":\"invalid_credentials\",\"code\":13004}," META
+	 ",\"id\":7}",
+	 0, NULL},
 };
 
 static void proof_decode(lua_State *L, const struct proof_case *c)
@@ -466,7 +475,8 @@ static void auth_no_token_in_the_lua_heap(void **state)
 		proof_decode(L, &proof_cases[i]);
 		assert_int_equal(lua_gettop(L), proof_cases[i].rc == 0 ? 1 : 0);
 		if (watch_all(&w) || watched_close(L, &w))
-			fail_msg("%s: token text in %d Lua heap block(s)", proof_cases[i].what, w.hits);
+			fail_msg("%s: token text in %d Lua heap block(s)", proof_cases[i].what,
+				 w.hits);
 	}
 }
 
@@ -484,7 +494,8 @@ static void auth_no_token_in_the_lua_heap_when_truncated(void **state)
 			lt_err err = {0};
 			int rc = decode(L, text, n, &env, &err);
 			if (rc != LT_EJSON || err.msg[0] == '\0')
-				fail_msg("%s: prefix of %zu bytes gave %d", proof_cases[i].what, n, rc);
+				fail_msg("%s: prefix of %zu bytes gave %d", proof_cases[i].what, n,
+					 rc);
 			assert_int_equal(lua_gettop(L), 0);
 			if (watch_all(&w))
 				fail_msg("%s: prefix of %zu bytes left token text in the Lua heap",

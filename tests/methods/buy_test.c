@@ -164,14 +164,10 @@ static void buy_error_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buy_descriptor),
-		cmocka_unit_test(buy_request),
-		cmocka_unit_test(buy_validation),
-		cmocka_unit_test(buy_decodes_fixture),
-		cmocka_unit_test(buy_decodes_fill),
-		cmocka_unit_test(buy_decodes_stop_market),
-		cmocka_unit_test(buy_rejects_truncated),
-		cmocka_unit_test(buy_error_reply),
+		cmocka_unit_test(buy_descriptor),        cmocka_unit_test(buy_request),
+		cmocka_unit_test(buy_validation),        cmocka_unit_test(buy_decodes_fixture),
+		cmocka_unit_test(buy_decodes_fill),      cmocka_unit_test(buy_decodes_stop_market),
+		cmocka_unit_test(buy_rejects_truncated), cmocka_unit_test(buy_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,8 +36,8 @@ static void cancel_all_by_currency_request(void **state)
 	static const char *const currencies[] = {"BTC", "ETH", "USDC", "USDT", "EURR"};
 	static const char *const kinds[] = {"future",       "option", "spot", "future_combo",
 					    "option_combo", "combo",  "any"};
-	static const char *const types[] = {"all", "limit", "trigger_all", "stop", "take",
-					    "trailing_stop", "all"};
+	static const char *const types[] = {"all",  "limit",         "trigger_all", "stop",
+					    "take", "trailing_stop", "all"};
 	for (size_t i = 0; i < MT_N(kinds); i++) {
 		const char *c = currencies[i % MT_N(currencies)];
 		char src[128], want[256];
@@ -66,7 +66,8 @@ static void cancel_all_by_currency_validation(void **state)
 		{"{ currency = 'BTC', kind = 'perpetual' }", KINDS},
 		{"{ currency = 'BTC', type = 'market' }", TYPES},
 		{"{ currency = 'BTC', detailed = 1 }", "detailed: expected boolean, got number"},
-		{"{ currency = 'BTC', freeze_quotes = 'x' }", "freeze_quotes: expected boolean, got string"},
+		{"{ currency = 'BTC', freeze_quotes = 'x' }",
+		 "freeze_quotes: expected boolean, got string"},
 		{"{ currency = 'BTC', include_combos = true }",
 		 "unknown parameter 'include_combos' for " M},
 	};

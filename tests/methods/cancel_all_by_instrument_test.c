@@ -33,8 +33,8 @@ static void cancel_all_by_instrument_request(void **state)
 		     "\"include_combos\":true,\"freeze_quotes\":true}}"},
 	};
 	mt_encode_ok(M, cases, MT_N(cases));
-	static const char *const types[] = {"all", "limit", "trigger_all", "stop", "take",
-					    "trailing_stop"};
+	static const char *const types[] = {"all",  "limit", "trigger_all",
+					    "stop", "take",  "trailing_stop"};
 	for (size_t i = 0; i < MT_N(types); i++) {
 		char src[96], want[256];
 		snprintf(src, sizeof src, "{ instrument_name = 'X', type = '%s' }", types[i]);
@@ -56,7 +56,8 @@ static void cancel_all_by_instrument_validation(void **state)
 		{"{ instrument_name = 1 }", "instrument_name: expected string, got number"},
 		{"{ instrument_name = 'X', type = 'market' }", TYPES},
 		{"{ instrument_name = 'X', type = 'stop_all' }", TYPES},
-		{"{ instrument_name = 'X', detailed = 'yes' }", "detailed: expected boolean, got string"},
+		{"{ instrument_name = 'X', detailed = 'yes' }",
+		 "detailed: expected boolean, got string"},
 		{"{ instrument_name = 'X', include_combos = 0 }",
 		 "include_combos: expected boolean, got number"},
 		{"{ instrument_name = 'X', freeze_quotes = 'no' }",

@@ -25,9 +25,9 @@ static void cancel_by_label_request(void **state)
 	(void)state;
 	static const mt_case cases[] = {
 		{"{ label = 'mm-bid' }", REQ "{\"label\":\"mm-bid\"}}"},
-		{"{ currency = 'EURR', label = " L64 " }",
-		 REQ "{\"label\":\"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_\","
-		     "\"currency\":\"EURR\"}}"},
+		{"{ currency = 'EURR', label = " L64 " }", REQ
+		 "{\"label\":\"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_\","
+		 "\"currency\":\"EURR\"}}"},
 	};
 	mt_encode_ok(M, cases, MT_N(cases));
 }
@@ -41,7 +41,8 @@ static void cancel_by_label_validation(void **state)
 		{"{ label = '' }", "label: at least 1 characters"},
 		{"{ label = " L64 " .. 'x' }", "label: at most 64 characters"},
 		{"{ label = 5 }", "label: expected string, got number"},
-		{"{ label = 'a', currency = 'any' }", "currency: must be one of BTC, ETH, USDC, USDT, EURR"},
+		{"{ label = 'a', currency = 'any' }",
+		 "currency: must be one of BTC, ETH, USDC, USDT, EURR"},
 		{"{ label = 'a', kind = 'future' }", "unknown parameter 'kind' for " M},
 	};
 	mt_encode_err(M, cases, MT_N(cases));

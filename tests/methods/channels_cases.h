@@ -34,7 +34,8 @@ static void ch_request(void **state)
 		{"{ channels = { 'trades.BTC-PERPETUAL.100ms', 'book.BTC-PERPETUAL.100ms', "
 		 "'book.BTC-PERPETUAL.none.10.100ms' } }",
 		 REQ(CH_METHOD) ",\"params\":{\"channels\":[\"trades.BTC-PERPETUAL.100ms\","
-			    "\"book.BTC-PERPETUAL.100ms\",\"book.BTC-PERPETUAL.none.10.100ms\"]}}"},
+				"\"book.BTC-PERPETUAL.100ms\",\"book.BTC-PERPETUAL.none.10.100ms\"]"
+				"}}"},
 	};
 	mt_encode_ok(CH_METHOD, cases, MT_N(cases));
 }
@@ -44,8 +45,9 @@ static void ch_accepts_500_channels(void **state)
 {
 	(void)state;
 	lua_State *L = mt_lua();
-	mt_push(L, "(function() local c = {} for i = 1, 500 do c[i] = 'ticker.I' .. i .. '.raw' end "
-		   "return { channels = c } end)()");
+	mt_push(L,
+		"(function() local c = {} for i = 1, 500 do c[i] = 'ticker.I' .. i .. '.raw' end "
+		"return { channels = c } end)()");
 	lt_buf b;
 	lt_buf_init(&b, 0);
 	lt_err err = {0};
@@ -74,7 +76,8 @@ static void ch_validation(void **state)
 		 "channels[2]: expected string, got number"},
 		{"{ channels = { '' } }", "channels[1]: must not be empty"},
 		{"{ channels = { 'ok', 'bad\\xFF' } }", "channels[2]: invalid UTF-8"},
-		{"{ channels = { 'x' }, label = 'mm' }", "unknown parameter 'label' for " CH_METHOD},
+		{"{ channels = { 'x' }, label = 'mm' }",
+		 "unknown parameter 'label' for " CH_METHOD},
 	};
 	mt_encode_err(CH_METHOD, cases, MT_N(cases));
 }
@@ -108,9 +111,9 @@ static void ch_error_reply(void **state)
 }
 
 #define CH_TESTS                                                                                   \
-	cmocka_unit_test(ch_descriptor), cmocka_unit_test(ch_request),                           \
-	cmocka_unit_test(ch_accepts_500_channels), cmocka_unit_test(ch_validation),              \
-	cmocka_unit_test(ch_decodes_channels), cmocka_unit_test(ch_rejects_truncated),           \
-	cmocka_unit_test(ch_error_reply)
+	cmocka_unit_test(ch_descriptor), cmocka_unit_test(ch_request),                             \
+		cmocka_unit_test(ch_accepts_500_channels), cmocka_unit_test(ch_validation),        \
+		cmocka_unit_test(ch_decodes_channels), cmocka_unit_test(ch_rejects_truncated),     \
+		cmocka_unit_test(ch_error_reply)
 
 #endif

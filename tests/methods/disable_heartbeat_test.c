@@ -34,7 +34,8 @@ static void disable_heartbeat_validation(void **state)
 	(void)state;
 	static const mt_case cases[] = {
 		{"{ interval = 10 }", "unknown parameter 'interval' for public/disable_heartbeat"},
-		{"{ 'x' }", "unknown parameter [1] for public/disable_heartbeat (parameters are named)"},
+		{"{ 'x' }",
+		 "unknown parameter [1] for public/disable_heartbeat (parameters are named)"},
 		{"'x'", "public/disable_heartbeat: parameters must be a table, got string"},
 	};
 	mt_encode_err("public/disable_heartbeat", cases, MT_N(cases));

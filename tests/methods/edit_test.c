@@ -31,8 +31,10 @@ static void edit_request(void **state)
 		{"{ order_id = 'USDC-104819327443', price = 3067.2 }",
 		 REQ "{\"order_id\":\"USDC-104819327443\",\"price\":3067.2}}"},
 		{"{ order_id = 'X', contracts = 2 }", REQ "{\"order_id\":\"X\",\"contracts\":2}}"},
-		{"{ display_amount = 10, valid_until = 1767225660000, mmp = true, trigger_offset = 5, "
-		 "trigger_price = 90000.5, advanced = 'usd', reduce_only = true, reject_post_only = true, "
+		{"{ display_amount = 10, valid_until = 1767225660000, mmp = true, trigger_offset = "
+		 "5, "
+		 "trigger_price = 90000.5, advanced = 'usd', reduce_only = true, reject_post_only "
+		 "= true, "
 		 "post_only = true, price = 0.05, amount = 1, order_id = 'Y' }",
 		 REQ "{\"order_id\":\"Y\",\"amount\":1,\"price\":0.05,\"post_only\":true,"
 		     "\"reject_post_only\":true,\"reduce_only\":true,\"advanced\":\"usd\","
@@ -61,14 +63,17 @@ static void edit_validation(void **state)
 		{"{ order_id = 'X', price = 1, post_only = false, reject_post_only = true }",
 		 "reject_post_only: requires post_only = true"},
 		{"{ order_id = 'X', post_only = 1 }", "post_only: expected boolean, got number"},
-		{"{ order_id = 'X', reduce_only = 'no' }", "reduce_only: expected boolean, got string"},
+		{"{ order_id = 'X', reduce_only = 'no' }",
+		 "reduce_only: expected boolean, got string"},
 		{"{ order_id = 'X', advanced = 'iv' }", "advanced: must be one of usd, implv"},
 		{"{ order_id = 'X', trigger_price = 0 }", "trigger_price: must be > 0"},
-		{"{ order_id = 'X', trigger_offset = '5' }", "trigger_offset: expected number, got string"},
+		{"{ order_id = 'X', trigger_offset = '5' }",
+		 "trigger_offset: expected number, got string"},
 		{"{ order_id = 'X', mmp = 'yes' }", "mmp: expected boolean, got string"},
 		{"{ order_id = 'X', valid_until = 1.5 }", "valid_until: expected integer, got 1.5"},
 		{"{ order_id = 'X', display_amount = -1 }", "display_amount: must be > 0"},
-		{"{ order_id = 'X', type = 'market' }", "unknown parameter 'type' for private/edit"},
+		{"{ order_id = 'X', type = 'market' }",
+		 "unknown parameter 'type' for private/edit"},
 		{"{ order_id = 'X', label = 'l' }", "unknown parameter 'label' for private/edit"},
 	};
 	mt_encode_err("private/edit", cases, MT_N(cases));
@@ -107,12 +112,9 @@ static void edit_error_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(edit_descriptor),
-		cmocka_unit_test(edit_request),
-		cmocka_unit_test(edit_validation),
-		cmocka_unit_test(edit_decodes_fixture),
-		cmocka_unit_test(edit_rejects_truncated),
-		cmocka_unit_test(edit_error_reply),
+		cmocka_unit_test(edit_descriptor),        cmocka_unit_test(edit_request),
+		cmocka_unit_test(edit_validation),        cmocka_unit_test(edit_decodes_fixture),
+		cmocka_unit_test(edit_rejects_truncated), cmocka_unit_test(edit_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

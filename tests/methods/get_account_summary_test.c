@@ -42,7 +42,8 @@ static void get_account_summary_validation(void **state)
 		{"{ extended = true }", "currency: required"},
 		{"{ currency = 'any' }", "currency: must be one of BTC, ETH, USDC, USDT, EURR"},
 		{"{ currency = 'btc' }", "currency: must be one of BTC, ETH, USDC, USDT, EURR"},
-		{"{ currency = 'BTC', subaccount_id = 2.5 }", "subaccount_id: expected integer, got 2.5"},
+		{"{ currency = 'BTC', subaccount_id = 2.5 }",
+		 "subaccount_id: expected integer, got 2.5"},
 		{"{ currency = 'BTC', extended = 1 }", "extended: expected boolean, got number"},
 		{"{ currency = 'BTC', kind = 'future' }", "unknown parameter 'kind' for " M},
 	};

@@ -24,7 +24,8 @@ static void get_instrument_request(void **state)
 	(void)state;
 	static const mt_case cases[] = {
 		{"{ instrument_name = 'BTC-PERPETUAL' }",
-		 REQ("public/get_instrument") ",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\"}}"},
+		 REQ("public/get_instrument") ",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\"}"
+					      "}"},
 		{"{ instrument_name = 'XRP_USDC-30JUN23-0d625-C' }",
 		 REQ("public/get_instrument") ",\"params\":{\"instrument_name\":"
 					      "\"XRP_USDC-30JUN23-0d625-C\"}}"},
@@ -93,7 +94,8 @@ static void get_instrument_rejects_truncated(void **state)
 {
 	(void)state;
 	mt_truncated_rejected("http_get_instrument.json", mt_method("public/get_instrument"));
-	mt_truncated_rejected("http_get_instrument_option.json", mt_method("public/get_instrument"));
+	mt_truncated_rejected("http_get_instrument_option.json",
+			      mt_method("public/get_instrument"));
 }
 
 static void get_instrument_error_reply(void **state)

@@ -23,12 +23,14 @@ static void get_instruments_request(void **state)
 {
 	(void)state;
 	static const mt_case cases[] = {
-		{"{ currency = 'BTC' }", REQ("public/get_instruments") ",\"params\":{\"currency\":\"BTC\"}}"},
+		{"{ currency = 'BTC' }",
+		 REQ("public/get_instruments") ",\"params\":{\"currency\":\"BTC\"}}"},
 		{"{ expired = true, kind = 'option_combo', currency = 'any' }",
 		 REQ("public/get_instruments") ",\"params\":{\"currency\":\"any\","
 					       "\"kind\":\"option_combo\",\"expired\":true}}"},
 		{"{ currency = 'EURR', expired = false }",
-		 REQ("public/get_instruments") ",\"params\":{\"currency\":\"EURR\",\"expired\":false}}"},
+		 REQ("public/get_instruments") ",\"params\":{\"currency\":\"EURR\",\"expired\":"
+					       "false}}"},
 	};
 	mt_encode_ok("public/get_instruments", cases, MT_N(cases));
 	static const char *const currencies[] = {"BTC", "ETH", "USDC", "USDT", "EURR", "any"};
@@ -39,7 +41,8 @@ static void get_instruments_request(void **state)
 		snprintf(src, sizeof src, "{ currency = '%s', kind = '%s' }", currencies[i],
 			 kinds[i % MT_N(kinds)]);
 		snprintf(want, sizeof want,
-			 REQ("public/get_instruments") ",\"params\":{\"currency\":\"%s\",\"kind\":\"%s\"}}",
+			 REQ("public/get_instruments") ",\"params\":{\"currency\":\"%s\",\"kind\":"
+						       "\"%s\"}}",
 			 currencies[i], kinds[i % MT_N(kinds)]);
 		mt_case c = {src, want};
 		mt_encode_ok("public/get_instruments", &c, 1);
@@ -52,14 +55,17 @@ static void get_instruments_validation(void **state)
 	static const mt_case cases[] = {
 		{"nil", "currency: required"},
 		{"{ kind = 'future' }", "currency: required"},
-		{"{ currency = 'btc' }", "currency: must be one of BTC, ETH, USDC, USDT, EURR, any"},
-		{"{ currency = 'SOL' }", "currency: must be one of BTC, ETH, USDC, USDT, EURR, any"},
+		{"{ currency = 'btc' }",
+		 "currency: must be one of BTC, ETH, USDC, USDT, EURR, any"},
+		{"{ currency = 'SOL' }",
+		 "currency: must be one of BTC, ETH, USDC, USDT, EURR, any"},
 		{"{ currency = 1 }", "currency: expected string, got number"},
 		{"{ currency = 'BTC', kind = 'perpetual' }",
 		 "kind: must be one of future, option, spot, future_combo, option_combo"},
 		{"{ currency = 'BTC', kind = 'combo' }",
 		 "kind: must be one of future, option, spot, future_combo, option_combo"},
-		{"{ currency = 'BTC', expired = 'false' }", "expired: expected boolean, got string"},
+		{"{ currency = 'BTC', expired = 'false' }",
+		 "expired: expected boolean, got string"},
 		{"{ currency = 'BTC', expired = 0 }", "expired: expected boolean, got number"},
 		{"{ currency = 'BTC', include_spots = true }",
 		 "unknown parameter 'include_spots' for public/get_instruments"},

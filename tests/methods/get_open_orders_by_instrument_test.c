@@ -17,17 +17,16 @@
 static void get_open_orders_by_instrument_descriptor(void **state)
 {
 	(void)state;
-	const lt_method *m =
-		tt_private(M, "get_open_orders_by_instrument", LT_POOL_NON_ME, 500);
+	const lt_method *m = tt_private(M, "get_open_orders_by_instrument", LT_POOL_NON_ME, 500);
 	assert_ptr_equal(m->result, &lt_s_orders);
 }
 
 static void get_open_orders_by_instrument_request(void **state)
 {
 	(void)state;
-	static const char *const types[] = {"all",         "limit",       "trigger_all",
-					    "stop_all",    "stop_limit",  "stop_market",
-					    "take_all",    "take_limit",  "take_market",
+	static const char *const types[] = {"all",          "limit",        "trigger_all",
+					    "stop_all",     "stop_limit",   "stop_market",
+					    "take_all",     "take_limit",   "take_market",
 					    "trailing_all", "trailing_stop"};
 	static const mt_case plain = {"{ instrument_name = 'BTC-PERPETUAL' }",
 				      REQ "{\"instrument_name\":\"BTC-PERPETUAL\"}}"};
@@ -42,8 +41,9 @@ static void get_open_orders_by_instrument_request(void **state)
 	}
 }
 
-#define TYPES "type: must be one of all, limit, trigger_all, stop_all, stop_limit, " \
-	      "stop_market, take_all, take_limit, take_market, trailing_all, trailing_stop"
+#define TYPES                                                                                      \
+	"type: must be one of all, limit, trigger_all, stop_all, stop_limit, "                     \
+	"stop_market, take_all, take_limit, take_market, trailing_all, trailing_stop"
 
 static void get_open_orders_by_instrument_validation(void **state)
 {

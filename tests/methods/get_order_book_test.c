@@ -24,7 +24,8 @@ static void get_order_book_request(void **state)
 	(void)state;
 	static const mt_case cases[] = {
 		{"{ instrument_name = 'BTC-PERPETUAL' }",
-		 REQ("public/get_order_book") ",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\"}}"},
+		 REQ("public/get_order_book") ",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\"}"
+					      "}"},
 		{"{ depth = 5, instrument_name = 'BTC-PERPETUAL' }",
 		 REQ("public/get_order_book") ",\"params\":{\"instrument_name\":\"BTC-PERPETUAL\","
 					      "\"depth\":5}}"},

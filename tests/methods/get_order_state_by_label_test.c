@@ -40,8 +40,10 @@ static void get_order_state_by_label_validation(void **state)
 		{"nil", "currency: required"},
 		{"{ currency = 'BTC' }", "label: required"},
 		{"{ label = 'a' }", "currency: required"},
-		{"{ currency = 'SOL', label = 'a' }", "currency: must be one of BTC, ETH, USDC, USDT, EURR"},
-		{"{ currency = 'BTC', label = string.rep('é', 65) }", "label: at most 64 characters"},
+		{"{ currency = 'SOL', label = 'a' }",
+		 "currency: must be one of BTC, ETH, USDC, USDT, EURR"},
+		{"{ currency = 'BTC', label = string.rep('é', 65) }",
+		 "label: at most 64 characters"},
 		{"{ currency = 'BTC', label = 'a', order_id = 'x' }",
 		 "unknown parameter 'order_id' for " M},
 	};

@@ -37,7 +37,8 @@ static void get_position_validation(void **state)
 		{"nil", "instrument_name: required"},
 		{"{}", "instrument_name: required"},
 		{"{ instrument_name = 1 }", "instrument_name: expected string, got number"},
-		{"{ instrument_name = 'X', currency = 'BTC' }", "unknown parameter 'currency' for " M},
+		{"{ instrument_name = 'X', currency = 'BTC' }",
+		 "unknown parameter 'currency' for " M},
 	};
 	mt_encode_err(M, cases, MT_N(cases));
 }

@@ -38,11 +38,14 @@ static void hello_validation(void **state)
 		{"nil", "client_name: required"},
 		{"{ client_version = '0.1.0' }", "client_name: required"},
 		{"{ client_name = 'luatrade' }", "client_version: required"},
-		{"{ client_name = 1, client_version = '0.1.0' }", "client_name: expected string, got number"},
+		{"{ client_name = 1, client_version = '0.1.0' }",
+		 "client_name: expected string, got number"},
 		{"{ client_name = 'luatrade', client_version = 0.1 }",
 		 "client_version: expected string, got number"},
-		{"{ client_name = '', client_version = '0.1.0' }", "client_name: must not be empty"},
-		{"{ client_name = 'lt', client_version = '' }", "client_version: must not be empty"},
+		{"{ client_name = '', client_version = '0.1.0' }",
+		 "client_name: must not be empty"},
+		{"{ client_name = 'lt', client_version = '' }",
+		 "client_version: must not be empty"},
 		{"{ client_name = 'lt\\xFF', client_version = '1' }", "client_name: invalid UTF-8"},
 		{"{ client_name = 'lt', client_version = '1', version = '2' }",
 		 "unknown parameter 'version' for public/hello"},
@@ -76,12 +79,9 @@ static void hello_error_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hello_descriptor),
-		cmocka_unit_test(hello_request),
-		cmocka_unit_test(hello_validation),
-		cmocka_unit_test(hello_decodes_version),
-		cmocka_unit_test(hello_rejects_truncated),
-		cmocka_unit_test(hello_error_reply),
+		cmocka_unit_test(hello_descriptor),        cmocka_unit_test(hello_request),
+		cmocka_unit_test(hello_validation),        cmocka_unit_test(hello_decodes_version),
+		cmocka_unit_test(hello_rejects_truncated), cmocka_unit_test(hello_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,8 @@ static void logout_validation(void **state)
 {
 	(void)state;
 	static const mt_case cases[] = {
-		{"{ invalidate_token = 'false' }", "invalidate_token: expected boolean, got string"},
+		{"{ invalidate_token = 'false' }",
+		 "invalidate_token: expected boolean, got string"},
 		{"{ invalidate_token = 0 }", "invalidate_token: expected boolean, got number"},
 		{"{ invalid_token = false }", "unknown parameter 'invalid_token' for " M},
 	};

@@ -62,7 +62,8 @@ static inline void mt_encode_ok_m(const lt_method *m, const mt_case *cases, size
 		lt_err err = {0};
 		int rc = lt_method_encode(L, -1, m, 42, &b, &err);
 		if (rc != 0)
-			fail_msg("%s %s: unexpected error %d: %s", method, cases[i].params, rc, err.msg);
+			fail_msg("%s %s: unexpected error %d: %s", method, cases[i].params, rc,
+				 err.msg);
 		if (strcmp(lt_buf_text(&b), cases[i].want) != 0)
 			fail_msg("%s %s:\n got  %s\n want %s", method, cases[i].params,
 				 lt_buf_text(&b), cases[i].want);
@@ -87,8 +88,8 @@ static inline void mt_encode_err_m(const lt_method *m, const mt_case *cases, siz
 		lt_err err = {0};
 		int rc = lt_method_encode(L, -1, m, 42, &b, &err);
 		if (rc != LT_EINVAL)
-			fail_msg("%s %s: expected LT_EINVAL, got %d (%s)", method, cases[i].params, rc,
-				 lt_buf_text(&b));
+			fail_msg("%s %s: expected LT_EINVAL, got %d (%s)", method, cases[i].params,
+				 rc, lt_buf_text(&b));
 		if (strcmp(err.msg, cases[i].want) != 0)
 			fail_msg("%s %s:\n got  %s\n want %s", method, cases[i].params, err.msg,
 				 cases[i].want);
@@ -147,8 +148,8 @@ static inline const lt_schema *mt_resolve_data(void *ud, const char *channel, si
 
 /* Decode fixture name as a reply to method m (the result schema also types a notification's
  * data), assert the message kind and leave the decoded value on the stack. */
-static inline void mt_decode(lua_State *L, const char *name, const lt_method *m,
-			     lt_msg_kind kind, lt_envelope *env)
+static inline void mt_decode(lua_State *L, const char *name, const lt_method *m, lt_msg_kind kind,
+			     lt_envelope *env)
 {
 	size_t len;
 	char *text = mt_fixture(name, &len);

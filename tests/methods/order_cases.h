@@ -5,10 +5,17 @@
 #ifndef LT_ORDER_CASES_H
 #define LT_ORDER_CASES_H
 
-#define L64 "'" "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_" "'"
-#define L65 "'" "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+" "'"
-#define TYPES "type: must be one of limit, market, stop_limit, stop_market, take_limit, " \
-	      "take_market, market_limit, trailing_stop"
+#define L64                                                                                        \
+	"'"                                                                                        \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"                         \
+	"'"
+#define L65                                                                                        \
+	"'"                                                                                        \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+"                        \
+	"'"
+#define TYPES                                                                                      \
+	"type: must be one of limit, market, stop_limit, stop_market, take_limit, "                \
+	"take_market, market_limit, trailing_stop"
 #define X "instrument_name = 'BTC-PERPETUAL', "
 
 /* Accepted orders: params in declaration order, whatever the table order. */
@@ -35,7 +42,8 @@ static const mt_case order_ok_params[] = {
 	 "\"post_only\":false,\"reject_post_only\":false}"},
 	{"{ " X "amount = 50, type = 'market_limit' }",
 	 "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":50,\"type\":\"market_limit\"}"},
-	{"{ " X "amount = 10, type = 'stop_market', trigger_price = 2228.0, trigger = 'mark_price', "
+	{"{ " X
+	 "amount = 10, type = 'stop_market', trigger_price = 2228.0, trigger = 'mark_price', "
 	 "reduce_only = true }",
 	 "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,\"type\":\"stop_market\","
 	 "\"reduce_only\":true,\"trigger_price\":2228,\"trigger\":\"mark_price\"}"},
@@ -50,7 +58,8 @@ static const mt_case order_ok_params[] = {
 	{"{ " X "amount = 10, type = 'take_market', trigger_price = 99000 }",
 	 "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,\"type\":\"take_market\","
 	 "\"trigger_price\":99000}"},
-	{"{ " X "amount = 10, type = 'trailing_stop', trigger_offset = 150, trigger = 'mark_price' }",
+	{"{ " X
+	 "amount = 10, type = 'trailing_stop', trigger_offset = 150, trigger = 'mark_price' }",
 	 "{\"instrument_name\":\"BTC-PERPETUAL\",\"amount\":10,\"type\":\"trailing_stop\","
 	 "\"trigger_offset\":150,\"trigger\":\"mark_price\"}"},
 	/* a combo's price may be negative; 64 characters of label are allowed */
@@ -97,7 +106,8 @@ static const mt_case order_invalid[] = {
 	 "price: required for stop_limit orders"},
 	{"{ " X "amount = 10, type = 'take_limit', trigger_price = 1 }",
 	 "price: required for take_limit orders"},
-	{"{ " X "amount = 10, type = 'market', price = 1 }", "price: not allowed for market orders"},
+	{"{ " X "amount = 10, type = 'market', price = 1 }",
+	 "price: not allowed for market orders"},
 	{"{ " X "amount = 10, type = 'stop_market', price = 1, trigger_price = 1 }",
 	 "price: not allowed for stop_market orders"},
 	{"{ " X "amount = 10, type = 'take_market', price = 1, trigger_price = 1 }",
@@ -114,8 +124,10 @@ static const mt_case order_invalid[] = {
 	{"{ " X "amount = 10, price = 1, label = " L65 " }", "label: at most 64 characters"},
 	{"{ " X "amount = 10, price = 1, label = 7 }", "label: expected string, got number"},
 	/* post_only / reject_post_only */
-	{"{ " X "amount = 10, type = 'market', post_only = true }", "post_only: only for limit orders"},
-	{"{ " X "amount = 10, type = 'stop_limit', price = 1, trigger_price = 1, post_only = true }",
+	{"{ " X "amount = 10, type = 'market', post_only = true }",
+	 "post_only: only for limit orders"},
+	{"{ " X
+	 "amount = 10, type = 'stop_limit', price = 1, trigger_price = 1, post_only = true }",
 	 "post_only: only for limit orders"},
 	{"{ " X "amount = 10, type = 'market', reject_post_only = true }",
 	 "reject_post_only: only for limit orders"},
@@ -123,21 +135,26 @@ static const mt_case order_invalid[] = {
 	 "reject_post_only: requires post_only = true"},
 	{"{ " X "amount = 10, price = 1, post_only = false, reject_post_only = true }",
 	 "reject_post_only: requires post_only = true"},
-	{"{ " X "amount = 10, price = 1, post_only = 'yes' }", "post_only: expected boolean, got string"},
+	{"{ " X "amount = 10, price = 1, post_only = 'yes' }",
+	 "post_only: expected boolean, got string"},
 	{"{ " X "amount = 10, price = 1, reject_post_only = 1 }",
 	 "reject_post_only: expected boolean, got number"},
 	/* reduce_only */
-	{"{ " X "amount = 10, price = 1, reduce_only = 1 }", "reduce_only: expected boolean, got number"},
+	{"{ " X "amount = 10, price = 1, reduce_only = 1 }",
+	 "reduce_only: expected boolean, got number"},
 	/* trigger, trigger_price, trigger_offset */
 	{"{ " X "amount = 10, type = 'stop_market', trigger_price = 1, trigger = 'mark' }",
 	 "trigger: must be one of index_price, mark_price, last_price"},
-	{"{ " X "amount = 10, type = 'stop_market' }", "trigger_price: required for stop_market orders"},
+	{"{ " X "amount = 10, type = 'stop_market' }",
+	 "trigger_price: required for stop_market orders"},
 	{"{ " X "amount = 10, type = 'stop_limit', price = 1 }",
 	 "trigger_price: required for stop_limit orders"},
 	{"{ " X "amount = 10, type = 'take_limit', price = 1 }",
 	 "trigger_price: required for take_limit orders"},
-	{"{ " X "amount = 10, type = 'take_market' }", "trigger_price: required for take_market orders"},
-	{"{ " X "amount = 10, type = 'stop_market', trigger_price = 0 }", "trigger_price: must be > 0"},
+	{"{ " X "amount = 10, type = 'take_market' }",
+	 "trigger_price: required for take_market orders"},
+	{"{ " X "amount = 10, type = 'stop_market', trigger_price = 0 }",
+	 "trigger_price: must be > 0"},
 	{"{ " X "amount = 10, type = 'trailing_stop' }",
 	 "trigger_offset: required for trailing_stop orders"},
 	{"{ " X "amount = 10, type = 'trailing_stop', trigger_offset = 'x' }",
@@ -145,11 +162,13 @@ static const mt_case order_invalid[] = {
 	{"{ " X "amount = 10, type = 'trailing_stop', trigger_offset = -1 }",
 	 "trigger_offset: must be > 0"},
 	/* advanced, display_amount, valid_until, mmp, linked orders */
-	{"{ " X "amount = 10, price = 1, advanced = 'usdc' }", "advanced: must be one of usd, implv"},
+	{"{ " X "amount = 10, price = 1, advanced = 'usdc' }",
+	 "advanced: must be one of usd, implv"},
 	{"{ " X "amount = 10, price = 1, display_amount = '1' }",
 	 "display_amount: expected number, got string"},
 	{"{ " X "amount = 10, price = 1, display_amount = 0 }", "display_amount: must be > 0"},
-	{"{ " X "amount = 10, price = 1, valid_until = 1.5 }", "valid_until: expected integer, got 1.5"},
+	{"{ " X "amount = 10, price = 1, valid_until = 1.5 }",
+	 "valid_until: expected integer, got 1.5"},
 	{"{ " X "amount = 10, price = 1, valid_until = '1' }",
 	 "valid_until: expected integer, got string"},
 	{"{ " X "amount = 10, price = 1, mmp = 'true' }", "mmp: expected boolean, got string"},

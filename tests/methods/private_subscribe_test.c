@@ -56,13 +56,16 @@ static void private_subscribe_validation(void **state)
 		{"{ channels = (function() local c = {} for i = 1, 501 do c[i] = 'x' .. i end "
 		 "return c end)() }",
 		 "channels: at most 500 entries"},
-		{"{ channels = { 'user.trades.any.any.raw', '' } }", "channels[2]: must not be empty"},
+		{"{ channels = { 'user.trades.any.any.raw', '' } }",
+		 "channels[2]: must not be empty"},
 		{"{ channels = { 'user.trades.any.any.raw', false } }",
 		 "channels[2]: expected string, got boolean"},
-		{"{ channels = { 'x' }, label = '0123456789abcdefg' }", "label: at most 16 characters"},
+		{"{ channels = { 'x' }, label = '0123456789abcdefg' }",
+		 "label: at most 16 characters"},
 		{"{ channels = { 'x' }, label = '' }", "label: at least 1 characters"},
 		{"{ channels = { 'x' }, label = 16 }", "label: expected string, got number"},
-		{"{ channels = { 'x' }, access_token = 't' }", "unknown parameter 'access_token' for " M},
+		{"{ channels = { 'x' }, access_token = 't' }",
+		 "unknown parameter 'access_token' for " M},
 	};
 	mt_encode_err(M, cases, MT_N(cases));
 }
@@ -97,10 +100,7 @@ static void private_subscribe_decodes_reply(void **state)
 
 /* ---- user.* channels -------------------------------------------------------------------- */
 
-static const lt_schema *chan(const char *name)
-{
-	return lt_channel_schema(name, strlen(name));
-}
+static const lt_schema *chan(const char *name) { return lt_channel_schema(name, strlen(name)); }
 
 static void user_channel_schemas(void **state)
 {
@@ -112,9 +112,9 @@ static void user_channel_schemas(void **state)
 	assert_ptr_equal(chan("user.orders.XRP_USDC-30JUN23-0d625-C.agg2"), &lt_s_orders);
 	assert_ptr_equal(chan("user.orders.option.ETH.100ms"), &lt_s_orders);
 	assert_ptr_equal(chan("user.orders.option.ETH.agg2"), &lt_s_orders);
-	assert_null(chan("user.orders.BTC-PERPETUAL"));         /* 3 parts */
-	assert_null(chan("user.orders.a.b.c.raw"));             /* 6 parts */
-	assert_null(chan("user.orders.BTC-PERPETUAL.1s"));      /* unknown interval */
+	assert_null(chan("user.orders.BTC-PERPETUAL"));    /* 3 parts */
+	assert_null(chan("user.orders.a.b.c.raw"));        /* 6 parts */
+	assert_null(chan("user.orders.BTC-PERPETUAL.1s")); /* unknown interval */
 	assert_null(chan("user.orders.BTC-PERPETUAL.raw2"));
 	assert_ptr_equal(chan("user.trades.BTC-PERPETUAL.raw"), &lt_s_user_trades);
 	assert_ptr_equal(chan("user.trades.any.any.raw"), &lt_s_user_trades);
@@ -131,8 +131,9 @@ static void user_channel_schemas(void **state)
 	assert_ptr_equal(lt_channel_schema("user.orders.X.rawXYZ", 17), &lt_s_order);
 	assert_ptr_equal(lt_channel_schema("user.orders.X.100msYY", 19), &lt_s_orders);
 	/* the object schemas: every field typed, nfields counts them */
-	const lt_schema *objects[] = {&lt_s_order,         &lt_s_user_trade,  &lt_s_position,
-				      &lt_s_account_summary, &lt_s_order_result, &lt_s_user_changes};
+	const lt_schema *objects[] = {&lt_s_order,        &lt_s_user_trade,
+				      &lt_s_position,     &lt_s_account_summary,
+				      &lt_s_order_result, &lt_s_user_changes};
 	for (size_t i = 0; i < MT_N(objects); i++) {
 		int n = 0;
 		assert_int_equal(objects[i]->type, LT_T_OBJECT);

@@ -92,12 +92,9 @@ static void sell_error_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sell_descriptor),
-		cmocka_unit_test(sell_request),
-		cmocka_unit_test(sell_validation),
-		cmocka_unit_test(sell_decodes_fixture),
-		cmocka_unit_test(sell_rejects_truncated),
-		cmocka_unit_test(sell_error_reply),
+		cmocka_unit_test(sell_descriptor),        cmocka_unit_test(sell_request),
+		cmocka_unit_test(sell_validation),        cmocka_unit_test(sell_decodes_fixture),
+		cmocka_unit_test(sell_rejects_truncated), cmocka_unit_test(sell_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,10 @@ static void set_heartbeat_request(void **state)
 	static const mt_case cases[] = {
 		{"{ interval = 30 }", REQ("public/set_heartbeat") ",\"params\":{\"interval\":30}}"},
 		{"{ interval = 10 }", REQ("public/set_heartbeat") ",\"params\":{\"interval\":10}}"},
-		{"{ interval = 12.5 }", REQ("public/set_heartbeat") ",\"params\":{\"interval\":12.5}}"},
-		{"{ interval = 60.0 }", REQ("public/set_heartbeat") ",\"params\":{\"interval\":60}}"},
+		{"{ interval = 12.5 }",
+		 REQ("public/set_heartbeat") ",\"params\":{\"interval\":12.5}}"},
+		{"{ interval = 60.0 }",
+		 REQ("public/set_heartbeat") ",\"params\":{\"interval\":60}}"},
 	};
 	mt_encode_ok("public/set_heartbeat", cases, MT_N(cases));
 }
@@ -44,7 +46,8 @@ static void set_heartbeat_validation(void **state)
 		{"{ interval = -30 }", "interval: must be >= 10"},
 		{"{ interval = math.huge }", "interval: must be a finite number"},
 		{"{ interval = 0/0 }", "interval: must be a finite number"},
-		{"{ interval = 30, type = 'x' }", "unknown parameter 'type' for public/set_heartbeat"},
+		{"{ interval = 30, type = 'x' }",
+		 "unknown parameter 'type' for public/set_heartbeat"},
 	};
 	mt_encode_err("public/set_heartbeat", cases, MT_N(cases));
 }

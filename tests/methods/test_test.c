@@ -70,12 +70,9 @@ static void test_error_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_descriptor),
-		cmocka_unit_test(test_request),
-		cmocka_unit_test(test_validation),
-		cmocka_unit_test(test_decodes_version),
-		cmocka_unit_test(test_rejects_truncated),
-		cmocka_unit_test(test_error_reply),
+		cmocka_unit_test(test_descriptor),        cmocka_unit_test(test_request),
+		cmocka_unit_test(test_validation),        cmocka_unit_test(test_decodes_version),
+		cmocka_unit_test(test_rejects_truncated), cmocka_unit_test(test_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

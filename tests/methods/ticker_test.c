@@ -42,7 +42,8 @@ static void ticker_validation(void **state)
 		{"{ instrument_name = 'BTC\\255' }", "instrument_name: invalid UTF-8"},
 		{"{ instrument_name = 'BTC-PERPETUAL', foo = 1 }",
 		 "unknown parameter 'foo' for public/ticker"},
-		{"{ 'BTC-PERPETUAL' }", "unknown parameter [1] for public/ticker (parameters are named)"},
+		{"{ 'BTC-PERPETUAL' }",
+		 "unknown parameter [1] for public/ticker (parameters are named)"},
 		{"'BTC-PERPETUAL'", "public/ticker: parameters must be a table, got string"},
 	};
 	mt_encode_err("public/ticker", cases, MT_N(cases));

@@ -34,7 +34,8 @@ static void unsubscribe_all_validation(void **state)
 	(void)state;
 	static const mt_case cases[] = {
 		{"{ interval = 10 }", "unknown parameter 'interval' for public/unsubscribe_all"},
-		{"{ 'x' }", "unknown parameter [1] for public/unsubscribe_all (parameters are named)"},
+		{"{ 'x' }",
+		 "unknown parameter [1] for public/unsubscribe_all (parameters are named)"},
 		{"'x'", "public/unsubscribe_all: parameters must be a table, got string"},
 	};
 	mt_encode_err("public/unsubscribe_all", cases, MT_N(cases));

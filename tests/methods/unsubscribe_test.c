@@ -2,7 +2,7 @@
  * the other channel-list method, are in channels_cases.h. */
 #define CH_METHOD "public/unsubscribe"
 #define CH_LUA "unsubscribe"
-#define CH_POOL LT_POOL_NON_ME  /* deribit-api.md §7: charged as a default request */
+#define CH_POOL LT_POOL_NON_ME /* deribit-api.md §7: charged as a default request */
 #define CH_COST 500
 #include "methods/channels_cases.h"
 

@@ -21,8 +21,8 @@ int64_t lt_fake_clock_us;
 
 int64_t lt_fake_now_us(void) { return lt_fake_clock_us; }
 
-static int fake_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud,
-		     void **out, lt_err *err)
+static int fake_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud, void **out,
+		     lt_err *err)
 {
 	(void)loop;
 	(void)o;
@@ -30,7 +30,7 @@ static int fake_open(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, v
 	lt_fake_tp *t = armed;
 	assert_non_null(t); /* lt_fake_tp_arm before lt_cl_new */
 	armed = NULL;
-	t->cbs = *cbs;      /* cbs lives on lt_cl_new's stack: copy it */
+	t->cbs = *cbs; /* cbs lives on lt_cl_new's stack: copy it */
 	t->ud = ud;
 	t->bound = true;
 	t->open_calls++;

@@ -28,14 +28,14 @@
 #include "client.h"
 
 typedef struct lt_fake_tp {
-	lt_ws_cbs cbs;          /* what open was given */
+	lt_ws_cbs cbs; /* what open was given */
 	void *ud;
-	bool bound;             /* open was called */
+	bool bound; /* open was called */
 	int open_calls, close_calls, set_ready_calls, hold_off_calls, last_hold_off_ms;
-	char **wire;            /* every text sent, in order (NUL-terminated copies) */
+	char **wire; /* every text sent, in order (NUL-terminated copies) */
 	int nwire, capwire;
 	int send_calls;
-	int send_rc;            /* returned by the next fail_sends sends (0 = accept) */
+	int send_rc; /* returned by the next fail_sends sends (0 = accept) */
 	int fail_sends;
 	/* Optional: sees each accepted text as it is written (inside the client: record, do not
 	 * assert). */
@@ -54,8 +54,7 @@ void lt_fake_tp_free(lt_fake_tp *t);
 void lt_fake_open(lt_fake_tp *t);
 void lt_fake_drop(lt_fake_tp *t, const char *reason);
 void lt_fake_deliver(lt_fake_tp *t, const char *json);
-void lt_fake_deliverf(lt_fake_tp *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void lt_fake_deliverf(lt_fake_tp *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Text i on the wire (0-based); fails the test if there is none. */
 const char *lt_fake_sent(const lt_fake_tp *t, int i);

@@ -94,8 +94,8 @@ void lt_test_assert_int(lua_State *L, int idx, const char *path, lua_Integer v)
 {
 	lt_test_push_path(L, idx, path);
 	if (!lua_isinteger(L, -1))
-		fail_msg("%s: expected integer %lld, got %s %s", path, (long long)v, describe(L, -1),
-			 luaL_tolstring(L, -1, NULL));
+		fail_msg("%s: expected integer %lld, got %s %s", path, (long long)v,
+			 describe(L, -1), luaL_tolstring(L, -1, NULL));
 	if (lua_tointeger(L, -1) != v)
 		fail_msg("%s: expected %lld, got %lld", path, (long long)v,
 			 (long long)lua_tointeger(L, -1));
@@ -177,7 +177,7 @@ static int same(lua_State *L, int a, int b, char *why, size_t whylen, int depth)
 	if (depth > 100)
 		return 1;
 	luaL_checkstack(L, 6, NULL);
-	for (int pass = 0; pass < 2; pass++) {  /* every key of a in b, then of b in a */
+	for (int pass = 0; pass < 2; pass++) { /* every key of a in b, then of b in a */
 		int x = pass ? b : a, y = pass ? a : b;
 		lua_pushnil(L);
 		while (lua_next(L, x)) {
@@ -188,7 +188,8 @@ static int same(lua_State *L, int a, int b, char *why, size_t whylen, int depth)
 				      : same(L, top, top + 1, why, whylen, depth + 1);
 			if (!ok) {
 				if (pass)
-					snprintf(why, whylen, "extra key %s", luaL_tolstring(L, top - 1, NULL));
+					snprintf(why, whylen, "extra key %s",
+						 luaL_tolstring(L, top - 1, NULL));
 				lua_settop(L, top - 2);
 				return 0;
 			}

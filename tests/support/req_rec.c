@@ -47,18 +47,23 @@ void lt_test_on_done(void *ud, lt_req *req, const lt_req_end *e)
 		r->anomalies++;
 }
 
-int lt_test_submit(lt_cl *cl, lt_test_rec *r, const char *method, const char *label,
-		   lt_pool pool, unsigned flags, int64_t timeout_ms, lt_req **out, lt_err *err)
+int lt_test_submit(lt_cl *cl, lt_test_rec *r, const char *method, const char *label, lt_pool pool,
+		   unsigned flags, int64_t timeout_ms, lt_req **out, lt_err *err)
 {
 	char t[256];
-	int n = snprintf(t, sizeof t, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
-			 "\"params\":{\"label\":\"%s\"}}", method, label);
+	int n = snprintf(t, sizeof t,
+			 "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"%s\","
+			 "\"params\":{\"label\":\"%s\"}}",
+			 method, label);
 	assert_true(n > 0 && (size_t)n < sizeof t);
 	lt_buf b;
 	lt_buf_init(&b, LWS_PRE);
 	lt_buf_add(&b, t, (size_t)n);
-	lt_req_spec s = {.method = method, .schema = NULL, .pool = pool,
-			 .cost = pool == LT_POOL_ME ? 1 : 500, .flags = flags};
+	lt_req_spec s = {.method = method,
+			 .schema = NULL,
+			 .pool = pool,
+			 .cost = pool == LT_POOL_ME ? 1 : 500,
+			 .flags = flags};
 	lt_test_in_submit = 1;
 	int rc = lt_cl_submit(cl, &s, &b, timeout_ms, lt_test_on_done, r, 0, out, err);
 	lt_test_in_submit = 0;

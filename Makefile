@@ -117,11 +117,12 @@ install: programs
 	install -m 644 $(LUA_FILES) $(DESTDIR)$(LUA_DIR)/luatrade/
 	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/strategies/
+	install -m 644 contrib/luatrade@.service $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/luatrade $(DESTDIR)$(LUA_LIBDIR)/luatrade/core.so \
 		$(addprefix $(DESTDIR)$(LUA_DIR)/luatrade/,$(notdir $(LUA_FILES))) \
-		$(DESTDIR)$(DOCDIR)/README.md $(addprefix $(DESTDIR)$(DOCDIR)/strategies/,$(notdir $(EXAMPLES)))
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/luatrade@.service $(addprefix $(DESTDIR)$(DOCDIR)/strategies/,$(notdir $(EXAMPLES)))
 	rmdir $(DESTDIR)$(LUA_LIBDIR)/luatrade $(DESTDIR)$(LUA_DIR)/luatrade \
 		$(DESTDIR)$(DOCDIR)/strategies $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 

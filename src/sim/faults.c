@@ -326,18 +326,24 @@ static void fault_delay(lt_sim_req *rq)
 	lt_sim_reply_ok(rq);
 }
 
-static void fault_revoke(lt_sim_req *rq)
+lt_sim_account *lt_sim_fault_account(lt_sim_req *rq)
 {
 	const char *id = NULL;
 	if (lt_sim_param_str(rq, "account", false, &id) < 0)
-		return;
+		return NULL;
 	lt_sim_account *acc = id ? lt_sim_account_find(rq->sim, id) : rq->conn->acc;
-	if (!acc) {
+	if (!acc)
 		lt_sim_reply_invalid(rq, "account",
 				     id ? "unknown account"
 					: "required on an unauthenticated connection");
+	return acc;
+}
+
+static void fault_revoke(lt_sim_req *rq)
+{
+	lt_sim_account *acc = lt_sim_fault_account(rq);
+	if (!acc)
 		return;
-	}
 	lt_sim_auth_revoke(rq->sim, acc); /* auth.c */
 	lt_sim_reply_ok(rq);
 }

@@ -78,16 +78,9 @@ static void fault_invalid_utf8(lt_sim_req *rq)
 
 static void fault_expire_tokens(lt_sim_req *rq)
 {
-	const char *id = NULL;
-	if (lt_sim_param_str(rq, "account", false, &id) < 0)
+	lt_sim_account *acc = lt_sim_fault_account(rq);
+	if (!acc)
 		return;
-	lt_sim_account *acc = id ? lt_sim_account_find(rq->sim, id) : rq->conn->acc;
-	if (!acc) {
-		lt_sim_reply_invalid(rq, "account",
-				     id ? "unknown account"
-					: "required on an unauthenticated connection");
-		return;
-	}
 	int64_t now = lt_sim_now_ms();
 	for (lt_sim_token *t = rq->sim->tokens; t; t = t->next)
 		if (t->acc == acc && t->expires_ms > now - 1)

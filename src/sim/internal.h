@@ -255,6 +255,9 @@ void lt_sim_faults_clear(lt_sim_conn *c); /* cancel delayed responses */
 void lt_sim_faults_hold(lt_sim_conn *c, lt_sim_msg *m, int64_t ms);
 /* A new connection was accepted: true if sim/fault flap closes it at once. */
 bool lt_sim_faults_flap(lt_sim_conn *c);
+/* The account a fault acts on: params.account, else the connection's own; NULL after
+ * replying -32602 (unknown account, or none given on an unauthenticated connection). */
+lt_sim_account *lt_sim_fault_account(lt_sim_req *rq);
 
 /* ---- heartbeat (heartbeat.c) ---- */
 void lt_sim_hb_set(lt_sim_conn *c, int64_t interval_ms);

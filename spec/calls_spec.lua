@@ -91,13 +91,13 @@ describe("awaitable public calls", function()
     lt.run(function()
       local id, secret = S.account()
       local priv = lt.private{ venue = "sim", client_id = id, client_secret = secret, timeout = 5 }
-      local t = assert(priv:ticker{ instrument_name = "BTC-PERPETUAL" })
+      local price = S.passive_bid(priv)
       local label = "resend-" .. id
       assert(priv:call("sim/fault", { action = "delay", ms = 400 }))   -- executed now, answered later
       lt.spawn(function() lt.sleep(0.1); priv:_drop_connection() end)
       local _
       _, err = priv:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
-                         price = t.best_bid_price - 30, post_only = true, label = label }
+                         price = price, post_only = true, label = label }
       after = priv:get_time(nil, 5)             -- works again after the reconnect
       lt.sleep(0.5)                             -- past the delayed answer and any re-send
       orders = assert(priv:get_open_orders_by_label{ currency = "BTC", label = label })

@@ -17,11 +17,7 @@ end
 
 local BTC = "BTC-PERPETUAL"
 
--- A bid well below the touch but inside the venue's price band: it rests.
-local function passive_bid(priv, ticks)
-  local t = assert(priv:ticker{ instrument_name = BTC })
-  return t.best_bid_price - 0.5 * (ticks or 40)
-end
+local passive_bid = S.passive_bid
 
 describe("lt.private", function()
   it("needs a client_id and a client_secret", function()

@@ -30,17 +30,12 @@ describe("rate limits", function()
     return make(n, o)
   end
 
-  local function passive_price(pub)
-    local t = assert(pub:ticker{ instrument_name = BTC })
-    return t.best_bid_price - 20
-  end
-
   it("lets 300 mixed requests through at tier 4 with no 10028, at most ~5% slower than the venue allows", function()
     local n_me, n_other = 60, 240
     local errors, venue_limited, elapsed, status = {}, 0, 0, nil
     lt.run(function()
       local priv = private(1, { tier = 4 })
-      local price = passive_price(priv)            -- also waits for authentication
+      local price = S.passive_bid(priv)            -- also waits for authentication
       status = priv:rate_limit_status()
       local done = 0
       local t0 = lt.now()
@@ -86,7 +81,7 @@ describe("rate limits", function()
     local limited, tens, ok = 0, 0, 0
     lt.run(function()
       local priv = private(2, { rate_limit = "error" })
-      local price = passive_price(priv)
+      local price = S.passive_bid(priv)
       for _ = 1, 40 do
         local r, err = priv:buy{ instrument_name = BTC, amount = 10, type = "limit",
                                  price = price, post_only = true, label = "rl-err" }
@@ -112,7 +107,7 @@ describe("rate limits", function()
     lt.run(function()
       local pub = lt.public{ url = url, ca_file = "build/sim/ca.pem", timeout = 60 }
       local priv = private(3)
-      local price = passive_price(priv)
+      local price = S.passive_bid(priv)
       for _ = 1, 300 do lt.spawn(function() pub:get_time() end) end   -- ~10 s of pub credits
       lt.sleep(0.1)
       local t0 = lt.now()
@@ -133,7 +128,7 @@ describe("rate limits", function()
     local err, backoff, venue_limited, level
     lt.run(function()
       local priv = private(4)
-      local price = passive_price(priv)
+      local price = S.passive_bid(priv)
       assert(priv:call("sim/fault", { action = "rate_limit" }))
       local _
       _, err = priv:buy{ instrument_name = BTC, amount = 10, type = "limit", price = price,
@@ -187,7 +182,7 @@ describe("rate limits", function()
       -- the venue's ME bucket keeps tier 4's 20 credits and refills at 30/s: full after 2.7 s
       lt.sleep((T1_BURST - ME_BURST) / T1_RATE + 0.1)
       local priv = private(5, { tier = "auto" })
-      local price = passive_price(priv)
+      local price = S.passive_bid(priv)
       S.wait_for(function() return priv:rate_limit_status().matching_engine > ME_BURST end, 5)
       status = priv:rate_limit_status()
       local done, t0 = 0, lt.now()
@@ -243,7 +238,7 @@ describe("rate limits", function()
     local tens = 0
     lt.run(function()
       local priv = private(6, { rate_limit = "off", tier = 1 })
-      local price = passive_price(priv)
+      local price = S.passive_bid(priv)
       local done = 0
       for _ = 1, 40 do
         lt.spawn(function()

@@ -29,10 +29,9 @@ describe("a private session across faults", function()
       assert(priv:get_positions{ currency = "BTC" })
       auths_before = assert(venue.stats(priv, "rc1")).auths
       assert(venue.revoke_tokens(priv))
-      local t = assert(priv:ticker{ instrument_name = BTC })
       local _
       _, first = priv:buy{ instrument_name = BTC, amount = 10, type = "limit", label = "rv-1",
-                           price = t.best_bid_price - 40, post_only = true }
+                           price = S.passive_bid(priv), post_only = true }
       second = priv:get_positions{ currency = "BTC" }          -- waits for the new session
       auths_after = assert(venue.stats(priv, "rc1")).auths
       labels = venue.label_count(priv, "rc1", "rv-1")

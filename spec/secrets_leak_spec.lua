@@ -29,7 +29,7 @@ function M.start(ctx)
   assert(p:get_account_summary{ currency = "BTC" })
   local t = assert(ctx.public:ticker{ instrument_name = "BTC-PERPETUAL" })
   local r = assert(p:buy{ instrument_name = "BTC-PERPETUAL", amount = 10, type = "limit",
-                          price = t.best_bid_price - 20, label = "leak-test" })
+                          price = t.best_bid_price - 500, label = "leak-test" })
   print("order", r.order.order_id, r.order.order_state)
   print("cancel", p:cancel{ order_id = r.order.order_id })
   print("bad params", pcall(p.buy, p, { instrument_name = "BTC-PERPETUAL" }))

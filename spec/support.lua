@@ -42,6 +42,16 @@ function S.wait_for(pred, seconds)
   return pred()
 end
 
+--- A BTC-PERPETUAL bid that stays passive for the length of a spec: 500 USD (about 0.5 %) below
+-- the best bid, then `ticks` more ticks (0.5 USD) to tell orders apart. The venue's index walks
+-- about 2.8 USD a 100 ms tick, so a bid 20 USD below the touch was reached and filled within a
+-- few seconds often enough to fail a spec (CI, 2026-12-02); 500 USD is ~30 sigma over 3 s.
+-- Buys below the band are accepted (only buys above max_price are refused).
+function S.passive_bid(client, ticks)
+  local t = assert(client:ticker{ instrument_name = "BTC-PERPETUAL" })
+  return t.best_bid_price - 500 - 0.5 * (ticks or 0)
+end
+
 --- Start `luatrade sim` as a process of its own with extra arguments (fresh accounts, fresh
 -- server-side buckets). Returns a handle: .url, .port, .dir (a scratch folder), :stop().
 function S.venue_process(args)

@@ -41,10 +41,7 @@ local function venue_order_requests(priv, id)
   return n
 end
 
-local function passive_bid(priv, ticks)
-  local t = assert(priv:ticker{ instrument_name = BTC })
-  return t.best_bid_price - 0.5 * (ticks or 40)
-end
+local passive_bid = S.passive_bid
 
 describe("lt.orders", function()
   it("gives every order a unique label and tracks it through partial fills to filled", function()

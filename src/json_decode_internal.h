@@ -4,7 +4,6 @@
  *   json_decode.c    the decoder proper: frames, containers, yajl callbacks, the parse
  *   json_envelope.c  the JSON-RPC envelope state machine (deribit-api.md §1)
  *   json_number.c    number text -> Lua integer or float, as a schema asks
- *   json_utf8.c      the one UTF-8 check of strings and keys
  *   json_arena.c     the per-Lua-state box: the yajl handle of a call and its memory arena
  *   json_retype.c    the schema of an envelope payload that comes before its id/channel
  *   json_fields.c    projections (LT_T_ONLY): the keys a decode keeps
@@ -20,6 +19,7 @@
 #include <yajl_parse.h>
 
 #include "codec.h"
+#include "utf8.h" /* lt_utf8_ok: the one check of strings and keys */
 
 #define LT_JD_MAX_DEPTH 64
 #define LT_JD_SPILL 256 /* stack slots one open container may use before it becomes a table */
@@ -151,11 +151,6 @@ bool lt_jnum_push(lua_State *L, const char *s, size_t len, lt_type t);
 bool lt_jnum_int(const char *s, size_t len, int64_t *out);
 /* The integer equal to v, if v is integral and within int64. */
 bool lt_jnum_integral(double v, lua_Integer *out);
-
-/* ---- json_utf8.c -------------------------------------------------------------------------- */
-
-/* s[0..len) is well-formed UTF-8 (json_utf8.c says how strict). */
-bool lt_utf8_ok(const unsigned char *s, size_t len);
 
 /* ---- json_arena.c ------------------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <yajl_gen.h>
 
-#include "json_decode_internal.h"
+#include "utf8.h"
 
 static int current = -2; /* -2: not read from the environment yet */
 static int format = -2;

@@ -1,9 +1,9 @@
-/* json_utf8.c — the decoder's one UTF-8 check (json_decode_internal.h). yajl's own check is
- * off (yajl_dont_validate_strings): every string and key, skipped ones included, comes here.
- */
-#include <string.h>
+/* utf8.c — the one UTF-8 check (utf8.h): of every text message the venue sends (ws.c), and of
+ * every string and key the JSON decoder meets (yajl's own check is off), and of log text. */
+#include "utf8.h"
 
-#include "json_decode_internal.h"
+#include <stdint.h>
+#include <string.h>
 
 /* Every string and key must be well-formed UTF-8 with no overlong forms (C0 AF for '/'), no
  * truncated sequence and no code point above U+10FFFF. Encoded surrogates are accepted,

@@ -5,14 +5,18 @@
  * The receive path (issue 12; README "Performance" says why): libwebsockets runs the event
  * loop, the timers and TCP (its raw-socket client role, method "RAW"); TLS is OpenSSL's over
  * memory BIOs (ws_tls.c: lws 4.1.6 cannot start TLS on a RAW client, see ws_tls.h); the
- * HTTP/1.1 Upgrade is written and checked by ws_upgrade.c; every frame after it is wslay's
- * (libwslay 1.1.1 event API: masking, fragmentation, ping/pong, the close handshake, UTF-8
- * validation of text), which parses what TLS decrypted in bulk instead of lws' byte-at-a-time
- * client parser (lws_ws_client_rx_sm, 39 % of the firehose before). wslay runs without message
- * buffering: data frames reach frame_chunk() piece by piece and are reassembled here up to
- * max_message, as before (one piece = no copy); control frames wslay buffers and answers.
+ * HTTP/1.1 Upgrade is written and checked by ws_upgrade.c; every frame after it is parsed
+ * and built by wslay (libwslay 1.1.1), in bulk, instead of lws' byte-at-a-time client parser
+ * (lws_ws_client_rx_sm, 39 % of the firehose before). Receiving uses wslay's frame layer
+ * (wslay_frame_recv: headers, lengths, the 125-byte and fin rules of control frames) and
+ * rx_frames() here does the message level: fragments in order, ping answered with a pong,
+ * the close handshake, and one word-wise UTF-8 check of each whole text message (utf8.c).
+ * wslay's event layer would do the same, but it checks UTF-8 byte by byte with no way to turn
+ * it off: 16-20 % of the firehose (README "Performance"). Data frames reach frame_chunk()
+ * piece by piece and are reassembled up to max_message (one piece = no copy).
  *
- * Sending: the queue's head is handed to wslay (read_msg copies it into wslay's frame buffer),
+ * Sending is wslay's event layer (the same context queues pongs and close frames): the
+ * queue's head is handed to wslay (read_msg copies it into wslay's frame buffer),
  * the masked frames are gathered in ws->tx and go out in one lws_write (through TLS for wss)
  * per writeable callback. ws->tx is cleansed after a sensitive message; wslay's own 4 KiB
  * buffer keeps the last text it framed until the next message overwrites it (no hook to
@@ -37,6 +41,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "utf8.h"
 #include "ws_rules.h"
 #include "ws_tls.h"
 
@@ -84,18 +89,25 @@ struct lt_ws {
 	lt_ws_tls *tls;              /* wss: from RAW_CONNECTED */
 	bool tls_up;                 /* ... its handshake completed, the peer verified */
 	unsigned char *ct;           /* wss: LWS_PRE + TX_CAP, ciphertext for lws_write */
-	wslay_event_context_ptr wsl; /* after the 101 */
+	wslay_event_context_ptr wsl; /* after the 101: sending (queue, control frames, close) */
+	wslay_frame_context_ptr wfr; /* ... receiving: frames parsed by wslay, read by rx_frames */
 	char key[LT_WS_KEY_LEN + 1]; /* Sec-WebSocket-Key sent */
 	bool hs_sent;                /* the upgrade request is written */
 	char *hs;                    /* the answer head while it arrives (HS_MAX) */
 	size_t hslen;
 	const unsigned char *in; /* RAW_RX bytes wslay has not read yet */
 	size_t inlen;
-	bool in_ctrl;     /* the frame being received is a control frame */
-	bool frame_first; /* ... starts a message (not a continuation) */
+	bool in_frame;        /* a frame's header was read, payload bytes are still to come */
+	uint8_t frame_opcode; /* ... its opcode */
+	bool frame_first;     /* ... it starts a message (not a continuation) */
 	bool frame_fin;
-	uint64_t frame_left; /* payload bytes of the frame still to come */
-	outmsg *txmsg;       /* qhead while wslay reads it (read_msg) */
+	uint64_t frame_left; /* ... payload bytes still to come */
+	bool msg_open;       /* a fragmented data message is under way */
+	uint8_t ctrl[125];   /* a control frame's payload while it arrives */
+	size_t ctrllen;
+	bool rx_stopped; /* a close frame came or we failed the venue: nothing more is read */
+	bool close_rcvd; /* ... the venue's close frame came */
+	outmsg *txmsg;   /* qhead while wslay reads it (read_msg) */
 	size_t txoff;
 	unsigned char *tx; /* LWS_PRE + TX_CAP: frames gathered for lws_write */
 	size_t txlen;
@@ -319,6 +331,25 @@ static void deliver(lt_ws *ws, const char *msg, size_t len)
 	ws->busy--;
 }
 
+/* Stop reading and answer with a close frame: code for what the venue did wrong (1002 a
+ * protocol error, 1007 text that is not UTF-8), or the echo of the venue's own close. */
+static void rx_stop(lt_ws *ws, uint16_t code)
+{
+	ws->rx_stopped = true;
+	wslay_event_queue_close(ws->wsl, code, NULL, 0); /* no second one: wslay keeps the first */
+}
+
+/* A data message of the venue is whole: text is checked to be UTF-8 (RFC 6455 §8.1) once,
+ * word-wise, before anyone sees it. */
+static void deliver_text(lt_ws *ws, const char *msg, size_t len)
+{
+	if (!lt_utf8_ok((const unsigned char *)msg, len)) {
+		rx_stop(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
+		return;
+	}
+	deliver(ws, msg, len);
+}
+
 static void drop_oversize(lt_ws *ws)
 {
 	ws->rx_skip = true;
@@ -358,7 +389,7 @@ static void on_receive(lt_ws *ws, const char *in, size_t len, bool first, bool f
 	if (!ws->rx_skip && len > ws->max_message - ws->rxlen)
 		drop_oversize(ws);
 	else if (!ws->rx_skip && first && final)
-		deliver(ws, in, len); /* whole message in one piece: no copy */
+		deliver_text(ws, in, len); /* whole message in one piece: no copy */
 	else if (!ws->rx_skip && !rx_reserve(ws, ws->rxlen + len))
 		ws->rx_skip = true;
 	else if (!ws->rx_skip) {
@@ -366,80 +397,139 @@ static void on_receive(lt_ws *ws, const char *in, size_t len, bool first, bool f
 			memcpy(ws->rx + ws->rxlen, in, len);
 		ws->rxlen += len;
 		if (final)
-			deliver(ws, ws->rx ? ws->rx : "", ws->rxlen);
+			deliver_text(ws, ws->rx ? ws->rx : "", ws->rxlen);
 	}
 	if (final)
 		ws->rxlen = 0;
 }
 
-static void frame_start(wslay_event_context_ptr ctx,
-			const struct wslay_event_on_frame_recv_start_arg *a, void *ud)
+/* A whole control frame (wslay's frame layer has checked fin and the 125-byte limit): a ping
+ * is answered with its payload, a pong is only read; the venue's close frame (RFC 6455
+ * §5.5.1: status, then a UTF-8 reason) names the drop and is answered with its status. */
+static void on_control(lt_ws *ws)
 {
-	(void)ctx;
-	lt_ws *ws = ud;
-	ws->in_ctrl = wslay_is_ctrl_frame(a->opcode);
-	ws->frame_left = a->payload_length;
-	ws->frame_fin = a->fin;
-	ws->frame_first = a->opcode != WSLAY_CONTINUATION_FRAME;
-	if (ws->in_ctrl)
-		return;         /* buffered and answered by wslay; the close one reaches on_msg */
-	if (!a->payload_length) /* only data frames count as life (ws.h); frame_chunk stamps */
+	const uint8_t *p = ws->ctrl;
+	size_t n = ws->ctrllen;
+	if (ws->frame_opcode == WSLAY_PING) {
+		struct wslay_event_msg pong = {WSLAY_PONG, p, n};
+		wslay_event_queue_msg(ws->wsl, &pong);
+		return;
+	}
+	if (ws->frame_opcode != WSLAY_CONNECTION_CLOSE)
+		return;
+	uint16_t code = n >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+	if (n == 1 || (n >= 2 && !lt_ws_close_code_ok(code))) {
+		rx_stop(ws, WSLAY_CODE_PROTOCOL_ERROR);
+		return;
+	}
+	if (n > 2 && !lt_utf8_ok(p + 2, n - 2)) {
+		rx_stop(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
+		return;
+	}
+	lt_ws_close_reason(n >= 2 ? p : NULL, n, ws->drop_reason, sizeof ws->drop_reason);
+	ws->close_rcvd = true;
+	rx_stop(ws, code);
+}
+
+/* The header of a new frame is acceptable: no RSV bit (no extension was negotiated), not
+ * masked (servers never mask, RFC 6455 §5.1), a known opcode, and data frames in order (a
+ * continuation only inside a fragmented message, a new message only outside one). */
+static bool frame_ok(const lt_ws *ws, const struct wslay_frame_iocb *f)
+{
+	if (f->rsv || f->mask)
+		return false;
+	switch (f->opcode) {
+	case WSLAY_CONTINUATION_FRAME:
+		return ws->msg_open;
+	case WSLAY_TEXT_FRAME:
+	case WSLAY_BINARY_FRAME:
+		return !ws->msg_open;
+	case WSLAY_CONNECTION_CLOSE:
+	case WSLAY_PING:
+	case WSLAY_PONG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void frame_start(lt_ws *ws, const struct wslay_frame_iocb *f)
+{
+	ws->frame_opcode = f->opcode;
+	ws->frame_left = f->payload_length;
+	ws->frame_fin = f->fin;
+	ws->frame_first = f->opcode != WSLAY_CONTINUATION_FRAME;
+	ws->in_frame = true;
+	ws->ctrllen = 0;
+	if (wslay_is_ctrl_frame(f->opcode))
+		return;
+	ws->msg_open = !f->fin;
+	if (!f->payload_length) /* only data frames count as life (ws.h); frame_chunk stamps */
 		ws->last_rx_us = lt_now_us(); /* the others */
 	if (ws->frame_first) {
 		ws->rxlen = 0;
-		ws->rx_skip = a->opcode == WSLAY_BINARY_FRAME;
+		ws->rx_skip = f->opcode == WSLAY_BINARY_FRAME;
 		if (ws->rx_skip) {
 			ws->stats.dropped_binary++;
 			lt_mx_inc(ws->mx, LT_M_MSG_DROPPED, "binary", 1);
 		}
 	}
-	if (!ws->rx_skip && a->payload_length > ws->max_message - ws->rxlen)
+	if (!ws->rx_skip && f->payload_length > ws->max_message - ws->rxlen)
 		drop_oversize(ws); /* known from the header: nothing of it is copied */
-	if (a->payload_length == 0 && !ws->detached && ws->state == LT_WS_OPEN)
+	if (f->payload_length == 0 && !ws->detached && ws->state == LT_WS_OPEN)
 		on_receive(ws, "", 0, ws->frame_first, ws->frame_fin);
 }
 
-static void frame_chunk(wslay_event_context_ptr ctx,
-			const struct wslay_event_on_frame_recv_chunk_arg *a, void *ud)
+static void frame_chunk(lt_ws *ws, const struct wslay_frame_iocb *f)
 {
-	(void)ctx;
-	lt_ws *ws = ud;
-	if (ws->in_ctrl || !a->data_length)
+	ws->frame_left -= f->data_length;
+	ws->in_frame = ws->frame_left > 0;
+	if (wslay_is_ctrl_frame(ws->frame_opcode)) {
+		if (f->data_length) { /* <= 125 in all */
+			memcpy(ws->ctrl + ws->ctrllen, f->data, f->data_length);
+			ws->ctrllen += f->data_length;
+		}
+		if (!ws->in_frame)
+			on_control(ws);
+		return;
+	}
+	if (!f->data_length)
 		return;
 	ws->last_rx_us = lt_now_us();
 	bool first = ws->frame_first;
 	ws->frame_first = false;
-	ws->frame_left -= a->data_length;
 	bool final = ws->frame_fin && ws->frame_left == 0;
 	if (!ws->detached && ws->state == LT_WS_OPEN)
-		on_receive(ws, (const char *)a->data, a->data_length, first, final);
+		on_receive(ws, (const char *)f->data, f->data_length, first, final);
 }
 
-/* A whole message, given by wslay for control frames only (no buffering of data): the venue's
- * close frame (RFC 6455 §5.5.1: status, then reason) names the drop. wslay has queued the
- * answering close and stopped reading. */
-static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-		   void *ud)
+/* Every frame in what RAW_RX handed over, parsed by wslay's frame layer; the message level
+ * (order of fragments, control frames, the close handshake, UTF-8) is done here. */
+static void rx_frames(lt_ws *ws)
 {
-	(void)ctx;
-	lt_ws *ws = ud;
-	if (a->opcode != WSLAY_CONNECTION_CLOSE)
-		return;
-	if (a->msg_length >= 2)
-		lt_ws_close_reason(a->msg, a->msg_length, ws->drop_reason, sizeof ws->drop_reason);
-	else
-		lt_ws_close_reason(NULL, 0, ws->drop_reason, sizeof ws->drop_reason);
+	while (!ws->rx_stopped && ws->wfr) {
+		struct wslay_frame_iocb f;
+		memset(&f, 0, sizeof f);
+		ssize_t r = wslay_frame_recv(ws->wfr, &f);
+		if (r == WSLAY_ERR_WANT_READ)
+			return;
+		if (r < 0 || (!ws->in_frame && !frame_ok(ws, &f))) {
+			rx_stop(ws, WSLAY_CODE_PROTOCOL_ERROR);
+			return;
+		}
+		if (!ws->in_frame)
+			frame_start(ws, &f);
+		frame_chunk(ws, &f);
+	}
 }
 
-/* wslay reads what RAW_RX handed over (ws->in); WOULDBLOCK when it is all read. */
-static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+/* wslay's frame layer reads what RAW_RX handed over (ws->in); none left: WANT_READ. */
+static ssize_t wfr_recv(uint8_t *buf, size_t len, int flags, void *ud)
 {
 	(void)flags;
 	lt_ws *ws = ud;
-	if (!ws->inlen) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
+	if (!ws->inlen)
+		return WSLAY_ERR_WANT_READ;
 	size_t n = len < ws->inlen ? len : ws->inlen;
 	memcpy(buf, ws->in, n);
 	ws->in += n;
@@ -560,7 +650,7 @@ static bool close_done(lt_ws *ws)
 {
 	if (!wslay_event_get_close_sent(ws->wsl))
 		return false;
-	if (!wslay_event_get_close_received(ws->wsl) && !ws->drop_reason[0] && !ws->detached)
+	if (!ws->close_rcvd && !ws->drop_reason[0] && !ws->detached)
 		lt_ws_fail_reason(wslay_event_get_status_code_sent(ws->wsl), ws->drop_reason,
 				  sizeof ws->drop_reason);
 	return true;
@@ -587,8 +677,9 @@ static int on_ws_writeable(lt_ws *ws, struct lws *wsi)
 
 /* ---- the opening handshake ---------------------------------------------------------------- */
 
-static const struct wslay_event_callbacks wsl_cbs = {
-	wsl_recv, wsl_send, wsl_genmask, frame_start, frame_chunk, NULL, on_msg};
+static const struct wslay_event_callbacks wsl_cbs = {NULL, wsl_send, wsl_genmask, NULL,
+						     NULL, NULL,     NULL};
+static const struct wslay_frame_callbacks wfr_cbs = {NULL, wfr_recv, NULL};
 
 /* Forget the transport's WebSocket layer (at every drop and before each attempt). */
 static void transport_reset(lt_ws *ws)
@@ -596,6 +687,10 @@ static void transport_reset(lt_ws *ws)
 	if (ws->wsl)
 		wslay_event_context_free(ws->wsl);
 	ws->wsl = NULL;
+	if (ws->wfr)
+		wslay_frame_context_free(ws->wfr);
+	ws->wfr = NULL;
+	ws->in_frame = ws->msg_open = ws->rx_stopped = ws->close_rcvd = false;
 	lt_ws_tls_free(ws->tls);
 	ws->tls = NULL;
 	ws->tls_up = false;
@@ -672,8 +767,10 @@ static int on_upgrade_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len,
 		ws->wsl = NULL;
 		return upgrade_failed(ws, 101, "out of memory");
 	}
-	wslay_event_config_set_no_buffering(ws->wsl, 1);
-	wslay_event_config_set_max_recv_msg_length(ws->wsl, UINT64_MAX); /* ours: max_message */
+	if (wslay_frame_context_init(&ws->wfr, &wfr_cbs, ws)) {
+		ws->wfr = NULL;
+		return upgrade_failed(ws, 101, "out of memory");
+	}
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	if (ws->detached) {
 		lws_callback_on_writable(wsi); /* sends a close frame and closes */
@@ -697,25 +794,19 @@ static int on_plain_rx(lt_ws *ws, struct lws *wsi, const char *in, size_t len)
 			return rc;
 	}
 	/* the owner may have closed or dropped it in on_state(OPEN) */
-	if (wsi != ws->wsi || !ws->wsl || !wslay_event_get_read_enabled(ws->wsl))
+	if (wsi != ws->wsi || !ws->wsl || ws->rx_stopped)
 		return 0;
 	ws->in = (const unsigned char *)in;
 	ws->inlen = len;
 	ws->busy++;
-	int rc = wslay_event_recv(ws->wsl);
+	rx_frames(ws);
 	ws->busy--;
 	ws->in = NULL;
 	ws->inlen = 0;
-	if (rc < 0) {
-		if (!ws->drop_reason[0])
-			snprintf(ws->drop_reason, sizeof ws->drop_reason,
-				 "connection failed (wslay "
-				 "error %d while receiving)",
-				 rc);
-		return -1;
-	}
-	if (!wslay_event_get_read_enabled(ws->wsl)) /* a close frame came, or we fail it */
-		return on_ws_writeable(ws, wsi);    /* send the close now, then close */
+	if (wsi != ws->wsi || !ws->wsl) /* the owner closed or dropped it in a callback */
+		return 0;
+	if (ws->rx_stopped)                      /* a close frame came, or we fail the venue */
+		return on_ws_writeable(ws, wsi); /* send the close now, then close */
 	if (wslay_event_want_write(ws->wsl))
 		lws_callback_on_writable(wsi);
 	return 0;

@@ -233,6 +233,12 @@ void lt_ws_close_reason(const unsigned char *in, size_t len, char *out, size_t c
 		snprintf(out, cap, "closed by the venue (code %u)", code);
 }
 
+bool lt_ws_close_code_ok(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+	       (code >= 3000 && code <= 4999);
+}
+
 void lt_ws_fail_reason(unsigned code_sent, char *out, size_t cap)
 {
 	const char *what = code_sent == 1007   ? "sent a text message that is not valid UTF-8"

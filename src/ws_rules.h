@@ -53,6 +53,11 @@ lt_ws_fail lt_ws_describe_fail(const char *lws_text, size_t len, long verify, un
  * fits 120 bytes. */
 void lt_ws_close_reason(const unsigned char *in, size_t len, char *out, size_t cap);
 
+/* A status code a close frame may carry (RFC 6455 §7.4): 1000-1003, 1007-1011, 3000-4999 (the
+ * registered, library and private ranges); 1004-1006 and 1015 are never sent. A close frame
+ * with another code is a protocol error (1002). lt_ws_close_code_ok(4000) is true. */
+bool lt_ws_close_code_ok(unsigned code);
+
 /* The drop reason when the client failed the connection itself because of what the venue sent
  * (wslay queued a close frame with code_sent: 1002 protocol error, 1007 invalid UTF-8 in a
  * text message, 1009 a frame too large for wslay, else the code): "the venue broke the

@@ -1,5 +1,5 @@
 /* json_decode_test.c — the decoding machinery of src/json_decode.c and the files it is split
- * into (json_envelope.c, json_number.c, json_utf8.c, json_arena.c, json_retype.c; see
+ * into (json_envelope.c, json_number.c, utf8.c, json_arena.c, json_retype.c; see
  * json_decode_internal.h), through the public API of codec.h: lt_json_decode (number
  * typing, null, containers of every size, depth, malformed and truncated input, Lua memory
  * errors) and lt_json_decode_envelope (the four message kinds, resolver calls, key-order

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -741,6 +742,7 @@ typedef struct peer {
 	int hold_ms;    /* after the frames: close after this long (0 = wait for the client) */
 	int chatter_ms, chatter_n; /* after the frames: "hb" every chatter_ms, chatter_n times */
 	bool chatter_ping;         /* ... as WebSocket pings instead of text messages */
+	bool trickle;              /* the frames one byte per TCP segment (ws://) */
 	const char *http_answer;   /* answer the upgrade with this status line instead of 101 */
 	const char *accept;        /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
 	SSL_CTX *tls;              /* serve wss with the built-in venue's certificate */
@@ -762,6 +764,7 @@ typedef struct peer {
 typedef struct conn {
 	int fd;
 	SSL *ssl;
+	bool trickle; /* plain TCP: every byte in a write and a segment of its own */
 } conn;
 
 static ssize_t conn_recv(conn *c, void *buf, size_t n)
@@ -792,7 +795,9 @@ static bool write_full(conn *c, const void *buf, size_t n)
 		return n == 0 || SSL_write(c->ssl, buf, (int)n) == (int)n;
 	const char *p = buf;
 	while (n) {
-		ssize_t put = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (c->trickle)
+			usleep(300); /* with TCP_NODELAY: the client reads one byte at a time */
+		ssize_t put = send(c->fd, p, c->trickle ? 1 : n, MSG_NOSIGNAL);
 		if (put <= 0)
 			return false;
 		p += put;
@@ -831,13 +836,16 @@ static int read_frame(conn *c, char *out, size_t cap, size_t *len)
 /* opcode | MASKED: the frame has the mask bit set and data's first 4 bytes are the key (no
  * server may send such a frame). */
 #define MASKED 0x100
+/* opcode | RSV1: the frame has the RSV1 bit set (no extension was negotiated). */
+#define RSV1 0x200
 
 static bool write_frame(conn *c, const frame *f)
 {
 	size_t n = strlen(f->data);
 	unsigned char h[4];
 	size_t hl = 2;
-	h[0] = (unsigned char)((f->fin ? 0x80 : 0) | (f->opcode & 0x0f));
+	h[0] = (unsigned char)((f->fin ? 0x80 : 0) | (f->opcode & RSV1 ? 0x40 : 0) |
+			       (f->opcode & 0x0f));
 	if (f->opcode & MASKED) {
 		h[1] = (unsigned char)(0x80 | (n - 4)); /* short frames only */
 	} else if (n < 126) {
@@ -938,9 +946,14 @@ static void peer_serve(peer *p, conn *c, int k)
 			return;
 		p->nin++;
 	}
+	if (p->trickle && !c->ssl) {
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+		c->trickle = true;
+	}
 	for (size_t i = 0; i < p->nframes; i++)
 		if (!write_frame(c, &p->frames[i]))
 			return;
+	c->trickle = false;
 	static const frame hb = {1, true, "{\"method\":\"heartbeat\"}"}, ping = {9, true, "hb"};
 	for (int i = 0; i < p->chatter_n && !atomic_load(&p->stop); i++) {
 		usleep((useconds_t)p->chatter_ms * 1000);
@@ -964,7 +977,7 @@ static void *peer_main(void *arg)
 			;
 		if (r != 1)
 			break;
-		conn c = {accept(p->lfd, NULL, NULL), NULL};
+		conn c = {accept(p->lfd, NULL, NULL), NULL, false};
 		if (c.fd < 0)
 			break;
 		atomic_fetch_add(&p->accepted, 1);
@@ -1238,6 +1251,44 @@ static void test_ping_between_fragments(void **state)
 	lt_loop_free(loop);
 }
 
+/* Frames that arrive one byte per TCP segment (every header, extended length and payload cut
+ * everywhere) are read as when they come whole: wslay's frame layer resumes where it stopped
+ * and rx_frames keeps the message state across reads. */
+static void test_frames_byte_by_byte(void **state)
+{
+	(void)state;
+	char big[301];
+	for (int i = 0; i < 300; i++)
+		big[i] = (char)('a' + i % 26); /* 300 bytes: a 16-bit extended length */
+	big[300] = '\0';
+	const frame frames[] = {
+		{1, false, "frag"}, {9, true, "p1"},          {0, true, "mented"},
+		{1, true, big},     {1, true, "caf\xc3\xa9"}, {1, true, "end"},
+	};
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.frames = frames;
+	p.nframes = sizeof frames / sizeof frames[0];
+	p.trickle = true;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){.no_reconnect = true});
+	until_msg u = {&o, "end"};
+	assert_true(drive(loop, saw_message, &u, 10000));
+	assert_int_equal(o.nmsgs, 4);
+	assert_string_equal(o.msgs[0], "fragmented");
+	assert_int_equal(o.msg_len[1], 300);
+	assert_memory_equal(o.msgs[1], big, 300);
+	assert_string_equal(o.msgs[2], "caf\xc3\xa9");
+	assert_true(drive(loop, peer_got_pong, &p, 3000));
+	assert_string_equal(p.pong, "p1");
+	assert_int_equal(lt_ws_get_state(ws), LT_WS_OPEN);
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
 /* A text message that is not UTF-8 fails the connection (RFC 6455 §8.1): close code 1007 to
  * the venue, a reason that says so to the owner; what came before it was delivered. */
 static void test_invalid_utf8_fails_the_connection(void **state)
@@ -1285,6 +1336,59 @@ static void test_masked_frame_from_the_venue_is_a_protocol_error(void **state)
 	finish(loop, &p, ws);
 	obs_free(&o);
 	lt_loop_free(loop);
+}
+
+/* What the venue may not send, each after one good message: the connection fails with the
+ * close code given (the good message was delivered, nothing after it). The message level is
+ * ours (rx_frames), the frames are wslay's: each rule here has a line there. */
+static void test_venue_protocol_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *what;
+		frame bad[2];
+		size_t n;
+		int code;
+	} cases[] = {
+		{"an RSV1 bit", {{1 | RSV1, true, "x"}}, 1, 1002},
+		{"a continuation with no message", {{0, true, "x"}}, 1, 1002},
+		{"a new message inside a fragmented one",
+		 {{1, false, "a"}, {1, true, "b"}},
+		 2,
+		 1002},
+		{"a reserved opcode", {{3, true, "x"}}, 1, 1002},
+		{"a fragmented ping", {{9, false, "p"}}, 1, 1002},
+		{"a close with code 1005", {{8, true, "\x03\xed"}}, 1, 1002},
+		{"a close with a 1-byte payload", {{8, true, "\x03"}}, 1, 1002},
+		{"a close reason not UTF-8", {{8, true, "\x0f\xa0\xff"}}, 1, 1007},
+	};
+	int failed = 0;
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		frame frames[4] = {{1, true, "ok"}};
+		memcpy(frames + 1, cases[k].bad, cases[k].n * sizeof(frame));
+		frames[1 + cases[k].n] = (frame){1, true, "after"};
+		lt_loop *loop = loop_new();
+		peer p;
+		obs o = {0};
+		lt_ws *ws = run_peer(loop, &p, &o, "/ws", 0, frames, 2 + cases[k].n);
+		if (!drive(loop, saw_closed, &o, 3000)) {
+			print_error("%s: the connection stayed up\n", cases[k].what);
+			failed++;
+		} else if (o.nmsgs != 1 || strcmp(o.msgs[0], "ok")) {
+			print_error("%s: %d messages delivered, want only \"ok\"\n", cases[k].what,
+				    o.nmsgs);
+			failed++;
+		} else if (!drive(loop, peer_got_close, &p, 3000) ||
+			   atomic_load(&p.close_in) != cases[k].code) {
+			print_error("%s: closed with %d, want %d\n", cases[k].what,
+				    atomic_load(&p.close_in), cases[k].code);
+			failed++;
+		}
+		finish(loop, &p, ws);
+		obs_free(&o);
+		lt_loop_free(loop);
+	}
+	assert_int_equal(failed, 0);
 }
 
 /* lt_ws_close on an open connection sends a close frame with 1000 before the TCP close. */
@@ -1814,8 +1918,10 @@ int main(void)
 		cmocka_unit_test(test_peer_closing_is_a_drop),
 		cmocka_unit_test(test_venue_close_code_and_reason),
 		cmocka_unit_test(test_ping_between_fragments),
+		cmocka_unit_test(test_frames_byte_by_byte),
 		cmocka_unit_test(test_invalid_utf8_fails_the_connection),
 		cmocka_unit_test(test_masked_frame_from_the_venue_is_a_protocol_error),
+		cmocka_unit_test(test_venue_protocol_errors),
 		cmocka_unit_test(test_client_close_sends_1000),
 		cmocka_unit_test(test_wrong_accept_is_refused),
 		cmocka_unit_test(test_http_error_status_on_upgrade),

@@ -417,7 +417,7 @@ static void on_control(lt_ws *ws)
 	}
 	if (ws->frame_opcode != WSLAY_CONNECTION_CLOSE)
 		return;
-	uint16_t code = n >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+	uint16_t code = (uint16_t)(n >= 2 ? p[0] << 8 | p[1] : 0);
 	if (n == 1 || (n >= 2 && !lt_ws_close_code_ok(code))) {
 		rx_stop(ws, WSLAY_CODE_PROTOCOL_ERROR);
 		return;

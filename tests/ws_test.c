@@ -37,6 +37,7 @@
 #include "log.h"
 #include "loop.h"
 #include "ws.h"
+#include "utf8.h"
 #include "ws_rules.h"
 
 #ifndef LT_CERT_DIR
@@ -743,10 +744,12 @@ typedef struct peer {
 	int chatter_ms, chatter_n; /* after the frames: "hb" every chatter_ms, chatter_n times */
 	bool chatter_ping;         /* ... as WebSocket pings instead of text messages */
 	bool trickle;              /* the frames one byte per TCP segment (ws://) */
-	const char *http_answer;   /* answer the upgrade with this status line instead of 101 */
-	const char *accept;        /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
-	SSL_CTX *tls;              /* serve wss with the built-in venue's certificate */
-	const char *host;          /* listen on (and connect to) this loopback address; 127.0.0.1 */
+	const unsigned char *raw;  /* after the frames: these bytes as they are */
+	size_t rawlen;
+	const char *http_answer; /* answer the upgrade with this status line instead of 101 */
+	const char *accept;      /* answer the 101 with this Sec-WebSocket-Accept (a wrong one) */
+	SSL_CTX *tls;            /* serve wss with the built-in venue's certificate */
+	const char *host;        /* listen on (and connect to) this loopback address; 127.0.0.1 */
 	/* what happened */
 	char request_line[600];
 	char in[MAX_IN][128];
@@ -954,6 +957,8 @@ static void peer_serve(peer *p, conn *c, int k)
 		if (!write_frame(c, &p->frames[i]))
 			return;
 	c->trickle = false;
+	if (p->rawlen && !write_full(c, p->raw, p->rawlen))
+		return;
 	static const frame hb = {1, true, "{\"method\":\"heartbeat\"}"}, ping = {9, true, "hb"};
 	for (int i = 0; i < p->chatter_n && !atomic_load(&p->stop); i++) {
 		usleep((useconds_t)p->chatter_ms * 1000);
@@ -1287,6 +1292,80 @@ static void test_frames_byte_by_byte(void **state)
 	finish(loop, &p, ws);
 	obs_free(&o);
 	lt_loop_free(loop);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* A random stream of plausible and broken frames (each opcode, fin or not, RSV bits, masks,
+ * 7- and 16-bit lengths, payloads mostly ASCII with stray bytes, close frames with and without
+ * a valid code) into buf; returns its length. */
+static size_t random_frames(uint64_t *rng, unsigned char *buf, size_t cap)
+{
+	static const int ops[] = {0, 1, 1, 1, 2, 8, 9, 10, 3, 11};
+	size_t n = 0;
+	int frames = 1 + (int)(xorshift(rng) % 12);
+	for (int k = 0; k < frames && n + 200 < cap; k++) {
+		uint64_t r = xorshift(rng);
+		int op = ops[r % 10];
+		bool fin = (r >> 8) % 4 != 0, rsv = (r >> 12) % 16 == 0, mask = (r >> 16) % 16 == 0;
+		size_t len = (r >> 20) % 8 == 0 ? 130 : (size_t)((r >> 24) % 41);
+		buf[n++] = (unsigned char)((fin ? 0x80 : 0) | (rsv ? 0x40 : 0) | op);
+		if (len < 126) {
+			buf[n++] = (unsigned char)((mask ? 0x80 : 0) | len);
+		} else {
+			buf[n++] = (unsigned char)((mask ? 0x80 : 0) | 126);
+			buf[n++] = (unsigned char)(len >> 8);
+			buf[n++] = (unsigned char)len;
+		}
+		if (mask)
+			for (int i = 0; i < 4; i++)
+				buf[n++] = (unsigned char)xorshift(rng);
+		for (size_t i = 0; i < len; i++) {
+			uint64_t b = xorshift(rng);
+			buf[n++] = b % 8 == 0 ? (unsigned char)(b >> 8)
+					      : (unsigned char)('a' + (b >> 8) % 26);
+		}
+		if (op == 8 && len >= 2 && (r >> 28) % 2) { /* a valid code: 1000 */
+			buf[n - len] = 0x03;
+			buf[n - len + 1] = 0xe8;
+		}
+	}
+	return n;
+}
+
+/* Whatever frames the venue sends, the client does not crash (the suite runs under ASan),
+ * hands on only valid UTF-8 and, if it fails the connection, says why. 40 random streams. */
+static void test_random_frames_never_break_the_client(void **state)
+{
+	(void)state;
+	uint64_t rng = 0x5eed;
+	for (int k = 0; k < 40; k++) {
+		unsigned char raw[4096];
+		lt_loop *loop = loop_new();
+		peer p;
+		memset(&p, 0, sizeof p);
+		p.raw = raw;
+		p.rawlen = random_frames(&rng, raw, sizeof raw);
+		peer_start(&p);
+		obs o = {0};
+		lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){.no_reconnect = true});
+		drive(loop, saw_closed, &o, 150);
+		for (int i = 0; i < o.nmsgs && i < MAX_EV; i++)
+			if (!lt_utf8_ok((const unsigned char *)o.msgs[i], o.msg_len[i]))
+				fail_msg("stream %d: message %d handed on is not UTF-8", k, i);
+		int c = find_state(&o, LT_WS_CLOSED, 0);
+		if (c >= 0 && !o.reasons[c][0])
+			fail_msg("stream %d: closed with no reason", k);
+		finish(loop, &p, ws);
+		obs_free(&o);
+		lt_loop_free(loop);
+	}
 }
 
 /* A text message that is not UTF-8 fails the connection (RFC 6455 §8.1): close code 1007 to
@@ -1919,6 +1998,7 @@ int main(void)
 		cmocka_unit_test(test_venue_close_code_and_reason),
 		cmocka_unit_test(test_ping_between_fragments),
 		cmocka_unit_test(test_frames_byte_by_byte),
+		cmocka_unit_test(test_random_frames_never_break_the_client),
 		cmocka_unit_test(test_invalid_utf8_fails_the_connection),
 		cmocka_unit_test(test_masked_frame_from_the_venue_is_a_protocol_error),
 		cmocka_unit_test(test_venue_protocol_errors),

@@ -759,6 +759,7 @@ typedef struct peer {
 	atomic_int pongs;    /* pongs from the client after the script */
 	char pong[128];      /* the last one's payload */
 	atomic_int accepted;
+	atomic_int ins; /* client messages read so far (of want_in) */
 	_Atomic int64_t last_sent_us;
 	atomic_bool stop, done;
 	pthread_t th;
@@ -948,6 +949,7 @@ static void peer_serve(peer *p, conn *c, int k)
 		if (read_frame(c, p->in[p->nin], sizeof p->in[0], &len) != 1)
 			return;
 		p->nin++;
+		atomic_fetch_add(&p->ins, 1);
 	}
 	if (p->trickle && !c->ssl) {
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -1008,6 +1010,7 @@ static void peer_start(peer *p)
 	atomic_init(&p->done, false);
 	atomic_init(&p->stop, false);
 	atomic_init(&p->accepted, 0);
+	atomic_init(&p->ins, 0);
 	atomic_init(&p->close_in, 0);
 	atomic_init(&p->pongs, 0);
 	atomic_init(&p->last_sent_us, 0);
@@ -1933,6 +1936,39 @@ static void test_certificate_for_another_host(void **state)
 
 /* wss end to end with the venue's CA: the TLS layer carries the upgrade, frames both ways and
  * the close handshake. */
+/* On an open connection with nothing queued, lt_ws_send writes at once: the venue has the
+ * message before the loop runs again (one trip through poll less per request). */
+static void test_send_on_an_open_connection_goes_out_at_once(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, true, "end"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.tls = venue_tls();
+	p.frames = frames;
+	p.nframes = 1;
+	p.want_in = 1;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws =
+		connect_peer(loop, &p, &o, "/ws",
+			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
+	assert_true(drive(loop, saw_open, &o, 5000));
+	send_text(ws, "{\"now\":1}", 0);
+	int64_t end = lt_now_us() + 2000000; /* the loop is not serviced meanwhile */
+	while (atomic_load(&p.ins) < 1 && lt_now_us() < end)
+		usleep(1000);
+	assert_int_equal(atomic_load(&p.ins), 1);
+	until_msg u = {&o, "end"};
+	assert_true(drive(loop, saw_message, &u, 5000));
+	assert_string_equal(p.in[0], "{\"now\":1}");
+	finish(loop, &p, ws);
+	obs_free(&o);
+	lt_loop_free(loop);
+	SSL_CTX_free(p.tls);
+}
+
 static void test_wss_messages_both_ways(void **state)
 {
 	(void)state;
@@ -2018,6 +2054,7 @@ int main(void)
 		cmocka_unit_test(test_trusted_certificate_then_http_429),
 		cmocka_unit_test(test_certificate_for_another_host),
 		cmocka_unit_test(test_wss_messages_both_ways),
+		cmocka_unit_test(test_send_on_an_open_connection_goes_out_at_once),
 	};
 	lt_log_set_level(LT_LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

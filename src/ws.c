@@ -675,23 +675,6 @@ static int on_ws_writeable(lt_ws *ws, struct lws *wsi)
 	return 0;
 }
 
-/* A message just queued on an open connection goes out at once when nothing is ahead of it and
- * the socket takes it without blocking: a request costs no extra trip through poll (the
- * latency of an order, README "Performance"). Otherwise, or after a close frame, it waits for
- * the writeable callback, so lws never buffers more than one partial write and max_queue
- * stays the cap. A transport that fails here is closed from the loop. */
-static void send_soon(lt_ws *ws)
-{
-	struct lws *wsi = ws->wsi;
-	if (ws->qhead != ws->qtail || !ws->wsl || ws->rx_stopped ||
-	    wslay_event_get_close_sent(ws->wsl) || lws_send_pipe_choked(wsi)) {
-		lws_callback_on_writable(wsi);
-		return;
-	}
-	if (on_ws_writeable(ws, wsi) < 0)
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
 /* ---- the opening handshake ---------------------------------------------------------------- */
 
 static const struct wslay_event_callbacks wsl_cbs = {NULL, wsl_send, wsl_genmask, NULL,
@@ -1073,7 +1056,7 @@ int lt_ws_send(lt_ws *ws, lt_buf *msg)
 	ws->qtail = m;
 	ws->qbytes += m->len;
 	if (ws->state == LT_WS_OPEN && ws->wsi)
-		send_soon(ws);
+		lws_callback_on_writable(ws->wsi);
 	return 0;
 }
 

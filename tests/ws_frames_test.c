@@ -454,39 +454,6 @@ static void test_send_queue_is_bounded(void **state)
 	lt_loop_free(loop);
 }
 
-/* On an open connection with nothing queued, lt_ws_send writes at once: the venue has the
- * message before the loop runs again (one trip through poll less per request). */
-static void test_send_on_an_open_connection_goes_out_at_once(void **state)
-{
-	(void)state;
-	static const frame frames[] = {{1, true, "end"}};
-	lt_loop *loop = loop_new();
-	peer p;
-	memset(&p, 0, sizeof p);
-	p.tls = venue_tls();
-	p.frames = frames;
-	p.nframes = 1;
-	p.want_in = 1;
-	peer_start(&p);
-	obs o = {0};
-	lt_ws *ws =
-		connect_peer(loop, &p, &o, "/ws",
-			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
-	assert_true(drive(loop, saw_open, &o, 5000));
-	send_text(ws, "{\"now\":1}", 0);
-	int64_t end = lt_now_us() + 2000000; /* the loop is not serviced meanwhile */
-	while (atomic_load(&p.ins) < 1 && lt_now_us() < end)
-		usleep(1000);
-	assert_int_equal(atomic_load(&p.ins), 1);
-	until_msg u = {&o, "end"};
-	assert_true(drive(loop, saw_message, &u, 5000));
-	assert_string_equal(p.in[0], "{\"now\":1}");
-	finish(loop, &p, ws);
-	obs_free(&o);
-	lt_loop_free(loop);
-	SSL_CTX_free(p.tls);
-}
-
 /* wss end to end with the venue's CA: the TLS layer carries the upgrade, frames both ways and
  * the close handshake. */
 
@@ -545,7 +512,6 @@ int main(void)
 		cmocka_unit_test(test_client_close_sends_1000),
 		cmocka_unit_test(test_send_queue_is_bounded),
 		cmocka_unit_test(test_wss_messages_both_ways),
-		cmocka_unit_test(test_send_on_an_open_connection_goes_out_at_once),
 	};
 	lt_log_set_level(LT_LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

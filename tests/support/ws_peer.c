@@ -337,7 +337,6 @@ static void peer_serve(peer *p, conn *c, int k)
 		if (read_frame(c, p->in[p->nin], sizeof p->in[0], &len) != 1)
 			return;
 		p->nin++;
-		atomic_fetch_add(&p->ins, 1);
 	}
 	if (p->trickle && !c->ssl) {
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -398,7 +397,6 @@ void peer_start(peer *p)
 	atomic_init(&p->done, false);
 	atomic_init(&p->stop, false);
 	atomic_init(&p->accepted, 0);
-	atomic_init(&p->ins, 0);
 	atomic_init(&p->close_in, 0);
 	atomic_init(&p->pongs, 0);
 	atomic_init(&p->last_sent_us, 0);

@@ -142,7 +142,6 @@ typedef struct peer {
 	atomic_int pongs;    /* pongs from the client after the script */
 	char pong[128];      /* the last one's payload */
 	atomic_int accepted;
-	atomic_int ins; /* client messages read so far (of want_in) */
 	_Atomic int64_t last_sent_us;
 	atomic_bool stop, done;
 	pthread_t th;

@@ -322,15 +322,6 @@ static void stable_cb(lws_sorted_usec_list_t *sul)
 
 /* ---- receiving: frames from wslay --------------------------------------------------------- */
 
-static void deliver(lt_ws *ws, const char *msg, size_t len)
-{
-	ws->stats.msgs_in++;
-	ws->stats.bytes_in += len;
-	ws->busy++;
-	ws->cbs.on_message(ws->ud, msg, len);
-	ws->busy--;
-}
-
 /* Stop reading and answer with a close frame: code for what the venue did wrong (1002 a
  * protocol error, 1007 text that is not UTF-8), or the echo of the venue's own close. */
 static void rx_stop(lt_ws *ws, uint16_t code)
@@ -339,15 +330,19 @@ static void rx_stop(lt_ws *ws, uint16_t code)
 	wslay_event_queue_close(ws->wsl, code, NULL, 0); /* no second one: wslay keeps the first */
 }
 
-/* A data message of the venue is whole: text is checked to be UTF-8 (RFC 6455 §8.1) once,
- * word-wise, before anyone sees it. */
-static void deliver_text(lt_ws *ws, const char *msg, size_t len)
+/* A text message of the venue is whole: it is checked to be UTF-8 (RFC 6455 §8.1) once,
+ * word-wise, before the owner sees it. */
+static void deliver(lt_ws *ws, const char *msg, size_t len)
 {
 	if (!lt_utf8_ok((const unsigned char *)msg, len)) {
 		rx_stop(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
 		return;
 	}
-	deliver(ws, msg, len);
+	ws->stats.msgs_in++;
+	ws->stats.bytes_in += len;
+	ws->busy++;
+	ws->cbs.on_message(ws->ud, msg, len);
+	ws->busy--;
 }
 
 static void drop_oversize(lt_ws *ws)
@@ -389,7 +384,7 @@ static void on_receive(lt_ws *ws, const char *in, size_t len, bool first, bool f
 	if (!ws->rx_skip && len > ws->max_message - ws->rxlen)
 		drop_oversize(ws);
 	else if (!ws->rx_skip && first && final)
-		deliver_text(ws, in, len); /* whole message in one piece: no copy */
+		deliver(ws, in, len); /* whole message in one piece: no copy */
 	else if (!ws->rx_skip && !rx_reserve(ws, ws->rxlen + len))
 		ws->rx_skip = true;
 	else if (!ws->rx_skip) {
@@ -397,7 +392,7 @@ static void on_receive(lt_ws *ws, const char *in, size_t len, bool first, bool f
 			memcpy(ws->rx + ws->rxlen, in, len);
 		ws->rxlen += len;
 		if (final)
-			deliver_text(ws, ws->rx ? ws->rx : "", ws->rxlen);
+			deliver(ws, ws->rx ? ws->rx : "", ws->rxlen);
 	}
 	if (final)
 		ws->rxlen = 0;

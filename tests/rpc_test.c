@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rpc.h"
+#include "support/fake_transport.h"
 #include "support/lua_helpers.h"
 
 /* ---- fixture: a Lua state, a loop, an rpc and a fake transport ------------------------------ */
@@ -155,31 +156,23 @@ static const lt_rpc_stats *stats(fx *f) { return lt_rpc_get_stats(f->rpc); }
 
 /* ---- driving the loop ------------------------------------------------------------------------ */
 
-/* lws_service blocks until the next timer or I/O; a 5 ms tick bounds every wait. */
-typedef struct ticker {
-	lws_sorted_usec_list_t sul;
-	lt_loop *loop;
-} ticker;
+typedef struct until_calls {
+	const int *calls;
+	int want;
+} until_calls;
 
-static void tick_cb(lws_sorted_usec_list_t *sul)
+static bool reached(void *arg)
 {
-	ticker *t = lws_container_of(sul, ticker, sul);
-	lws_sul_schedule(lt_loop_context(t->loop), 0, &t->sul, tick_cb, 5 * 1000);
+	const until_calls *u = arg;
+	return *u->calls >= u->want;
 }
 
 /* Service the loop until *calls reaches want or ms milliseconds pass (calls may be NULL: run
- * for the whole time). Returns the elapsed milliseconds. */
+ * for the whole time), through lt_test_run. Returns the elapsed milliseconds. */
 static int64_t drive(lt_loop *loop, const int *calls, int want, int64_t ms)
 {
-	ticker t;
-	memset(&t, 0, sizeof t);
-	t.loop = loop;
-	lws_sul_schedule(lt_loop_context(loop), 0, &t.sul, tick_cb, 5 * 1000);
-	int64_t start = lt_now_us(), deadline = start + ms * 1000;
-	while ((!calls || *calls < want) && lt_now_us() < deadline)
-		assert_int_equal(lt_loop_service(loop), 0);
-	lws_sul_cancel(&t.sul);
-	return (lt_now_us() - start) / 1000;
+	until_calls u = {calls, want};
+	return lt_test_run(loop, ms, calls ? reached : NULL, &u);
 }
 
 /* Trailing bytes after the last '}' of a fixture (its final newline) are cut off. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "fake_transport.h"
 
 /* ---- recording callbacks ----------------------------------------------------------------- */
 
@@ -124,31 +125,12 @@ void send_text(lt_ws *ws, const char *text, int want_rc)
 
 /* ---- driving the loop ------------------------------------------------------------------- */
 
-typedef struct ticker {
-	lws_sorted_usec_list_t sul;
-	lt_loop *loop;
-} ticker;
-
-static void tick_cb(lws_sorted_usec_list_t *sul)
-{
-	ticker *t = lws_container_of(sul, ticker, sul);
-	lws_sul_schedule(lt_loop_context(t->loop), 0, &t->sul, tick_cb, 5 * 1000);
-}
-
-/* Service the loop until cond(ctx) holds or ms pass (cond NULL: the whole time); a 5 ms tick
- * bounds every wait. Returns whether cond held. */
+/* Service the loop until cond(ctx) holds or ms pass (cond NULL: the whole time), through
+ * lt_test_run (fake_transport.h: a short tick bounds every wait). Returns whether cond held. */
 bool drive(lt_loop *loop, cond_fn cond, void *ctx, int64_t ms)
 {
-	ticker t;
-	memset(&t, 0, sizeof t);
-	t.loop = loop;
-	lws_sul_schedule(lt_loop_context(loop), 0, &t.sul, tick_cb, 5 * 1000);
-	int64_t deadline = lt_now_us() + ms * 1000;
-	bool held = false;
-	while (!(held = cond && cond(ctx)) && lt_now_us() < deadline)
-		assert_int_equal(lt_loop_service(loop), 0);
-	lws_sul_cancel(&t.sul);
-	return held;
+	lt_test_run(loop, ms, cond, ctx);
+	return cond && cond(ctx);
 }
 
 bool saw_reconnecting(void *ctx) { return count_state(ctx, LT_WS_RECONNECTING) > 0; }

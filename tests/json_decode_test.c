@@ -475,6 +475,28 @@ static void test_containers_of_every_size(void **state)
 	lua_close(L);
 }
 
+/* An empty object is an empty table wherever it stands (it once decoded to nil, so its key
+ * vanished: the portfolio's empty options_*_map fields). */
+static void test_empty_object_is_a_table(void **state)
+{
+	(void)state;
+	lua_State *L = lt_test_lua_new();
+	plain_ok(L, "{\"a\":{},\"b\":[{},{}],\"c\":{\"d\":{}},\"e\":1}", NULL);
+	static const char *const paths[] = {"a", "b.1", "b.2", "c.d"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		if (lt_test_push_path(L, -1, paths[i]) != LUA_TTABLE)
+			fail_msg("%s is not a table", paths[i]);
+		lua_pushnil(L);
+		assert_int_equal(lua_next(L, -2), 0);
+		lua_pop(L, 1);
+	}
+	lt_test_assert_int(L, -1, "e", 1);
+	lua_pop(L, 1);
+	plain_ok(L, "{}", NULL);
+	assert_true(lua_istable(L, -1));
+	lua_close(L);
+}
+
 static void test_duplicate_keys_keep_the_last_value(void **state)
 {
 	(void)state;
@@ -1251,6 +1273,7 @@ int main(void)
 		cmocka_unit_test(test_strings_and_utf8),
 		cmocka_unit_test(test_invalid_utf8_is_rejected),
 		cmocka_unit_test(test_containers_of_every_size),
+		cmocka_unit_test(test_empty_object_is_a_table),
 		cmocka_unit_test(test_duplicate_keys_keep_the_last_value),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_malformed_documents),

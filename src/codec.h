@@ -37,10 +37,13 @@ typedef enum {
 	LT_T_ARRAY,  /* elem describes each element */
 	LT_T_SECRET, /* a string holding a credential (access/refresh token): decoded into an
 			* opaque luatrade.Secret userdata, never into a Lua string */
-	LT_T_ONLY    /* a projection (lt_fields_schema): the value is decoded with schema elem,
+	LT_T_ONLY,   /* a projection (lt_fields_schema): the value is decoded with schema elem,
 			* keeping only the keys in fields (an object), or of each object element (an
 			* array); the other keys and their values are parsed and validated (UTF-8
 			* included) but never become Lua values. Made by lt_fields_schema only. */
+	LT_T_LAZY    /* a lazy object (lt_lazy_schema): an object typed by schema elem is
+			* decoded into a luatrade.object userdata whose fields become Lua values when
+			* read (src/json_lazy.h); any other value is decoded with elem as usual. */
 } lt_type;
 
 typedef struct lt_schema lt_schema;
@@ -82,6 +85,21 @@ bool lt_fields_has(const lt_fields *f, const char *name);
 /* The projection of schema (NULL = ANY) onto f's names, an LT_T_ONLY schema. It points at f
  * and schema: both must outlive the decode that uses it. Kept fields are typed by schema. */
 lt_schema lt_fields_schema(const lt_fields *f, const lt_schema *schema);
+
+/* ---- lazy objects: decode only the fields a handler reads, found when it reads them ------ */
+
+/* The schema that decodes an object typed by schema (NULL = ANY) into a lazy object
+ * (src/json_lazy.h): the parse checks everything the full decode checks (syntax, UTF-8,
+ * depth), but keeps the object as a tape in one userdata; a field becomes a Lua value, typed by
+ * schema as the full decode types it, when it is read; a nested object or array is decoded in
+ * full on its first read. From Lua it reads, iterates (pairs) and takes writes as the table
+ * of the full decode (type() "table"; rawget and next see only what was written; lt.plain(v)
+ * gives the plain table). schema must hold
+ * no LT_T_SECRET (a token is never kept as text): the channel schemas hold none
+ * (tests/json_lazy_test.c checks). Example:
+ *     lt_schema lazy = lt_lazy_schema(&lt_s_ticker);
+ *     lt_json_decode(L, text, len, &lazy, &err);  -> a luatrade.object */
+lt_schema lt_lazy_schema(const lt_schema *schema);
 
 /* Leaf schemas every method may point at. */
 extern const lt_schema lt_s_any, lt_s_string, lt_s_int, lt_s_float, lt_s_bool, lt_s_secret;

@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "json_decode_internal.h"
+#include "json_lazy.h"
 
 static const char box_key = 'j'; /* registry key: its address */
 
@@ -33,8 +34,9 @@ typedef union word {
 #define AHDR ((sizeof(size_t) + ALIGN - 1) / ALIGN * ALIGN) /* size header of every block */
 
 struct lt_jarena {
-	yajl_handle h; /* the handle of the call in progress, NULL between calls */
-	size_t used;   /* arena bytes handed out since the last parse started */
+	yajl_handle h;      /* the handle of the call in progress, NULL between calls */
+	size_t used;        /* arena bytes handed out since the last parse started */
+	lt_lazy_build lazy; /* scratch of the lazy object a parse builds (json_lazy.c) */
 	union {
 		word align;
 		unsigned char arena[ARENA];
@@ -134,8 +136,10 @@ static void release(lt_jarena *b, bool cleanse)
 static int box_gc(lua_State *L)
 {
 	lt_jarena *b = lua_touserdata(L, 1);
-	if (b)
+	if (b) {
 		release(b, true);
+		lt_lazy_build_free(&b->lazy);
+	}
 	return 0;
 }
 
@@ -154,6 +158,7 @@ lt_jarena *lt_jarena_push(lua_State *L)
 	b = lua_newuserdatauv(L, sizeof *b, 1);
 	b->h = NULL;
 	b->used = 0;
+	memset(&b->lazy, 0, sizeof b->lazy);
 	lua_createtable(L, 0, 1);
 	lua_pushcfunction(L, box_gc);
 	lua_setfield(L, -2, "__gc");
@@ -175,3 +180,5 @@ yajl_handle lt_jarena_open(lt_jarena *b, const yajl_callbacks *cb, void *ctx)
 }
 
 void lt_jarena_close(lt_jarena *b, bool text) { release(b, text); }
+
+lt_lazy_build *lt_jarena_lazy(lt_jarena *b) { return &b->lazy; }

@@ -28,6 +28,7 @@
 #include <lauxlib.h>
 
 #include "json_decode_internal.h"
+#include "json_lazy.h"
 #include "lua_secret.h"
 
 /* Contract in json_decode_internal.h. */
@@ -70,6 +71,9 @@ static void arr_table(lua_State *L, lt_jd_frame *f, int narr)
 static void obj_table(lua_State *L, lt_jd_frame *f, int nrec)
 {
 	lua_createtable(L, 0, nrec);
+	f->tbl = f->base + 1;
+	if (f->n == 0) /* {}: the new table is already at f->base + 1 */
+		return;
 	int t = lua_gettop(L);
 	for (int i = 0; i < f->n; i++) {
 		lua_pushvalue(L, f->base + 1 + 2 * i);
@@ -157,10 +161,35 @@ static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s, co
 	return f;
 }
 
+/* Open the frame of a lazy object typed by s (json_lazy.h): its entries go to the tape. */
+static lt_jd_frame *push_lazy(lt_jd *d, const lt_schema *s)
+{
+	lt_jd_frame *f = push_frame(d, JF_LAZY, NULL, NULL);
+	f->schema = s && s->type == LT_T_OBJECT && s->fields ? s : NULL;
+	lt_lazy_begin(d->lz);
+	return f;
+}
+
 /* Contract in json_decode_internal.h. */
 lt_jd_frame *lt_jd_push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s)
 {
+	if (s && s->type == LT_T_LAZY && kind == JF_OBJ)
+		return push_lazy(d, s->elem);
 	return push_frame(d, kind, lt_jd_typed(s), s && s->type == LT_T_ONLY ? s : NULL);
+}
+
+/* The scratch of a lazy object could not grow. */
+static int lazy_oom(lt_jd *d)
+{
+	lt_jd_fail(d, "out of memory for a lazy object");
+	d->ecode = LT_ENOMEM;
+	return 0;
+}
+
+/* A value of the lazy object under construction. */
+static int lazy_value(lt_jd *d, lt_lazy_kind kind, const char *s, size_t len)
+{
+	return lt_lazy_add_value(d->lz, kind, s, len) ? 1 : lazy_oom(d);
 }
 
 /* A projection dropped the key before this value: skip it (a container: d->skip). */
@@ -196,6 +225,8 @@ static int cb_null(void *ctx)
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_NULL, NULL, 0);
+	if (f->kind == JF_LAZY)
+		return lazy_value(d, LZ_NULL, NULL, 0);
 	if (!room(d))
 		return 0;
 	lua_pushlightuserdata(d->L, NULL);
@@ -210,6 +241,8 @@ static int cb_boolean(void *ctx, int b)
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_BOOL, NULL, b != 0);
+	if (f->kind == JF_LAZY)
+		return lazy_value(d, b ? LZ_TRUE : LZ_FALSE, NULL, 0);
 	if (!room(d))
 		return 0;
 	lua_pushboolean(d->L, b);
@@ -224,6 +257,8 @@ static int cb_number(void *ctx, const char *s, size_t len)
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_NUMBER, s, len);
+	if (f->kind == JF_LAZY)
+		return lazy_value(d, LZ_NUM, s, len);
 	if (!room(d))
 		return 0;
 	const lt_schema *t = lt_jd_typed(f->next);
@@ -252,6 +287,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
 		return 1;
 	if (lt_jenv_in(f))
 		return lt_jenv_scalar(d, f, LT_J_STRING, (const char *)s, len);
+	if (f->kind == JF_LAZY)
+		return lazy_value(d, LZ_STR, (const char *)s, len);
 	if (!room(d))
 		return 0;
 	const lt_schema *t = lt_jd_typed(f->next);
@@ -282,6 +319,8 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 		return 1;
 	if (f->kind == JF_ENV || f->kind == JF_PARAMS)
 		return lt_jenv_key(d, f, (const char *)k, len);
+	if (f->kind == JF_LAZY)
+		return lt_lazy_add_key(d->lz, f->schema, i, (const char *)k, len) ? 1 : lazy_oom(d);
 	if (!room(d))
 		return 0;
 	if (i >= 0) { /* a known field: its name is already a Lua string */
@@ -313,6 +352,13 @@ static int open_container(lt_jd *d, bool map)
 	}
 	if (lt_jenv_in(f))
 		return lt_jenv_open(d, f, map);
+	if (f->kind == JF_LAZY) { /* kept as its raw text, from its '{' or '[' on */
+		d->lz_start = yajl_get_bytes_consumed(d->h) - 1;
+		d->lz_capture = true;
+		d->lz_array = !map;
+		d->skip = 1;
+		return 1;
+	}
 	if (!room(d))
 		return 0;
 	if (f->kind == JF_ARR && f->only && map) /* an object element of a projected array */
@@ -329,7 +375,12 @@ static int close_container(lt_jd *d)
 	lt_jd_frame *f = &d->fr[d->depth];
 	d->nest--;
 	if (d->skip) {
-		d->skip--;
+		if (--d->skip == 0 && d->lz_capture) { /* a nested container of a lazy object */
+			size_t end = yajl_get_bytes_consumed(d->h);
+			d->lz_capture = false;
+			return lazy_value(d, d->lz_array ? LZ_ARR : LZ_OBJ, d->in + d->lz_start,
+					  end - d->lz_start);
+		}
 		return 1;
 	}
 	if (f->kind == JF_ENV || f->kind == JF_PARAMS) {
@@ -338,6 +389,11 @@ static int close_container(lt_jd *d)
 	}
 	if (!room(d))
 		return 0;
+	if (f->kind == JF_LAZY) {
+		lt_lazy_push(d->L, d->lz, f->schema);
+		d->depth--;
+		return store(d);
+	}
 	if (f->names) /* the table replaces the field-name table below it */
 		lua_replace(d->L, f->names);
 	else if (!f->tbl) {
@@ -400,6 +456,8 @@ int lt_jd_parse(lt_jd *d, const char *buf, size_t len, lt_err *err)
 	yajl_handle h = lt_jarena_open(a, &callbacks, d);
 	if (!h)
 		return lt_err_set(err, LT_ENOMEM, "json: out of memory");
+	d->h = h;
+	d->lz = lt_jarena_lazy(a);
 	yajl_config(h, yajl_dont_validate_strings, 1); /* lt_utf8_ok checks every string */
 	bool truncated = false;
 	yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
@@ -424,6 +482,7 @@ void lt_jd_init(lt_jd *d, lua_State *L, lt_jd_kind root, const lt_schema *schema
 	d->nest = 0;
 	d->skip = 0;
 	d->skip_one = false;
+	d->lz_capture = false;
 	d->emsg[0] = '\0';
 	d->ecode = LT_EJSON;
 	d->res = NULL;

@@ -7,6 +7,7 @@
  *   json_arena.c     the per-Lua-state box: the yajl handle of a call and its memory arena
  *   json_retype.c    the schema of an envelope payload that comes before its id/channel
  *   json_fields.c    projections (LT_T_ONLY): the keys a decode keeps
+ *   json_lazy.c      lazy objects (LT_T_LAZY): the tape a decode builds instead of a table
  */
 #ifndef LT_JSON_DECODE_INTERNAL_H
 #define LT_JSON_DECODE_INTERNAL_H
@@ -26,7 +27,7 @@
 
 /* ---- decoder state (json_decode.c, json_envelope.c) --------------------------------------- */
 
-typedef enum { JF_ROOT, JF_OBJ, JF_ARR, JF_ENVROOT, JF_ENV, JF_PARAMS } lt_jd_kind;
+typedef enum { JF_ROOT, JF_OBJ, JF_ARR, JF_LAZY, JF_ENVROOT, JF_ENV, JF_PARAMS } lt_jd_kind;
 
 /* What the pending key of an envelope frame selects. Payload slots come last. */
 typedef enum {
@@ -81,7 +82,13 @@ typedef struct lt_jd {
 	int ecode;      /* and the status to return: LT_EJSON or LT_ENOMEM */
 	const char *in; /* the input text of the parse, in_len bytes */
 	size_t in_len;
-	bool copied; /* a callback saw string text outside the input: yajl's copy */
+	bool copied;   /* a callback saw string text outside the input: yajl's copy */
+	yajl_handle h; /* the parse's handle: where a callback is in the input */
+	/* the lazy object being built (JF_LAZY; json_lazy.h), at most one per parse */
+	struct lt_lazy_build *lz; /* its scratch, in the box */
+	size_t lz_start;          /* input offset of the nested container being captured */
+	bool lz_capture;          /* d->skip counts that container's nesting */
+	bool lz_array;            /* it is an array */
 	/* envelope only */
 	const lt_resolver *res;
 	lt_envelope *env;
@@ -168,6 +175,8 @@ yajl_handle lt_jarena_open(lt_jarena *a, const yajl_callbacks *cb, void *ctx);
  * parse succeeded and every string and key a callback saw pointed into the input). A handle
  * that a Lua error stranded is always cleansed. */
 void lt_jarena_close(lt_jarena *a, bool text);
+/* The box's lazy-object scratch (json_lazy.h), freed with the box. */
+struct lt_lazy_build *lt_jarena_lazy(lt_jarena *a);
 
 /* ---- json_fields.c ------------------------------------------------------------------------ */
 
@@ -175,10 +184,11 @@ void lt_jarena_close(lt_jarena *a, bool text);
  * the scan starts; it wraps, so keys in the listed order cost one comparison each. */
 bool lt_jd_kept(const lt_schema *only, const char *key, size_t len, int *hint);
 
-/* The schema a value is typed by: a projection's underlying schema, else s itself. */
+/* The schema a value is typed by: a projection's or a lazy object's underlying schema, else s
+ * itself. */
 static inline const lt_schema *lt_jd_typed(const lt_schema *s)
 {
-	return s && s->type == LT_T_ONLY ? s->elem : s;
+	return s && (s->type == LT_T_ONLY || s->type == LT_T_LAZY) ? s->elem : s;
 }
 
 /* ---- json_retype.c ------------------------------------------------------------------------ */

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "lua_client.h"
+#include "json_lazy.h"
 #include "lua_secret.h"
 #include "paths.h"
 #include "sim/sim.h"
@@ -298,6 +299,7 @@ LT_EXPORT int luaopen_luatrade_core(lua_State *L)
 				       {"set_log_level", l_set_log_level},
 				       {"set_log_format", l_set_log_format},
 				       {"log_level", l_log_level},
+				       {"plain", lt_lua_plain},
 				       {NULL, NULL}};
 	lt_rt_get(L);
 	luaL_newlib(L, fns);

@@ -19,6 +19,13 @@ local M = { _VERSION = "luatrade 0.1.0" }
 --- JSON null as it arrives from the venue (same value as cjson.null).
 M.null = core.null
 
+--- lt.plain(v): a lazy object (tostring "luatrade.object: 0x...", a table whose fields are
+-- decoded when read; src/json_lazy.h) as a plain table with the same pairs, for cjson.encode,
+-- next and rawget, which see only what was written into a lazy object; any other value is
+-- returned as it is. Raises for lazy objects nested deeper than 64 (a cycle).
+-- Example: `print(cjson.encode(lt.plain(msg)))`. No rate limit applies.
+M.plain = core.plain
+
 --- lt.run(fn [, on_signal]): run fn as the main task, and the event loop until fn and every
 -- task it spawned (subscription handlers included) have ended, or SIGINT/SIGTERM arrives. Then
 -- every client is closed. With on_signal, a first signal does not end the loop: on_signal(

@@ -82,7 +82,6 @@ static void obj_table(lua_State *L, lt_jd_frame *f, int nrec)
 	}
 	lua_replace(L, f->base + 1);
 	lua_settop(L, f->base + 1);
-	f->tbl = f->base + 1;
 }
 
 /* The value just pushed is complete: hand it to the innermost open frame. */
@@ -131,6 +130,12 @@ static void push_names(lt_jd *d, const lt_schema *s)
 	lua_rawsetp(L, d->root, s);
 }
 
+/* s, if it is an object schema with fields (the frame of such an object looks keys up in it). */
+static const lt_schema *obj_schema(const lt_schema *s)
+{
+	return s && s->type == LT_T_OBJECT && s->fields ? s : NULL;
+}
+
 /* Open a frame with schema s (not a projection) and projection only (or NULL). An object with
  * a schema gets its field-name table and its table at once (sized from the projection, or the
  * schema: nfields, or the field count) and takes its pairs directly; other containers collect
@@ -141,7 +146,7 @@ static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s, co
 	f->only = only;
 	f->ohint = 0;
 	f->kind = kind;
-	f->schema = kind == JF_OBJ && s && s->type == LT_T_OBJECT && s->fields ? s : NULL;
+	f->schema = kind == JF_OBJ ? obj_schema(s) : NULL;
 	f->next = kind == JF_ARR && s && s->type == LT_T_ARRAY ? s->elem : NULL;
 	f->n = 0;
 	f->tbl = 0;
@@ -165,7 +170,7 @@ static lt_jd_frame *push_frame(lt_jd *d, lt_jd_kind kind, const lt_schema *s, co
 static lt_jd_frame *push_lazy(lt_jd *d, const lt_schema *s)
 {
 	lt_jd_frame *f = push_frame(d, JF_LAZY, NULL, NULL);
-	f->schema = s && s->type == LT_T_OBJECT && s->fields ? s : NULL;
+	f->schema = obj_schema(s);
 	lt_lazy_begin(d->lz);
 	return f;
 }

@@ -3,7 +3,7 @@
  * notifications").
  *
  *   json_lazy.c  the tape: built by the decoder's callbacks, one luatrade.object userdata
- *   lua_lazy.c   what Lua sees: __index, __newindex, __pairs, __len, and lt.plain
+ *   lua_lazy.c   what Lua sees: __index, __newindex, __pairs, and lt.plain
  *
  * A tape holds one entry per key of the object, in the order the venue sent them, and the
  * text of every value: a number's text, a string's unescaped bytes, a nested object or array's

@@ -176,8 +176,7 @@ static const lt_schema *resolve_result(void *ud, int64_t id)
 }
 
 /* The channel's schema, or its projection when the fields hook names keys for the channel
- * (one message is decoded at a time per rpc: r->proj serves that decode). Lazy objects
- * (lt_lazy_schema) are not switched on here yet: issue 12's note says what they still need. */
+ * (one message is decoded at a time per rpc: r->proj serves that decode). */
 static const lt_schema *resolve_data(void *ud, const char *channel, size_t len)
 {
 	lt_rpc *r = ud;

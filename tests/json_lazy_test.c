@@ -398,18 +398,30 @@ static void test_lazy_allocates_less_than_the_full_decode(void **state_)
 	lua_close(L);
 }
 
-/* True when s (depth-bounded) holds an LT_T_SECRET anywhere. */
-static bool holds_secret(const lt_schema *s, int depth)
+/* Schemas already walked by holds_secret: the schemas form a graph that shares (and may
+ * repeat) nodes, so each is looked at once. */
+typedef struct seen_set {
+	const lt_schema *s[512];
+	int n;
+} seen_set;
+
+/* True when s holds an LT_T_SECRET anywhere. */
+static bool holds_secret(const lt_schema *s, seen_set *seen)
 {
-	if (!s || depth > 16)
+	if (!s)
 		return false;
+	for (int i = 0; i < seen->n; i++)
+		if (seen->s[i] == s)
+			return false;
+	assert_true(seen->n < 512);
+	seen->s[seen->n++] = s;
 	if (s->type == LT_T_SECRET)
 		return true;
 	if (s->type == LT_T_OBJECT && s->fields)
 		for (const lt_field *f = s->fields; f->name; f++)
-			if (holds_secret(f->schema, depth + 1))
+			if (holds_secret(f->schema, seen))
 				return true;
-	return holds_secret(s->elem, depth + 1);
+	return holds_secret(s->elem, seen);
 }
 
 /* lt_lazy_schema's precondition, for every channel family the runtime subscribes to. */
@@ -432,8 +444,16 @@ static void test_no_channel_schema_holds_a_secret(void **state_)
 					       "user.changes.BTC-PERPETUAL.100ms",
 					       "platform_state",
 					       NULL};
+	/* the walk finds a secret nested in an array of objects */
+	static const lt_field inner[] = {{"access_token", &lt_s_secret}, {NULL, NULL}};
+	static const lt_schema obj = {LT_T_OBJECT, inner, NULL, 0};
+	static const lt_schema arr = {LT_T_ARRAY, NULL, &obj, 0};
+	static const lt_field outer[] = {{"n", &lt_s_int}, {"list", &arr}, {NULL, NULL}};
+	static const lt_schema top = {LT_T_OBJECT, outer, NULL, 0};
+	assert_true(holds_secret(&top, &(seen_set){.n = 0}));
 	for (int i = 0; channels[i]; i++)
-		if (holds_secret(lt_channel_schema(channels[i], strlen(channels[i])), 0))
+		if (holds_secret(lt_channel_schema(channels[i], strlen(channels[i])),
+				 &(seen_set){.n = 0}))
 			fail_msg("%s: its schema holds a secret", channels[i]);
 }
 

@@ -64,10 +64,9 @@ int lt_test_push_path(lua_State *L, int idx, const char *path)
 		char *end;
 		long long i = strtoll(part, &end, 10);
 		if (n > 0 && *end == '\0')
-			lua_rawgeti(L, -1, i);
+			lua_geti(L, -1, i);
 		else {
-			lua_pushstring(L, part);
-			lua_rawget(L, -2);
+			lua_getfield(L, -1, part);
 		}
 		lua_remove(L, -2);
 		p += n;

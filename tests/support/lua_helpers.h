@@ -24,7 +24,8 @@ lua_State *lt_test_lua_new(void);
 
 /* Push the value found by walking the table at idx along path, '.'-separated: "stats.high",
  * "bids.1.2" (all-digit parts index arrays), "" for the value itself. Pushes nil when a step
- * is missing or not a table. Returns the pushed value's lua_type. Raw access only. */
+ * is missing or not a table. Returns the pushed value's lua_type. Reads as a handler does
+ * (metamethods honoured: a lazy notification's fields are decoded here). */
 int lt_test_push_path(lua_State *L, int idx, const char *path);
 
 /* "integer", "float", or NULL for a non-number: Lua's math.type of the value at idx. */

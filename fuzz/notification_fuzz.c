@@ -7,15 +7,21 @@
  * user.portfolio, user.changes) and a few it does not (decoded as ANY); the rest is D. Bit 7
  * puts data before channel (the second pass, json_retype.c). When the first byte is 0xff the
  * rest is the whole message instead (any channel name, any envelope).
+ * Every input is decoded twice: with the channel's schema (the full decode) and with it made
+ * lazy (lt_lazy_schema, what rpc.c does for a subscription without `fields`).
  * Invariants: never crashes or raises; 0 means kind NOTIFY with params.channel copied exactly
- * and one value pushed; otherwise LT_EJSON with a message and nothing pushed. */
+ * and one value pushed; otherwise LT_EJSON with a message and nothing pushed. The lazy decode
+ * succeeds or fails as the full one does, and on success reading every field of it (pairs,
+ * recursively, and lt.plain of it) gives the full decode's values with their math types. */
 #include <lauxlib.h>
+#include <lualib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "json_lazy.h"
 
 static const char *const channels[] = {
 	"ticker.BTC-PERPETUAL.100ms",
@@ -54,11 +60,39 @@ static const lt_schema *res_result(void *ud, int64_t id)
 	return NULL;
 }
 
+/* ud is NULL for the full decode, or a schema to fill for the lazy one (as rpc.c does). */
 static const lt_schema *res_data(void *ud, const char *channel, size_t len)
 {
-	(void)ud;
-	return lt_channel_schema(channel, len);
+	const lt_schema *s = lt_channel_schema(channel, len);
+	if (!ud)
+		return s;
+	*(lt_schema *)ud = lt_lazy_schema(s);
+	return ud;
 }
+
+/* same(a, b): a deep compare walking both with pairs (which reads every lazy field), math
+ * types included; returns false and the path of the first difference. */
+static const char same_lua[] =
+	"local function same(a, b, p)\n"
+	"  if type(a) ~= type(b) then return false, p end\n"
+	"  if type(a) ~= 'table' then\n"
+	"    return a == b and math.type(a) == math.type(b) or a ~= a and b ~= b, p\n"
+	"  end\n"
+	"  local n = 0\n"
+	"  for k, v in pairs(a) do\n"
+	"    n = n + 1\n"
+	"    local ok, at = same(v, b[k], p .. '.' .. tostring(k))\n"
+	"    if not ok then return false, at end\n"
+	"  end\n"
+	"  for _ in pairs(b) do n = n - 1 end\n"
+	"  return n == 0, p .. ' (key count)'\n"
+	"end\n"
+	"local full, lazy, plain = ...\n"
+	"local ok, at = same(full, lazy, 'data')\n"
+	"if not ok then return false, 'lazy: ' .. at end\n"
+	"ok, at = same(full, plain(lazy), 'data')\n"
+	"if not ok then return false, 'plain: ' .. at end\n"
+	"return true\n";
 
 static void check(bool ok, const char *what, const char *ch)
 {
@@ -101,6 +135,35 @@ static size_t build(const char *ch, bool data_first, const char *d, size_t dlen,
 	return n;
 }
 
+/* Decode msg again lazily: it must succeed or fail as the full decode did (rc), and on success
+ * read as the full decode's value, which is on top when rc is 0. Leaves the stack as it was. */
+static void lazy_matches(lua_State *L, const char *msg, size_t n, int rc, const char *ch)
+{
+	int top = lua_gettop(L);
+	lt_schema lazy;
+	lt_resolver res = {res_result, res_data, &lazy};
+	lt_envelope env;
+	lt_err err = {0, ""};
+	int lrc = lt_json_decode_envelope(L, msg, n, &res, &env, &err);
+	check(lrc == rc, "lazy decode succeeds or fails as the full one", ch);
+	if (rc != 0)
+		return;
+	check(luaL_loadstring(L, same_lua) == LUA_OK, "same() loads", ch);
+	lua_pushvalue(L, top);
+	lua_pushvalue(L, top + 1);
+	lua_pushcfunction(L, lt_lua_plain);
+	if (lua_pcall(L, 3, 2, 0) != LUA_OK) {
+		fprintf(stderr, "notification_fuzz: reading the lazy value raised: %s\n",
+			lua_tostring(L, -1));
+		abort();
+	}
+	if (!lua_toboolean(L, -2)) {
+		fprintf(stderr, "notification_fuzz: lazy differs at %s\n", lua_tostring(L, -1));
+		abort();
+	}
+	lua_settop(L, top);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -121,8 +184,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lt_err err = {0, ""};
 	/* a fresh state per input: nothing outlives it, so LeakSanitizer sees real leaks only */
 	lua_State *L = luaL_newstate();
+	luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+	luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+	lua_settop(L, 0);
 	int top = lua_gettop(L);
 	int rc = lt_json_decode_envelope(L, msg, n, &res, &env, &err);
+	lazy_matches(L, msg, n, rc, ch);
 	if (rc == 0) {
 		check(lua_gettop(L) == top + 1, "success must push one value", ch);
 		if (ch && env.kind == LT_MSG_NOTIFY)

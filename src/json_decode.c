@@ -325,7 +325,7 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 	if (f->kind == JF_ENV || f->kind == JF_PARAMS)
 		return lt_jenv_key(d, f, (const char *)k, len);
 	if (f->kind == JF_LAZY)
-		return lt_lazy_add_key(d->lz, f->schema, i, (const char *)k, len) ? 1 : lazy_oom(d);
+		return lt_lazy_add_key(d->lz, i, (const char *)k, len) ? 1 : lazy_oom(d);
 	if (!room(d))
 		return 0;
 	if (i >= 0) { /* a known field: its name is already a Lua string */

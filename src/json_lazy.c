@@ -101,13 +101,12 @@ static bool same_key(const lt_lazy_build *b, const lt_lazy_ent *e)
 
 /* Contract in json_lazy.h. A key whose hash bit was seen before is looked for among the
  * earlier entries; a match becomes LZ_DEAD, so the last value is the one read. */
-bool lt_lazy_add_key(lt_lazy_build *b, const lt_schema *schema, int field, const char *k,
-		     size_t len)
+bool lt_lazy_add_key(lt_lazy_build *b, int field, const char *k, size_t len)
 {
 	unsigned bit;
 	if (field >= 0) {
 		b->pending.key = (uint32_t)field;
-		b->pending.kind_klen = LZ_KNOWN | (uint32_t)strlen(schema->fields[field].name) << 4;
+		b->pending.kind_klen = LZ_KNOWN | (uint32_t)len << 4; /* k is the field's name */
 		bit = (unsigned)field & 63u;
 	} else {
 		if (len > UINT32_MAX >> 4 || !add_text(b, k, len, &b->pending.key))

@@ -84,9 +84,9 @@ typedef struct lt_lazy_build {
 
 /* Start a tape. */
 void lt_lazy_begin(lt_lazy_build *b);
-/* A key: field index (>= 0, of schema) or -1 with its text. False when out of memory. */
-bool lt_lazy_add_key(lt_lazy_build *b, const lt_schema *schema, int field, const char *k,
-		     size_t len);
+/* A key: the schema's field index (>= 0; k is then that field's name) or -1, with its text.
+ * False when out of memory. */
+bool lt_lazy_add_key(lt_lazy_build *b, int field, const char *k, size_t len);
 /* The value of the pending key, with its text (NULL/0 for null, true, false). False when out
  * of memory. */
 bool lt_lazy_add_value(lt_lazy_build *b, lt_lazy_kind kind, const char *s, size_t len);

@@ -33,11 +33,20 @@ lt_lazy *lt_lazy_test(lua_State *L, int idx)
 	return z;
 }
 
-/* The tape of the object at 1. Raises when 1 is not a lazy object (a metamethod called by
- * hand, or a tape key overwritten through next and rawset). */
+/* The tape of the object at 1, in a metamethod (whose upvalue 1 is the metatable). Raises
+ * when 1 is not a lazy object (a metamethod called by hand, or a tape key overwritten through
+ * next and rawset). */
 static lt_lazy *check(lua_State *L)
 {
-	lt_lazy *z = lt_lazy_test(L, 1);
+	lt_lazy *z = NULL;
+	if (lua_istable(L, 1) && lua_getmetatable(L, 1)) {
+		if (lua_rawequal(L, -1, lua_upvalueindex(1))) {
+			if (lua_rawgetp(L, 1, &tape_key) == LUA_TUSERDATA)
+				z = lua_touserdata(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
 	if (!z)
 		luaL_typeerror(L, 1, LT_LAZY_MT);
 	return z;
@@ -193,7 +202,8 @@ static int lz_next(lua_State *L)
 static int lz_pairs(lua_State *L)
 {
 	check(L);
-	lua_pushcfunction(L, lz_next);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_pushcclosure(L, lz_next, 1);
 	lua_pushvalue(L, 1);
 	lua_pushnil(L);
 	return 3;
@@ -210,7 +220,8 @@ void lt_lazy_attach(lua_State *L)
 	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_key) != LUA_TTABLE) {
 		lua_pop(L, 1);
 		lua_createtable(L, 0, 4);
-		luaL_setfuncs(L, mt, 0);
+		lua_pushvalue(L, -1);
+		luaL_setfuncs(L, mt, 1); /* each metamethod holds the metatable (check) */
 		lua_pushliteral(L, LT_LAZY_MT);
 		lua_setfield(L, -2, "__name");
 		lua_pushvalue(L, -1);
@@ -236,22 +247,24 @@ static void push_plain(lua_State *L, int idx, int depth)
 	idx = lua_absindex(L, idx);
 	lua_newtable(L);
 	int t = lua_gettop(L);
-	lua_pushnil(L);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_key); /* lz_next's upvalue, as in lz_pairs */
+	lua_pushcclosure(L, lz_next, 1);
+	lua_pushnil(L); /* t, next, k */
 	for (;;) {
-		lua_pushcfunction(L, lz_next);
+		lua_pushvalue(L, t + 1);
 		lua_pushvalue(L, idx);
 		lua_pushvalue(L, -3);
-		lua_call(L, 2, 2); /* t, k, k2, v */
+		lua_call(L, 2, 2); /* t, next, k, k2, v */
 		if (lua_isnil(L, -2)) {
 			lua_settop(L, t);
 			return;
 		}
-		lua_remove(L, t + 1); /* t, k2, v */
+		lua_remove(L, t + 2); /* t, next, k2, v */
 		push_plain(L, -1, depth + 1);
 		lua_remove(L, -2);
 		lua_pushvalue(L, -2);
 		lua_insert(L, -2);
-		lua_rawset(L, t); /* t, k2 */
+		lua_rawset(L, t); /* t, next, k2 */
 	}
 }
 

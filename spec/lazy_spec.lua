@@ -2,6 +2,7 @@
 -- DESIGN.md "Lazy notifications"): a subscription without `fields` gets each object message as
 -- a table whose fields are decoded when read. It reads, types and iterates as the full decode,
 -- stays valid when kept past the handler, takes writes, and lt.plain makes a plain table of it.
+-- `lazy = false` (and `fields`) give plain tables instead.
 local lt = require "luatrade"
 local cjson = require "cjson"
 local S = require "support"
@@ -136,7 +137,7 @@ describe("lazy notifications", function()
     assert.is_truthy(same(t, lt.plain(t)))
   end)
 
-  it("are not made for array data or for a fields subscription", function()
+  it("are not made for array data, a fields subscription or lazy = false", function()
     local trades = {}
     S.with_public(function(pub)
       local sub = assert(pub:subscribe("trades.BTC-PERPETUAL.100ms",
@@ -148,5 +149,31 @@ describe("lazy notifications", function()
     local f = tickers(1, { fields = { "best_bid_price" } })[1]
     assert.is_nil(getmetatable(f))
     assert.equal("float", math.type(f.best_bid_price))
+    local full = tickers(3, { lazy = false })
+    for _, t in ipairs(full) do
+      assert.is_nil(getmetatable(t))
+      assert.equal("integer", math.type(rawget(t, "timestamp")))
+      assert.equal("float", math.type(rawget(t, "best_bid_price")))
+      assert.is_nil(getmetatable(rawget(t, "stats")))
+      assert.is_true(count(t) > 15)
+    end
+    assert.is_not_nil(getmetatable(tickers(1, { lazy = true })[1]))
+  end)
+
+  it("raise naming the lazy option for a value that is not a boolean", function()
+    local errs = {}
+    S.with_public(function(pub)
+      for i, v in ipairs({ 0, "no", {} }) do
+        local ok, e = pcall(pub.subscribe, pub, TICKER, function() end, { lazy = v })
+        errs[i] = ok and "no error" or tostring(e)
+      end
+      local n = 0 -- the failed calls registered nothing
+      local sub = assert(pub:subscribe(TICKER, function() n = n + 1 end, { lazy = false }))
+      S.wait_for(function() return n >= 1 end, 10)
+      sub:close()
+    end)
+    assert.matches("subscribe: lazy: expected a boolean, got number", errs[1])
+    assert.matches("subscribe: lazy: expected a boolean, got string", errs[2])
+    assert.matches("subscribe: lazy: expected a boolean, got table", errs[3])
   end)
 end)

@@ -21,7 +21,9 @@
  *
  * Fields (subscribe's `fields` option): the sub holds an lt_fields in its user value 4, so the
  * projection lives and dies with it; the rpc's fields hook (subs_fields) finds it by channel
- * through the channel map, and the decoder then makes Lua values only of those keys.
+ * through the channel map, and the decoder then makes Lua values only of those keys. The same
+ * hook tells the rpc to decode a `lazy = false` subscription's messages in full (plain tables);
+ * every other message is a lazy object (json_lazy.h).
  */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ typedef struct lt_sub {
 	lua_Integer cap, high_water;
 	unsigned long long dropped, resyncs, delivered;
 	const lt_fields *fields; /* subscribe's `fields` (user value 4), or NULL: every key */
+	bool eager;              /* subscribe's `lazy = false`: every key decoded at once */
 } lt_sub;
 
 static const char PUMP_KEY = 'p';
@@ -439,8 +442,10 @@ static void push_params(lua_State *L, int idx)
 	lua_setfield(L, -2, "channels");
 }
 
-/* The rpc's fields hook (rpc.h): the projection of the subscription that holds channel. */
-static const lt_fields *subs_fields(void *ud, lua_State *L, const char *channel, size_t len)
+/* The rpc's fields hook (rpc.h): the projection of the subscription that holds channel, or
+ * NULL with *lazy cleared for one subscribed with lazy = false. */
+static const lt_fields *subs_fields(void *ud, lua_State *L, const char *channel, size_t len,
+				    bool *lazy)
 {
 	lt_client *c = ud;
 	const lt_fields *f = NULL;
@@ -451,6 +456,7 @@ static const lt_fields *subs_fields(void *ud, lua_State *L, const char *channel,
 	if (lua_rawget(L, -2) == LUA_TUSERDATA) {
 		const lt_sub *s = lua_touserdata(L, -1);
 		f = s->c ? s->fields : NULL;
+		*lazy = !(s->c && s->eager);
 	}
 	lua_pop(L, 2);
 	return f;
@@ -495,6 +501,20 @@ static const lt_fields *read_fields(lua_State *L, int opts)
 	lua_setiuservalue(L, 6, 4);
 	lua_pop(L, 1);
 	return f;
+}
+
+/* opts.lazy at opts: false asks for the full decode (plain tables); absent or true, the
+ * default, for lazy objects. Raises naming the option. */
+static bool read_eager(lua_State *L, int opts)
+{
+	if (!lua_istable(L, opts))
+		return false;
+	int t = lua_getfield(L, opts, "lazy");
+	bool on = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+		luaL_error(L, "subscribe: lazy: expected a boolean, got %s", lua_typename(L, t));
+	return t == LUA_TBOOLEAN && !on;
 }
 
 /* Register the sub at 6 under every channel of params (5); raises on a duplicate. */
@@ -545,6 +565,7 @@ int lt_client_subscribe(lua_State *L)
 	s->qhead = s->qtail = 1;
 	luaL_setmetatable(L, LT_SUB_MT);
 	s->fields = read_fields(L, 4); /* raises: s->c still NULL */
+	s->eager = read_eager(L, 4);
 	s->c = c;
 	lua_getfield(L, 5, "channels");
 	lua_setiuservalue(L, 6, 1);
@@ -568,8 +589,8 @@ int lt_client_subscribe(lua_State *L)
 		}
 		lua_pop(L, 1);
 	}
-	if (s->fields) {
-		if (s->policy == POLICY_RESYNC && !lt_fields_has(s->fields, "type")) {
+	if (s->fields || s->eager) {
+		if (s->fields && s->policy == POLICY_RESYNC && !lt_fields_has(s->fields, "type")) {
 			unregister(L, s, 6);
 			s->c = NULL;
 			return luaL_error(L,

@@ -175,14 +175,19 @@ static const lt_schema *resolve_result(void *ud, int64_t id)
 	return p ? p->schema : NULL;
 }
 
-/* The channel's schema read lazily (a field is decoded when the handler reads it), or its
- * projection when the fields hook names keys for the channel (one message is decoded at a
- * time per rpc: r->proj serves that decode). */
+/* The channel's schema read lazily (a field is decoded when the handler reads it), its
+ * projection when the fields hook names keys for the channel, or the schema itself when the
+ * hook asks for the full decode (one message is decoded at a time per rpc: r->proj serves
+ * that decode). */
 static const lt_schema *resolve_data(void *ud, const char *channel, size_t len)
 {
 	lt_rpc *r = ud;
 	const lt_schema *s = lt_channel_schema(channel, len);
-	const lt_fields *f = r->fields_fn ? r->fields_fn(r->fields_ud, r->L, channel, len) : NULL;
+	bool lazy = true;
+	const lt_fields *f =
+		r->fields_fn ? r->fields_fn(r->fields_ud, r->L, channel, len, &lazy) : NULL;
+	if (!f && !lazy)
+		return s;
 	r->proj = f ? lt_fields_schema(f, s) : lt_lazy_schema(s);
 	return &r->proj;
 }

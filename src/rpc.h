@@ -85,15 +85,17 @@ void lt_rpc_fail_all(lt_rpc *r);
  * logged without the message content, and dropped. */
 void lt_rpc_on_message(lt_rpc *r, const char *msg, size_t len);
 
-/* Which keys of a notification's data to decode (client:subscribe's `fields` option): fn is
- * asked, on the rpc's Lua thread L and inside the decode, for each notification's channel;
- * it returns the lt_fields to keep (alive until the decode ends), or NULL for all of them.
- * The data is then decoded with lt_fields_schema(fields, lt_channel_schema(channel)): only
- * those keys of the data object (or of each object of a data array), typed by the channel's
- * schema. fn must not decode JSON; it may read the registry (balanced stack). NULL removes.
+/* How to decode a notification's data (client:subscribe's `fields` and `lazy` options): fn
+ * is asked, on the rpc's Lua thread L and inside the decode, for each notification's channel.
+ * It returns the lt_fields to keep (alive until the decode ends): the data is then decoded
+ * with lt_fields_schema(fields, lt_channel_schema(channel)), only those keys of the data
+ * object (or of each object of a data array), typed by the channel's schema. Or it returns
+ * NULL for every key: lazily (lt_lazy_schema: fields decoded when read) unless it cleared
+ * *lazy (which comes in true), then in full. Without a hook every notification is lazy. fn
+ * must not decode JSON; it may read the registry (balanced stack). NULL removes.
  * Example: lt_rpc_set_fields_hook(lt_cl_rpc(cl), subs_fields, client); */
 typedef const lt_fields *(*lt_rpc_fields_fn)(void *ud, lua_State *L, const char *channel,
-					     size_t len);
+					     size_t len, bool *lazy);
 void lt_rpc_set_fields_hook(lt_rpc *r, lt_rpc_fields_fn fn, void *ud);
 
 void lt_rpc_set_answer_test_request(lt_rpc *r, bool on);

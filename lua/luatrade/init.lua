@@ -143,7 +143,11 @@ end
 --   hello, test, get_time, set_heartbeat, disable_heartbeat, get_instruments, get_instrument,
 --   ticker, get_order_book, get_index_price, unsubscribe, unsubscribe_all: the venue method
 --   of that name with a params table; subscribe(channels, handler [, {timeout, max_queue,
---   fields}]) (handler(msg, sub, channel) runs in one task per subscription, messages in order;
+--   fields, lazy}]) (handler(msg, sub, channel) runs in one task per subscription, messages in
+--   order; an object message is a lazy table: each field is decoded, typed, when first read;
+--   it reads, iterates (pairs) and keeps as a table, but next, rawget and cjson.encode need
+--   lt.plain(msg) first; lazy = false decodes every field at once into plain tables (else
+--   "subscribe: lazy: expected a boolean");
 --   fields = { "best_bid_price", "best_ask_price" } decodes only those keys of each message's
 --   data (of each object of array data such as trades), typed as without it, the other keys
 --   never becoming Lua values (still parsed and UTF-8-checked): 1 to 64 distinct names of 1 to

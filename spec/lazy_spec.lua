@@ -1,5 +1,5 @@
 -- Lazy notifications against the built-in venue over wss (src/json_lazy.c, src/lua_lazy.c;
--- DESIGN.md "Lazy notifications"): a subscription without `fields` gets each object message as
+-- README "Messages are lazy"): a subscription without `fields` gets each object message as
 -- a table whose fields are decoded when read. It reads, types and iterates as the full decode,
 -- stays valid when kept past the handler, takes writes, and lt.plain makes a plain table of it.
 -- `lazy = false` (and `fields`) give plain tables instead.

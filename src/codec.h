@@ -94,9 +94,10 @@ lt_schema lt_fields_schema(const lt_fields *f, const lt_schema *schema);
  * schema as the full decode types it, when it is read; a nested object or array is decoded in
  * full on its first read. From Lua it reads, iterates (pairs) and takes writes as the table
  * of the full decode (type() "table"; rawget and next see only what was written; lt.plain(v)
- * gives the plain table). schema must hold
- * no LT_T_SECRET (a token is never kept as text): the channel schemas hold none
- * (tests/json_lazy_test.c checks). Example:
+ * gives the plain table). rpc.c decodes every notification's data with it unless the
+ * subscription asks for `fields` or `lazy = false`. schema must hold no LT_T_SECRET (a token
+ * is never kept as text): the channel schemas hold none (tests/json_lazy_test.c checks).
+ * Example:
  *     lt_schema lazy = lt_lazy_schema(&lt_s_ticker);
  *     lt_json_decode(L, text, len, &lazy, &err);  -> a luatrade.object */
 lt_schema lt_lazy_schema(const lt_schema *schema);

@@ -1,6 +1,6 @@
 /* json_lazy.h — lazy objects: a venue JSON object kept as a compact tape and made into Lua
- * values only when a handler reads them (codec.h: lt_lazy_schema; DESIGN.md "Lazy
- * notifications").
+ * values only when a handler reads them (codec.h: lt_lazy_schema; README "Messages are
+ * lazy").
  *
  *   json_lazy.c  the tape: built by the decoder's callbacks, one luatrade.object userdata
  *   lua_lazy.c   what Lua sees: __index, __newindex, __pairs, and lt.plain

@@ -63,10 +63,11 @@ local function sample_gc()
   if kib > peak_kib then peak_kib = kib end
 end
 
--- BENCH_FIELDS=1 (README "Decoding only the fields a handler reads"): the firehose subscribes
--- with fields = the two keys its handler reads and the end marker's, so the rest of each
--- ticker is skipped by the decoder instead of becoming Lua values. BENCH_LAZY=0: it subscribes
--- with lazy = false, every field decoded into a plain table (the decode before lazy objects).
+-- BENCH_FIELDS=1 (README "Lazy messages, and decoding only the fields a handler reads"): the
+-- firehose subscribes with fields = the two keys its handler reads and the end marker's, so
+-- the rest of each ticker is skipped by the decoder instead of becoming Lua values.
+-- BENCH_LAZY=0: it subscribes with lazy = false, every field decoded into a plain table (the
+-- decode before lazy messages).
 local SUB_OPTS = os.getenv("BENCH_FIELDS") == "1"
   and { fields = { "best_bid_price", "best_ask_price", "end" } }
   or os.getenv("BENCH_LAZY") == "0" and { lazy = false } or nil

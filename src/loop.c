@@ -39,6 +39,7 @@ struct lt_loop {
 	client_vhost *vhosts;
 	struct lws_vhost *fd_vh; /* the raw-file vhost, made on the first lt_loop_watch_fd */
 	bool adopt_made_wsi;     /* lws made a wsi during the adoption in progress */
+	bool in_service;         /* inside lws_service: its callbacks are running */
 	int conns;
 };
 
@@ -257,7 +258,15 @@ void lt_loop_unwatch_fd(struct lws **slot)
 		lws_set_timeout(*slot, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
-int lt_loop_service(lt_loop *loop) { return lws_service(loop->ctx, 0) < 0 ? LT_EIO : 0; }
+int lt_loop_service(lt_loop *loop)
+{
+	loop->in_service = true;
+	int n = lws_service(loop->ctx, 0);
+	loop->in_service = false;
+	return n < 0 ? LT_EIO : 0;
+}
+
+bool lt_loop_in_service(const lt_loop *loop) { return loop->in_service; }
 
 void lt_loop_wake(lt_loop *loop) { lws_cancel_service(loop->ctx); }
 

@@ -16,6 +16,7 @@
 #ifndef LT_LOOP_H
 #define LT_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lt.h"
@@ -54,6 +55,12 @@ void lt_loop_unwatch_fd(struct lws **slot);
 
 /* Wait for and handle one batch of I/O and timer events. Returns 0, or <0 if the context failed. */
 int lt_loop_service(lt_loop *loop);
+
+/* True while lt_loop_service runs, that is inside one of the loop's callbacks (lws's, or an
+ * lt_loop_watch_fd reader); false between two services, where the scheduler runs tasks.
+ * Cannot fail; no rate limit applies. Example (ws.c): an empty queue is written at once
+ * when !lt_loop_in_service(loop), else from the writable callback. */
+bool lt_loop_in_service(const lt_loop *loop);
 
 /* Make a blocked lt_loop_service return (async-signal-safe). */
 void lt_loop_wake(lt_loop *loop);

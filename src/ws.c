@@ -1030,6 +1030,17 @@ int lt_ws_new(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud
 	return 0;
 }
 
+/* The queue held nothing before this message and no lws callback is running (a task's send,
+ * between two services of the loop): write it now, as the writable callback would, instead
+ * of one poll later. What the socket does not take at once lws keeps and sends first, so the
+ * order holds. A transport that fails here is closed by the loop (its close is the drop every
+ * sent request learns of), never from inside this call. */
+static void send_now(lt_ws *ws)
+{
+	if (on_ws_writeable(ws, ws->wsi) < 0)
+		lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 int lt_ws_send(lt_ws *ws, lt_buf *msg)
 {
 	if (ws->detached || ws->state == LT_WS_CLOSED)
@@ -1050,8 +1061,13 @@ int lt_ws_send(lt_ws *ws, lt_buf *msg)
 		ws->qhead = m;
 	ws->qtail = m;
 	ws->qbytes += m->len;
-	if (ws->state == LT_WS_OPEN && ws->wsi)
-		lws_callback_on_writable(ws->wsi);
+	if (ws->state == LT_WS_OPEN && ws->wsi) {
+		if (ws->qhead == m && !lt_loop_in_service(ws->loop) &&
+		    !lws_partial_buffered(ws->wsi))
+			send_now(ws);
+		else
+			lws_callback_on_writable(ws->wsi);
+	}
 	return 0;
 }
 

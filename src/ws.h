@@ -19,7 +19,8 @@
  * wslay's.
  *
  * Sending: lt_ws_send queues; the queue is written in order whenever the socket is writable and
- * is bounded by max_queue_bytes. Rate limits are NOT applied here: every caller checks its
+ * is bounded by max_queue_bytes. A message sent while open into an empty queue from outside
+ * the loop's callbacks (a Lua task's order) is written at once, not one poll later. Rate limits are NOT applied here: every caller checks its
  * client's limiter before sending.
  *
  * Reconnecting: after any drop (the venue closed, the link died, an attempt failed) the
@@ -123,7 +124,9 @@ int lt_ws_new(lt_loop *loop, const lt_ws_opts *o, const lt_ws_cbs *cbs, void *ud
 
 /* Queue one text message (msg's text, after its LWS_PRE headroom) and take its memory: msg is
  * left empty (a sensitive buffer is cleansed when freed). Messages queued while not open are
- * sent once the connection opens, in order. LT_EFULL if the queued text bytes would exceed
+ * sent once the connection opens, in order; one sent while open into an empty queue, outside
+ * lt_loop_service, is written before this returns (what the socket does not take, lws sends
+ * first when it is writable again). LT_EFULL if the queued text bytes would exceed
  * max_queue_bytes; then, as for every error, nothing is taken. */
 int lt_ws_send(lt_ws *ws, lt_buf *msg);
 

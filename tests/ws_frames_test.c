@@ -423,6 +423,44 @@ static void test_send_queue_is_bounded(void **state)
 	lt_loop_free(loop);
 }
 
+/* A message sent while open, from outside the loop's service (as a Lua task sends an order), is
+ * on the wire before lt_ws_send returns, not one poll later; later sends keep their order. */
+static void test_send_outside_the_loop_goes_out_at_once(void **state)
+{
+	(void)state;
+	static const frame frames[] = {{1, true, "end"}};
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.tls = venue_tls();
+	p.frames = frames;
+	p.nframes = 1;
+	p.want_in = 3;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws =
+		connect_peer(loop, &p, &o, "/ws",
+			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
+	assert_true(drive(loop, saw_open, &o, 3000));
+	send_text(ws, "{\"order\":1}", 0);
+	int64_t deadline = lt_now_us() + 3000000; /* the loop is not serviced while we wait */
+	while (atomic_load(&p.got) < 1 && lt_now_us() < deadline)
+		usleep(1000);
+	assert_int_equal(atomic_load(&p.got), 1);
+	assert_string_equal(p.in[0], "{\"order\":1}");
+	send_text(ws, "{\"order\":2}", 0);
+	send_text(ws, "{\"order\":3}", 0);
+	until_msg u = {&o, "end"};
+	assert_true(drive(loop, saw_message, &u, 5000));
+	assert_string_equal(p.in[1], "{\"order\":2}");
+	assert_string_equal(p.in[2], "{\"order\":3}");
+	assert_int_equal(lt_ws_get_stats(ws)->msgs_out, 3);
+	finish(loop, &p, ws);
+	SSL_CTX_free(p.tls);
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
 /* wss end to end with the venue's CA: the TLS layer carries the upgrade, frames both ways and
  * the close handshake. */
 
@@ -469,6 +507,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_order_and_reassembly),
+		cmocka_unit_test(test_send_outside_the_loop_goes_out_at_once),
 		cmocka_unit_test(test_single_frame_oversize_is_dropped),
 		cmocka_unit_test(test_peer_closing_is_a_drop),
 		cmocka_unit_test(test_venue_close_code_and_reason),

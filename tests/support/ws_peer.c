@@ -319,6 +319,7 @@ static void peer_serve(peer *p, conn *c, int k)
 		if (read_frame(c, p->in[p->nin], sizeof p->in[0], &len) != 1)
 			return;
 		p->nin++;
+		atomic_store(&p->got, p->nin);
 	}
 	if (p->trickle && !c->ssl) {
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -382,6 +383,7 @@ void peer_start(peer *p)
 	atomic_init(&p->close_in, 0);
 	atomic_init(&p->pongs, 0);
 	atomic_init(&p->last_sent_us, 0);
+	atomic_init(&p->got, 0);
 	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(p->lfd >= 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};

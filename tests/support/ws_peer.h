@@ -142,6 +142,7 @@ typedef struct peer {
 	atomic_int pongs;    /* pongs from the client after the script */
 	char pong[128];      /* the last one's payload */
 	atomic_int accepted;
+	atomic_int got; /* nin, for a test that reads it without driving the loop */
 	_Atomic int64_t last_sent_us;
 	atomic_bool stop, done;
 	pthread_t th;

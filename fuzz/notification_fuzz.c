@@ -14,7 +14,6 @@
  * succeeds or fails as the full one does, and on success reading every field of it (pairs,
  * recursively, and lt.plain of it) gives the full decode's values with their math types. */
 #include <lauxlib.h>
-#include <lualib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "codec.h"
 #include "json_lazy.h"
+#include "support/lua_helpers.h"
 
 static const char *const channels[] = {
 	"ticker.BTC-PERPETUAL.100ms",
@@ -70,29 +70,26 @@ static const lt_schema *res_data(void *ud, const char *channel, size_t len)
 	return ud;
 }
 
-/* same(a, b): a deep compare walking both with pairs (which reads every lazy field), math
- * types included; returns false and the path of the first difference. */
-static const char same_lua[] =
-	"local function same(a, b, p)\n"
-	"  if type(a) ~= type(b) then return false, p end\n"
-	"  if type(a) ~= 'table' then\n"
-	"    return a == b and math.type(a) == math.type(b) or a ~= a and b ~= b, p\n"
-	"  end\n"
-	"  local n = 0\n"
-	"  for k, v in pairs(a) do\n"
-	"    n = n + 1\n"
-	"    local ok, at = same(v, b[k], p .. '.' .. tostring(k))\n"
-	"    if not ok then return false, at end\n"
-	"  end\n"
-	"  for _ in pairs(b) do n = n - 1 end\n"
-	"  return n == 0, p .. ' (key count)'\n"
-	"end\n"
-	"local full, lazy, plain = ...\n"
-	"local ok, at = same(full, lazy, 'data')\n"
-	"if not ok then return false, 'lazy: ' .. at end\n"
-	"ok, at = same(full, plain(lazy), 'data')\n"
-	"if not ok then return false, 'plain: ' .. at end\n"
-	"return true\n";
+/* Run under lua_pcall with the full value at 1 and the lazy one at 2: compares them, then the
+ * full one with lt.plain of the lazy one (tests/support lt_test_same: pairs, math types);
+ * pushes nil, or the first difference. */
+static int compare(lua_State *L)
+{
+	char why[256] = "";
+	if (!lt_test_same(L, 1, 2, why, sizeof why)) {
+		lua_pushfstring(L, "lazy: %s", why);
+		return 1;
+	}
+	lua_pushcfunction(L, lt_lua_plain);
+	lua_pushvalue(L, 2);
+	lua_call(L, 1, 1);
+	if (!lt_test_same(L, 1, -1, why, sizeof why)) {
+		lua_pushfstring(L, "plain: %s", why);
+		return 1;
+	}
+	lua_pushnil(L);
+	return 1;
+}
 
 static void check(bool ok, const char *what, const char *ch)
 {
@@ -148,17 +145,16 @@ static void lazy_matches(lua_State *L, const char *msg, size_t n, int rc, const 
 	check(lrc == rc, "lazy decode succeeds or fails as the full one", ch);
 	if (rc != 0)
 		return;
-	check(luaL_loadstring(L, same_lua) == LUA_OK, "same() loads", ch);
+	lua_pushcfunction(L, compare);
 	lua_pushvalue(L, top);
 	lua_pushvalue(L, top + 1);
-	lua_pushcfunction(L, lt_lua_plain);
-	if (lua_pcall(L, 3, 2, 0) != LUA_OK) {
+	if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
 		fprintf(stderr, "notification_fuzz: reading the lazy value raised: %s\n",
 			lua_tostring(L, -1));
 		abort();
 	}
-	if (!lua_toboolean(L, -2)) {
-		fprintf(stderr, "notification_fuzz: lazy differs at %s\n", lua_tostring(L, -1));
+	if (!lua_isnil(L, -1)) {
+		fprintf(stderr, "notification_fuzz: lazy differs: %s\n", lua_tostring(L, -1));
 		abort();
 	}
 	lua_settop(L, top);
@@ -184,9 +180,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lt_err err = {0, ""};
 	/* a fresh state per input: nothing outlives it, so LeakSanitizer sees real leaks only */
 	lua_State *L = luaL_newstate();
-	luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-	luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
-	lua_settop(L, 0);
 	int top = lua_gettop(L);
 	int rc = lt_json_decode_envelope(L, msg, n, &res, &env, &err);
 	lazy_matches(L, msg, n, rc, ch);

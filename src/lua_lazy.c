@@ -17,18 +17,27 @@ static const char tape_key = 'k'; /* the object's key of its tape: its address *
 static const char tomb_key = 't'; /* the tombstone: a light userdata of its address */
 #define TOMB ((void *)&tomb_key)
 
-/* Contract in json_lazy.h. */
-lt_lazy *lt_lazy_test(lua_State *L, int idx)
+/* The tape of the table at idx if its metatable is the value at mt (an absolute or pseudo
+ * index), else NULL. */
+static lt_lazy *tape_of(lua_State *L, int idx, int mt)
 {
 	if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
 		return NULL;
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_key);
-	bool ok = lua_rawequal(L, -1, -2);
-	lua_pop(L, 2);
-	if (!ok)
+	bool ours = lua_rawequal(L, -1, mt);
+	lua_pop(L, 1);
+	if (!ours)
 		return NULL;
-	lua_rawgetp(L, idx, &tape_key);
-	lt_lazy *z = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+	lt_lazy *z = lua_rawgetp(L, idx, &tape_key) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+	lua_pop(L, 1);
+	return z;
+}
+
+/* Contract in json_lazy.h. */
+lt_lazy *lt_lazy_test(lua_State *L, int idx)
+{
+	idx = lua_absindex(L, idx);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_key);
+	lt_lazy *z = tape_of(L, idx, lua_gettop(L));
 	lua_pop(L, 1);
 	return z;
 }
@@ -38,15 +47,7 @@ lt_lazy *lt_lazy_test(lua_State *L, int idx)
  * next and rawset). */
 static lt_lazy *check(lua_State *L)
 {
-	lt_lazy *z = NULL;
-	if (lua_istable(L, 1) && lua_getmetatable(L, 1)) {
-		if (lua_rawequal(L, -1, lua_upvalueindex(1))) {
-			if (lua_rawgetp(L, 1, &tape_key) == LUA_TUSERDATA)
-				z = lua_touserdata(L, -1);
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
-	}
+	lt_lazy *z = tape_of(L, 1, lua_upvalueindex(1));
 	if (!z)
 		luaL_typeerror(L, 1, LT_LAZY_MT);
 	return z;

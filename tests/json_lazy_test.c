@@ -65,57 +65,18 @@ static void decode_ok(lua_State *L, const char *text, size_t len, bool lazy)
 		fail_msg("decode failed: %s", err.msg);
 }
 
-/* A state with luatrade.core's lt.plain as the global `plain` and a Lua deep compare `same`
- * that walks both values with pairs and compares math types. */
+/* A state with luatrade.core's lt.plain as the global `plain` and `count(t)`, the number of
+ * pairs t gives. Lazy and full decodes are compared with lt_test_assert_same, which walks both
+ * with pairs and compares math types. */
 static lua_State *state(void)
 {
 	lua_State *L = lt_test_lua_new();
-	static const char code[] =
-		"function same(a, b, path)\n"
-		"  path = path or 'data'\n"
-		"  if type(a) ~= type(b) then return false, path .. ': ' .. type(a) .. ' vs ' .. "
-		"type(b) end\n"
-		"  if type(a) ~= 'table' then\n"
-		"    if math.type(a) ~= math.type(b) then return false, path .. ': number type' "
-		"end\n"
-		"    if a ~= b and not (a ~= a and b ~= b) then return false, path .. ': ' .. "
-		"tostring(a) .. ' vs ' .. tostring(b) end\n"
-		"    return true\n"
-		"  end\n"
-		"  local n = 0\n"
-		"  for k, v in pairs(a) do\n"
-		"    n = n + 1\n"
-		"    local ok, why = same(v, b[k], path .. '.' .. tostring(k))\n"
-		"    if not ok then return false, why end\n"
-		"  end\n"
-		"  for k in pairs(b) do\n"
-		"    n = n - 1\n"
-		"    if a[k] == nil then return false, path .. '.' .. tostring(k) .. ': only in "
-		"one' end\n"
-		"  end\n"
-		"  if n ~= 0 then return false, path .. ': key count differs by ' .. n end\n"
-		"  return true\n"
-		"end\n"
-		"function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end\n";
-	if (luaL_dostring(L, code))
+	if (luaL_dostring(L, "function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end "
+			     "return n end"))
 		fail_msg("%s", lua_tostring(L, -1));
 	lua_pushcfunction(L, lt_lua_plain);
 	lua_setglobal(L, "plain");
 	return L;
-}
-
-/* Assert same(a, b) for the values at a and b. */
-static void assert_same_deep(lua_State *L, int a, int b)
-{
-	a = lua_absindex(L, a);
-	b = lua_absindex(L, b);
-	lua_getglobal(L, "same");
-	lua_pushvalue(L, a);
-	lua_pushvalue(L, b);
-	lua_call(L, 2, 2);
-	if (!lua_toboolean(L, -2))
-		fail_msg("lazy and full decode differ: %s", lua_tostring(L, -1));
-	lua_pop(L, 2);
 }
 
 /* Run Lua code with the value at idx as `m`; fails the test with its error. */
@@ -165,12 +126,12 @@ static void test_every_fixture_reads_as_the_full_decode(void **state_)
 		char *text = lt_test_fixture(notifications[i], &len);
 		decode_ok(L, text, len, false);
 		decode_ok(L, text, len, true);
-		assert_same_deep(L, -1, -2);
-		assert_same_deep(L, -2, -1);
+		lt_test_assert_same(L, -1, -2);
+		lt_test_assert_same(L, -2, -1);
 		lua_getglobal(L, "plain");
 		lua_pushvalue(L, -2);
 		lua_call(L, 1, 1);
-		assert_same_deep(L, -1, -3);
+		lt_test_assert_same(L, -1, -3);
 		if (lua_istable(L, -1))
 			assert_false(lua_getmetatable(L, -1));
 		lua_pop(L, 3);
@@ -206,7 +167,7 @@ static void test_unknown_channel_escapes_and_literals(void **state_)
 		"\"i\":12,\"x\":1.5,\"arr\":[1,[2,{\"k\":\"}\"}]],\"o\":{}}}}";
 	decode_ok(L, msg, sizeof msg - 1, false);
 	decode_ok(L, msg, sizeof msg - 1, true);
-	assert_same_deep(L, -1, -2);
+	lt_test_assert_same(L, -1, -2);
 	run_with(L, -1,
 		 "assert(m['a\"b'] == 'c\\195\\169\\n')\n"
 		 "assert(m.n ~= nil and type(m.n) == 'userdata')\n"
@@ -278,7 +239,7 @@ static void test_repeated_keys_keep_the_last(void **state_)
 				  "\"zz\":4}},\"method\":\"subscription\"}";
 	decode_ok(L, msg, sizeof msg - 1, false);
 	decode_ok(L, msg, sizeof msg - 1, true);
-	assert_same_deep(L, -1, -2);
+	lt_test_assert_same(L, -1, -2);
 	run_with(L, -1, "assert(m.best_bid_price == 2 and m.zz == 4 and count(m) == 2)");
 	lua_pop(L, 2);
 	lua_close(L);

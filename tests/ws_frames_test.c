@@ -423,6 +423,21 @@ static void test_send_queue_is_bounded(void **state)
 	lt_loop_free(loop);
 }
 
+/* Start a wss peer (the venue's certificate) that plays frames once want_in client messages
+ * came, and connect to it with the venue's CA, without reconnecting. The caller frees p->tls. */
+static lt_ws *connect_tls_peer(lt_loop *loop, peer *p, obs *o, const frame *frames, size_t n,
+			       int want_in)
+{
+	memset(p, 0, sizeof *p);
+	p->tls = venue_tls();
+	p->frames = frames;
+	p->nframes = n;
+	p->want_in = want_in;
+	peer_start(p);
+	return connect_peer(loop, p, o, "/ws",
+			    (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
+}
+
 /* A message sent while open, from outside the loop's service (as a Lua task sends an order), is
  * on the wire before lt_ws_send returns, not one poll later; later sends keep their order. */
 static void test_send_outside_the_loop_goes_out_at_once(void **state)
@@ -431,16 +446,8 @@ static void test_send_outside_the_loop_goes_out_at_once(void **state)
 	static const frame frames[] = {{1, true, "end"}};
 	lt_loop *loop = loop_new();
 	peer p;
-	memset(&p, 0, sizeof p);
-	p.tls = venue_tls();
-	p.frames = frames;
-	p.nframes = 1;
-	p.want_in = 3;
-	peer_start(&p);
 	obs o = {0};
-	lt_ws *ws =
-		connect_peer(loop, &p, &o, "/ws",
-			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
+	lt_ws *ws = connect_tls_peer(loop, &p, &o, frames, 1, 3);
 	assert_true(drive(loop, saw_open, &o, 3000));
 	send_text(ws, "{\"order\":1}", 0);
 	int64_t deadline = lt_now_us() + 3000000; /* the loop is not serviced while we wait */
@@ -471,16 +478,8 @@ static void test_wss_messages_both_ways(void **state)
 		{1, false, "over "}, {9, true, "tls"}, {0, true, "tls"}, {1, true, "end"}};
 	lt_loop *loop = loop_new();
 	peer p;
-	memset(&p, 0, sizeof p);
-	p.tls = venue_tls();
-	p.frames = frames;
-	p.nframes = 4;
-	p.want_in = 2;
-	peer_start(&p);
 	obs o = {0};
-	lt_ws *ws =
-		connect_peer(loop, &p, &o, "/ws",
-			     (lt_ws_opts){.ca_file = LT_CERT_DIR "/ca.pem", .no_reconnect = true});
+	lt_ws *ws = connect_tls_peer(loop, &p, &o, frames, 4, 2);
 	send_text(ws, "{\"first\":1}", 0);
 	send_text(ws, "{\"second\":2}", 0);
 	until_msg u = {&o, "end"};

@@ -151,61 +151,96 @@ void lt_test_assert_absent(lua_State *L, int idx, const char *path)
 	lua_pop(L, 1);
 }
 
-/* True if the values at a and b (absolute indexes) are deeply equal; *why names the first
- * difference. */
-static int same(lua_State *L, int a, int b, char *why, size_t whylen, int depth)
+/* next(t, k) as a function, for a table without __pairs. */
+static int raw_next(lua_State *L)
+{
+	lua_settop(L, 2);
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}
+
+/* Push the iterator function, state and first key pairs(t) gives for the table at t. */
+static void push_pairs(lua_State *L, int t)
+{
+	if (luaL_getmetafield(L, t, "__pairs") != LUA_TNIL) {
+		lua_pushvalue(L, t);
+		lua_call(L, 1, 3);
+		return;
+	}
+	lua_pushcfunction(L, raw_next);
+	lua_pushvalue(L, t);
+	lua_pushnil(L);
+}
+
+/* Contract in lua_helpers.h; a and b are absolute indexes. */
+static bool same(lua_State *L, int a, int b, char *why, size_t whylen, int depth)
 {
 	int ta = lua_type(L, a);
 	if (ta != lua_type(L, b)) {
 		snprintf(why, whylen, "%s vs %s", describe(L, a), describe(L, b));
-		return 0;
+		return false;
 	}
 	if (ta == LUA_TNUMBER && lua_isinteger(L, a) != lua_isinteger(L, b)) {
 		snprintf(why, whylen, "%s vs %s", describe(L, a), describe(L, b));
-		return 0;
+		return false;
 	}
 	if (ta != LUA_TTABLE) {
 		if (!lua_rawequal(L, a, b)) {
 			snprintf(why, whylen, "%s vs %s", luaL_tolstring(L, a, NULL),
 				 luaL_tolstring(L, b, NULL));
 			lua_pop(L, 2);
-			return 0;
+			return false;
 		}
-		return 1;
+		return true;
 	}
 	if (depth > 100)
-		return 1;
-	luaL_checkstack(L, 6, NULL);
+		return true;
+	luaL_checkstack(L, 8, NULL);
 	for (int pass = 0; pass < 2; pass++) { /* every key of a in b, then of b in a */
 		int x = pass ? b : a, y = pass ? a : b;
-		lua_pushnil(L);
-		while (lua_next(L, x)) {
-			int top = lua_gettop(L);
-			lua_pushvalue(L, top - 1);
-			lua_rawget(L, y);
-			int ok = pass ? !lua_isnil(L, -1)
-				      : same(L, top, top + 1, why, whylen, depth + 1);
+		int it = lua_gettop(L) + 1;
+		push_pairs(L, x); /* it: f, s, k */
+		for (;;) {
+			lua_pushvalue(L, it);
+			lua_pushvalue(L, it + 1);
+			lua_pushvalue(L, it + 2);
+			lua_call(L, 2, 2); /* k, v at it + 3, it + 4 */
+			if (lua_isnil(L, it + 3))
+				break;
+			lua_pushvalue(L, it + 3);
+			lua_gettable(L, y); /* y[k] at it + 5 */
+			bool ok = pass ? !lua_isnil(L, it + 5)
+				       : same(L, it + 4, it + 5, why, whylen, depth + 1);
 			if (!ok) {
 				if (pass)
 					snprintf(why, whylen, "extra key %s",
-						 luaL_tolstring(L, top - 1, NULL));
-				lua_settop(L, top - 2);
-				return 0;
+						 luaL_tolstring(L, it + 3, NULL));
+				lua_settop(L, it - 1);
+				return false;
 			}
-			lua_settop(L, top - 1);
+			lua_copy(L, it + 3, it + 2);
+			lua_settop(L, it + 2);
 		}
+		lua_settop(L, it - 1);
 	}
-	return 1;
+	return true;
+}
+
+bool lt_test_same(lua_State *L, int a, int b, char *why, size_t whylen)
+{
+	a = lua_absindex(L, a);
+	b = lua_absindex(L, b);
+	int top = lua_gettop(L);
+	bool ok = same(L, a, b, why, whylen, 0);
+	lua_settop(L, top);
+	return ok;
 }
 
 void lt_test_assert_same(lua_State *L, int a, int b)
 {
 	char why[256] = "";
-	a = lua_absindex(L, a);
-	b = lua_absindex(L, b);
-	int top = lua_gettop(L);
-	int ok = same(L, a, b, why, sizeof why, 0);
-	lua_settop(L, top);
-	if (!ok)
+	if (!lt_test_same(L, a, b, why, sizeof why))
 		fail_msg("values differ: %s", why);
 }

@@ -6,6 +6,7 @@
 #ifndef LT_TEST_LUA_HELPERS_H
 #define LT_TEST_LUA_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <lua.h>
 
@@ -41,8 +42,14 @@ void lt_test_assert_bool(lua_State *L, int idx, const char *path, int b);
 void lt_test_assert_null(lua_State *L, int idx, const char *path);
 void lt_test_assert_absent(lua_State *L, int idx, const char *path);
 
-/* Assert the values at a and b are deeply equal: same types, same math.type for numbers,
- * same keys and values in tables. */
+/* True if the values at a and b are deeply equal: same types, same math.type for numbers,
+ * same keys and values in tables, walked as a handler walks them (pairs, honouring __pairs,
+ * and reads honouring __index: a lazy notification is compared field by field); *why names
+ * the first difference. The stack is left as it was; raises what a metamethod raises.
+ * Example: `char why[256]; if (!lt_test_same(L, -1, -2, why, sizeof why)) abort();` */
+bool lt_test_same(lua_State *L, int a, int b, char *why, size_t whylen);
+
+/* Assert lt_test_same(a, b), failing the test with its why. */
 void lt_test_assert_same(lua_State *L, int a, int b);
 
 #endif

@@ -17,10 +17,10 @@
 const char *lt_lazy_key(const lt_lazy *z, uint32_t i, size_t *len)
 {
 	const lt_lazy_ent *e = &z->ent[i];
-	*len = e->kind_klen >> 4;
-	if (e->kind_klen & LZ_KNOWN)
-		return z->schema->fields[e->key].name;
-	return lt_lazy_text(z) + e->key;
+	*len = lt_lazy_klen(e);
+	if (e->meta & LZ_KNOWN)
+		return z->schema->fields[(e->meta >> 4) & LZ_MAX_FIELD].name;
+	return lt_lazy_text(z) + e->off;
 }
 
 /* Contract in json_lazy.h. The scan starts where the last match ended and wraps, so a handler
@@ -31,7 +31,7 @@ int lt_lazy_find(lt_lazy *z, const char *k, size_t len)
 	for (uint32_t j = 0; j < n; j++) {
 		uint32_t i = z->hint + j < n ? z->hint + j : z->hint + j - n;
 		const lt_lazy_ent *e = &z->ent[i];
-		if ((e->kind_klen >> 4) != len || lt_lazy_ent_kind(e) == LZ_DEAD)
+		if (lt_lazy_klen(e) != len || lt_lazy_ent_kind(e) == LZ_DEAD)
 			continue;
 		size_t kl;
 		if (memcmp(lt_lazy_key(z, i, &kl), k, len) == 0) {
@@ -46,7 +46,7 @@ int lt_lazy_find(lt_lazy *z, const char *k, size_t len)
 const lt_schema *lt_lazy_field_schema(const lt_lazy *z, uint32_t i)
 {
 	const lt_lazy_ent *e = &z->ent[i];
-	return e->kind_klen & LZ_KNOWN ? z->schema->fields[e->key].schema : NULL;
+	return e->meta & LZ_KNOWN ? z->schema->fields[(e->meta >> 4) & LZ_MAX_FIELD].schema : NULL;
 }
 
 /* ---- building ------------------------------------------------------------------------------- */
@@ -76,13 +76,12 @@ void lt_lazy_begin(lt_lazy_build *b)
 	b->seen = 0;
 }
 
-static bool add_text(lt_lazy_build *b, const char *s, size_t len, uint32_t *off)
+static bool add_text(lt_lazy_build *b, const char *s, size_t len)
 {
 	if (!grow(&b->text, &b->text_cap, b->tlen, len))
 		return false;
 	if (len)
 		memcpy(b->text + b->tlen, s, len);
-	*off = b->tlen;
 	b->tlen += (uint32_t)len;
 	return true;
 }
@@ -92,11 +91,10 @@ static bool add_text(lt_lazy_build *b, const char *s, size_t len, uint32_t *off)
 static bool same_key(const lt_lazy_build *b, const lt_lazy_ent *e)
 {
 	const lt_lazy_ent *p = &b->pending;
-	if ((e->kind_klen & ~7u) != (p->kind_klen & ~7u))
+	if ((e->meta & ~7u) != (p->meta & ~7u))
 		return false;
-	if (p->kind_klen & LZ_KNOWN)
-		return e->key == p->key;
-	return memcmp(b->text + e->key, b->text + p->key, p->kind_klen >> 4) == 0;
+	return (p->meta & LZ_KNOWN) ||
+	       memcmp(b->text + e->off, b->text + p->off, p->meta >> 4) == 0;
 }
 
 /* Contract in json_lazy.h. A key whose hash bit was seen before is looked for among the
@@ -104,14 +102,15 @@ static bool same_key(const lt_lazy_build *b, const lt_lazy_ent *e)
 bool lt_lazy_add_key(lt_lazy_build *b, int field, const char *k, size_t len)
 {
 	unsigned bit;
-	if (field >= 0) {
-		b->pending.key = (uint32_t)field;
-		b->pending.kind_klen = LZ_KNOWN | (uint32_t)len << 4; /* k is the field's name */
+	b->pending.off = b->tlen;
+	if (field >= 0 && (unsigned)field <= LZ_MAX_FIELD && len <= UINT32_MAX >> 12) {
+		/* k is the field's name */
+		b->pending.meta = LZ_KNOWN | (uint32_t)field << 4 | (uint32_t)len << 12;
 		bit = (unsigned)field & 63u;
 	} else {
-		if (len > UINT32_MAX >> 4 || !add_text(b, k, len, &b->pending.key))
+		if (len > UINT32_MAX >> 4 || !add_text(b, k, len))
 			return false;
-		b->pending.kind_klen = (uint32_t)len << 4;
+		b->pending.meta = (uint32_t)len << 4;
 		bit = len ? (unsigned)(len * 7 + (unsigned char)k[0] +
 				       3u * (unsigned char)k[len - 1]) &
 				      63u
@@ -122,7 +121,7 @@ bool lt_lazy_add_key(lt_lazy_build *b, int field, const char *k, size_t len)
 		for (uint32_t i = 0; i < b->n; i++) {
 			lt_lazy_ent *e = (lt_lazy_ent *)(void *)(b->ents + i * sizeof(lt_lazy_ent));
 			if (lt_lazy_ent_kind(e) != LZ_DEAD && same_key(b, e))
-				e->kind_klen = (e->kind_klen & ~7u) | LZ_DEAD;
+				e->meta = (e->meta & ~7u) | LZ_DEAD;
 		}
 	}
 	b->seen |= m;
@@ -133,10 +132,8 @@ bool lt_lazy_add_key(lt_lazy_build *b, int field, const char *k, size_t len)
 bool lt_lazy_add_value(lt_lazy_build *b, lt_lazy_kind kind, const char *s, size_t len)
 {
 	lt_lazy_ent e = b->pending;
-	e.kind_klen |= (uint32_t)kind;
-	e.vlen = (uint32_t)len;
-	if (!add_text(b, s, len, &e.voff) ||
-	    !grow(&b->ents, &b->ents_cap, b->n * sizeof e, sizeof e))
+	e.meta |= (uint32_t)kind;
+	if (!add_text(b, s, len) || !grow(&b->ents, &b->ents_cap, b->n * sizeof e, sizeof e))
 		return false;
 	memcpy(b->ents + b->n * sizeof e, &e, sizeof e);
 	b->n++;
@@ -153,6 +150,7 @@ void lt_lazy_push(lua_State *L, const lt_lazy_build *b, const lt_schema *schema)
 	z->schema = schema;
 	z->n = b->n;
 	z->hint = 0;
+	z->tlen = b->tlen;
 	if (ents)
 		memcpy(z->ent, b->ents, ents);
 	if (b->tlen)

@@ -41,13 +41,15 @@ typedef enum {
 	LZ_DEAD, /* a key the object repeats later: the later entry holds the value */
 } lt_lazy_kind;
 
-#define LZ_KNOWN 0x8u /* flag in kind_klen: key is a field index of the schema */
+#define LZ_KNOWN 0x8u     /* flag in meta: the key is a field of the schema */
+#define LZ_MAX_FIELD 255u /* a schema's field past this index is kept as an unknown key */
 
+/* An entry: 8 bytes. Its bytes in the text start at off: an unknown key's text, then the
+ * value's text, which ends where the next entry's bytes start (the last one's at tlen). */
 typedef struct lt_lazy_ent {
-	uint32_t key;       /* LZ_KNOWN: field index; else offset of the key's text */
-	uint32_t kind_klen; /* kind (low 3 bits), LZ_KNOWN, key length << 4 */
-	uint32_t voff;      /* value text: offset and length */
-	uint32_t vlen;
+	uint32_t off;
+	uint32_t meta; /* kind (low 3 bits), LZ_KNOWN; known: field index << 4, key length << 12;
+			* unknown: key length << 4 */
 } lt_lazy_ent;
 
 /* The userdata: header, n entries, then the text. */
@@ -55,15 +57,30 @@ typedef struct lt_lazy {
 	const lt_schema *schema; /* LT_T_OBJECT with fields (static), or NULL: keys all in text */
 	uint32_t n;
 	uint32_t hint; /* where the next key lookup starts */
+	uint32_t tlen; /* the text's length */
 	lt_lazy_ent ent[];
 } lt_lazy;
 
 static inline lt_lazy_kind lt_lazy_ent_kind(const lt_lazy_ent *e)
 {
-	return (lt_lazy_kind)(e->kind_klen & 7u);
+	return (lt_lazy_kind)(e->meta & 7u);
+}
+
+static inline size_t lt_lazy_klen(const lt_lazy_ent *e)
+{
+	return e->meta & LZ_KNOWN ? e->meta >> 12 : e->meta >> 4;
 }
 
 static inline const char *lt_lazy_text(const lt_lazy *z) { return (const char *)(z->ent + z->n); }
+
+/* Entry i's value text and its length. */
+static inline const char *lt_lazy_value(const lt_lazy *z, uint32_t i, size_t *len)
+{
+	const lt_lazy_ent *e = &z->ent[i];
+	uint32_t start = e->off + (e->meta & LZ_KNOWN ? 0 : e->meta >> 4);
+	*len = (i + 1 < z->n ? z->ent[i + 1].off : z->tlen) - start;
+	return lt_lazy_text(z) + start;
+}
 
 /* Entry i's key: its bytes and length. */
 const char *lt_lazy_key(const lt_lazy *z, uint32_t i, size_t *len);
@@ -79,7 +96,7 @@ typedef struct lt_lazy_build {
 	size_t ents_cap, text_cap;
 	uint32_t n, tlen;
 	uint64_t seen;       /* a bit per key hash: a key seen before may repeat */
-	lt_lazy_ent pending; /* the key of the value to come */
+	lt_lazy_ent pending; /* the key of the value to come (its off: where its bytes start) */
 } lt_lazy_build;
 
 /* Start a tape. */

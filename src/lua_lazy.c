@@ -76,7 +76,8 @@ static bool push_overlay(lua_State *L, bool create)
 static void push_value(lua_State *L, lt_lazy *z, uint32_t i, int key_idx)
 {
 	const lt_lazy_ent *e = &z->ent[i];
-	const char *t = lt_lazy_text(z) + e->voff;
+	size_t vlen;
+	const char *t = lt_lazy_value(z, i, &vlen);
 	const lt_schema *s = lt_lazy_field_schema(z, i);
 	lt_err err;
 	switch (lt_lazy_ent_kind(e)) {
@@ -89,14 +90,14 @@ static void push_value(lua_State *L, lt_lazy *z, uint32_t i, int key_idx)
 		return;
 	case LZ_NUM:
 		s = lt_jd_typed(s);
-		if (!lt_jnum_push(L, t, e->vlen, s ? s->type : LT_T_ANY))
+		if (!lt_jnum_push(L, t, vlen, s ? s->type : LT_T_ANY))
 			lua_pushnil(L); /* cannot happen: the parse read it as a number */
 		return;
 	case LZ_STR:
-		lua_pushlstring(L, t, e->vlen);
+		lua_pushlstring(L, t, vlen);
 		return;
 	default: /* LZ_OBJ, LZ_ARR (LZ_DEAD is never found) */
-		if (lt_json_decode(L, t, e->vlen, s, &err))
+		if (lt_json_decode(L, t, vlen, s, &err))
 			luaL_error(L, LT_LAZY_MT ": %s", err.msg);
 		push_overlay(L, true);
 		lua_pushvalue(L, key_idx);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lua.h>
 #include <yajl_parse.h>
@@ -123,10 +124,11 @@ int lt_jd_parse(lt_jd *d, const char *buf, size_t len, lt_err *err);
 /* name (NUL-terminated) equals key[0..len). */
 static inline bool lt_jd_key_eq(const char *name, const char *key, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (name[i] != key[i] || name[i] == '\0')
-			return false;
-	return name[len] == '\0';
+	/* strnlen first: name is read no further than its NUL, and a key with a NUL in it
+	 * (\u0000) never equals a name */
+	if (len == 0)
+		return name[0] == '\0';
+	return name[0] == key[0] && strnlen(name, len + 1) == len && memcmp(name, key, len) == 0;
 }
 
 /* ---- json_envelope.c ---------------------------------------------------------------------- */

@@ -103,9 +103,10 @@ bool lt_lazy_add_key(lt_lazy_build *b, int field, const char *k, size_t len)
 {
 	unsigned bit;
 	b->pending.off = b->tlen;
-	if (field >= 0 && (unsigned)field <= LZ_MAX_FIELD && len <= UINT32_MAX >> 12) {
-		/* k is the field's name */
-		b->pending.meta = LZ_KNOWN | (uint32_t)field << 4 | (uint32_t)len << 12;
+	if (field >= 0 && (unsigned)field <= LZ_MAX_FIELD && len <= UINT32_MAX >> 16) {
+		/* k is the field's name (past these bounds, which no schema reaches, it is kept as
+		 * text, and its value is then typed as LT_T_ANY) */
+		b->pending.meta = LZ_KNOWN | (uint32_t)field << 4 | (uint32_t)len << 16;
 		bit = (unsigned)field & 63u;
 	} else {
 		if (len > UINT32_MAX >> 4 || !add_text(b, k, len))

@@ -41,14 +41,14 @@ typedef enum {
 	LZ_DEAD, /* a key the object repeats later: the later entry holds the value */
 } lt_lazy_kind;
 
-#define LZ_KNOWN 0x8u     /* flag in meta: the key is a field of the schema */
-#define LZ_MAX_FIELD 255u /* a schema's field past this index is kept as an unknown key */
+#define LZ_KNOWN 0x8u      /* flag in meta: the key is a field of the schema */
+#define LZ_MAX_FIELD 4095u /* field indexes fit 12 bits (the largest schema has under 100) */
 
 /* An entry: 8 bytes. Its bytes in the text start at off: an unknown key's text, then the
  * value's text, which ends where the next entry's bytes start (the last one's at tlen). */
 typedef struct lt_lazy_ent {
 	uint32_t off;
-	uint32_t meta; /* kind (low 3 bits), LZ_KNOWN; known: field index << 4, key length << 12;
+	uint32_t meta; /* kind (low 3 bits), LZ_KNOWN; known: field index << 4, key length << 16;
 			* unknown: key length << 4 */
 } lt_lazy_ent;
 
@@ -68,7 +68,7 @@ static inline lt_lazy_kind lt_lazy_ent_kind(const lt_lazy_ent *e)
 
 static inline size_t lt_lazy_klen(const lt_lazy_ent *e)
 {
-	return e->meta & LZ_KNOWN ? e->meta >> 12 : e->meta >> 4;
+	return e->meta & LZ_KNOWN ? e->meta >> 16 : e->meta >> 4;
 }
 
 static inline const char *lt_lazy_text(const lt_lazy *z) { return (const char *)(z->ent + z->n); }

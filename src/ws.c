@@ -32,7 +32,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include "metrics.h"
 #include "utf8.h"
 #include "ws_rules.h"
+#include "ws_mask.h"
 #include "ws_tls.h"
 
 typedef struct outmsg {
@@ -112,6 +112,7 @@ struct lt_ws {
 	unsigned char *tx; /* LWS_PRE + TX_CAP: frames gathered for lws_write */
 	size_t txlen;
 	bool tx_sensitive; /* tx held a sensitive message: cleanse after the write */
+	lt_ws_masks masks; /* the frames' masking keys */
 };
 
 const char *lt_ws_state_name(lt_ws_state s)
@@ -554,8 +555,8 @@ static ssize_t wsl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t
 static int wsl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
 {
 	(void)ctx;
-	(void)ud;
-	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+	lt_ws *ws = ud;
+	return lt_ws_masks_take(&ws->masks, buf, len);
 }
 
 /* wslay reads the text of the message at the head of our queue (ws->txmsg); at its end the

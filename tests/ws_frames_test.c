@@ -389,6 +389,39 @@ static void test_client_close_sends_1000(void **state)
 
 /* ---- messages out ------------------------------------------------------------------------ */
 
+/* Every frame the client sends has its own masking key (RFC 6455 5.3): eight messages, eight
+ * keys, all different (the keys come from a pool of RAND_bytes output, src/ws_mask.h; a pool
+ * that did not advance would repeat one). Two equal random keys among eight: p < 1e-8. */
+static void test_each_frame_has_its_own_mask(void **state)
+{
+	(void)state;
+	lt_loop *loop = loop_new();
+	peer p;
+	memset(&p, 0, sizeof p);
+	p.want_in = MAX_IN;
+	peer_start(&p);
+	obs o = {0};
+	lt_ws *ws = connect_peer(loop, &p, &o, "/ws", (lt_ws_opts){0});
+	char text[16];
+	for (int i = 0; i < MAX_IN; i++) {
+		snprintf(text, sizeof text, "m%d", i);
+		send_text(ws, text, 0);
+	}
+	int64_t deadline = lt_now_us() + 3000000;
+	while (atomic_load(&p.got) < MAX_IN && lt_now_us() < deadline)
+		drive(loop, NULL, NULL, 5);
+	finish(loop, &p, ws);
+	assert_int_equal(p.nin, MAX_IN);
+	for (int i = 0; i < MAX_IN; i++) {
+		snprintf(text, sizeof text, "m%d", i);
+		assert_string_equal(p.in[i], text);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(p.in_key[i], p.in_key[j], 4);
+	}
+	obs_free(&o);
+	lt_loop_free(loop);
+}
+
 /* lt_ws_send refuses (LT_EFULL, buffer untouched) what would take the queue over
  * max_queue_bytes, takes what fits exactly, and has room again once the queue was written. */
 static void test_send_queue_is_bounded(void **state)
@@ -515,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_random_frames_never_break_the_client),
 		cmocka_unit_test(test_venue_protocol_errors),
 		cmocka_unit_test(test_client_close_sends_1000),
+		cmocka_unit_test(test_each_frame_has_its_own_mask),
 		cmocka_unit_test(test_send_queue_is_bounded),
 		cmocka_unit_test(test_wss_messages_both_ways),
 	};

@@ -186,8 +186,9 @@ static bool write_full(conn *c, const void *buf, size_t n)
 	return true;
 }
 
-/* Read one client frame (masked); returns its opcode or -1. */
-static int read_frame(conn *c, char *out, size_t cap, size_t *len)
+/* Read one client frame (masked); returns its opcode or -1. Its masking key goes to key if
+ * not NULL. */
+static int read_frame(conn *c, char *out, size_t cap, size_t *len, unsigned char key[4])
 {
 	unsigned char h[2], mask[4], ext[8];
 	if (!read_full(c, h, 2))
@@ -210,6 +211,8 @@ static int read_frame(conn *c, char *out, size_t cap, size_t *len)
 		out[i] = (char)(buf[i] ^ mask[i % 4]);
 	out[keep] = '\0';
 	*len = keep;
+	if (key)
+		memcpy(key, mask, 4);
 	return h[0] & 0x0f;
 }
 
@@ -289,7 +292,7 @@ static void peer_wait_close(peer *p, conn *c, int ms)
 				continue;
 		char buf[128];
 		size_t len;
-		int op = read_frame(c, buf, sizeof buf, &len);
+		int op = read_frame(c, buf, sizeof buf, &len, NULL);
 		if (op < 0)
 			return;
 		if (op == 10) {
@@ -316,7 +319,7 @@ static void peer_serve(peer *p, conn *c, int k)
 		return; /* a venue that accepts and drops at once */
 	while (p->nin < p->want_in && p->nin < MAX_IN) {
 		size_t len;
-		if (read_frame(c, p->in[p->nin], sizeof p->in[0], &len) != 1)
+		if (read_frame(c, p->in[p->nin], sizeof p->in[0], &len, p->in_key[p->nin]) != 1)
 			return;
 		p->nin++;
 		atomic_store(&p->got, p->nin);

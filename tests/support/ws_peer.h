@@ -136,6 +136,7 @@ typedef struct peer {
 	/* what happened */
 	char request_line[600];
 	char in[MAX_IN][128];
+	unsigned char in_key[MAX_IN][4]; /* ... the masking key of each one's (last) frame */
 	int nin;
 	bool handshake_ok;
 	atomic_int close_in; /* the status code of the client's close frame (0: none yet) */
